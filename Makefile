@@ -1,0 +1,47 @@
+# Interlocality — one region of the platform on this machine.
+#   make run        start a demo region (broker, topics, five services, demo data)
+#   make test       lint, type-check and run the whole test suite
+#   make contracts  regenerate JSON Schemas and AsyncAPI documents from the contracts
+#   make manifests  regenerate the Kafka topic manifests of every k8s overlay
+#   make bench      run the benchmarks in bench/
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+RUN := $(UV) run --frozen
+
+.PHONY: install run test lint typecheck pytest contracts manifests bench clean
+
+$(UV):
+	@echo "uv not found: installing it with pip"
+	$(PYTHON) -m pip install --user --quiet uv || $(PYTHON) -m pip install --quiet --break-system-packages --user uv
+
+install: $(UV)
+	$(UV) sync --frozen
+
+run: install
+	$(RUN) interlocality up
+
+test: install lint typecheck pytest
+
+lint:
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck:
+	$(RUN) mypy contracts/src libs/common/src services/*/src
+
+pytest:
+	$(RUN) pytest
+
+contracts: install
+	$(RUN) python -m interlocality.common.schemas contracts
+
+manifests: install
+	$(RUN) python -m interlocality.common.manifests write
+
+bench: install
+	$(RUN) python bench/run.py
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

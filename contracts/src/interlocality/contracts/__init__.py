@@ -1,0 +1,1 @@
+"""Wire contracts of Interlocality: the CloudEvents envelope, event models, the topic list."""

@@ -1,0 +1,81 @@
+"""Value types shared by several topics: skills, languages, engagement kinds."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CEFR_LEVELS",
+    "ESCO_SKILL_URI_PATTERN",
+    "CefrLevel",
+    "EngagementKind",
+    "LanguageRequirement",
+    "LanguageSkill",
+    "SkillLevel",
+    "SkillRequirement",
+]
+
+ESCO_SKILL_URI_PATTERN = r"^http://data\.europa\.eu/esco/skill/[0-9a-f-]{36}$"
+CEFR_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2")
+
+CefrLevel = Literal["A1", "A2", "B1", "B2", "C1", "C2"]
+EngagementKind = Literal["internship", "thesis", "student_job", "graduate_job", "company_project"]
+
+EscoSkillUri = Annotated[
+    str,
+    Field(
+        title="ESCO skill URI",
+        description="Concept URI of an ESCO v1.1.1 skill or knowledge concept.",
+        pattern=ESCO_SKILL_URI_PATTERN,
+        examples=["http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d"],
+    ),
+]
+LanguageCode = Annotated[
+    str,
+    Field(
+        title="Language",
+        description="ISO 639-1 language code, lower case.",
+        pattern=r"^[a-z]{2}$",
+        examples=["en", "da", "de"],
+    ),
+]
+
+
+class SkillLevel(BaseModel):
+    """A skill a student has, at a self-assessed level."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    uri: EscoSkillUri
+    level: Annotated[int, Field(title="Level", description="1 (basic) to 5 (expert).", ge=1, le=5)]
+
+
+class SkillRequirement(BaseModel):
+    """A skill a vacancy asks for, with the lowest level that satisfies it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    uri: EscoSkillUri
+    min_level: Annotated[
+        int, Field(title="Minimum level", description="1 (basic) to 5 (expert).", ge=1, le=5)
+    ] = 1
+
+
+class LanguageSkill(BaseModel):
+    """A language a student speaks, at a CEFR level."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: LanguageCode
+    level: Annotated[CefrLevel, Field(title="CEFR level", description="A1 … C2.")]
+
+
+class LanguageRequirement(BaseModel):
+    """A language a vacancy requires, at a minimum CEFR level."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: LanguageCode
+    min_level: Annotated[CefrLevel, Field(title="Minimum CEFR level", description="A1 … C2.")]

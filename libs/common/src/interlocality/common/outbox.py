@@ -1,0 +1,191 @@
+"""Transactional outbox: events are stored with the state change, then relayed to Kafka.
+
+A service writes its rows and its events in one transaction (:func:`stage_event`); the
+:class:`OutboxRelay` publishes committed rows in order and marks them. A crash between
+commit and publish loses nothing: the rows are still there when the relay runs again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from interlocality.common.cloudevents import KafkaRecord, encode_event
+from interlocality.common.telemetry import current_trace_headers, linked_context
+from interlocality.contracts.envelope import CloudEvent
+from interlocality.contracts.topics import topic_of_event
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from sqlalchemy import Engine, LargeBinary, func, update
+from sqlmodel import Column, Field, Session, SQLModel, select
+
+__all__ = ["OutboxMessage", "OutboxRelay", "pending_count", "stage_event", "stage_record"]
+
+logger = logging.getLogger(__name__)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A Kafka record waiting to be published (``published_at`` is null until it is)."""
+
+    __tablename__ = "outbox_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(max_length=249)
+    key: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    value: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    headers: str = Field(default="[]", description="JSON list of [name, value] pairs.")
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    published_at: datetime | None = Field(default=None, index=True)
+
+
+def stage_record(session: Session, record: KafkaRecord) -> OutboxMessage:
+    """Add ``record`` to the outbox in ``session``'s transaction, with the trace context."""
+    headers = [(name, value.decode()) for name, value in record.headers]
+    headers += list(current_trace_headers().items())
+    message = OutboxMessage(
+        topic=record.topic, key=record.key, value=record.value, headers=json.dumps(headers)
+    )
+    session.add(message)
+    return message
+
+
+def stage_event(session: Session, event: CloudEvent[Any]) -> OutboxMessage:
+    """Add ``event`` to the outbox, on its topic in its region."""
+    topic = topic_of_event(type(event)).name(event.region)
+    return stage_record(session, encode_event(event, topic))
+
+
+def pending_count(session: Session) -> int:
+    """How many outbox rows are committed but not yet published."""
+    statement = (
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.published_at.is_(None)  # type: ignore[union-attr]
+        )
+    )
+    return int(session.exec(statement).one())
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in id order and marks them published.
+
+    Polls every ``poll_seconds``; :meth:`wake` (thread-safe) makes it look at once.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        producer: AIOKafkaProducer,
+        tracer_provider: Any = None,
+        poll_seconds: float = 0.05,
+        batch_size: int = 500,
+        on_published: Callable[[str], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.producer = producer
+        self.poll_seconds = poll_seconds
+        self.batch_size = batch_size
+        self.on_published = on_published
+        self._tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer(__name__)
+        self._wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        """Start relaying in the background on the running loop."""
+        self._loop = asyncio.get_running_loop()
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    def wake(self) -> None:
+        """Ask the relay to look for new rows now; safe from any thread."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wakeup.set)
+
+    async def stop(self) -> None:
+        """Publish what is already committed, then stop."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=10)
+            except TimeoutError:
+                self._task.cancel()
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                published = await self.publish_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("outbox relay failed; retrying")
+                published = 0
+                await asyncio.sleep(1.0)
+            if self._stopping and published == 0:
+                return
+            if published == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
+                self._wakeup.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows; returns how many were published."""
+        rows = await asyncio.to_thread(self._load_batch)
+        if not rows:
+            return 0
+        futures = []
+        for row in rows:
+            headers: list[tuple[str, str]] = [tuple(h) for h in json.loads(row.headers)]  # type: ignore[misc]
+            with (
+                linked_context(headers),
+                self._tracer.start_as_current_span(
+                    f"{row.topic} publish", kind=SpanKind.PRODUCER
+                ) as span,
+            ):
+                span.set_attribute("messaging.system", "kafka")
+                span.set_attribute("messaging.destination.name", row.topic)
+                carrier = {k: v for k, v in headers if k not in ("traceparent", "tracestate")}
+                carrier.update(current_trace_headers())
+                futures.append(
+                    await self.producer.send(
+                        row.topic,
+                        value=row.value,
+                        key=row.key,
+                        headers=[(k, v.encode()) for k, v in carrier.items()],
+                    )
+                )
+        await asyncio.gather(*futures)
+        await asyncio.to_thread(self._mark_published, [row.id for row in rows if row.id])
+        if self.on_published:
+            for row in rows:
+                self.on_published(row.topic)
+        return len(rows)
+
+    def _load_batch(self) -> list[OutboxMessage]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            statement = (
+                select(OutboxMessage)
+                .where(OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
+                .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+                .limit(self.batch_size)
+            )
+            return list(session.exec(statement).all())
+
+    def _mark_published(self, ids: list[int]) -> None:
+        with Session(self.engine) as session:
+            session.exec(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))  # type: ignore[union-attr]
+                .values(published_at=datetime.now(UTC))
+            )
+            session.commit()

@@ -1,0 +1,174 @@
+"""JSON Schemas of every event and the services' AsyncAPI documents (``make contracts``).
+
+Committed schemas are the compatibility baseline: within one major version a field may be
+added only as optional; removing or retyping a field, or adding a required one, needs a new
+major (a new ``type`` and a new schema file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from interlocality.contracts.topics import TOPICS
+
+__all__ = [
+    "current_schemas",
+    "incompatibilities",
+    "main",
+    "schema_file_name",
+    "write_asyncapi",
+    "write_schemas",
+]
+
+
+def schema_file_name(event_type: str) -> str:
+    """``org.interlocality.MatchFound.v1`` → ``MatchFound.v1.json``."""
+    return event_type.removeprefix("org.interlocality.") + ".json"
+
+
+def current_schemas() -> dict[str, dict[str, Any]]:
+    """File name → JSON Schema of every event class in the topic list."""
+    schemas: dict[str, dict[str, Any]] = {}
+    for spec in TOPICS:
+        for event_class in spec.event_types:
+            event_type = event_class.model_fields["type"].default
+            schema = event_class.model_json_schema(mode="serialization")
+            schema["$id"] = event_class.model_fields["dataschema"].default
+            schemas[schema_file_name(event_type)] = schema
+    return schemas
+
+
+def write_schemas(directory: Path) -> list[Path]:
+    """Write every event's schema to ``directory``; returns the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in sorted(current_schemas().items()):
+        path = directory / name
+        path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        ref = schema["$ref"]
+        target: Any = root
+        for part in ref.removeprefix("#/").split("/"):
+            target = target[part]
+        schema = target
+    return schema
+
+
+def _shape(schema: dict[str, Any], root: dict[str, Any]) -> Any:
+    """The type signature of a schema node, ignoring titles, descriptions and defaults."""
+    schema = _resolve(schema, root)
+    for combinator in ("anyOf", "oneOf"):
+        if combinator in schema:
+            return (
+                combinator,
+                sorted(json.dumps(_shape(s, root), sort_keys=True) for s in schema[combinator]),
+            )
+    kind = schema.get("type")
+    if kind == "array":
+        return ("array", _shape(schema.get("items", {}), root))
+    if kind == "object" or "properties" in schema:
+        return "object"
+    if "const" in schema:
+        return ("const", schema["const"])
+    if "enum" in schema:
+        return ("enum", sorted(map(str, schema["enum"])))
+    return (kind, schema.get("format"))
+
+
+def _walk(
+    old: dict[str, Any],
+    new: dict[str, Any],
+    old_root: dict[str, Any],
+    new_root: dict[str, Any],
+    path: str,
+) -> Iterator[str]:
+    old = _resolve(old, old_root)
+    new = _resolve(new, new_root)
+    old_props = old.get("properties", {})
+    new_props = new.get("properties", {})
+    for name, old_prop in old_props.items():
+        where = f"{path}.{name}" if path else name
+        if name not in new_props:
+            yield f"field {where} was removed"
+            continue
+        if _shape(old_prop, old_root) != _shape(new_props[name], new_root):
+            yield f"field {where} changed type"
+            continue
+        old_resolved = _resolve(old_prop, old_root)
+        new_resolved = _resolve(new_props[name], new_root)
+        if old_resolved.get("type") == "array":
+            old_resolved = _resolve(old_resolved.get("items", {}), old_root)
+            new_resolved = _resolve(new_resolved.get("items", {}), new_root)
+        if "properties" in old_resolved:
+            yield from _walk(old_resolved, new_resolved, old_root, new_root, where)
+    for name in set(new.get("required", [])) - set(old.get("required", [])):
+        where = f"{path}.{name}" if path else name
+        yield (
+            f"field {where} became required"
+            if name in old_props
+            else f"required field {where} was added"
+        )
+
+
+def incompatibilities(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Why ``new`` cannot replace ``old`` under the same major version (empty if it can)."""
+    return sorted(_walk(old, new, old, new, ""))
+
+
+def write_asyncapi(directory: Path) -> list[Path]:
+    """Write the AsyncAPI document of every service's FastStream broker."""
+    from importlib import import_module
+
+    from interlocality.common.settings import SERVICE_PORTS, load_settings
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for service in SERVICE_PORTS:
+        module = import_module(f"interlocality.{service}.app")
+        app = module.create_app(load_settings(service, database_url="sqlite://", region="demo"))
+        document = app.state.runtime.asyncapi()
+        path = directory / f"{service}.json"
+        path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m interlocality.common.schemas [--check] CONTRACTS_DIR``."""
+    parser = argparse.ArgumentParser(description="Write event JSON Schemas and AsyncAPI documents.")
+    parser.add_argument("contracts_dir", type=Path)
+    parser.add_argument("--check", action="store_true", help="fail on incompatible changes only")
+    args = parser.parse_args(argv)
+    schema_dir = args.contracts_dir / "schemas"
+    problems = []
+    for name, schema in current_schemas().items():
+        committed = schema_dir / name
+        if committed.exists():
+            for reason in incompatibilities(json.loads(committed.read_text()), schema):
+                problems.append(f"{name}: {reason}")
+    if problems:
+        print("incompatible schema changes (publish a new major version instead):", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    if args.check:
+        return 0
+    for path in write_schemas(schema_dir):
+        print(f"wrote {path}")
+    for path in write_asyncapi(args.contracts_dir / "asyncapi"):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,380 @@
+"""The shape every service shares: runtime wiring and the FastAPI app around it.
+
+A service's ``create_app()`` builds a :class:`ServiceRuntime` (settings, database, broker,
+outbox relay, telemetry, metrics), registers its Kafka handlers and HTTP routes on it, and
+returns :func:`create_service_app`. Nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.middlewares import AckPolicy
+from faststream.specification import AsyncAPI
+from interlocality.common.cloudevents import KafkaRecord, snapshot_event_id
+from interlocality.common.consumer import (
+    DeadLetterPublisher,
+    EventApplier,
+    EventHandler,
+    IncomingRecord,
+    ProcessedEvent,
+)
+from interlocality.common.db import create_db_engine, database_reachable, init_schema, transaction
+from interlocality.common.logs import configure_logging
+from interlocality.common.metrics import ServiceMetrics
+from interlocality.common.outbox import (
+    OutboxMessage,
+    OutboxRelay,
+    pending_count,
+    stage_event,
+    stage_record,
+)
+from interlocality.common.settings import ServiceSettings
+from interlocality.common.telemetry import configure_tracing
+from interlocality.contracts.envelope import CloudEvent
+from interlocality.contracts.topics import TopicSpec, topic_of_event
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from pydantic import BaseModel
+from sqlmodel import Session, SQLModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["ReplaySource", "ServiceRuntime", "create_service_app", "problem"]
+
+logger = logging.getLogger(__name__)
+
+EventT = TypeVar("EventT", bound=CloudEvent[Any])
+ReplaySource = Callable[[Session], Iterable[CloudEvent[Any]]]
+
+
+class ServiceRuntime:
+    """Everything a service process needs, built from its settings."""
+
+    def __init__(self, settings: ServiceSettings, tables: Sequence[type[SQLModel]]) -> None:
+        self.settings = settings
+        self.engine = create_db_engine(settings.resolved_database_url)
+        self.tables: list[type[SQLModel]] = [*tables, OutboxMessage, ProcessedEvent]
+        self.metrics = ServiceMetrics(settings.service, settings.region)
+        self.tracer_provider = configure_tracing(settings)
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=f"interlocality-{settings.service}",
+            middlewares=[
+                KafkaTelemetryMiddleware(tracer_provider=self.tracer_provider),
+                KafkaPrometheusMiddleware(registry=self.metrics.registry),
+            ],
+            logger=logging.getLogger(f"interlocality.{settings.service}.kafka"),
+            log_level=logging.DEBUG,
+            description=f"Interlocality {settings.service} service, region {settings.region}",
+        )
+        self.producer: AIOKafkaProducer | None = None
+        self.relay: OutboxRelay | None = None
+        self._appliers: list[EventApplier] = []
+        self.replay_sources: list[ReplaySource] = []
+
+    # -- events -----------------------------------------------------------------------
+
+    def event(
+        self,
+        event_type: type[EventT],
+        *,
+        subject: str,
+        data: BaseModel,
+        version: int | str | None = None,
+    ) -> EventT:
+        """An event of this service and region; ``version`` makes a snapshot's id stable."""
+        values: dict[str, Any] = {
+            "source": self.settings.source,
+            "region": self.settings.region,
+            "subject": subject,
+            "data": data,
+        }
+        if version is not None:
+            type_name = event_type.model_fields["type"].default
+            values["id"] = snapshot_event_id(type_name, subject, version)
+        return event_type(**values)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A unit of work: state and staged events commit together; the relay is woken."""
+        with transaction(self.engine) as session:
+            yield session
+        self.wake_relay()
+
+    def emit(self, session: Session, event: CloudEvent[Any]) -> None:
+        """Stage ``event`` in the outbox within ``session``'s transaction."""
+        stage_event(session, event)
+
+    def emit_tombstone(self, session: Session, event: CloudEvent[Any]) -> None:
+        """Stage a tombstone for ``event``'s subject on its (compacted) topic."""
+        topic = topic_of_event(type(event)).name(event.region)
+        stage_record(session, KafkaRecord(topic=topic, key=event.subject.encode(), value=None))
+
+    def wake_relay(self) -> None:
+        """Ask the outbox relay to publish now."""
+        if self.relay is not None:
+            self.relay.wake()
+
+    # -- Kafka ------------------------------------------------------------------------
+
+    def consume(self, spec: TopicSpec, handlers: Mapping[type, EventHandler]) -> None:
+        """Subscribe to ``spec``'s topic with idempotent, dead-lettering handlers."""
+        topic = spec.name(self.settings.region)
+        applier = EventApplier(
+            spec=spec,
+            consumer=f"{self.settings.service}:{topic}",
+            engine=self.engine,
+            handlers=handlers,
+            dead_letters=DeadLetterPublisher(self.started_producer, self.settings.consumer_group),
+            after_commit=self.wake_relay,
+            on_outcome=self._count_outcome,
+        )
+        self._appliers.append(applier)
+
+        async def on_record(message: KafkaMessage) -> None:
+            await applier.handle(IncomingRecord.from_consumer_record(message.raw_message))
+
+        on_record.__name__ = f"on_{spec.service}_{spec.entity}"
+        self.broker.subscriber(
+            topic,
+            group_id=self.settings.consumer_group,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            title=f"{topic}:{self.settings.service}",
+            description=f"{self.settings.service} applies: "
+            + ", ".join(t.__name__ for t in handlers),
+        )(on_record)
+
+    def publishes(self, spec: TopicSpec) -> None:
+        """Declare that this service publishes ``spec``'s events (for the AsyncAPI document)."""
+        self.broker.publisher(
+            spec.name(self.settings.region),
+            title=f"{spec.name(self.settings.region)}:{self.settings.service}",
+            description=spec.description,
+            schema=spec.event_union,
+        )
+
+    def _count_outcome(self, topic: str, outcome: str, event_type: str | None) -> None:
+        if outcome == "applied":
+            self.metrics.events_applied.labels(topic, event_type or "").inc()
+        elif outcome == "duplicate":
+            self.metrics.events_duplicate.labels(topic).inc()
+        elif outcome == "dead-lettered":
+            self.metrics.dead_letters.labels(topic).inc()
+
+    def started_producer(self) -> AIOKafkaProducer:
+        """The producer shared by the outbox relay and dead-lettering (after start)."""
+        if self.producer is None:
+            raise RuntimeError("the service is not started")
+        return self.producer
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Create tables, start the producer, the outbox relay and the subscribers."""
+        await asyncio.to_thread(init_schema, self.engine, self.tables)
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            client_id=f"interlocality-{self.settings.service}-outbox",
+            acks="all",
+            linger_ms=2,
+        )
+        await self.producer.start()
+        self.relay = OutboxRelay(
+            self.engine,
+            self.producer,
+            tracer_provider=self.tracer_provider,
+            poll_seconds=self.settings.outbox_poll_seconds,
+            on_published=lambda topic: self.metrics.outbox_published.labels(topic).inc(),
+        )
+        self.relay.start()
+        await self.broker.start()
+
+    async def stop(self) -> None:
+        """Stop consuming, flush the outbox, close connections."""
+        await self.broker.stop()
+        if self.relay is not None:
+            await self.relay.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+        self.tracer_provider.shutdown()
+        self.engine.dispose()
+
+    async def readiness(self) -> dict[str, bool]:
+        """Whether the broker and the database answer."""
+        database = await asyncio.to_thread(database_reachable, self.engine)
+        try:
+            broker = bool(await self.broker.ping(timeout=2.0))
+        except Exception:
+            broker = False
+        return {"broker": broker, "database": database}
+
+    def replay(self) -> int:
+        """Stage the current state this service owns again; returns how many events."""
+        count = 0
+        with self.transaction() as session:
+            for source in self.replay_sources:
+                for event in list(source(session)):
+                    self.emit(session, event)
+                    count += 1
+        return count
+
+    def asyncapi(self) -> dict[str, Any]:
+        """The AsyncAPI document of this service's Kafka side."""
+        spec = AsyncAPI(
+            self.broker,
+            title=f"Interlocality {self.settings.service}",
+            version="1.0.0",
+            description=f"Kafka channels of the {self.settings.service} service.",
+        )
+        return dict(spec.to_jsonable())
+
+
+class BodySizeLimit:
+    """Refuses request bodies over ``max_bytes`` with 413, whether announced or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._refuse(send)
+                return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"request body exceeds {self.max_bytes} bytes"}, status_code=413
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(k.encode(), v.encode()) for k, v in response.headers.items()],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def problem(field: Sequence[str | int], message: str, kind: str, **extra: Any) -> dict[str, Any]:
+    """One entry of a 422 response: where the bad value is and what was expected."""
+    return {
+        "loc": list(field),
+        "field": ".".join(str(part) for part in field),
+        "msg": message,
+        "type": kind,
+        **extra,
+    }
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        problem(
+            error["loc"],
+            error["msg"],
+            error["type"],
+            **({"input": error["input"]} if "input" in error else {}),
+        )
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": jsonable_encoder(details)}, status_code=422)
+
+
+def create_service_app(
+    runtime: ServiceRuntime, routers: Sequence[APIRouter], *, title: str, description: str
+) -> FastAPI:
+    """The HTTP app of a service: its routers plus health, readiness, metrics, replay."""
+    settings = runtime.settings
+    configure_logging(settings.service, settings.region, settings.log_format, settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        logger.info("service started", extra={"port": settings.port})
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            logger.info("service stopped")
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    runtime.metrics.install(app)
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=runtime.tracer_provider, excluded_urls="healthz,readyz,metrics"
+    )
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service, "region": settings.region}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: broker and database reachable")
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.post(
+        "/v1/admin/replay",
+        tags=["operations"],
+        summary="Re-publish the current state this service owns",
+    )
+    async def replay() -> dict[str, Any]:
+        count = await asyncio.to_thread(runtime.replay)
+        return {"service": settings.service, "republished": count}
+
+    @app.get("/v1/admin/outbox", tags=["operations"], summary="Outbox backlog")
+    def outbox() -> dict[str, int]:
+        with Session(runtime.engine) as session:
+            pending = pending_count(session)
+        runtime.metrics.outbox_pending.set(pending)
+        return {"pending": pending}
+
+    @app.get("/asyncapi.json", tags=["operations"], summary="AsyncAPI document")
+    def asyncapi() -> dict[str, Any]:
+        return runtime.asyncapi()
+
+    for router in routers:
+        app.include_router(router)
+    return app

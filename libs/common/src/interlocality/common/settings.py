@@ -1,0 +1,98 @@
+"""One settings model for every service, read from the environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["SERVICE_PORTS", "ServiceSettings", "load_settings"]
+
+SERVICE_PORTS: dict[str, int] = {
+    "profiles": 8001,
+    "vacancies": 8002,
+    "matching": 8003,
+    "notifications": 8004,
+    "analytics": 8005,
+}
+
+
+class ServiceSettings(BaseSettings):
+    """Configuration of one service process; every variable is ``INTERLOCALITY_*``.
+
+    ``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL`` are also read without the prefix,
+    since those names are what operators and platforms already set.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="INTERLOCALITY_", extra="ignore")
+
+    service: Annotated[str, Field(description="Service name (profiles, vacancies, …).")] = ""
+    region: Annotated[
+        str,
+        Field(
+            description="Partner region this instance serves.", pattern=r"^[a-z][a-z0-9-]{1,31}$"
+        ),
+    ] = "demo"
+    kafka_bootstrap_servers: Annotated[
+        str,
+        Field(
+            validation_alias=AliasChoices(
+                "INTERLOCALITY_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"
+            ),
+            description="Comma-separated host:port list of the Kafka cluster.",
+        ),
+    ] = "127.0.0.1:9092"
+    database_url: Annotated[
+        str,
+        Field(
+            validation_alias=AliasChoices("INTERLOCALITY_DATABASE_URL", "DATABASE_URL"),
+            description="SQLAlchemy URL; empty means a SQLite file under var/<region>/.",
+        ),
+    ] = ""
+    var_dir: Annotated[Path, Field(description="Where embedded SQLite files live.")] = Path("var")
+    host: str = "127.0.0.1"
+    port: int = 0
+    log_format: Literal["json", "console"] = "json"
+    log_level: str = "INFO"
+    trace_exporter: Annotated[
+        Literal["none", "console", "otlp"],
+        Field(description="Where spans go; 'otlp' uses OTEL_EXPORTER_OTLP_ENDPOINT."),
+    ] = "none"
+    max_body_bytes: int = 1024 * 1024
+    outbox_poll_seconds: float = 0.05
+
+    @field_validator("region")
+    @classmethod
+    def _lower_region(cls, value: str) -> str:
+        return value.lower()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """``database_url``, or the embedded SQLite default ``var/<region>/<service>.db``."""
+        if self.database_url:
+            return self.database_url
+        path = (self.var_dir / self.region / f"{self.service}.db").resolve()
+        return f"sqlite:///{path}"
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents ``source`` of every event this service emits."""
+        return f"/interlocality/{self.region}/{self.service}"
+
+    @property
+    def consumer_group(self) -> str:
+        """Kafka consumer group of this service in this region."""
+        return f"{self.region}.{self.service}"
+
+
+def load_settings(service: str, **overrides: object) -> ServiceSettings:
+    """Settings for ``service``: environment first, ``<SERVICE>_PORT`` for the port."""
+    port_var = f"{service.upper()}_PORT"
+    values: dict[str, object] = {"service": service, "port": SERVICE_PORTS[service]}
+    if os.environ.get(port_var):
+        values["port"] = int(os.environ[port_var])
+    values.update(overrides)
+    return ServiceSettings(**values)  # type: ignore[arg-type]

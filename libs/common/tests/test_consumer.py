@@ -1,0 +1,155 @@
+"""Idempotent consumption and dead-lettering, through a real broker and real databases."""
+
+from __future__ import annotations
+
+import json
+
+from aiokafka import AIOKafkaProducer
+from sqlmodel import Field, Session, SQLModel, func, select
+
+from interlocality.common.cloudevents import encode_event
+from interlocality.common.service import ServiceRuntime
+from interlocality.common.settings import load_settings
+from interlocality.common.testing import eventually, read_topic, upserted
+from interlocality.common.topics_admin import ensure_topics
+from interlocality.contracts.students import StudentProfileUpserted
+from interlocality.contracts.topics import STUDENTS
+
+
+class Applied(SQLModel, table=True):
+    __tablename__ = "test_applied"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str
+    student_id: str
+
+
+def applied_rows(runtime: ServiceRuntime) -> list[Applied]:
+    with Session(runtime.engine) as session:
+        return list(session.exec(select(Applied)).all())
+
+
+async def started_runtime(kafka_bootstrap: str, region: str, database_url: str) -> ServiceRuntime:
+    await ensure_topics(kafka_bootstrap, region)
+    settings = load_settings(
+        "matching",
+        region=region,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        database_url=database_url,
+    )
+    runtime = ServiceRuntime(settings, [Applied])
+
+    def apply(event: StudentProfileUpserted, session: Session) -> None:
+        session.add(Applied(event_id=event.id, student_id=event.data.student_id))
+
+    runtime.consume(STUDENTS, {StudentProfileUpserted: apply})
+    await runtime.start()
+    return runtime
+
+
+async def send(bootstrap: str, topic: str, records: list[tuple]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for key, value, headers in records:
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def test_a_redelivered_event_has_one_effect(
+    kafka_bootstrap: str, region: str, database_url: str
+) -> None:
+    runtime = await started_runtime(kafka_bootstrap, region, database_url)
+    try:
+        topic = STUDENTS.name(region)
+        record = encode_event(upserted(region, "s-dup"), topic)
+        marker = encode_event(upserted(region, "s-after"), topic)
+        # Same key, same partition: when the marker is applied, both copies were consumed.
+        await send(
+            kafka_bootstrap,
+            topic,
+            [(record.key, record.value, record.headers)] * 2
+            + [(record.key, marker.value, marker.headers)],
+        )
+        rows = await eventually(
+            lambda: [r for r in applied_rows(runtime) if r.student_id == "s-after"]
+        )
+        assert rows
+        assert [r.student_id for r in applied_rows(runtime)] == ["s-dup", "s-after"]
+    finally:
+        await runtime.stop()
+
+
+async def test_a_malformed_message_goes_to_the_dlq_and_the_next_one_is_applied(
+    kafka_bootstrap: str, region: str, database_url: str
+) -> None:
+    runtime = await started_runtime(kafka_bootstrap, region, database_url)
+    try:
+        topic = STUDENTS.name(region)
+        good = encode_event(upserted(region, "s-good"), topic)
+        not_json = [("ce_type", b"org.interlocality.StudentProfileUpserted.v1")]
+        bad_profile = encode_event(upserted(region, "s-bad"), topic)
+        broken_value = json.dumps({"student_id": "s-bad", "name": ""}).encode()
+        await send(
+            kafka_bootstrap,
+            topic,
+            [
+                (b"s-x", b"{this is not json", not_json),
+                (bad_profile.key, broken_value, bad_profile.headers),
+                (good.key, good.value, good.headers),
+            ],
+        )
+        await eventually(lambda: [r for r in applied_rows(runtime) if r.student_id == "s-good"])
+        dead = await read_topic(kafka_bootstrap, STUDENTS.dlq_name(region), count=2)
+    finally:
+        await runtime.stop()
+
+    assert [r.student_id for r in applied_rows(runtime)] == ["s-good"]
+    assert sorted(r.value for r in dead) == sorted([b"{this is not json", broken_value])
+    for record in dead:
+        headers = {k: v.decode() for k, v in record.headers}
+        assert headers["dlq_original_topic"] == topic
+        assert headers["dlq_consumer_group"] == f"{region}.matching"
+        assert int(headers["dlq_original_offset"]) >= 0
+        assert headers["dlq_reason"].startswith("unparseable:")
+    reasons = {dict(r.headers)["dlq_reason"].decode() for r in dead}
+    assert any("data is not JSON" in reason for reason in reasons)
+    assert any("not a valid students event" in reason for reason in reasons)
+
+
+async def test_a_handler_failure_dead_letters_without_partial_writes(
+    kafka_bootstrap: str, region: str, database_url: str
+) -> None:
+    await ensure_topics(kafka_bootstrap, region)
+    settings = load_settings(
+        "matching", region=region, kafka_bootstrap_servers=kafka_bootstrap, database_url=database_url
+    )
+    runtime = ServiceRuntime(settings, [Applied])
+
+    def apply(event: StudentProfileUpserted, session: Session) -> None:
+        session.add(Applied(event_id=event.id, student_id=event.data.student_id))
+        session.flush()
+        if event.data.student_id == "s-poison":
+            raise ValueError("student s-poison cannot be applied")
+
+    runtime.consume(STUDENTS, {StudentProfileUpserted: apply})
+    await runtime.start()
+    try:
+        topic = STUDENTS.name(region)
+        poison = encode_event(upserted(region, "s-poison"), topic)
+        good = encode_event(upserted(region, "s-fine"), topic)
+        await send(
+            kafka_bootstrap,
+            topic,
+            [(poison.key, poison.value, poison.headers), (poison.key, good.value, good.headers)],
+        )
+        await eventually(lambda: [r for r in applied_rows(runtime) if r.student_id == "s-fine"])
+        dead = await read_topic(kafka_bootstrap, STUDENTS.dlq_name(region), count=1)
+        with Session(runtime.engine) as session:
+            count = session.exec(select(func.count()).select_from(Applied)).one()
+    finally:
+        await runtime.stop()
+    assert count == 1
+    reason = dict(dead[0].headers)["dlq_reason"].decode()
+    assert reason == "not applicable: ValueError: student s-poison cannot be applied"

@@ -1,0 +1,1 @@
+"""The analytics service: anonymous counts of the region's events."""

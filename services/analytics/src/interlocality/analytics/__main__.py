@@ -1,0 +1,4 @@
+from interlocality.analytics.app import create_app
+from interlocality.common.runner import serve
+
+serve("analytics", create_app)

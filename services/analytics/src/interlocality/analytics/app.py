@@ -1,0 +1,25 @@
+"""Composition root of the analytics service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from interlocality.analytics.api import create_router
+from interlocality.analytics.handlers import register_kafka_handlers
+from interlocality.analytics.store import TABLES
+from interlocality.common.service import ServiceRuntime, create_service_app
+from interlocality.common.settings import ServiceSettings, load_settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """The analytics service: anonymous counts of every event in the region."""
+    settings = settings or load_settings("analytics")
+    runtime = ServiceRuntime(settings, TABLES)
+    register_kafka_handlers(runtime)
+    return create_service_app(
+        runtime,
+        [create_router(runtime)],
+        title="Interlocality analytics",
+        description="Anonymous aggregates of the region's events.",
+    )

@@ -1,0 +1,1 @@
+"""The matching service: scores students against open vacancies and publishes matches."""

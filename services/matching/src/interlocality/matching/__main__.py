@@ -1,0 +1,4 @@
+from interlocality.common.runner import serve
+from interlocality.matching.app import create_app
+
+serve("matching", create_app)

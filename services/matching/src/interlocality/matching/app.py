@@ -1,0 +1,38 @@
+"""Composition root of the matching service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi import FastAPI
+from interlocality.common.esco import default_vocabulary
+from interlocality.common.service import ServiceRuntime, create_service_app
+from interlocality.common.settings import ServiceSettings, load_settings
+from interlocality.contracts.matches import MatchFound
+from interlocality.contracts.topics import MATCHES
+from interlocality.matching.api import create_router
+from interlocality.matching.handlers import match_found, register_kafka_handlers
+from interlocality.matching.store import TABLES, MatchRecord
+from sqlmodel import Session, select
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """The matching service: its own view of students and vacancies, and their matches."""
+    settings = settings or load_settings("matching")
+    runtime = ServiceRuntime(settings, TABLES)
+    runtime.publishes(MATCHES)
+    register_kafka_handlers(runtime)
+
+    def current_matches(session: Session) -> Iterator[MatchFound]:
+        for record in session.exec(select(MatchRecord)):
+            yield match_found(runtime, record)
+
+    runtime.replay_sources.append(current_matches)
+    return create_service_app(
+        runtime,
+        [create_router(runtime, default_vocabulary())],
+        title="Interlocality matching",
+        description="Explainable matches between students and open vacancies.",
+    )

@@ -1,0 +1,194 @@
+"""Kafka side of matching: keep the view current and reconcile matches on every change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Literal
+
+from interlocality.common.service import ServiceRuntime
+from interlocality.contracts.matches import Match, MatchFound, MatchWithdrawal, MatchWithdrawn
+from interlocality.contracts.students import StudentProfileErased, StudentProfileUpserted
+from interlocality.contracts.topics import STUDENTS, VACANCIES
+from interlocality.contracts.vacancies import VacancyClosed, VacancyPublished
+from interlocality.matching.domain import RequiredSkill, score_pair
+from interlocality.matching.store import (
+    MatchRecord,
+    StudentView,
+    VacancyView,
+    matches_of_student,
+    matches_of_vacancy,
+    open_vacancies_sharing,
+    set_student_skills,
+    set_vacancy_skills,
+    students_sharing,
+)
+from sqlmodel import Session
+
+__all__ = ["match_found", "register_kafka_handlers"]
+
+WithdrawReason = Literal["vacancy_closed", "student_erased", "no_longer_fits"]
+
+
+def match_found(runtime: ServiceRuntime, record: MatchRecord) -> MatchFound:
+    """The ``MatchFound`` event of a stored match (same id for the same basis)."""
+    return runtime.event(
+        MatchFound,
+        subject=record.student_id,
+        data=Match(
+            student_id=record.student_id,
+            vacancy_id=record.vacancy_id,
+            company_id=record.company_id,
+            vacancy_title=record.vacancy_title,
+            score=record.score,
+            matched_skills=record.matched_skills,
+            missing_skills=record.missing_skills,
+        ),
+        version=f"{record.vacancy_id}|{record.found_basis}",
+    )
+
+
+def register_kafka_handlers(runtime: ServiceRuntime) -> None:
+    """Subscribe matching to the students and vacancies topics."""
+
+    def withdraw(session: Session, records: Iterable[MatchRecord], reason: WithdrawReason) -> None:
+        for record in records:
+            session.delete(record)
+            runtime.emit(
+                session,
+                runtime.event(
+                    MatchWithdrawn,
+                    subject=record.student_id,
+                    data=MatchWithdrawal(
+                        student_id=record.student_id, vacancy_id=record.vacancy_id, reason=reason
+                    ),
+                ),
+            )
+
+    def reconcile(
+        session: Session,
+        existing: list[MatchRecord],
+        pairs: Iterable[tuple[StudentView, VacancyView]],
+    ) -> None:
+        """Bring the stored matches of one student or vacancy in line with fresh scores."""
+        current = {(m.student_id, m.vacancy_id): m for m in existing}
+        seen: set[tuple[str, str]] = set()
+        for student, vacancy in pairs:
+            result = score_pair(
+                student.skills,
+                [RequiredSkill(s["uri"], s.get("min_level", 1)) for s in vacancy.required_skills],
+            )
+            if result is None:
+                continue
+            key = (student.id, vacancy.id)
+            seen.add(key)
+            record = current.get(key)
+            if record is None:
+                record = MatchRecord(
+                    student_id=student.id,
+                    vacancy_id=vacancy.id,
+                    company_id=vacancy.company_id,
+                    vacancy_title=vacancy.title,
+                    score=result.score,
+                    matched_skills=list(result.matched),
+                    missing_skills=list(result.missing),
+                    found_basis=f"{student.version}.{vacancy.version}",
+                )
+                session.add(record)
+                runtime.emit(session, match_found(runtime, record))
+            elif (
+                record.score != result.score
+                or record.matched_skills != list(result.matched)
+                or record.vacancy_title != vacancy.title
+            ):
+                record.score = result.score
+                record.matched_skills = list(result.matched)
+                record.missing_skills = list(result.missing)
+                record.vacancy_title = vacancy.title
+                record.updated_at = datetime.now(UTC)
+                session.add(record)
+        withdraw(session, [m for k, m in current.items() if k not in seen], "no_longer_fits")
+
+    def on_student_upserted(event: StudentProfileUpserted, session: Session) -> None:
+        profile = event.data
+        view = session.get(StudentView, profile.student_id)
+        if view is not None and view.version >= profile.version:
+            return  # an older snapshot arriving late changes nothing
+        skills = {skill.uri: skill.level for skill in profile.skills}
+        if view is None:
+            view = StudentView(id=profile.student_id, version=profile.version)
+        view.skills = skills
+        view.engagement_kinds = list(profile.engagement_kinds)
+        view.version = profile.version
+        session.add(view)
+        set_student_skills(session, view.id, list(skills))
+        vacancies = open_vacancies_sharing(session, list(skills))
+        reconcile(
+            session,
+            matches_of_student(session, view.id),
+            ((view, vacancy) for vacancy in vacancies),
+        )
+
+    def on_student_erased(event: StudentProfileErased, session: Session) -> None:
+        student_id = event.data.student_id
+        withdraw(session, matches_of_student(session, student_id), "student_erased")
+        set_student_skills(session, student_id, [])
+        view = session.get(StudentView, student_id)
+        if view is not None:
+            session.delete(view)
+
+    def store_vacancy(
+        event: VacancyPublished | VacancyClosed, session: Session
+    ) -> VacancyView | None:
+        vacancy = event.data
+        view = session.get(VacancyView, vacancy.vacancy_id)
+        if view is not None and view.version >= vacancy.version:
+            return None
+        if view is None:
+            view = VacancyView(
+                id=vacancy.vacancy_id,
+                company_id=vacancy.company_id,
+                title=vacancy.title,
+                kind=vacancy.kind,
+                status=vacancy.status,
+                version=vacancy.version,
+            )
+        view.title = vacancy.title
+        view.kind = vacancy.kind
+        view.status = vacancy.status
+        view.version = vacancy.version
+        view.required_skills = [s.model_dump() for s in vacancy.required_skills]
+        session.add(view)
+        set_vacancy_skills(session, view.id, [s.uri for s in vacancy.required_skills])
+        return view
+
+    def on_vacancy_published(event: VacancyPublished, session: Session) -> None:
+        view = store_vacancy(event, session)
+        if view is None:
+            return
+        if view.status != "open":
+            withdraw(session, matches_of_vacancy(session, view.id), "vacancy_closed")
+            return
+        students = students_sharing(session, [s["uri"] for s in view.required_skills])
+        reconcile(
+            session,
+            matches_of_vacancy(session, view.id),
+            ((student, view) for student in students),
+        )
+
+    def on_vacancy_closed(event: VacancyClosed, session: Session) -> None:
+        view = store_vacancy(event, session)
+        if view is not None:
+            withdraw(session, matches_of_vacancy(session, view.id), "vacancy_closed")
+
+    runtime.consume(
+        STUDENTS,
+        {
+            StudentProfileUpserted: on_student_upserted,
+            StudentProfileErased: on_student_erased,
+        },
+    )
+    runtime.consume(
+        VACANCIES,
+        {VacancyPublished: on_vacancy_published, VacancyClosed: on_vacancy_closed},
+    )

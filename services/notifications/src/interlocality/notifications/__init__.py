@@ -1,0 +1,1 @@
+"""The notifications service: turns matches into notifications for students."""

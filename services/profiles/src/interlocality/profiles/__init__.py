@@ -1,0 +1,1 @@
+"""The profiles service: international students' profiles, owned and published here."""

@@ -1,0 +1,1 @@
+"""The vacancies service: the region's companies and their vacancies."""

@@ -91,3 +91,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def service_settings(kafka_bootstrap: str, region: str, database_url: str):  # type: ignore[no-untyped-def]
+    """Settings factory for a service under test: this test's region, broker and database."""
+    import asyncio
+
+    from interlocality.common.settings import load_settings
+    from interlocality.common.topics_admin import ensure_topics
+
+    asyncio.run(ensure_topics(kafka_bootstrap, region))
+
+    def make(service: str, **overrides: object):  # type: ignore[no-untyped-def]
+        values: dict[str, object] = {
+            "region": region,
+            "kafka_bootstrap_servers": kafka_bootstrap,
+            "database_url": database_url,
+            "log_format": "console",
+        }
+        values.update(overrides)
+        return load_settings(service, **values)
+
+    return make

@@ -1,7 +1,6 @@
 from datetime import UTC, datetime
 
 import pytest
-
 from interlocality.common.cloudevents import (
     MalformedEvent,
     decode_event,

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 
 from aiokafka import AIOKafkaProducer
-from sqlmodel import Field, Session, SQLModel, func, select
-
 from interlocality.common.cloudevents import encode_event
 from interlocality.common.service import ServiceRuntime
 from interlocality.common.settings import load_settings
@@ -14,6 +12,7 @@ from interlocality.common.testing import eventually, read_topic, upserted
 from interlocality.common.topics_admin import ensure_topics
 from interlocality.contracts.students import StudentProfileUpserted
 from interlocality.contracts.topics import STUDENTS
+from sqlmodel import Field, Session, SQLModel, func, select
 
 
 class Applied(SQLModel, table=True):
@@ -123,7 +122,10 @@ async def test_a_handler_failure_dead_letters_without_partial_writes(
 ) -> None:
     await ensure_topics(kafka_bootstrap, region)
     settings = load_settings(
-        "matching", region=region, kafka_bootstrap_servers=kafka_bootstrap, database_url=database_url
+        "matching",
+        region=region,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        database_url=database_url,
     )
     runtime = ServiceRuntime(settings, [Applied])
 

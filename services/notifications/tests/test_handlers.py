@@ -1,0 +1,91 @@
+"""Notifications from match events delivered through a real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaProducer
+from fastapi.testclient import TestClient
+from interlocality.common.cloudevents import encode_event
+from interlocality.contracts.matches import Match, MatchFound, MatchWithdrawal, MatchWithdrawn
+from interlocality.contracts.topics import MATCHES
+from interlocality.notifications.app import create_app
+
+
+def found(region: str, student_id: str, vacancy_id: str) -> MatchFound:
+    return MatchFound(
+        source=f"/interlocality/{region}/matching",
+        region=region,
+        subject=student_id,
+        data=Match(
+            student_id=student_id,
+            vacancy_id=vacancy_id,
+            company_id="c-1",
+            vacancy_title="Thesis on battery logistics",
+            score=0.75,
+            matched_skills=["http://data.europa.eu/esco/skill/a"],
+            missing_skills=["http://data.europa.eu/esco/skill/b"],
+        ),
+    )
+
+
+def withdrawn(region: str, student_id: str, vacancy_id: str) -> MatchWithdrawn:
+    return MatchWithdrawn(
+        source=f"/interlocality/{region}/matching",
+        region=region,
+        subject=student_id,
+        data=MatchWithdrawal(student_id=student_id, vacancy_id=vacancy_id, reason="vacancy_closed"),
+    )
+
+
+async def publish(bootstrap: str, events: list[MatchFound | MatchWithdrawn]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for event in events:
+            record = encode_event(event, MATCHES.name(event.region))
+            await producer.send_and_wait(
+                record.topic, value=record.value, key=record.key, headers=record.headers
+            )
+    finally:
+        await producer.stop()
+
+
+def feed(client: TestClient, student_id: str) -> list[dict]:
+    return client.get(f"/v1/students/{student_id}/notifications").json()["items"]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+def test_one_notification_per_student_and_vacancy_however_often_matched(
+    service_settings: Callable[..., object], kafka_bootstrap: str, region: str
+) -> None:
+    first = found(region, "s-1", "v-1")
+    with TestClient(create_app(service_settings("notifications"))) as client:  # type: ignore[arg-type]
+        # The same event redelivered, and the same match found again under a new event id.
+        asyncio.run(
+            publish(
+                kafka_bootstrap,
+                [first, first, found(region, "s-1", "v-1"), found(region, "s-1", "v-2")],
+            )
+        )
+        wait_until(lambda: len(feed(client, "s-1")) == 2)
+        time.sleep(1.0)
+        items = feed(client, "s-1")
+        assert sorted(n["vacancy_id"] for n in items) == ["v-1", "v-2"]
+        assert items[0]["content"]["why"] == "You have 1 of the 2 skills this vacancy asks for."
+
+        asyncio.run(publish(kafka_bootstrap, [withdrawn(region, "s-1", "v-1")]))
+        wait_until(
+            lambda: (
+                {n["vacancy_id"]: n["available"] for n in feed(client, "s-1")}
+                == {"v-1": False, "v-2": True}
+            )
+        )

@@ -1,0 +1,118 @@
+"""Profiles over HTTP, on SQLite and PostgreSQL, publishing through a real broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from interlocality.common.outbox import OutboxMessage
+from interlocality.common.testing import read_topic
+from interlocality.contracts.topics import STUDENTS
+from interlocality.profiles.app import create_app
+from interlocality.profiles.store import StudentRecord
+from sqlmodel import Session, func, select
+
+PYTHON = "http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d"
+UNKNOWN = "http://data.europa.eu/esco/skill/00000000-0000-0000-0000-000000000000"
+
+
+def student(**changes: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "name": "Priya Natarajan",
+        "email": "priya.natarajan@students.example.org",
+        "skills": [{"uri": PYTHON, "level": 4}],
+        "languages": [{"code": "en", "level": "C1"}, {"code": "da", "level": "A2"}],
+        "engagement_kinds": ["internship", "thesis"],
+    }
+    body.update(changes)
+    return body
+
+
+def stored_rows(client: TestClient) -> tuple[int, int]:
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    with Session(runtime.engine) as session:
+        students = session.exec(select(func.count()).select_from(StudentRecord)).one()
+        outbox = session.exec(select(func.count()).select_from(OutboxMessage)).one()
+    return students, outbox
+
+
+def test_create_read_replace_erase_publish_snapshots_then_a_tombstone(
+    service_settings: Callable[..., object], kafka_bootstrap: str
+) -> None:
+    settings = service_settings("profiles")
+    with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
+        created = client.post("/v1/students", json=student())
+        assert created.status_code == 201, created.text
+        student_id = created.json()["id"]
+        assert created.json()["version"] == 1
+        assert client.get(f"/v1/students/{student_id}").json()["name"] == "Priya Natarajan"
+
+        replaced = client.put(f"/v1/students/{student_id}", json=student(name="Priya N."))
+        assert replaced.json()["version"] == 2
+        assert client.delete(f"/v1/students/{student_id}").status_code == 204
+        assert client.get(f"/v1/students/{student_id}").status_code == 404
+        assert client.delete(f"/v1/students/{student_id}").status_code == 404
+
+        topic = STUDENTS.name(settings.region)  # type: ignore[attr-defined]
+        records = asyncio.run(read_topic(kafka_bootstrap, topic, count=4))
+
+    types = [dict(r.headers).get("ce_type", b"").decode() for r in records]
+    assert types == [
+        "org.interlocality.StudentProfileUpserted.v1",
+        "org.interlocality.StudentProfileUpserted.v1",
+        "org.interlocality.StudentProfileErased.v1",
+        "",
+    ]
+    assert {r.key for r in records} == {student_id.encode()}
+    assert records[-1].value is None  # the tombstone compaction keeps in the end
+
+
+def test_bad_fields_are_422_naming_each_field_and_nothing_is_stored(
+    service_settings: Callable[..., object],
+) -> None:
+    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+        response = client.post(
+            "/v1/students",
+            json=student(
+                email="not-an-address",
+                skills=[{"uri": PYTHON, "level": 6}],
+                languages=[{"code": "eng", "level": "D1"}],
+                engagement_kinds=[],
+            ),
+        )
+        assert response.status_code == 422
+        fields = {problem["field"] for problem in response.json()["detail"]}
+        assert fields == {
+            "body.email",
+            "body.skills.0.level",
+            "body.languages.0.code",
+            "body.languages.0.level",
+            "body.engagement_kinds",
+        }
+        assert stored_rows(client) == (0, 0)
+
+
+def test_an_unknown_esco_skill_is_422_naming_it(service_settings: Callable[..., object]) -> None:
+    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+        response = client.post(
+            "/v1/students",
+            json=student(skills=[{"uri": PYTHON, "level": 3}, {"uri": UNKNOWN, "level": 2}]),
+        )
+        assert response.status_code == 422
+        [problem] = response.json()["detail"]
+        assert problem["field"] == "body.skills.1.uri"
+        assert problem["input"] == UNKNOWN
+        assert UNKNOWN in problem["msg"]
+        assert stored_rows(client) == (0, 0)
+
+
+def test_bodies_over_one_mebibyte_are_refused(service_settings: Callable[..., object]) -> None:
+    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+        response = client.post(
+            "/v1/students",
+            content=b'{"name": "' + b"x" * (1024 * 1024) + b'"}',
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 413
+        assert stored_rows(client) == (0, 0)

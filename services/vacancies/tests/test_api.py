@@ -1,0 +1,93 @@
+"""Companies and vacancies over HTTP, on SQLite and PostgreSQL, through a real broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from interlocality.common.outbox import OutboxMessage
+from interlocality.common.testing import read_topic
+from interlocality.contracts.topics import COMPANIES, VACANCIES
+from interlocality.vacancies.app import create_app
+from interlocality.vacancies.store import VacancyRecord
+from sqlmodel import Session, func, select
+
+PYTHON = "http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d"
+
+
+def vacancy(company_id: str, **changes: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "company_id": company_id,
+        "title": "Data engineering thesis",
+        "kind": "thesis",
+        "required_skills": [{"uri": PYTHON, "min_level": 3}],
+        "languages": [{"code": "en", "min_level": "B2"}],
+    }
+    body.update(changes)
+    return body
+
+
+def test_register_publish_close_emit_snapshots(
+    service_settings: Callable[..., object], kafka_bootstrap: str
+) -> None:
+    settings = service_settings("vacancies")
+    with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
+        company = client.post("/v1/companies", json={"name": "Elbtal GmbH", "city": "Leipzig"})
+        assert company.status_code == 201
+        company_id = company.json()["id"]
+        created = client.post("/v1/vacancies", json=vacancy(company_id))
+        assert created.status_code == 201, created.text
+        vacancy_id = created.json()["id"]
+        closed = client.post(f"/v1/vacancies/{vacancy_id}/close")
+        assert (closed.json()["status"], closed.json()["version"]) == ("closed", 2)
+        again = client.post(f"/v1/vacancies/{vacancy_id}/close")
+        assert again.json()["version"] == 2  # closing twice is one change
+
+        region = settings.region  # type: ignore[attr-defined]
+        companies = asyncio.run(read_topic(kafka_bootstrap, COMPANIES.name(region), count=1))
+        vacancies = asyncio.run(read_topic(kafka_bootstrap, VACANCIES.name(region), count=2))
+
+    assert [dict(r.headers)["ce_type"] for r in companies] == [
+        b"org.interlocality.CompanyRegistered.v1"
+    ]
+    assert [dict(r.headers)["ce_type"] for r in vacancies] == [
+        b"org.interlocality.VacancyPublished.v1",
+        b"org.interlocality.VacancyClosed.v1",
+    ]
+    assert b'"status":"closed"' in vacancies[1].value
+
+
+def test_a_vacancy_for_an_unknown_company_is_422_and_not_stored(
+    service_settings: Callable[..., object],
+) -> None:
+    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+        response = client.post("/v1/vacancies", json=vacancy("no-such-company"))
+        assert response.status_code == 422
+        [problem] = response.json()["detail"]
+        assert problem["field"] == "body.company_id"
+        assert "no-such-company" in problem["msg"]
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        with Session(runtime.engine) as session:
+            assert session.exec(select(func.count()).select_from(VacancyRecord)).one() == 0
+            assert session.exec(select(func.count()).select_from(OutboxMessage)).one() == 0
+
+
+def test_bad_vacancy_fields_are_named(service_settings: Callable[..., object]) -> None:
+    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+        company_id = client.post("/v1/companies", json={"name": "Kempen NV"}).json()["id"]
+        response = client.post(
+            "/v1/vacancies",
+            json=vacancy(
+                company_id,
+                kind="apprenticeship",
+                required_skills=[{"uri": "python", "min_level": 0}],
+            ),
+        )
+        assert response.status_code == 422
+        fields = {problem["field"] for problem in response.json()["detail"]}
+        assert fields == {
+            "body.kind",
+            "body.required_skills.0.uri",
+            "body.required_skills.0.min_level",
+        }

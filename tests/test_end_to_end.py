@@ -1,0 +1,217 @@
+"""A region as an operator runs it: ``interlocality up`` starts five service processes on a
+real broker; the test drives them over HTTP like a user and reads results back the same way."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from interlocality.common.embedded_broker import free_port
+from interlocality.common.esco import default_vocabulary
+
+SERVICES = ("profiles", "vacancies", "matching", "notifications", "analytics")
+pytestmark = pytest.mark.e2e
+
+
+class Region:
+    def __init__(self, urls: dict[str, str]) -> None:
+        self.urls = urls
+        self.http = httpx.Client(timeout=10)
+
+    def url(self, service: str, path: str) -> str:
+        return self.urls[service] + path
+
+    def post(self, service: str, path: str, body: Any = None) -> httpx.Response:
+        return self.http.post(self.url(service, path), json=body)
+
+    def get(self, service: str, path: str) -> httpx.Response:
+        return self.http.get(self.url(service, path))
+
+    def wait_for(self, what: Callable[[], Any], timeout: float = 30.0) -> Any:
+        deadline = time.monotonic() + timeout
+        value = None
+        while time.monotonic() < deadline:
+            value = what()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"not within {timeout} s; last value {value!r}")
+
+
+@pytest.fixture(scope="module")
+def running_region(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Region]:
+    region = f"e2e{uuid.uuid4().hex[:8]}"
+    tmp_path = tmp_path_factory.mktemp("region")
+    ports = {service: free_port() for service in SERVICES}
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "INTERLOCALITY_VAR_DIR": str(tmp_path / "var"),
+        **{f"{service.upper()}_PORT": str(port) for service, port in ports.items()},
+    }
+    log = tmp_path / "up.log"
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "interlocality.common.cli",
+                "--region",
+                region,
+                "up",
+                "--no-seed",
+            ],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    region_under_test = Region({s: f"http://127.0.0.1:{p}" for s, p in ports.items()})
+    try:
+        region_under_test.wait_for(
+            lambda: process.poll() is not None or "is up" in log.read_text(), timeout=90
+        )
+        assert process.poll() is None, log.read_text()
+        yield region_under_test
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+        region_under_test.http.close()
+        assert code == 0, log.read_text()
+        assert "stopped" in log.read_text()
+
+
+def skills_of(occupation_label: str) -> list[str]:
+    vocabulary = default_vocabulary()
+    occupation = next(o for o in vocabulary.occupations.values() if o.label == occupation_label)
+    return [uri for uri in occupation.essential_skills if uri in vocabulary][:4]
+
+
+def test_company_vacancy_student_match_notification_summary(running_region: Region) -> None:
+    r = running_region
+    skills = skills_of("software developer")
+    company = r.post(
+        "vacancies", "/v1/companies", {"name": "Nordlys Software ApS", "city": "Aarhus"}
+    )
+    assert company.status_code == 201, company.text
+    vacancy = r.post(
+        "vacancies",
+        "/v1/vacancies",
+        {
+            "company_id": company.json()["id"],
+            "title": "Backend developer intern",
+            "kind": "internship",
+            "required_skills": [{"uri": uri, "min_level": 2} for uri in skills],
+            "languages": [{"code": "en", "min_level": "B2"}],
+        },
+    )
+    assert vacancy.status_code == 201, vacancy.text
+    vacancy_id = vacancy.json()["id"]
+    student = r.post(
+        "profiles",
+        "/v1/students",
+        {
+            "name": "Wei Zhang",
+            "email": "wei.zhang@students.example.org",
+            "skills": [{"uri": uri, "level": 3} for uri in skills[:2]],
+            "languages": [{"code": "en", "level": "C1"}],
+            "engagement_kinds": ["internship"],
+        },
+    )
+    assert student.status_code == 201, student.text
+    student_id = student.json()["id"]
+
+    matches = r.wait_for(
+        lambda: r.get("matching", f"/v1/students/{student_id}/matches").json()["items"]
+    )
+    assert len(matches) == 1
+    match = matches[0]
+    assert match["vacancy_id"] == vacancy_id
+    assert match["score"] == 0.5
+    assert [s["uri"] for s in match["matched_skills"]] == skills[:2]
+    assert [s["uri"] for s in match["missing_skills"]] == skills[2:]
+    assert all(s["label"] for s in match["matched_skills"])
+    by_vacancy = r.get("matching", f"/v1/vacancies/{vacancy_id}/matches").json()["items"]
+    assert [m["student_id"] for m in by_vacancy] == [student_id]
+
+    notifications = r.wait_for(
+        lambda: r.get("notifications", f"/v1/students/{student_id}/notifications").json()["items"]
+    )
+    assert [(n["vacancy_id"], n["available"]) for n in notifications] == [(vacancy_id, True)]
+
+    expected = {
+        "CompanyRegistered.v1": 1,
+        "VacancyPublished.v1": 1,
+        "StudentProfileUpserted.v1": 1,
+        "MatchFound.v1": 1,
+        "NotificationSent.v1": 1,
+    }
+
+    def summary_complete() -> dict[str, int] | None:
+        by_type = r.get("analytics", "/v1/summary").json()["by_type"]
+        return by_type if by_type == expected else None
+
+    r.wait_for(summary_complete)
+
+    # Replaying every service's state changes nothing downstream: same ids, applied once.
+    replayed = {s: r.post(s, "/v1/admin/replay").json()["republished"] for s in SERVICES}
+    assert replayed == {
+        "profiles": 1,
+        "vacancies": 2,
+        "matching": 1,
+        "notifications": 1,
+        "analytics": 0,
+    }
+    r.wait_for(lambda: all(r.get(s, "/v1/admin/outbox").json()["pending"] == 0 for s in SERVICES))
+    time.sleep(2)
+    assert r.get("analytics", "/v1/summary").json()["by_type"] == expected
+    assert (
+        len(r.get("notifications", f"/v1/students/{student_id}/notifications").json()["items"]) == 1
+    )
+
+    # Closing the vacancy withdraws the match; the notification stays, marked unavailable.
+    assert r.post("vacancies", f"/v1/vacancies/{vacancy_id}/close").json()["status"] == "closed"
+    r.wait_for(
+        lambda: r.get("matching", f"/v1/students/{student_id}/matches").json()["items"] == []
+    )
+    r.wait_for(
+        lambda: (
+            not r.get("notifications", f"/v1/students/{student_id}/notifications").json()["items"][
+                0
+            ]["available"]
+        )
+    )
+
+    # Erasure: the profile is gone and notifications delete what they held.
+    assert r.http.delete(r.url("profiles", f"/v1/students/{student_id}")).status_code == 204
+    assert r.get("profiles", f"/v1/students/{student_id}").status_code == 404
+    r.wait_for(
+        lambda: (
+            r.get("notifications", f"/v1/students/{student_id}/notifications").json()["items"] == []
+        )
+    )
+
+
+def test_services_report_health_readiness_and_metrics(running_region: Region) -> None:
+    r = running_region
+    for service in SERVICES:
+        assert r.get(service, "/healthz").json()["service"] == service
+        ready = r.get(service, "/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["checks"] == {"broker": True, "database": True}
+        metrics = r.get(service, "/metrics").text
+        assert 'interlocality_service_info{region="' in metrics
+        assert f'service="{service}"' in metrics

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from interlocality.common.embedded_broker import EmbeddedBroker
 from sqlalchemy import create_engine, make_url, text
+
+from interlocality.common.embedded_broker import EmbeddedBroker
 
 REPO_ROOT = Path(__file__).resolve().parent
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

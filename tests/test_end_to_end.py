@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from interlocality.common.embedded_broker import free_port
 from interlocality.common.esco import default_vocabulary
 

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
+
 from interlocality.common.cloudevents import (
     MalformedEvent,
     decode_event,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 from aiokafka import AIOKafkaProducer
+from sqlmodel import Field, Session, SQLModel, func, select
+
 from interlocality.common.cloudevents import encode_event
 from interlocality.common.service import ServiceRuntime
 from interlocality.common.settings import load_settings
@@ -12,7 +14,6 @@ from interlocality.common.testing import eventually, read_topic, upserted
 from interlocality.common.topics_admin import ensure_topics
 from interlocality.contracts.students import StudentProfileUpserted
 from interlocality.contracts.topics import STUDENTS
-from sqlmodel import Field, Session, SQLModel, func, select
 
 
 class Applied(SQLModel, table=True):

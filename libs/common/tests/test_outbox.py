@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from sqlmodel import Field, Session, SQLModel, select
+
 from interlocality.common.db import create_db_engine, init_schema, transaction
 from interlocality.common.outbox import OutboxMessage, OutboxRelay, pending_count, stage_event
 from interlocality.common.testing import read_topic, upserted
 from interlocality.common.topics_admin import ensure_topics
 from interlocality.contracts.topics import STUDENTS
-from sqlmodel import Field, Session, SQLModel, select
 
 
 class Ledger(SQLModel, table=True):

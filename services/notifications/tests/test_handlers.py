@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
+
 from interlocality.common.cloudevents import encode_event
 from interlocality.contracts.matches import Match, MatchFound, MatchWithdrawal, MatchWithdrawn
 from interlocality.contracts.topics import MATCHES

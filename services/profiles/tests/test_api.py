@@ -6,12 +6,13 @@ import asyncio
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from sqlmodel import Session, func, select
+
 from interlocality.common.outbox import OutboxMessage
 from interlocality.common.testing import read_topic
 from interlocality.contracts.topics import STUDENTS
 from interlocality.profiles.app import create_app
 from interlocality.profiles.store import StudentRecord
-from sqlmodel import Session, func, select
 
 PYTHON = "http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d"
 UNKNOWN = "http://data.europa.eu/esco/skill/00000000-0000-0000-0000-000000000000"

@@ -6,12 +6,13 @@ import asyncio
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from sqlmodel import Session, func, select
+
 from interlocality.common.outbox import OutboxMessage
 from interlocality.common.testing import read_topic
 from interlocality.contracts.topics import COMPANIES, VACANCIES
 from interlocality.vacancies.app import create_app
 from interlocality.vacancies.store import VacancyRecord
-from sqlmodel import Session, func, select
 
 PYTHON = "http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d"
 

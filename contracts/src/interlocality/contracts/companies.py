@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from interlocality.contracts.envelope import CloudEvent
 from pydantic import BaseModel, ConfigDict, Field
+
+from interlocality.contracts.envelope import CloudEvent
 
 __all__ = ["Company", "CompanyEvent", "CompanyRegistered"]
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from interlocality.contracts.envelope import CloudEvent
 from pydantic import BaseModel, ConfigDict, Field
+
+from interlocality.contracts.envelope import CloudEvent
 
 __all__ = ["Match", "MatchEvent", "MatchFound", "MatchWithdrawal", "MatchWithdrawn"]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
 from interlocality.contracts.common import EngagementKind, LanguageSkill, SkillLevel
 from interlocality.contracts.envelope import CloudEvent
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 __all__ = [
     "StudentErasure",

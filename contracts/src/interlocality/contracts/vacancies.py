@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from interlocality.contracts.common import EngagementKind, LanguageRequirement, SkillRequirement
 from interlocality.contracts.envelope import CloudEvent
-from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["Vacancy", "VacancyClosed", "VacancyEvent", "VacancyPublished", "VacancyStatus"]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
+
 from interlocality.common.embedded_broker import EmbeddedBroker, wait_for_port
 from interlocality.common.settings import SERVICE_PORTS, ServiceSettings
 from interlocality.common.topics_admin import ensure_topics, planned_topics

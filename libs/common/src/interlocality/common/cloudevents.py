@@ -13,9 +13,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from pydantic import BaseModel, TypeAdapter
+
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.topics import TopicSpec
-from pydantic import BaseModel, TypeAdapter
 
 __all__ = [
     "ATTRIBUTE_HEADERS",

@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from interlocality.common.cloudevents import MalformedEvent, decode_event
-from interlocality.contracts.topics import TopicSpec
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Field, Session, SQLModel
+
+from interlocality.common.cloudevents import MalformedEvent, decode_event
+from interlocality.contracts.topics import TopicSpec
 
 __all__ = [
     "DeadLetterPublisher",

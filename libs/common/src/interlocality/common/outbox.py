@@ -16,14 +16,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from interlocality.common.cloudevents import KafkaRecord, encode_event
-from interlocality.common.telemetry import current_trace_headers, linked_context
-from interlocality.contracts.envelope import CloudEvent
-from interlocality.contracts.topics import topic_of_event
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from sqlalchemy import Engine, LargeBinary, func, update
 from sqlmodel import Column, Field, Session, SQLModel, select
+
+from interlocality.common.cloudevents import KafkaRecord, encode_event
+from interlocality.common.telemetry import current_trace_headers, linked_context
+from interlocality.contracts.envelope import CloudEvent
+from interlocality.contracts.topics import topic_of_event
 
 __all__ = ["OutboxMessage", "OutboxRelay", "pending_count", "stage_event", "stage_record"]
 
@@ -145,7 +146,7 @@ class OutboxRelay:
             return 0
         futures = []
         for row in rows:
-            headers: list[tuple[str, str]] = [tuple(h) for h in json.loads(row.headers)]  # type: ignore[misc]
+            headers: list[tuple[str, str]] = [tuple(h) for h in json.loads(row.headers)]
             with (
                 linked_context(headers),
                 self._tracer.start_as_current_span(

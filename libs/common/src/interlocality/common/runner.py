@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import uvicorn
 from fastapi import FastAPI
+
 from interlocality.common.settings import ServiceSettings, load_settings
 
 __all__ = ["serve"]

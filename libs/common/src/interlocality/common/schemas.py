@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from interlocality.contracts.topics import TOPICS
 
 __all__ = [
@@ -36,6 +38,7 @@ def current_schemas() -> dict[str, dict[str, Any]]:
     schemas: dict[str, dict[str, Any]] = {}
     for spec in TOPICS:
         for event_class in spec.event_types:
+            assert issubclass(event_class, BaseModel)
             event_type = event_class.model_fields["type"].default
             schema = event_class.model_json_schema(mode="serialization")
             schema["$id"] = event_class.model_fields["dataschema"].default

@@ -24,6 +24,11 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
 from faststream.specification import AsyncAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from pydantic import BaseModel
+from sqlmodel import Session, SQLModel
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
 from interlocality.common.cloudevents import KafkaRecord, snapshot_event_id
 from interlocality.common.consumer import (
     DeadLetterPublisher,
@@ -46,10 +51,6 @@ from interlocality.common.settings import ServiceSettings
 from interlocality.common.telemetry import configure_tracing
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.topics import TopicSpec, topic_of_event
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from pydantic import BaseModel
-from sqlmodel import Session, SQLModel
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["ReplaySource", "ServiceRuntime", "create_service_app", "problem"]
 
@@ -239,7 +240,7 @@ class ServiceRuntime:
             version="1.0.0",
             description=f"Kafka channels of the {self.settings.service} service.",
         )
-        return dict(spec.to_jsonable())
+        return dict(spec.to_specification().to_jsonable())
 
 
 class BodySizeLimit:

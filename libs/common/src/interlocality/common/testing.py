@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+
 from interlocality.contracts.common import SkillLevel
 from interlocality.contracts.students import StudentProfile, StudentProfileUpserted
 

@@ -6,6 +6,7 @@ import asyncio
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+
 from interlocality.contracts.topics import DLQ_RETENTION_MS, TOPICS, TopicSpec
 
 __all__ = ["ensure_topics", "planned_topics"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fastapi import HTTPException
+
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.service import problem
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlmodel import Session
+
 from interlocality.analytics.domain import summarise
 from interlocality.analytics.store import event_counts
 from interlocality.common.service import ServiceRuntime
-from sqlmodel import Session
 
 __all__ = ["create_router"]
 

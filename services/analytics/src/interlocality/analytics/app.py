@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+
 from interlocality.analytics.api import create_router
 from interlocality.analytics.handlers import register_kafka_handlers
 from interlocality.analytics.store import TABLES

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel import Session
+
 from interlocality.analytics.store import count_event
 from interlocality.common.service import ServiceRuntime
 from interlocality.contracts.topics import TOPICS
-from sqlmodel import Session
 
 __all__ = ["register_kafka_handlers"]
 

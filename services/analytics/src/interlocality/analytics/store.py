@@ -31,4 +31,4 @@ def count_event(session: Session, region: str, event_type: str) -> None:
 
 def event_counts(session: Session) -> list[EventCount]:
     """All counts, by region and type."""
-    return list(session.exec(select(EventCount).order_by(EventCount.region, EventCount.event_type)))  # type: ignore[arg-type]
+    return list(session.exec(select(EventCount).order_by(EventCount.region, EventCount.event_type)))

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
+from sqlmodel import Session
+
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.service import ServiceRuntime
 from interlocality.matching.store import MatchRecord, matches_of_student, matches_of_vacancy
-from pydantic import BaseModel
-from sqlmodel import Session
 
 __all__ = ["MatchPublic", "create_router"]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from fastapi import FastAPI
+from sqlmodel import Session, select
+
 from interlocality.common.esco import default_vocabulary
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import ServiceSettings, load_settings
@@ -13,7 +15,6 @@ from interlocality.contracts.topics import MATCHES
 from interlocality.matching.api import create_router
 from interlocality.matching.handlers import match_found, register_kafka_handlers
 from interlocality.matching.store import TABLES, MatchRecord
-from sqlmodel import Session, select
 
 __all__ = ["create_app"]
 

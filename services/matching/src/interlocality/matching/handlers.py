@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Literal
 
+from sqlmodel import Session
+
 from interlocality.common.service import ServiceRuntime
 from interlocality.contracts.matches import Match, MatchFound, MatchWithdrawal, MatchWithdrawn
 from interlocality.contracts.students import StudentProfileErased, StudentProfileUpserted
@@ -23,7 +25,6 @@ from interlocality.matching.store import (
     set_vacancy_skills,
     students_sharing,
 )
-from sqlmodel import Session
 
 __all__ = ["match_found", "register_kafka_handlers"]
 

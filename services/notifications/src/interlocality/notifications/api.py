@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from interlocality.common.service import ServiceRuntime
-from interlocality.notifications.store import notifications_of
 from pydantic import BaseModel
 from sqlmodel import Session
+
+from interlocality.common.service import ServiceRuntime
+from interlocality.notifications.store import notifications_of
 
 __all__ = ["NotificationPublic", "create_router"]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from fastapi import FastAPI
+from sqlmodel import Session, select
+
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import ServiceSettings, load_settings
 from interlocality.contracts.notifications import NotificationSent
@@ -12,7 +14,6 @@ from interlocality.contracts.topics import DELIVERIES
 from interlocality.notifications.api import create_router
 from interlocality.notifications.handlers import notification_sent, register_kafka_handlers
 from interlocality.notifications.store import TABLES, NotificationRecord
-from sqlmodel import Session, select
 
 __all__ = ["create_app"]
 

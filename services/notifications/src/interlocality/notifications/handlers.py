@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from sqlmodel import Session, col, delete
+
 from interlocality.common.service import ServiceRuntime
 from interlocality.contracts.matches import MatchFound, MatchWithdrawn
 from interlocality.contracts.notifications import Delivery, NotificationSent
@@ -12,7 +14,6 @@ from interlocality.contracts.students import StudentProfileErased
 from interlocality.contracts.topics import MATCHES, STUDENTS
 from interlocality.notifications.domain import in_app_content
 from interlocality.notifications.store import NotificationRecord, notification_for
-from sqlmodel import Session, col, delete
 
 __all__ = ["notification_sent", "register_kafka_handlers"]
 

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Response, status
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.service import ServiceRuntime
 from interlocality.common.vocabulary_checks import require_known_skills
@@ -18,7 +20,6 @@ from interlocality.contracts.students import (
 )
 from interlocality.profiles.domain import profile_of
 from interlocality.profiles.store import StudentRecord
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 __all__ = ["StudentCreate", "StudentPublic", "create_router"]
 

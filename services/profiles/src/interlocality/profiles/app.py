@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from fastapi import FastAPI
+from sqlmodel import Session
+
 from interlocality.common.esco import default_vocabulary
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import ServiceSettings, load_settings
@@ -13,7 +15,6 @@ from interlocality.contracts.topics import STUDENTS
 from interlocality.profiles.api import create_router
 from interlocality.profiles.domain import profile_of
 from interlocality.profiles.store import TABLES, all_students
-from sqlmodel import Session
 
 __all__ = ["create_app"]
 

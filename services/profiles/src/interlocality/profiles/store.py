@@ -38,7 +38,7 @@ def all_students(session: Session, batch: int = 1000) -> Iterator[StudentRecord]
         rows = session.exec(
             select(StudentRecord)
             .where(StudentRecord.id > last)
-            .order_by(StudentRecord.id)  # type: ignore[arg-type]
+            .order_by(StudentRecord.id)
             .limit(batch)
         ).all()
         if not rows:

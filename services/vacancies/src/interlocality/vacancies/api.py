@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.service import ServiceRuntime, problem
 from interlocality.common.vocabulary_checks import require_known_skills
@@ -15,7 +17,6 @@ from interlocality.contracts.companies import CompanyRegistered
 from interlocality.contracts.vacancies import VacancyClosed, VacancyPublished
 from interlocality.vacancies.domain import company_of, vacancy_of
 from interlocality.vacancies.store import CompanyRecord, VacancyRecord
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["CompanyCreate", "VacancyCreate", "create_router"]
 

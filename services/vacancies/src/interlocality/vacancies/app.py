@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
+from sqlmodel import Session
+
 from interlocality.common.esco import default_vocabulary
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import ServiceSettings, load_settings
@@ -16,7 +18,6 @@ from interlocality.contracts.vacancies import VacancyClosed, VacancyPublished
 from interlocality.vacancies.api import create_router
 from interlocality.vacancies.domain import company_of, vacancy_of
 from interlocality.vacancies.store import TABLES, CompanyRecord, VacancyRecord, in_id_order
-from sqlmodel import Session
 
 __all__ = ["create_app"]
 

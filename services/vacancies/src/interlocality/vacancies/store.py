@@ -52,7 +52,7 @@ def in_id_order(session: Session, model: type[RecordT], batch: int = 1000) -> It
     last = ""
     while True:
         rows = session.exec(
-            select(model).where(model.id > last).order_by(model.id).limit(batch)  # type: ignore[arg-type]
+            select(model).where(model.id > last).order_by(model.id).limit(batch)
         ).all()
         if not rows:
             return

@@ -1,0 +1,67 @@
+"""Committed event schemas are the compatibility baseline of each major version."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from interlocality.common.schemas import current_schemas, incompatibilities
+
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+
+
+def committed(name: str) -> dict[str, Any]:
+    return dict(json.loads((SCHEMAS / name).read_text()))
+
+
+@pytest.mark.parametrize("name", sorted(current_schemas()))
+def test_every_event_schema_is_committed_and_current(name: str) -> None:
+    path = SCHEMAS / name
+    assert path.exists(), f"{name} is not committed: run `make contracts`"
+    assert committed(name) == current_schemas()[name], f"{name} is stale: run `make contracts`"
+
+
+@pytest.mark.parametrize("name", sorted(current_schemas()))
+def test_no_event_changed_incompatibly_within_its_major(name: str) -> None:
+    assert incompatibilities(committed(name), current_schemas()[name]) == []
+
+
+@pytest.fixture
+def match_found() -> dict[str, Any]:
+    return committed("MatchFound.v1.json")
+
+
+def data_model(schema: dict[str, Any]) -> dict[str, Any]:
+    return dict(schema["$defs"]["Match"])
+
+
+def test_a_removed_field_is_incompatible(match_found: dict[str, Any]) -> None:
+    changed = copy.deepcopy(match_found)
+    del data_model(changed)["properties"]["score"]
+    assert incompatibilities(match_found, changed) == ["field data.score was removed"]
+
+
+def test_a_retyped_field_is_incompatible(match_found: dict[str, Any]) -> None:
+    changed = copy.deepcopy(match_found)
+    changed["$defs"]["Match"]["properties"]["score"] = {"type": "string"}
+    assert incompatibilities(match_found, changed) == ["field data.score changed type"]
+
+
+def test_a_new_required_field_is_incompatible(match_found: dict[str, Any]) -> None:
+    changed = copy.deepcopy(match_found)
+    changed["$defs"]["Match"]["properties"]["rank"] = {"type": "integer"}
+    changed["$defs"]["Match"]["required"].append("rank")
+    assert incompatibilities(match_found, changed) == ["required field data.rank was added"]
+
+
+def test_a_new_optional_field_and_new_descriptions_are_compatible(
+    match_found: dict[str, Any],
+) -> None:
+    changed = copy.deepcopy(match_found)
+    changed["$defs"]["Match"]["properties"]["rank"] = {"type": "integer", "default": 0}
+    changed["$defs"]["Match"]["properties"]["score"]["description"] = "Two-sided score."
+    assert incompatibilities(match_found, changed) == []

@@ -14,8 +14,9 @@ from pathlib import Path
 from types import FrameType
 
 import httpx
+from aiokafka.errors import KafkaConnectionError
 
-from interlocality.common.embedded_broker import EmbeddedBroker, wait_for_port
+from interlocality.common.embedded_broker import EmbeddedBroker, EmbeddedBrokerError, wait_for_port
 from interlocality.common.settings import SERVICE_PORTS, ServiceSettings
 from interlocality.common.topics_admin import ensure_topics, planned_topics
 
@@ -101,6 +102,22 @@ def replay_all(timeout: float = 120.0) -> dict[str, int]:
     return counts
 
 
+def _restart_embedded_broker(
+    broker: EmbeddedBroker,
+    region: str,
+    processes: dict[str, subprocess.Popen[bytes]],
+    timeout: float,
+) -> None:
+    """The in-memory broker lost its log: start it again and have every service re-publish."""
+    _say("embedded broker stopped unexpectedly: restarting it and re-publishing state …")
+    broker.stop()
+    broker.start()
+    asyncio.run(ensure_topics(broker.bootstrap_servers, region))
+    _wait_ready(SERVICES, processes, timeout)
+    counts = replay_all()
+    _say("state re-published: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
 def _up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     region = args.region
@@ -131,6 +148,9 @@ def _up(args: argparse.Namespace) -> int:
         if stopping:
             return
         stopping = True
+        # A second Ctrl-C or SIGTERM must not cut the shutdown short and orphan the broker.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _say("stopping …")
         for process in processes.values():
             if process.poll() is None:
@@ -185,6 +205,8 @@ def _up(args: argparse.Namespace) -> int:
             for service, process in processes.items():
                 if process.poll() is not None:
                     raise SystemExit(f"{service} exited with code {process.returncode}")
+            if broker is not None and not broker.running():
+                _restart_embedded_broker(broker, region, processes, args.timeout)
             time.sleep(0.5)
     except KeyboardInterrupt:
         return 0
@@ -201,7 +223,11 @@ def _topics(args: argparse.Namespace) -> int:
     return 0
 
 
-def _replay(_: argparse.Namespace) -> int:
+def _replay(args: argparse.Namespace) -> int:
+    bootstrap = args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or "127.0.0.1:9092"
+    created = asyncio.run(ensure_topics(bootstrap, args.region))
+    if created:
+        _say(f"created {len(created)} missing topics")
     for service, count in replay_all().items():
         _say(f"{service:<14} re-published {count} events")
     return 0
@@ -243,6 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     topics.set_defaults(run=_topics)
 
     replay = commands.add_parser("replay", help="every service re-publishes the state it owns")
+    replay.add_argument("--bootstrap", default="", help="Kafka bootstrap servers")
     replay.set_defaults(run=_replay)
 
     seed = commands.add_parser("seed", help="post the demo region to running services")
@@ -253,7 +280,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     broker.set_defaults(run=_broker)
 
     args = parser.parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except KafkaConnectionError as exc:
+        print(f"interlocality: cannot reach Kafka: {exc}", file=sys.stderr)
+    except httpx.ConnectError as exc:
+        print(
+            f"interlocality: a service does not answer ({exc}); is the region up?",
+            file=sys.stderr,
+        )
+    except httpx.HTTPStatusError as exc:
+        print(
+            f"interlocality: {exc.request.url} answered {exc.response.status_code}: "
+            f"{exc.response.text[:500]}",
+            file=sys.stderr,
+        )
+    except EmbeddedBrokerError as exc:
+        print(f"interlocality: {exc}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

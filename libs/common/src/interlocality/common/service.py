@@ -82,7 +82,8 @@ class ServiceRuntime:
         )
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
-        self._appliers: list[EventApplier] = []
+        self._appliers: dict[str, EventApplier] = {}
+        self._subscribed = False
         self.replay_sources: list[ReplaySource] = []
 
     # -- events -----------------------------------------------------------------------
@@ -131,9 +132,15 @@ class ServiceRuntime:
     # -- Kafka ------------------------------------------------------------------------
 
     def consume(self, spec: TopicSpec, handlers: Mapping[type, EventHandler]) -> None:
-        """Subscribe to ``spec``'s topic with idempotent, dead-lettering handlers."""
+        """Apply ``spec``'s events with idempotent, dead-lettering handlers.
+
+        All topics of a service share one Kafka consumer in the service's group, so the
+        group settles in one rebalance.
+        """
+        if self._subscribed:
+            raise RuntimeError("consume() must be called before the service starts")
         topic = spec.name(self.settings.region)
-        applier = EventApplier(
+        self._appliers[topic] = EventApplier(
             spec=spec,
             consumer=f"{self.settings.service}:{topic}",
             engine=self.engine,
@@ -142,20 +149,29 @@ class ServiceRuntime:
             after_commit=self.wake_relay,
             on_outcome=self._count_outcome,
         )
-        self._appliers.append(applier)
+
+    def _subscribe(self) -> None:
+        if self._subscribed or not self._appliers:
+            return
+        self._subscribed = True
+        appliers = self._appliers
 
         async def on_record(message: KafkaMessage) -> None:
-            await applier.handle(IncomingRecord.from_consumer_record(message.raw_message))
+            record = IncomingRecord.from_consumer_record(message.raw_message)
+            await appliers[record.topic].handle(record)
 
-        on_record.__name__ = f"on_{spec.service}_{spec.entity}"
+        on_record.__name__ = f"on_{self.settings.service}_events"
         self.broker.subscriber(
-            topic,
+            *appliers,
             group_id=self.settings.consumer_group,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
-            title=f"{topic}:{self.settings.service}",
+            title=f"{self.settings.consumer_group}",
             description=f"{self.settings.service} applies: "
-            + ", ".join(t.__name__ for t in handlers),
+            + "; ".join(
+                f"{topic}: " + ", ".join(t.__name__ for t in applier.handlers)
+                for topic, applier in appliers.items()
+            ),
         )(on_record)
 
     def publishes(self, spec: TopicSpec) -> None:
@@ -201,6 +217,7 @@ class ServiceRuntime:
             on_published=lambda topic: self.metrics.outbox_published.labels(topic).inc(),
         )
         self.relay.start()
+        self._subscribe()
         await self.broker.start()
 
     async def stop(self) -> None:
@@ -234,6 +251,7 @@ class ServiceRuntime:
 
     def asyncapi(self) -> dict[str, Any]:
         """The AsyncAPI document of this service's Kafka side."""
+        self._subscribe()
         spec = AsyncAPI(
             self.broker,
             title=f"Interlocality {self.settings.service}",

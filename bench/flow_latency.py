@@ -1,0 +1,107 @@
+"""How long the company → vacancy → student → match → notification → summary flow takes
+on a running region (``make run`` in another terminal), over HTTP like a user.
+
+    uv run python bench/flow_latency.py [--rounds 5]
+
+Prints one row per step: the time from posting the student until the step is visible,
+median and worst over the rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import httpx
+
+from interlocality.common.esco import default_vocabulary
+
+BASE = {
+    "profiles": "http://127.0.0.1:8001",
+    "vacancies": "http://127.0.0.1:8002",
+    "matching": "http://127.0.0.1:8003",
+    "notifications": "http://127.0.0.1:8004",
+    "analytics": "http://127.0.0.1:8005",
+}
+
+
+def wait(check, timeout: float = 30.0) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    while not check():
+        if time.perf_counter() - started > timeout:
+            raise SystemExit("the flow did not complete within 30 s")
+        time.sleep(0.005)
+    return time.perf_counter()
+
+
+def one_round(client: httpx.Client, skills: list[str], n: int) -> dict[str, float]:
+    started = time.perf_counter()
+    company = client.post(f"{BASE['vacancies']}/v1/companies", json={"name": f"Bench {n}"})
+    vacancy = client.post(
+        f"{BASE['vacancies']}/v1/vacancies",
+        json={
+            "company_id": company.json()["id"],
+            "title": f"Bench vacancy {n}",
+            "kind": "internship",
+            "required_skills": [{"uri": uri, "min_level": 2} for uri in skills],
+        },
+    )
+    vacancy.raise_for_status()
+    posted = time.perf_counter()
+    student = client.post(
+        f"{BASE['profiles']}/v1/students",
+        json={
+            "name": f"Bench Student {n}",
+            "email": f"bench{n}@students.example.org",
+            "skills": [{"uri": uri, "level": 3} for uri in skills[:2]],
+            "engagement_kinds": ["internship"],
+        },
+    )
+    student.raise_for_status()
+    student_id = student.json()["id"]
+    baseline = client.get(f"{BASE['analytics']}/v1/summary").json()["by_type"]
+    matched = wait(
+        lambda: client.get(f"{BASE['matching']}/v1/students/{student_id}/matches").json()["items"]
+    )
+    notified = wait(
+        lambda: client.get(
+            f"{BASE['notifications']}/v1/students/{student_id}/notifications"
+        ).json()["items"]
+    )
+    counted = wait(
+        lambda: (
+            client.get(f"{BASE['analytics']}/v1/summary")
+            .json()["by_type"]
+            .get("NotificationSent.v1", 0)
+            > baseline.get("NotificationSent.v1", 0)
+        )
+    )
+    return {
+        "company + vacancy posted (HTTP)": posted - started,
+        "student posted → match readable": matched - posted,
+        "student posted → notification readable": notified - posted,
+        "student posted → analytics counted it": counted - posted,
+        "whole flow": counted - started,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    vocabulary = default_vocabulary()
+    occupation = next(o for o in vocabulary.occupations.values() if o.label == "data analyst")
+    skills = list(occupation.essential_skills[:4])
+    rows: dict[str, list[float]] = {}
+    with httpx.Client(timeout=10) as client:
+        for n in range(args.rounds):
+            for step, seconds in one_round(client, skills, n).items():
+                rows.setdefault(step, []).append(seconds)
+    print(f"{'step':<42} {'median':>9} {'worst':>9}   ({args.rounds} rounds)")
+    for step, values in rows.items():
+        print(f"{step:<42} {statistics.median(values):>8.3f}s {max(values):>8.3f}s")
+
+
+if __name__ == "__main__":
+    main()

@@ -64,10 +64,10 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     outbox_poll_seconds: float = 0.05
 
-    @field_validator("region")
+    @field_validator("region", mode="before")
     @classmethod
-    def _lower_region(cls, value: str) -> str:
-        return value.lower()
+    def _lower_region(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @property
     def resolved_database_url(self) -> str:
@@ -89,10 +89,16 @@ class ServiceSettings(BaseSettings):
 
 
 def load_settings(service: str, **overrides: object) -> ServiceSettings:
-    """Settings for ``service``: environment first, ``<SERVICE>_PORT`` for the port."""
-    port_var = f"{service.upper()}_PORT"
+    """Settings for ``service`` from the environment.
+
+    ``<SERVICE>_PORT`` sets the port and ``<SERVICE>_DATABASE_URL`` the database of one
+    service, so one environment can describe a whole region.
+    """
+    prefix = service.upper()
     values: dict[str, object] = {"service": service, "port": SERVICE_PORTS[service]}
-    if os.environ.get(port_var):
-        values["port"] = int(os.environ[port_var])
+    if os.environ.get(f"{prefix}_PORT"):
+        values["port"] = int(os.environ[f"{prefix}_PORT"])
+    if os.environ.get(f"{prefix}_DATABASE_URL"):
+        values["database_url"] = os.environ[f"{prefix}_DATABASE_URL"]
     values.update(overrides)
     return ServiceSettings(**values)  # type: ignore[arg-type]

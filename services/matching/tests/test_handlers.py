@@ -1,0 +1,161 @@
+"""Matching keeps its view from the topics and publishes found and withdrawn matches."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from fastapi.testclient import TestClient
+
+from interlocality.common.cloudevents import encode_event
+from interlocality.common.esco import default_vocabulary
+from interlocality.common.testing import read_topic
+from interlocality.contracts.common import SkillLevel, SkillRequirement
+from interlocality.contracts.students import (
+    StudentErasure,
+    StudentProfile,
+    StudentProfileErased,
+    StudentProfileUpserted,
+)
+from interlocality.contracts.topics import MATCHES, topic_of_event
+from interlocality.contracts.vacancies import Vacancy, VacancyClosed, VacancyPublished
+from interlocality.matching.app import create_app
+
+
+def skills() -> list[str]:
+    vocabulary = default_vocabulary()
+    analyst = next(o for o in vocabulary.occupations.values() if o.label == "data analyst")
+    return list(analyst.essential_skills[:3])
+
+
+def vacancy_event(region: str, event_type: type, status: str, version: int) -> Any:
+    return event_type(
+        source=f"/interlocality/{region}/vacancies",
+        region=region,
+        subject="v-1",
+        data=Vacancy(
+            vacancy_id="v-1",
+            company_id="c-1",
+            title="Data analyst (student job)",
+            kind="student_job",
+            required_skills=[SkillRequirement(uri=uri, min_level=2) for uri in skills()],
+            languages=[],
+            status=status,
+            version=version,
+            updated_at=datetime.now(UTC),
+        ),
+    )
+
+
+def student_event(region: str, student_id: str, owned: list[str], version: int = 1) -> Any:
+    return StudentProfileUpserted(
+        source=f"/interlocality/{region}/profiles",
+        region=region,
+        subject=student_id,
+        data=StudentProfile(
+            student_id=student_id,
+            name="Kwame Mensah",
+            email="kwame.mensah@students.example.org",
+            skills=[SkillLevel(uri=uri, level=4) for uri in owned],
+            languages=[],
+            engagement_kinds=["student_job"],
+            version=version,
+            updated_at=datetime.now(UTC),
+        ),
+    )
+
+
+async def publish(bootstrap: str, events: list[Any]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for event in events:
+            record = encode_event(event, topic_of_event(type(event)).name(event.region))
+            await producer.send_and_wait(
+                record.topic, value=record.value, key=record.key, headers=record.headers
+            )
+    finally:
+        await producer.stop()
+
+
+def ranked(client: TestClient, path: str) -> list[tuple[str, float]]:
+    items = client.get(path).json()["items"]
+    return [(item["student_id"], item["score"]) for item in items]
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+def test_matches_follow_students_and_vacancies(
+    service_settings: Callable[..., Any], kafka_bootstrap: str, region: str
+) -> None:
+    uris = skills()
+    with TestClient(create_app(service_settings("matching"))) as client:
+        asyncio.run(
+            publish(
+                kafka_bootstrap,
+                [
+                    vacancy_event(region, VacancyPublished, "open", 1),
+                    student_event(region, "s-all", uris),
+                    student_event(region, "s-one", uris[:1]),
+                    student_event(region, "s-none", []),
+                ],
+            )
+        )
+        wait_for(lambda: len(ranked(client, "/v1/vacancies/v-1/matches")) == 2)
+        assert ranked(client, "/v1/vacancies/v-1/matches") == [
+            ("s-all", 1.0),
+            ("s-one", round(1 / 3, 4)),
+        ]
+        explained = client.get("/v1/students/s-one/matches").json()["items"][0]
+        assert [s["uri"] for s in explained["missing_skills"]] == uris[1:]
+
+        # An older snapshot arriving late changes nothing; a newer one without skills withdraws.
+        asyncio.run(
+            publish(
+                kafka_bootstrap,
+                [
+                    student_event(region, "s-one", uris, version=1),
+                    student_event(region, "s-one", [], version=2),
+                    StudentProfileErased(
+                        source=f"/interlocality/{region}/profiles",
+                        region=region,
+                        subject="s-all",
+                        data=StudentErasure(student_id="s-all", erased_at=datetime.now(UTC)),
+                    ),
+                ],
+            )
+        )
+        wait_for(lambda: ranked(client, "/v1/vacancies/v-1/matches") == [])
+
+        asyncio.run(publish(kafka_bootstrap, [student_event(region, "s-back", uris[:2])]))
+        wait_for(lambda: len(client.get("/v1/students/s-back/matches").json()["items"]) == 1)
+        asyncio.run(publish(kafka_bootstrap, [vacancy_event(region, VacancyClosed, "closed", 2)]))
+        wait_for(lambda: client.get("/v1/students/s-back/matches").json()["items"] == [])
+        records = asyncio.run(read_topic(kafka_bootstrap, MATCHES.name(region), count=6))
+
+    story = [(dict(r.headers)["ce_type"].decode().split(".")[2], r.key.decode()) for r in records]
+    assert sorted(story) == sorted(
+        [
+            ("MatchFound", "s-all"),
+            ("MatchFound", "s-one"),
+            ("MatchWithdrawn", "s-one"),
+            ("MatchWithdrawn", "s-all"),
+            ("MatchFound", "s-back"),
+            ("MatchWithdrawn", "s-back"),
+        ]
+    )
+    reasons = sorted(
+        r.value.decode().split('"reason":"')[1].split('"')[0]
+        for r in records
+        if b"reason" in r.value
+    )
+    assert reasons == ["no_longer_fits", "student_erased", "vacancy_closed"]

@@ -7,16 +7,21 @@
 
 SHELL := /bin/bash
 PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(PYTHON) -m uv
+endif
 RUN := $(UV) run --frozen
 
-.PHONY: install run test lint typecheck pytest contracts manifests bench clean
+.PHONY: uv install run test lint typecheck pytest contracts manifests bench clean
 
-$(UV):
-	@echo "uv not found: installing it with pip"
-	$(PYTHON) -m pip install --user --quiet uv || $(PYTHON) -m pip install --quiet --break-system-packages --user uv
+uv:
+	@$(UV) --version >/dev/null 2>&1 || { \
+	  echo "uv not found: installing it with pip"; \
+	  $(PYTHON) -m pip install --quiet uv \
+	  || $(PYTHON) -m pip install --quiet --user --break-system-packages uv; }
 
-install: $(UV)
+install: uv
 	$(UV) sync --frozen
 
 run: install

@@ -59,7 +59,7 @@ def one_round(client: httpx.Client, skills: list[str], n: int) -> dict[str, floa
         },
     )
     student.raise_for_status()
-    student_id = student.json()["id"]
+    student_id = student.json()["student_id"]
     baseline = client.get(f"{BASE['analytics']}/v1/summary").json()["by_type"]
     matched = wait(
         lambda: client.get(f"{BASE['matching']}/v1/students/{student_id}/matches").json()["items"]

@@ -133,7 +133,7 @@ def test_company_vacancy_student_match_notification_summary(running_region: Regi
         },
     )
     assert student.status_code == 201, student.text
-    student_id = student.json()["id"]
+    student_id = student.json()["student_id"]
 
     matches = r.wait_for(
         lambda: r.get("matching", f"/v1/students/{student_id}/matches").json()["items"]

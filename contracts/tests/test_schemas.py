@@ -65,3 +65,14 @@ def test_a_new_optional_field_and_new_descriptions_are_compatible(
     changed["$defs"]["Match"]["properties"]["rank"] = {"type": "integer", "default": 0}
     changed["$defs"]["Match"]["properties"]["score"]["description"] = "Two-sided score."
     assert incompatibilities(match_found, changed) == []
+
+
+def test_an_enumeration_may_gain_values_but_not_lose_them() -> None:
+    old = committed("VacancyPublished.v1.json")
+    wider = copy.deepcopy(old)
+    status = wider["$defs"]["Vacancy"]["properties"]["status"]
+    narrower = copy.deepcopy(old)
+    status["enum"] = [*status["enum"], "archived"]
+    narrower["$defs"]["Vacancy"]["properties"]["status"]["enum"] = ["open"]
+    assert incompatibilities(old, wider) == []
+    assert incompatibilities(old, narrower) == ["field data.status changed type"]

@@ -45,7 +45,7 @@ def test_create_read_replace_erase_publish_snapshots_then_a_tombstone(
     with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
         created = client.post("/v1/students", json=student())
         assert created.status_code == 201, created.text
-        student_id = created.json()["id"]
+        student_id = created.json()["student_id"]
         assert created.json()["version"] == 1
         assert client.get(f"/v1/students/{student_id}").json()["name"] == "Priya Natarajan"
 

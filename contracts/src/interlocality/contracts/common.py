@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "CEFR_LEVELS",
+    "ENGAGEMENT_KINDS",
     "ESCO_SKILL_URI_PATTERN",
     "CefrLevel",
     "EngagementKind",
@@ -22,6 +23,7 @@ CEFR_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2")
 
 CefrLevel = Literal["A1", "A2", "B1", "B2", "C1", "C2"]
 EngagementKind = Literal["internship", "thesis", "student_job", "graduate_job", "company_project"]
+ENGAGEMENT_KINDS = ("internship", "thesis", "student_job", "graduate_job", "company_project")
 
 EscoSkillUri = Annotated[
     str,
@@ -64,18 +66,24 @@ class SkillRequirement(BaseModel):
 
 
 class LanguageSkill(BaseModel):
-    """A language a student speaks, at a CEFR level."""
+    """A language a student speaks, at a CEFR level; the parts may differ from the whole."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     code: LanguageCode
-    level: Annotated[CefrLevel, Field(title="CEFR level", description="A1 … C2.")]
+    level: Annotated[CefrLevel, Field(title="CEFR level", description="A1 … C2 overall.")]
+    listening: Annotated[CefrLevel | None, Field(title="Listening")] = None
+    speaking: Annotated[CefrLevel | None, Field(title="Speaking")] = None
+    writing: Annotated[CefrLevel | None, Field(title="Writing")] = None
 
 
 class LanguageRequirement(BaseModel):
-    """A language a vacancy requires, at a minimum CEFR level."""
+    """A language a vacancy asks for, at a minimum CEFR level; required or nice to have."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     code: LanguageCode
     min_level: Annotated[CefrLevel, Field(title="Minimum CEFR level", description="A1 … C2.")]
+    required: Annotated[
+        bool, Field(title="Required", description="False: nice to have, not a condition.")
+    ] = True

@@ -9,7 +9,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from interlocality.contracts.envelope import CloudEvent
 
-__all__ = ["Company", "CompanyEvent", "CompanyRegistered"]
+__all__ = ["Company", "CompanyContact", "CompanyEvent", "CompanyRegistered", "SizeClass"]
+
+SizeClass = Literal["micro", "small", "medium", "large"]
+
+
+class CompanyContact(BaseModel):
+    """Who at the company the operator and students talk to."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(title="Name", max_length=200)] = ""
+    email: Annotated[str, Field(title="E-mail", max_length=320)] = ""
+    phone: Annotated[str, Field(title="Phone", max_length=50)] = ""
 
 
 class Company(BaseModel):
@@ -22,6 +34,29 @@ class Company(BaseModel):
     city: Annotated[str, Field(title="City", max_length=100)] = ""
     version: Annotated[int, Field(title="Version", ge=1)]
     updated_at: Annotated[datetime, Field(title="Updated at")]
+    external_id: Annotated[str | None, Field(title="Operator's id")] = None
+    employees: Annotated[int | None, Field(title="Employees", ge=1)] = None
+    size_class: Annotated[
+        SizeClass | None,
+        Field(title="Size class", description="EU SME classes by employees (<10, <50, <250)."),
+    ] = None
+    sector: Annotated[str | None, Field(title="Sector", description="NACE Rev. 2 code.")] = None
+    region: Annotated[str, Field(title="Region", max_length=100)] = ""
+    country: Annotated[str | None, Field(title="Country", description="ISO 3166-1 alpha-2.")] = None
+    work_languages: Annotated[
+        list[str], Field(title="Languages spoken at work", description="ISO 639-1 codes.")
+    ] = []
+    social_languages: Annotated[
+        list[str],
+        Field(
+            title="Languages at the coffee table",
+            description="ISO 639-1 codes; informal talk may differ from the working language.",
+        ),
+    ] = []
+    export_markets: Annotated[
+        list[str], Field(title="Export markets", description="ISO 3166-1 alpha-2 codes.")
+    ] = []
+    contact: Annotated[CompanyContact, Field(title="Contact")] = CompanyContact()
 
 
 class CompanyRegistered(CloudEvent[Company]):

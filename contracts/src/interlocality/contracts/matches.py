@@ -37,7 +37,8 @@ class MatchWithdrawal(BaseModel):
     student_id: Annotated[str, Field(title="Student id", min_length=1)]
     vacancy_id: Annotated[str, Field(title="Vacancy id", min_length=1)]
     reason: Annotated[
-        Literal["vacancy_closed", "student_erased", "no_longer_fits"], Field(title="Reason")
+        Literal["vacancy_closed", "student_erased", "consent_withdrawn", "no_longer_fits"],
+        Field(title="Reason"),
     ]
 
 

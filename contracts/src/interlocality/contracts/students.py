@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -11,12 +11,89 @@ from interlocality.contracts.common import EngagementKind, LanguageSkill, SkillL
 from interlocality.contracts.envelope import CloudEvent
 
 __all__ = [
+    "Consent",
+    "Consents",
+    "DegreeLevel",
+    "NotificationPreferences",
+    "PermittedWork",
+    "ResidenceStatus",
     "StudentErasure",
     "StudentEvent",
     "StudentProfile",
     "StudentProfileErased",
     "StudentProfileUpserted",
 ]
+
+
+DegreeLevel = Literal["bachelor", "master", "phd"]
+ResidenceStatus = Literal[
+    "eu_eea_citizen",
+    "non_eu_student",
+    "non_eu_graduate_job_seeker",
+    "non_eu_work_permit",
+    "permanent_resident",
+]
+RemotePreference = Literal["on_site", "hybrid", "remote"]
+
+
+class Consent(BaseModel):
+    """One consent: given or not, and when that was last said."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    granted: Annotated[bool, Field(title="Granted")] = False
+    at: Annotated[datetime | None, Field(title="Given or withdrawn at")] = None
+
+
+class Consents(BaseModel):
+    """What the student agreed to; each may be withdrawn at any time."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    matching: Annotated[Consent, Field(title="Matching")] = Consent(granted=True)
+    notifications: Annotated[Consent, Field(title="Notifications")] = Consent(granted=True)
+    analytics: Annotated[Consent, Field(title="Anonymous analytics")] = Consent(granted=True)
+
+
+class NotificationPreferences(BaseModel):
+    """How and when the student wants to hear about opportunities."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    frequency: Annotated[
+        Literal["instant", "daily", "weekly"], Field(title="Instant or digest")
+    ] = "instant"
+    channels: Annotated[list[Literal["email", "webhook", "in_app"]], Field(title="Channels")] = [
+        "in_app"
+    ]
+    locale: Annotated[Literal["en", "da", "de", "nl", "fi", "it"], Field(title="Locale")] = "en"
+    time_zone: Annotated[str, Field(title="Time zone", description="IANA name.")] = (
+        "Europe/Copenhagen"
+    )
+    quiet_hours_start: Annotated[
+        str | None, Field(title="Quiet from", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    ] = None
+    quiet_hours_end: Annotated[
+        str | None, Field(title="Quiet until", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    ] = None
+
+
+class PermittedWork(BaseModel):
+    """What the region's rules allow this student to work, with the rule's source."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    country: Annotated[str, Field(title="Rules of country")]
+    unrestricted: Annotated[bool, Field(title="No limit applies")]
+    hours_per_week_term: Annotated[float | None, Field(title="Hours a week in term")] = None
+    hours_per_week_holidays: Annotated[float | None, Field(title="Hours a week in holidays")] = None
+    yearly_full_days: Annotated[int | None, Field(title="Full days a year")] = None
+    curricular_internships_exempt: Annotated[
+        bool, Field(title="Curricular internships are outside the limit")
+    ] = True
+    summary: Annotated[str, Field(title="In words")] = ""
+    source: Annotated[str, Field(title="Source")] = ""
+    effective_from: Annotated[date | None, Field(title="Rule effective from")] = None
 
 
 class StudentProfile(BaseModel):
@@ -41,6 +118,31 @@ class StudentProfile(BaseModel):
         int, Field(title="Version", description="Increases with every change.", ge=1)
     ]
     updated_at: Annotated[datetime, Field(title="Updated at")]
+    external_id: Annotated[
+        str | None, Field(title="Operator's id", description="Id in the operator's own system.")
+    ] = None
+    home_university: Annotated[str, Field(title="Home university", max_length=200)] = ""
+    study_field: Annotated[
+        str | None, Field(title="Field of study", description="ISCED-F 2013 code.")
+    ] = None
+    degree_level: Annotated[DegreeLevel | None, Field(title="Degree level")] = None
+    expected_graduation: Annotated[
+        str | None, Field(title="Expected graduation", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    ] = None
+    hours_per_week: Annotated[int | None, Field(title="Hours a week wanted", ge=1, le=60)] = None
+    available_from: Annotated[date | None, Field(title="Available from")] = None
+    available_until: Annotated[date | None, Field(title="Available until")] = None
+    preferred_locations: Annotated[list[str], Field(title="Preferred locations")] = []
+    remote: Annotated[RemotePreference | None, Field(title="On site, hybrid or remote")] = None
+    residence_status: Annotated[ResidenceStatus | None, Field(title="Residence status")] = None
+    permitted_work: Annotated[
+        PermittedWork | None,
+        Field(title="Permitted work", description="Computed from the region's rules file."),
+    ] = None
+    consents: Annotated[Consents, Field(title="Consents")] = Consents()
+    notification_preferences: Annotated[
+        NotificationPreferences, Field(title="Notification preferences")
+    ] = NotificationPreferences()
 
 
 class StudentErasure(BaseModel):

@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from interlocality.contracts.applications import (
+    ApplicationEvent,
+    ApplicationSubmitted,
+    PlacementMade,
+)
 from interlocality.contracts.companies import CompanyEvent, CompanyRegistered
 from interlocality.contracts.matches import MatchEvent, MatchFound, MatchWithdrawn
 from interlocality.contracts.notifications import DeliveryEvent, NotificationSent
@@ -13,9 +18,16 @@ from interlocality.contracts.students import (
     StudentProfileErased,
     StudentProfileUpserted,
 )
-from interlocality.contracts.vacancies import VacancyClosed, VacancyEvent, VacancyPublished
+from interlocality.contracts.vacancies import (
+    VacancyClosed,
+    VacancyEvent,
+    VacancyExpired,
+    VacancyFilled,
+    VacancyPublished,
+)
 
 __all__ = [
+    "APPLICATIONS",
     "COMPANIES",
     "DELIVERIES",
     "DLQ_RETENTION_MS",
@@ -95,8 +107,20 @@ VACANCIES = TopicSpec(
     compacted=True,
     retention_ms=None,
     event_union=VacancyEvent,
-    event_types=(VacancyPublished, VacancyClosed),
-    description="Vacancy snapshots, open or closed.",
+    event_types=(VacancyPublished, VacancyClosed, VacancyFilled, VacancyExpired),
+    description="Vacancy snapshots: open, closed, filled or expired.",
+)
+APPLICATIONS = TopicSpec(
+    service="vacancies",
+    entity="applications",
+    major=1,
+    key="vacancy_id",
+    partitions=3,
+    compacted=False,
+    retention_ms=365 * DAY_MS,
+    event_union=ApplicationEvent,
+    event_types=(ApplicationSubmitted, PlacementMade),
+    description="Applications and placements: the funnel analytics follows.",
 )
 MATCHES = TopicSpec(
     service="matching",
@@ -123,7 +147,14 @@ DELIVERIES = TopicSpec(
     description="Notification outcomes per student, for analytics.",
 )
 
-TOPICS: tuple[TopicSpec, ...] = (STUDENTS, COMPANIES, VACANCIES, MATCHES, DELIVERIES)
+TOPICS: tuple[TopicSpec, ...] = (
+    STUDENTS,
+    COMPANIES,
+    VACANCIES,
+    APPLICATIONS,
+    MATCHES,
+    DELIVERIES,
+)
 
 
 def topic_of_event(event_type: type) -> TopicSpec:

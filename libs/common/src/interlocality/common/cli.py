@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -239,6 +241,88 @@ def _seed(_: argparse.Namespace) -> int:
     return 0
 
 
+IMPORT_SERVICES = {"students": "profiles", "companies": "vacancies", "vacancies": "vacancies"}
+
+
+def _progress_bar(done: int, total: int, failed: int, started: float) -> str:
+    width = 30
+    filled = width if total <= 0 else min(width, int(width * done / total))
+    shown_total = f"{total:,}" if total > 0 else "?"
+    return (
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{shown_total} rows"
+        f"  {failed:,} failed  {time.monotonic() - started:.1f} s"
+    )
+
+
+def _import(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise SystemExit(f"no such file: {path}")
+    fmt = args.format or ("jsonl" if path.suffix in (".jsonl", ".ndjson") else "csv")
+    with open(path, "rb") as handle:
+        lines = sum(1 for line in handle if line.strip())
+    total = lines - 1 if fmt == "csv" else lines
+    service = IMPORT_SERVICES[args.kind]
+    url = f"{_url(service)}/v1/imports/{args.kind}?format={fmt}"
+    started = time.monotonic()
+    interactive = sys.stderr.isatty()
+
+    def upload() -> Iterator[bytes]:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1024 * 1024):
+                yield chunk
+
+    report: dict[str, object] = {}
+    with (
+        httpx.Client(timeout=httpx.Timeout(30.0, read=None)) as client,
+        client.stream("POST", url, content=upload()) as response,
+    ):
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if not line.strip():
+                continue
+            message = json.loads(line)
+            if "progress" in message:
+                progress = message["progress"]
+                bar = _progress_bar(progress["rows"], total, progress["failed"], started)
+                if interactive:
+                    print(bar, end="", file=sys.stderr, flush=True)
+            elif "report" in message:
+                report = message["report"]
+    if interactive:
+        print(file=sys.stderr)
+    errors = report.get("errors", [])
+    assert isinstance(errors, list)
+    _say(
+        f"{args.kind}: {report.get('rows', 0):,} rows — {report.get('created', 0):,} created, "
+        f"{report.get('updated', 0):,} updated, {report.get('unchanged', 0):,} unchanged, "
+        f"{report.get('failed', 0):,} failed ({time.monotonic() - started:.1f} s)"
+    )
+    if errors:
+        target = Path(args.report or f"{path}.errors.csv")
+        with open(target, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["line", "field", "message"])
+            for error in errors:
+                writer.writerow([error["line"], error["field"], error["message"]])
+        _say(f"every failed row, with its line and reason: {target}")
+        for error in errors[:5]:
+            _say(f"  line {error['line']}: {error['field'] or 'row'}: {error['message']}")
+        return 2
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    holdings = {}
+    with httpx.Client(timeout=30) as client:
+        for service in SERVICES:
+            response = client.get(f"{_url(service)}/v1/privacy/students/{args.student_id}")
+            response.raise_for_status()
+            holdings[service] = response.json()["holds"]
+    print(json.dumps({"student_id": args.student_id, "services": holdings}, indent=2))
+    return 0
+
+
 def _broker(args: argparse.Namespace) -> int:
     with EmbeddedBroker(port=args.broker_port) as broker:
         _say(f"embedded broker on {broker.bootstrap_servers}; Ctrl-C stops it")
@@ -274,6 +358,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     seed = commands.add_parser("seed", help="post the demo region to running services")
     seed.set_defaults(run=_seed)
+
+    imports = commands.add_parser(
+        "import",
+        help="import students, companies or vacancies from CSV or JSON Lines",
+        description="Streams FILE to the service; every bad row is reported with its line "
+        "and reason in FILE.errors.csv. Exit code 2 when some rows failed.",
+    )
+    imports.add_argument("kind", choices=sorted(IMPORT_SERVICES))
+    imports.add_argument("file")
+    imports.add_argument("--format", choices=["csv", "jsonl"], help="default: from the suffix")
+    imports.add_argument("--report", help="where to write the error report")
+    imports.set_defaults(run=_import)
+
+    export = commands.add_parser(
+        "export", help="everything every service holds on a student (GDPR access request)"
+    )
+    export.add_argument("student_id")
+    export.set_defaults(run=_export)
 
     broker = commands.add_parser("broker", help="run the embedded broker in the foreground")
     broker.add_argument("--broker-port", type=int, default=9092)

@@ -74,6 +74,7 @@ class EscoVocabulary:
         self.groups = dict(groups or {})
         self.labels: dict[str, dict[str, str]] = {}
         self._words: dict[str, set[str]] | None = None
+        self._by_label: dict[str, Skill] | None = None
 
     def __contains__(self, uri: object) -> bool:
         return uri in self.skills
@@ -95,6 +96,18 @@ class EscoVocabulary:
         if skill is not None:
             return skill.label
         return self.groups.get(uri, uri)
+
+    def find_by_label(self, text: str) -> Skill | None:
+        """The skill whose preferred or alternative label is ``text`` (any case)."""
+        if self._by_label is None:
+            by_label: dict[str, Skill] = {}
+            for skill in self.skills.values():
+                for name in skill.alt_labels:
+                    by_label.setdefault(name.lower(), skill)
+            for skill in self.skills.values():
+                by_label[skill.label.lower()] = skill
+            self._by_label = by_label
+        return self._by_label.get(" ".join(text.lower().split()))
 
     def suggest(self, text: str, limit: int = 3) -> list[Skill]:
         """Skills whose labels best resemble ``text`` (tolerates small typos)."""

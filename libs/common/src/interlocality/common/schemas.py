@@ -88,6 +88,22 @@ def _shape(schema: dict[str, Any], root: dict[str, Any]) -> Any:
     return (kind, schema.get("format"))
 
 
+def _widens(
+    old: dict[str, Any], new: dict[str, Any], old_root: dict[str, Any], new_root: dict[str, Any]
+) -> bool:
+    """Same type, or an enumeration that only gained values (old readers' values stay valid)."""
+    old_shape, new_shape = _shape(old, old_root), _shape(new, new_root)
+    if old_shape == new_shape:
+        return True
+    if (
+        isinstance(old_shape, tuple)
+        and isinstance(new_shape, tuple)
+        and old_shape[0] == new_shape[0] == "enum"
+    ):
+        return set(old_shape[1]) <= set(new_shape[1])
+    return False
+
+
 def _walk(
     old: dict[str, Any],
     new: dict[str, Any],
@@ -104,7 +120,7 @@ def _walk(
         if name not in new_props:
             yield f"field {where} was removed"
             continue
-        if _shape(old_prop, old_root) != _shape(new_props[name], new_root):
+        if not _widens(old_prop, new_props[name], old_root, new_root):
             yield f"field {where} changed type"
             continue
         old_resolved = _resolve(old_prop, old_root)

@@ -52,12 +52,19 @@ from interlocality.common.telemetry import configure_tracing
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.topics import TopicSpec, topic_of_event
 
-__all__ = ["ReplaySource", "ServiceRuntime", "create_service_app", "problem"]
+__all__ = [
+    "PersonalDataSource",
+    "ReplaySource",
+    "ServiceRuntime",
+    "create_service_app",
+    "problem",
+]
 
 logger = logging.getLogger(__name__)
 
 EventT = TypeVar("EventT", bound=CloudEvent[Any])
 ReplaySource = Callable[[Session], Iterable[CloudEvent[Any]]]
+PersonalDataSource = Callable[[Session, str], dict[str, Any]]
 
 
 class ServiceRuntime:
@@ -85,6 +92,9 @@ class ServiceRuntime:
         self._appliers: dict[str, EventApplier] = {}
         self._subscribed = False
         self.replay_sources: list[ReplaySource] = []
+        self.personal_data: list[PersonalDataSource] = []
+        self._periodic: list[tuple[float, Callable[[], object]]] = []
+        self._periodic_tasks: list[asyncio.Task[None]] = []
 
     # -- events -----------------------------------------------------------------------
 
@@ -191,6 +201,18 @@ class ServiceRuntime:
         elif outcome == "dead-lettered":
             self.metrics.dead_letters.labels(topic).inc()
 
+    def every(self, seconds: float, work: Callable[[], object]) -> None:
+        """Run ``work`` (blocking, in a worker thread) every ``seconds`` while the service runs."""
+        self._periodic.append((seconds, work))
+
+    async def _repeat(self, seconds: float, work: Callable[[], object]) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(work)
+            except Exception:
+                logger.exception("periodic task failed", extra={"task": work.__name__})
+            await asyncio.sleep(seconds)
+
     def started_producer(self) -> AIOKafkaProducer:
         """The producer shared by the outbox relay and dead-lettering (after start)."""
         if self.producer is None:
@@ -219,9 +241,16 @@ class ServiceRuntime:
         self.relay.start()
         self._subscribe()
         await self.broker.start()
+        self._periodic_tasks = [
+            asyncio.create_task(self._repeat(seconds, work), name=getattr(work, "__name__", "task"))
+            for seconds, work in self._periodic
+        ]
 
     async def stop(self) -> None:
         """Stop consuming, flush the outbox, close connections."""
+        for task in self._periodic_tasks:
+            task.cancel()
+        await asyncio.gather(*self._periodic_tasks, return_exceptions=True)
         await self.broker.stop()
         if self.relay is not None:
             await self.relay.stop()
@@ -262,19 +291,28 @@ class ServiceRuntime:
 
 
 class BodySizeLimit:
-    """Refuses request bodies over ``max_bytes`` with 413, whether announced or streamed."""
+    """Refuses request bodies over ``max_bytes`` with 413, whether announced or streamed.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    Bulk imports (paths under ``/v1/imports/``) stream large files: they get ``import_bytes``.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, import_bytes: int) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max = max_bytes
+        self.import_max = import_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = (
+            self.import_max
+            if scope.get("path", "").startswith("/v1/imports/")
+            else self.default_max
+        )
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(send)
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await self._refuse(send, limit)
                 return
         received = 0
 
@@ -283,19 +321,17 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _BodyTooLarge
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge:
-            await self._refuse(send)
+            await self._refuse(send, limit)
 
-    async def _refuse(self, send: Send) -> None:
-        response = JSONResponse(
-            {"detail": f"request body exceeds {self.max_bytes} bytes"}, status_code=413
-        )
+    async def _refuse(self, send: Send, limit: int) -> None:
+        response = JSONResponse({"detail": f"request body exceeds {limit} bytes"}, status_code=413)
         await send(
             {
                 "type": "http.response.start",
@@ -355,7 +391,11 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        import_bytes=settings.max_import_bytes,
+    )
     runtime.metrics.install(app)
     FastAPIInstrumentor.instrument_app(
         app, tracer_provider=runtime.tracer_provider, excluded_urls="healthz,readyz,metrics"
@@ -389,6 +429,23 @@ def create_service_app(
             pending = pending_count(session)
         runtime.metrics.outbox_pending.set(pending)
         return {"pending": pending}
+
+    @app.get(
+        "/v1/privacy/students/{student_id}",
+        tags=["privacy"],
+        summary="Everything this service holds on a student (GDPR access and erasure check)",
+    )
+    def personal_data(student_id: str) -> dict[str, Any]:
+        holds: dict[str, Any] = {}
+        with Session(runtime.engine) as session:
+            for source in runtime.personal_data:
+                holds.update(source(session, student_id))
+        return {
+            "service": settings.service,
+            "region": settings.region,
+            "student_id": student_id,
+            "holds": jsonable_encoder(holds),
+        }
 
     @app.get("/asyncapi.json", tags=["operations"], summary="AsyncAPI document")
     def asyncapi() -> dict[str, Any]:

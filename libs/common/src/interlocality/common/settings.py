@@ -62,6 +62,19 @@ class ServiceSettings(BaseSettings):
         Field(description="Where spans go; 'otlp' uses OTEL_EXPORTER_OTLP_ENDPOINT."),
     ] = "none"
     max_body_bytes: int = 1024 * 1024
+    max_import_bytes: Annotated[int, Field(description="Largest bulk import upload accepted.")] = (
+        2 * 1024 * 1024 * 1024
+    )
+    expiry_check_seconds: Annotated[
+        float, Field(description="How often vacancies past their deadline are expired.")
+    ] = 60.0
+    work_rules: Annotated[
+        str,
+        Field(
+            description="Rules of permitted work for non-EU students: a shipped country "
+            "(dk, de, nl, be-vlg, fi, it) or the path of an operator's own TOML file."
+        ),
+    ] = "dk"
     outbox_poll_seconds: float = 0.05
 
     @field_validator("region", mode="before")

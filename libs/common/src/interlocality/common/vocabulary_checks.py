@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import HTTPException
 
+from interlocality.common.bulk import RowRejected
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.service import problem
+from interlocality.contracts.common import ESCO_SKILL_URI_PATTERN
 
-__all__ = ["require_known_skills"]
+__all__ = ["require_known_skills", "resolve_skill_labels", "unknown_skill_errors"]
 
 
 def require_known_skills(
@@ -28,3 +32,36 @@ def require_known_skills(
     ]
     if problems:
         raise HTTPException(status_code=422, detail=problems)
+
+
+_URI = re.compile(ESCO_SKILL_URI_PATTERN)
+
+
+def resolve_skill_labels(vocabulary: EscoVocabulary, skills: list[Any], field: str) -> None:
+    """Replace skills given by label (import files) with their URI, in place.
+
+    A label ESCO does not have rejects the row, naming up to three close labels.
+    """
+    for index, skill in enumerate(skills):
+        if not isinstance(skill, dict):
+            continue
+        name = str(skill.get("uri", ""))
+        if _URI.match(name):
+            continue
+        found = vocabulary.find_by_label(name)
+        if found is None:
+            close = [repr(s.label) for s in vocabulary.suggest(name, limit=3)]
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise RowRejected(f"{field}.{index}.uri", f"unknown ESCO skill {name!r}{hint}")
+        skill["uri"] = found.uri
+
+
+def unknown_skill_errors(
+    vocabulary: EscoVocabulary, uris: Sequence[str], field: str
+) -> list[tuple[str, str]]:
+    """``(field, message)`` for each URI that is not an ESCO skill."""
+    return [
+        (f"{field}.{index}.uri", f"unknown ESCO skill URI {uri!r}")
+        for index, uri in enumerate(uris)
+        if uri not in vocabulary
+    ]

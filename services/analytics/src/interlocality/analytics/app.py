@@ -18,6 +18,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or load_settings("analytics")
     runtime = ServiceRuntime(settings, TABLES)
     register_kafka_handlers(runtime)
+    # Aggregates only: analytics never stores who an event was about.
+    runtime.personal_data.append(lambda session, student_id: {})
     return create_service_app(
         runtime,
         [create_router(runtime)],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from fastapi import FastAPI
 from sqlmodel import Session, select
@@ -14,7 +15,7 @@ from interlocality.contracts.matches import MatchFound
 from interlocality.contracts.topics import MATCHES
 from interlocality.matching.api import create_router
 from interlocality.matching.handlers import match_found, register_kafka_handlers
-from interlocality.matching.store import TABLES, MatchRecord
+from interlocality.matching.store import TABLES, MatchRecord, StudentView, matches_of_student
 
 __all__ = ["create_app"]
 
@@ -30,7 +31,15 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         for record in session.exec(select(MatchRecord)):
             yield match_found(runtime, record)
 
+    def held(session: Session, student_id: str) -> dict[str, Any]:
+        view = session.get(StudentView, student_id)
+        return {
+            "skills": view.skills if view else None,
+            "matches": [m.model_dump(mode="json") for m in matches_of_student(session, student_id)],
+        }
+
     runtime.replay_sources.append(current_matches)
+    runtime.personal_data.append(held)
     return create_service_app(
         runtime,
         [create_router(runtime, default_vocabulary())],

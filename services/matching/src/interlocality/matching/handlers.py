@@ -12,7 +12,12 @@ from interlocality.common.service import ServiceRuntime
 from interlocality.contracts.matches import Match, MatchFound, MatchWithdrawal, MatchWithdrawn
 from interlocality.contracts.students import StudentProfileErased, StudentProfileUpserted
 from interlocality.contracts.topics import STUDENTS, VACANCIES
-from interlocality.contracts.vacancies import VacancyClosed, VacancyPublished
+from interlocality.contracts.vacancies import (
+    VacancyClosed,
+    VacancyExpired,
+    VacancyFilled,
+    VacancyPublished,
+)
 from interlocality.matching.domain import RequiredSkill, score_pair
 from interlocality.matching.store import (
     MatchRecord,
@@ -28,7 +33,8 @@ from interlocality.matching.store import (
 
 __all__ = ["match_found", "register_kafka_handlers"]
 
-WithdrawReason = Literal["vacancy_closed", "student_erased", "no_longer_fits"]
+WithdrawReason = Literal["vacancy_closed", "student_erased", "consent_withdrawn", "no_longer_fits"]
+VacancyEndEvent = VacancyClosed | VacancyFilled | VacancyExpired
 
 
 def match_found(runtime: ServiceRuntime, record: MatchRecord) -> MatchFound:
@@ -115,6 +121,10 @@ def register_kafka_handlers(runtime: ServiceRuntime) -> None:
         view = session.get(StudentView, profile.student_id)
         if view is not None and view.version >= profile.version:
             return  # an older snapshot arriving late changes nothing
+        if not profile.consents.matching.granted:
+            # Without consent to matching the view must not hold the student at all.
+            forget_student(session, profile.student_id, "consent_withdrawn")
+            return
         skills = {skill.uri: skill.level for skill in profile.skills}
         if view is None:
             view = StudentView(id=profile.student_id, version=profile.version)
@@ -130,16 +140,18 @@ def register_kafka_handlers(runtime: ServiceRuntime) -> None:
             ((view, vacancy) for vacancy in vacancies),
         )
 
-    def on_student_erased(event: StudentProfileErased, session: Session) -> None:
-        student_id = event.data.student_id
-        withdraw(session, matches_of_student(session, student_id), "student_erased")
+    def forget_student(session: Session, student_id: str, reason: WithdrawReason) -> None:
+        withdraw(session, matches_of_student(session, student_id), reason)
         set_student_skills(session, student_id, [])
         view = session.get(StudentView, student_id)
         if view is not None:
             session.delete(view)
 
+    def on_student_erased(event: StudentProfileErased, session: Session) -> None:
+        forget_student(session, event.data.student_id, "student_erased")
+
     def store_vacancy(
-        event: VacancyPublished | VacancyClosed, session: Session
+        event: VacancyPublished | VacancyEndEvent, session: Session
     ) -> VacancyView | None:
         vacancy = event.data
         view = session.get(VacancyView, vacancy.vacancy_id)
@@ -177,7 +189,7 @@ def register_kafka_handlers(runtime: ServiceRuntime) -> None:
             ((student, view) for student in students),
         )
 
-    def on_vacancy_closed(event: VacancyClosed, session: Session) -> None:
+    def on_vacancy_ended(event: VacancyEndEvent, session: Session) -> None:
         view = store_vacancy(event, session)
         if view is not None:
             withdraw(session, matches_of_vacancy(session, view.id), "vacancy_closed")
@@ -191,5 +203,10 @@ def register_kafka_handlers(runtime: ServiceRuntime) -> None:
     )
     runtime.consume(
         VACANCIES,
-        {VacancyPublished: on_vacancy_published, VacancyClosed: on_vacancy_closed},
+        {
+            VacancyPublished: on_vacancy_published,
+            VacancyClosed: on_vacancy_ended,
+            VacancyFilled: on_vacancy_ended,
+            VacancyExpired: on_vacancy_ended,
+        },
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from fastapi import FastAPI
 from sqlmodel import Session, select
@@ -29,7 +30,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         for record in session.exec(select(NotificationRecord)):
             yield notification_sent(runtime, record)
 
+    def held(session: Session, student_id: str) -> dict[str, Any]:
+        records = session.exec(
+            select(NotificationRecord).where(NotificationRecord.student_id == student_id)
+        )
+        return {"notifications": [r.model_dump(mode="json") for r in records]}
+
     runtime.replay_sources.append(deliveries)
+    runtime.personal_data.append(held)
     return create_service_app(
         runtime,
         [create_router(runtime)],

@@ -4,145 +4,207 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Response, status
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+from sqlmodel import select
 
+from interlocality.common.bulk import spool, stream_import
 from interlocality.common.esco import EscoVocabulary
+from interlocality.common.pagination import decode_cursor, encode_cursor
 from interlocality.common.service import ServiceRuntime
 from interlocality.common.vocabulary_checks import require_known_skills
-from interlocality.contracts.common import EngagementKind, LanguageSkill, SkillLevel
+from interlocality.common.work_rules import WorkRules
 from interlocality.contracts.students import (
     StudentErasure,
+    StudentProfile,
     StudentProfileErased,
     StudentProfileUpserted,
 )
-from interlocality.profiles.domain import profile_of
-from interlocality.profiles.store import StudentRecord
+from interlocality.profiles.domain import (
+    ConsentChoices,
+    StudentForm,
+    consents_after,
+    content_hash,
+    profile_of,
+)
+from interlocality.profiles.importer import StudentImporter
+from interlocality.profiles.store import StudentRecord, page_of_students
 
-__all__ = ["StudentCreate", "StudentPublic", "create_router"]
-
-
-class StudentCreate(BaseModel):
-    """What a student (or the operator for them) submits."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[str, Field(title="Name", min_length=1, max_length=200)]
-    email: Annotated[EmailStr, Field(title="E-mail")]
-    skills: Annotated[
-        list[SkillLevel],
-        Field(title="Skills", description="ESCO skill URIs with a level 1–5.", max_length=200),
-    ] = []
-    languages: Annotated[
-        list[LanguageSkill],
-        Field(title="Languages", description="ISO 639-1 code and CEFR level.", max_length=30),
-    ] = []
-    engagement_kinds: Annotated[
-        list[EngagementKind], Field(title="Wanted engagement kinds", min_length=1)
-    ]
-
-    @field_validator("skills")
-    @classmethod
-    def _distinct_skills(cls, skills: list[SkillLevel]) -> list[SkillLevel]:
-        seen: set[str] = set()
-        for skill in skills:
-            if skill.uri in seen:
-                raise ValueError(f"skill {skill.uri} is listed twice")
-            seen.add(skill.uri)
-        return skills
-
-    @field_validator("languages")
-    @classmethod
-    def _distinct_languages(cls, languages: list[LanguageSkill]) -> list[LanguageSkill]:
-        codes = [language.code for language in languages]
-        if len(codes) != len(set(codes)):
-            raise ValueError("a language is listed twice")
-        return languages
-
-    @field_validator("engagement_kinds")
-    @classmethod
-    def _distinct_kinds(cls, kinds: list[str]) -> list[str]:
-        return list(dict.fromkeys(kinds))
+__all__ = ["StudentPage", "create_router"]
 
 
-class StudentPublic(StudentCreate):
-    """A stored student profile."""
+class StudentPage(BaseModel):
+    """One page of students; pass ``next_cursor`` back for the next."""
 
-    id: str
-    version: int
-    created_at: datetime
-    updated_at: datetime
+    items: list[StudentProfile]
+    next_cursor: str | None
 
 
-def _public(record: StudentRecord) -> StudentPublic:
-    return StudentPublic.model_validate(record, from_attributes=True)
+def create_router(
+    runtime: ServiceRuntime, vocabulary: EscoVocabulary, rules: WorkRules
+) -> APIRouter:
+    """Routes under ``/v1/students`` and ``/v1/imports/students``."""
+    router = APIRouter(prefix="/v1")
 
-
-def create_router(runtime: ServiceRuntime, vocabulary: EscoVocabulary) -> APIRouter:
-    """Routes under ``/v1/students``."""
-    router = APIRouter(prefix="/v1/students", tags=["students"])
-
-    def check_skills(body: StudentCreate) -> None:
-        require_known_skills(
-            vocabulary,
-            [(("body", "skills", i, "uri"), skill.uri) for i, skill in enumerate(body.skills)],
+    def snapshot(record: StudentRecord) -> StudentProfile:
+        return profile_of(
+            student_id=record.id,
+            document=record.document,
+            consents=record.consents,
+            version=record.version,
+            updated_at=record.updated_at,
+            rules=rules,
         )
 
-    def publish(session_record: StudentRecord) -> StudentProfileUpserted:
+    def publish(record: StudentRecord) -> StudentProfileUpserted:
         return runtime.event(
             StudentProfileUpserted,
-            subject=session_record.id,
-            data=profile_of(session_record),
-            version=session_record.version,
+            subject=record.id,
+            data=snapshot(record),
+            version=record.version,
         )
 
-    @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a student profile")
-    def create_student(body: StudentCreate) -> StudentPublic:
-        check_skills(body)
-        record = StudentRecord(id=str(uuid.uuid4()), **body.model_dump(mode="json"))
-        with runtime.transaction() as session:
-            session.add(record)
-            session.flush()
-            runtime.emit(session, publish(record))
-        return _public(record)
+    def check_skills(form: StudentForm) -> None:
+        require_known_skills(
+            vocabulary,
+            [(("body", "skills", i, "uri"), skill.uri) for i, skill in enumerate(form.skills)],
+        )
 
-    @router.put("/{student_id}", summary="Replace a student profile")
-    def replace_student(student_id: str, body: StudentCreate) -> StudentPublic:
-        check_skills(body)
-        with runtime.transaction() as session:
-            record = session.get(StudentRecord, student_id)
-            if record is None:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no student {student_id}")
-            for key, value in body.model_dump(mode="json").items():
-                setattr(record, key, value)
-            record.version += 1
-            record.updated_at = datetime.now(UTC)
-            session.add(record)
-            session.flush()
-            runtime.emit(session, publish(record))
-        return _public(record)
+    def taken_external_id(session: Any, external_id: str | None, own_id: str | None) -> None:
+        if not external_id:
+            return
+        other = session.exec(
+            select(StudentRecord).where(StudentRecord.external_id == external_id)
+        ).first()
+        if other is not None and other.id != own_id:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                f"external_id {external_id!r} already belongs to student {other.id}",
+            )
 
-    @router.get("/{student_id}", summary="Read a student profile")
-    def read_student(student_id: str) -> StudentPublic:
+    def get_or_404(session: Any, student_id: str) -> StudentRecord:
+        record = session.get(StudentRecord, student_id)
+        if record is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no student {student_id}")
+        return record
+
+    @router.post(
+        "/students",
+        status_code=status.HTTP_201_CREATED,
+        tags=["students"],
+        summary="Create a student profile",
+    )
+    def create_student(form: StudentForm) -> StudentProfile:
+        check_skills(form)
+        now = datetime.now(UTC)
+        record = StudentRecord(
+            id=str(uuid.uuid4()),
+            external_id=form.external_id,
+            name=form.name,
+            email=str(form.email),
+            document=form.model_dump(mode="json", exclude={"consents"}),
+            consents=consents_after({}, form.consents, now),
+            content_hash=content_hash(form),
+            created_at=now,
+            updated_at=now,
+        )
         with runtime.transaction() as session:
-            record = session.get(StudentRecord, student_id)
-            if record is None:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no student {student_id}")
-            return _public(record)
+            taken_external_id(session, form.external_id, None)
+            session.add(record)
+            runtime.emit(session, publish(record))
+        return snapshot(record)
+
+    @router.get("/students", tags=["students"], summary="List students, a page at a time")
+    def list_students(
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, Query(description="next_cursor of the last page")] = None,
+    ) -> StudentPage:
+        after = decode_cursor(cursor, 1)
+        with runtime.transaction() as session:
+            records = page_of_students(session, after[0] if after else None, limit + 1)
+        more = len(records) > limit
+        records = records[:limit]
+        return StudentPage(
+            items=[snapshot(r) for r in records],
+            next_cursor=encode_cursor(records[-1].id) if more else None,
+        )
+
+    @router.put("/students/{student_id}", tags=["students"], summary="Replace a student profile")
+    def replace_student(student_id: str, form: StudentForm) -> StudentProfile:
+        check_skills(form)
+        with runtime.transaction() as session:
+            record = get_or_404(session, student_id)
+            taken_external_id(session, form.external_id, student_id)
+            fingerprint = content_hash(form)
+            if fingerprint != record.content_hash:
+                now = datetime.now(UTC)
+                record.external_id = form.external_id
+                record.name = form.name
+                record.email = str(form.email)
+                record.document = form.model_dump(mode="json", exclude={"consents"})
+                record.consents = consents_after(record.consents, form.consents, now)
+                record.content_hash = fingerprint
+                record.version += 1
+                record.updated_at = now
+                session.add(record)
+                runtime.emit(session, publish(record))
+            return snapshot(record)
+
+    @router.put(
+        "/students/{student_id}/consents",
+        tags=["students"],
+        summary="Give or withdraw consents; takes effect downstream at once",
+    )
+    def set_consents(student_id: str, choices: ConsentChoices) -> StudentProfile:
+        with runtime.transaction() as session:
+            record = get_or_404(session, student_id)
+            consents = consents_after(record.consents, choices, datetime.now(UTC))
+            if consents != record.consents:
+                record.consents = consents
+                record.version += 1
+                record.updated_at = datetime.now(UTC)
+                session.add(record)
+                runtime.emit(session, publish(record))
+            return snapshot(record)
+
+    @router.get("/students/{student_id}", tags=["students"], summary="Read a student profile")
+    def read_student(student_id: str) -> StudentProfile:
+        with runtime.transaction() as session:
+            return snapshot(get_or_404(session, student_id))
+
+    @router.get(
+        "/students/{student_id}/export",
+        tags=["privacy"],
+        summary="Everything the region holds on a student in this service (GDPR)",
+    )
+    def export_student(student_id: str) -> dict[str, Any]:
+        with runtime.transaction() as session:
+            record = get_or_404(session, student_id)
+            return {
+                "format": "interlocality.student-export.v1",
+                "exported_at": datetime.now(UTC).isoformat(),
+                "profile": snapshot(record).model_dump(mode="json"),
+                "record": {
+                    "created_at": record.created_at.isoformat(),
+                    "updated_at": record.updated_at.isoformat(),
+                    "version": record.version,
+                },
+                "other_services": "GET /v1/privacy/students/{id} on matching, notifications, "
+                "vacancies and analytics (or `interlocality export`)",
+            }
 
     @router.delete(
-        "/{student_id}",
+        "/students/{student_id}",
         status_code=status.HTTP_204_NO_CONTENT,
+        tags=["privacy"],
         summary="Erase a student (GDPR): every service deletes what it holds",
     )
     def erase_student(student_id: str) -> Response:
         with runtime.transaction() as session:
-            record = session.get(StudentRecord, student_id)
-            if record is None:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no student {student_id}")
-            session.delete(record)
+            session.delete(get_or_404(session, student_id))
             erased = runtime.event(
                 StudentProfileErased,
                 subject=student_id,
@@ -151,5 +213,20 @@ def create_router(runtime: ServiceRuntime, vocabulary: EscoVocabulary) -> APIRou
             runtime.emit(session, erased)
             runtime.emit_tombstone(session, erased)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @router.post(
+        "/imports/students",
+        tags=["imports"],
+        summary="Import students from CSV or JSON Lines (idempotent by external_id)",
+        response_description="NDJSON: progress lines, then {'report': …}",
+    )
+    async def import_students(
+        request: Request, format: Annotated[Literal["csv", "jsonl"], Query()] = "csv"
+    ) -> StreamingResponse:
+        upload = await spool(request.stream())
+        importer = StudentImporter(runtime, vocabulary, rules, format)
+        return StreamingResponse(
+            stream_import(upload, format, importer), media_type="application/x-ndjson"
+        )
 
     return router

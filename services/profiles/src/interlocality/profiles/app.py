@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from sqlmodel import Session
@@ -10,18 +12,26 @@ from sqlmodel import Session
 from interlocality.common.esco import default_vocabulary
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import ServiceSettings, load_settings
+from interlocality.common.work_rules import RULES_DIR, WorkRules, load_work_rules
 from interlocality.contracts.students import StudentProfileUpserted
 from interlocality.contracts.topics import STUDENTS
 from interlocality.profiles.api import create_router
 from interlocality.profiles.domain import profile_of
-from interlocality.profiles.store import TABLES, all_students
+from interlocality.profiles.store import TABLES, StudentRecord, all_students
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "region_work_rules"]
+
+
+def region_work_rules(settings: ServiceSettings) -> WorkRules:
+    """The rules file of the region: a shipped country or the operator's own file."""
+    shipped = RULES_DIR / f"{settings.work_rules.lower()}.toml"
+    return load_work_rules(shipped if shipped.exists() else Path(settings.work_rules))
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """The profiles service: students' profiles, published on the students topic."""
     settings = settings or load_settings("profiles")
+    rules = region_work_rules(settings)
     runtime = ServiceRuntime(settings, TABLES)
     runtime.publishes(STUDENTS)
 
@@ -30,14 +40,26 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             yield runtime.event(
                 StudentProfileUpserted,
                 subject=record.id,
-                data=profile_of(record),
+                data=profile_of(
+                    student_id=record.id,
+                    document=record.document,
+                    consents=record.consents,
+                    version=record.version,
+                    updated_at=record.updated_at,
+                    rules=rules,
+                ),
                 version=record.version,
             )
 
+    def held(session: Session, student_id: str) -> dict[str, Any]:
+        record = session.get(StudentRecord, student_id)
+        return {"profile": record.document if record else None}
+
     runtime.replay_sources.append(current_profiles)
+    runtime.personal_data.append(held)
     return create_service_app(
         runtime,
-        [create_router(runtime, default_vocabulary())],
+        [create_router(runtime, default_vocabulary(), rules)],
         title="Interlocality profiles",
         description="International students' profiles of the region.",
     )

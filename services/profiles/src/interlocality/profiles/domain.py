@@ -1,29 +1,233 @@
-"""Pure logic of the profiles service: records to contract snapshots."""
+"""Pure logic of the profiles service: forms, consents, snapshots, import rows."""
 
 from __future__ import annotations
 
-from datetime import UTC
+import hashlib
+import json
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from zoneinfo import available_timezones
 
-from interlocality.contracts.students import StudentProfile
-from interlocality.profiles.store import StudentRecord
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
-__all__ = ["profile_of"]
+from interlocality.common.codes import IscedFCode, LanguageCode
+from interlocality.common.work_rules import WorkRules, permitted_work
+from interlocality.contracts.common import EngagementKind, LanguageSkill, SkillLevel
+from interlocality.contracts.students import (
+    DegreeLevel,
+    NotificationPreferences,
+    RemotePreference,
+    ResidenceStatus,
+    StudentProfile,
+)
+
+__all__ = [
+    "ConsentChoices",
+    "StudentForm",
+    "consents_after",
+    "content_hash",
+    "form_from_csv_row",
+    "profile_of",
+]
 
 
-def profile_of(record: StudentRecord) -> StudentProfile:
-    """The wire snapshot of a stored student."""
-    updated = record.updated_at
-    if updated.tzinfo is None:
-        updated = updated.replace(tzinfo=UTC)
+def _time_zone(value: str) -> str:
+    if value not in _ZONES:
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. 'Europe/Copenhagen')")
+    return value
+
+
+_ZONES = available_timezones()
+
+
+class LanguageSkillForm(LanguageSkill):
+    """A language as entered: the code is checked against ISO 639-1."""
+
+    code: LanguageCode
+
+
+class NotificationPreferencesForm(NotificationPreferences):
+    """Preferences as entered: the time zone is checked against the IANA list."""
+
+    time_zone: Annotated[str, Field(title="Time zone"), AfterValidator(_time_zone)] = (
+        "Europe/Copenhagen"
+    )
+
+
+class ConsentChoices(BaseModel):
+    """The student's yes or no to each use of their data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    matching: bool = True
+    notifications: bool = True
+    analytics: bool = True
+
+
+class StudentForm(BaseModel):
+    """What a student (or the operator for them) submits, one form or one import row."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: Annotated[
+        str | None, Field(title="Operator's id", min_length=1, max_length=100)
+    ] = None
+    name: Annotated[str, Field(title="Name", min_length=1, max_length=200)]
+    email: Annotated[EmailStr, Field(title="E-mail")]
+    home_university: Annotated[str, Field(title="Home university", max_length=200)] = ""
+    study_field: IscedFCode | None = None
+    degree_level: DegreeLevel | None = None
+    expected_graduation: Annotated[
+        str | None,
+        Field(
+            title="Expected graduation", description="YYYY-MM", pattern=r"^\d{4}-(0[1-9]|1[0-2])$"
+        ),
+    ] = None
+    skills: Annotated[
+        list[SkillLevel],
+        Field(title="Skills", description="ESCO skill URIs with a level 1–5.", max_length=200),
+    ] = []
+    languages: Annotated[
+        list[LanguageSkillForm],
+        Field(title="Languages", description="ISO 639-1 code and CEFR level.", max_length=30),
+    ] = []
+    engagement_kinds: Annotated[
+        list[EngagementKind], Field(title="Wanted engagement kinds", min_length=1)
+    ]
+    hours_per_week: Annotated[int | None, Field(title="Hours a week", ge=1, le=60)] = None
+    available_from: date | None = None
+    available_until: date | None = None
+    preferred_locations: Annotated[list[str], Field(max_length=20)] = []
+    remote: RemotePreference | None = None
+    residence_status: ResidenceStatus | None = None
+    consents: ConsentChoices = ConsentChoices()
+    notification_preferences: NotificationPreferencesForm = NotificationPreferencesForm()
+
+    @field_validator("skills")
+    @classmethod
+    def _distinct_skills(cls, skills: list[SkillLevel]) -> list[SkillLevel]:
+        uris = [skill.uri for skill in skills]
+        if len(uris) != len(set(uris)):
+            raise ValueError("a skill is listed twice")
+        return skills
+
+    @field_validator("languages")
+    @classmethod
+    def _distinct_languages(cls, languages: list[LanguageSkillForm]) -> list[LanguageSkillForm]:
+        codes = [language.code for language in languages]
+        if len(codes) != len(set(codes)):
+            raise ValueError("a language is listed twice")
+        return languages
+
+    @field_validator("engagement_kinds")
+    @classmethod
+    def _distinct_kinds(cls, kinds: list[EngagementKind]) -> list[EngagementKind]:
+        return list(dict.fromkeys(kinds))
+
+    @field_validator("available_until")
+    @classmethod
+    def _until_after_from(cls, until: date | None, info: ValidationInfo) -> date | None:
+        start = info.data.get("available_from")
+        if until is not None and start is not None and until < start:
+            raise ValueError(f"the end {until} is before available_from {start}")
+        if until is not None and until < date.today():
+            raise ValueError(f"{until} is in the past")
+        return until
+
+
+def content_hash(form: StudentForm) -> str:
+    """A fingerprint of the submitted content: re-importing the same row changes nothing."""
+    canonical = json.dumps(form.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def consents_after(
+    previous: dict[str, Any], choices: ConsentChoices, now: datetime
+) -> dict[str, Any]:
+    """Consents with the time each was last changed (kept when the answer is the same)."""
+    result = {}
+    for name, granted in choices.model_dump().items():
+        before = previous.get(name)
+        if before is not None and before.get("granted") == granted:
+            result[name] = before
+        else:
+            result[name] = {"granted": granted, "at": now.isoformat()}
+    return result
+
+
+def profile_of(
+    *,
+    student_id: str,
+    document: dict[str, Any],
+    consents: dict[str, Any],
+    version: int,
+    updated_at: datetime,
+    rules: WorkRules,
+) -> StudentProfile:
+    """The wire snapshot of a stored student, with the allowance the region's rules give."""
+    fields = {k: v for k, v in document.items() if k != "consents"}
     return StudentProfile.model_validate(
         {
-            "student_id": record.id,
-            "name": record.name,
-            "email": record.email,
-            "skills": record.skills,
-            "languages": record.languages,
-            "engagement_kinds": record.engagement_kinds,
-            "version": record.version,
-            "updated_at": updated,
+            **fields,
+            "student_id": student_id,
+            "version": version,
+            "updated_at": updated_at if updated_at.tzinfo else updated_at.replace(tzinfo=UTC),
+            "consents": consents,
+            "permitted_work": permitted_work(rules, fields.get("residence_status")),
         }
     )
+
+
+def _split(value: str, separator: str = ";") -> list[str]:
+    return [part.strip() for part in value.split(separator) if part.strip()]
+
+
+def form_from_csv_row(row: dict[str, str], resolve_skill: Any) -> dict[str, Any]:
+    """A CSV row in the import layout as the form's fields.
+
+    Lists are ``;``-separated: ``skills`` as ``URI-or-label|level``, ``languages`` as
+    ``code:level``, ``engagement_kinds`` and ``preferred_locations`` as plain values;
+    consents as ``consent_matching`` etc. (yes/no). Empty cells are left out.
+    """
+    data: dict[str, Any] = {}
+    for key, raw in row.items():
+        value = (raw or "").strip()
+        if not value:
+            continue
+        if key == "skills":
+            skills = []
+            for item in _split(value):
+                name, _, level = item.rpartition("|")
+                skills.append(
+                    {"uri": resolve_skill(name or item), "level": level if name else None}
+                )
+            data["skills"] = skills
+        elif key == "languages":
+            data["languages"] = [
+                dict(zip(("code", "level"), item.split(":", 1), strict=False))
+                for item in _split(value)
+            ]
+        elif key in ("engagement_kinds", "preferred_locations"):
+            data[key] = _split(value)
+        elif key.startswith("consent_"):
+            data.setdefault("consents", {})[key.removeprefix("consent_")] = value.lower() in (
+                "yes",
+                "true",
+                "1",
+                "y",
+            )
+        elif key.startswith("notify_"):
+            target = data.setdefault("notification_preferences", {})
+            name = key.removeprefix("notify_")
+            target[name] = _split(value) if name == "channels" else value
+        else:
+            data[key] = value
+    return data

@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
-__all__ = ["TABLES", "StudentRecord", "all_students"]
+__all__ = ["TABLES", "StudentRecord", "all_students", "page_of_students", "students_by_external_id"]
 
 
 class StudentRecord(SQLModel, table=True):
-    """A student's profile as the region holds it."""
+    """A student's profile as the region holds it: searchable columns plus the document."""
 
     __tablename__ = "student"
 
     id: str = Field(primary_key=True, max_length=64)
+    external_id: str | None = Field(default=None, max_length=100, unique=True, index=True)
     name: str = Field(max_length=200)
     email: str = Field(max_length=320, index=True)
-    skills: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
-    languages: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
-    engagement_kinds: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    document: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON), description="The submitted profile."
+    )
+    consents: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON), description="Consents with their times."
+    )
+    content_hash: str = Field(max_length=64)
     version: int = 1
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC), index=True)
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -38,10 +43,30 @@ def all_students(session: Session, batch: int = 1000) -> Iterator[StudentRecord]
         rows = session.exec(
             select(StudentRecord)
             .where(StudentRecord.id > last)
-            .order_by(StudentRecord.id)
+            .order_by(col(StudentRecord.id))
             .limit(batch)
         ).all()
         if not rows:
             return
         yield from rows
         last = rows[-1].id
+
+
+def page_of_students(session: Session, after: str | None, limit: int) -> list[StudentRecord]:
+    """Students in id order after the id ``after``."""
+    statement = select(StudentRecord).order_by(col(StudentRecord.id)).limit(limit)
+    if after:
+        statement = statement.where(StudentRecord.id > after)
+    return list(session.exec(statement).all())
+
+
+def students_by_external_id(
+    session: Session, external_ids: Sequence[str]
+) -> dict[str, StudentRecord]:
+    """The stored students among ``external_ids``."""
+    if not external_ids:
+        return {}
+    rows = session.exec(
+        select(StudentRecord).where(col(StudentRecord.external_id).in_(list(external_ids)))
+    ).all()
+    return {row.external_id: row for row in rows if row.external_id}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,40 +14,78 @@ from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import ServiceSettings, load_settings
 from interlocality.contracts.companies import CompanyRegistered
 from interlocality.contracts.envelope import CloudEvent
-from interlocality.contracts.topics import COMPANIES, VACANCIES
-from interlocality.contracts.vacancies import VacancyClosed, VacancyPublished
+from interlocality.contracts.topics import APPLICATIONS, COMPANIES, VACANCIES
 from interlocality.vacancies.api import create_router
 from interlocality.vacancies.domain import company_of, vacancy_of
-from interlocality.vacancies.store import TABLES, CompanyRecord, VacancyRecord, in_id_order
+from interlocality.vacancies.handlers import register_kafka_handlers
+from interlocality.vacancies.lifecycle import EVENT_OF_STATUS, Lifecycle
+from interlocality.vacancies.store import (
+    TABLES,
+    CompanyRecord,
+    VacancyRecord,
+    applications_of_student,
+    in_id_order,
+)
 
 __all__ = ["create_app"]
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    """The vacancies service: companies and vacancies, published on their topics."""
+    """The vacancies service: companies, vacancies and their funnel."""
     settings = settings or load_settings("vacancies")
     runtime = ServiceRuntime(settings, TABLES)
-    runtime.publishes(COMPANIES)
-    runtime.publishes(VACANCIES)
+    for spec in (COMPANIES, VACANCIES, APPLICATIONS):
+        runtime.publishes(spec)
+    register_kafka_handlers(runtime)
+    lifecycle = Lifecycle(runtime)
 
     def current_state(session: Session) -> Iterator[CloudEvent[Any]]:
         for company in in_id_order(session, CompanyRecord):
             yield runtime.event(
                 CompanyRegistered,
                 subject=company.id,
-                data=company_of(company),
+                data=company_of(
+                    company_id=company.id,
+                    document=company.document,
+                    version=company.version,
+                    updated_at=company.updated_at,
+                ),
                 version=company.version,
             )
         for vacancy in in_id_order(session, VacancyRecord):
-            event_type = VacancyPublished if vacancy.status == "open" else VacancyClosed
+            event_type = EVENT_OF_STATUS.get(vacancy.status)
+            if event_type is None:
+                continue
             yield runtime.event(
-                event_type, subject=vacancy.id, data=vacancy_of(vacancy), version=vacancy.version
+                event_type,
+                subject=vacancy.id,
+                data=vacancy_of(
+                    vacancy_id=vacancy.id,
+                    status=vacancy.status,
+                    document=vacancy.document,
+                    version=vacancy.version,
+                    updated_at=vacancy.updated_at,
+                ),
+                version=vacancy.version,
             )
 
+    def held(session: Session, student_id: str) -> dict[str, Any]:
+        return {
+            "applications": [
+                a.model_dump(mode="json") for a in applications_of_student(session, student_id)
+            ]
+        }
+
+    def expire_vacancies() -> None:
+        with runtime.transaction() as session:
+            lifecycle.expire_due(session, datetime.now(UTC).date())
+
     runtime.replay_sources.append(current_state)
+    runtime.personal_data.append(held)
+    runtime.every(settings.expiry_check_seconds, expire_vacancies)
     return create_service_app(
         runtime,
-        [create_router(runtime, default_vocabulary())],
+        [create_router(runtime, default_vocabulary(), lifecycle)],
         title="Interlocality vacancies",
-        description="The region's companies and their vacancies.",
+        description="The region's companies, their vacancies and the application funnel.",
     )

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Column
-from sqlmodel import Field, Session, SQLModel, select
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, Session, SQLModel, col, select
 
-__all__ = ["TABLES", "CompanyRecord", "VacancyRecord", "in_id_order"]
+__all__ = [
+    "TABLES",
+    "ApplicationRecord",
+    "CompanyRecord",
+    "KnownStudent",
+    "VacancyRecord",
+    "applications_of_student",
+    "applications_to",
+    "by_external_id",
+    "expired_vacancies",
+    "in_id_order",
+    "page",
+]
 
 
 class CompanyRecord(SQLModel, table=True):
@@ -18,31 +30,57 @@ class CompanyRecord(SQLModel, table=True):
     __tablename__ = "company"
 
     id: str = Field(primary_key=True, max_length=64)
+    external_id: str | None = Field(default=None, max_length=100, unique=True, index=True)
     name: str = Field(max_length=200)
-    city: str = Field(default="", max_length=100)
+    document: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    content_hash: str = Field(max_length=64)
     version: int = 1
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
 class VacancyRecord(SQLModel, table=True):
-    """A vacancy of a company."""
+    """A vacancy of a company, in its lifecycle draft → open → filled / closed / expired."""
 
     __tablename__ = "vacancy"
 
     id: str = Field(primary_key=True, max_length=64)
+    external_id: str | None = Field(default=None, max_length=100, unique=True, index=True)
     company_id: str = Field(foreign_key="company.id", index=True, max_length=64)
-    title: str = Field(max_length=200)
-    kind: str = Field(max_length=32)
-    required_skills: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
-    languages: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     status: str = Field(default="open", max_length=16, index=True)
+    application_deadline: date | None = Field(default=None, index=True)
+    positions: int = 1
+    positions_filled: int = 0
+    document: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    content_hash: str = Field(max_length=64)
     version: int = 1
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
-TABLES: list[type[SQLModel]] = [CompanyRecord, VacancyRecord]
+class KnownStudent(SQLModel, table=True):
+    """Students the region has (from the students topic): who may apply."""
+
+    __tablename__ = "known_student"
+
+    id: str = Field(primary_key=True, max_length=64)
+
+
+class ApplicationRecord(SQLModel, table=True):
+    """A student's application to a vacancy, and whether it led to a placement."""
+
+    __tablename__ = "application"
+    __table_args__ = (UniqueConstraint("vacancy_id", "student_id", name="uq_application"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    vacancy_id: str = Field(foreign_key="vacancy.id", index=True, max_length=64)
+    student_id: str = Field(index=True, max_length=64)
+    placed: bool = False
+    applied_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    placed_at: datetime | None = None
+
+
+TABLES: list[type[SQLModel]] = [CompanyRecord, VacancyRecord, KnownStudent, ApplicationRecord]
 
 RecordT = TypeVar("RecordT", CompanyRecord, VacancyRecord)
 
@@ -52,9 +90,55 @@ def in_id_order(session: Session, model: type[RecordT], batch: int = 1000) -> It
     last = ""
     while True:
         rows = session.exec(
-            select(model).where(model.id > last).order_by(model.id).limit(batch)
+            select(model).where(model.id > last).order_by(col(model.id)).limit(batch)
         ).all()
         if not rows:
             return
         yield from rows
         last = rows[-1].id
+
+
+def page(session: Session, model: type[RecordT], after: str | None, limit: int) -> list[RecordT]:
+    """Rows of ``model`` in id order after the id ``after``."""
+    statement = select(model).order_by(col(model.id)).limit(limit)
+    if after:
+        statement = statement.where(model.id > after)
+    return list(session.exec(statement).all())
+
+
+def by_external_id(
+    session: Session, model: type[RecordT], external_ids: Sequence[str]
+) -> dict[str, RecordT]:
+    """The stored rows of ``model`` among ``external_ids``."""
+    if not external_ids:
+        return {}
+    rows = session.exec(select(model).where(col(model.external_id).in_(list(external_ids))))
+    return {row.external_id: row for row in rows if row.external_id}
+
+
+def expired_vacancies(session: Session, today: date, limit: int = 500) -> list[VacancyRecord]:
+    """Open vacancies whose application deadline has passed."""
+    return list(
+        session.exec(
+            select(VacancyRecord)
+            .where(
+                VacancyRecord.status == "open",
+                col(VacancyRecord.application_deadline) < today,
+            )
+            .limit(limit)
+        ).all()
+    )
+
+
+def applications_to(session: Session, vacancy_id: str) -> list[ApplicationRecord]:
+    """The applications to one vacancy."""
+    return list(
+        session.exec(select(ApplicationRecord).where(ApplicationRecord.vacancy_id == vacancy_id))
+    )
+
+
+def applications_of_student(session: Session, student_id: str) -> list[ApplicationRecord]:
+    """A student's applications."""
+    return list(
+        session.exec(select(ApplicationRecord).where(ApplicationRecord.student_id == student_id))
+    )

@@ -1,0 +1,214 @@
+"""Bulk import machinery: stream CSV or JSON Lines rows, validate, report every bad row.
+
+The upload is spooled (to disk past a few MiB), read row by row and applied in batches; the
+caller's ``apply_batch`` stores the good rows of a batch in one transaction. Progress is
+reported as NDJSON lines so a client can draw a bar; the last line is the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import IO, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+__all__ = [
+    "FormT",
+    "ImportFormat",
+    "ImportReport",
+    "RowError",
+    "RowOutcome",
+    "RowRejected",
+    "iter_rows",
+    "run_import",
+    "split_list",
+    "spool",
+    "stream_import",
+    "validate_rows",
+]
+
+ImportFormat = Literal["csv", "jsonl"]
+FormT = TypeVar("FormT", bound=BaseModel)
+RowOutcome = Literal["created", "updated", "unchanged"]
+MAX_REPORTED_ERRORS = 10_000
+
+
+@dataclass(frozen=True)
+class RowError:
+    """Why one row was not stored: its line in the file, the field, the reason."""
+
+    line: int
+    field: str
+    message: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did, row by row."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add_error(self, error: RowError) -> None:
+        """Count a failed row; keep its detail up to a cap."""
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(error)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return asdict(self)
+
+
+async def spool(chunks: AsyncIterator[bytes], max_memory: int = 8 * 1024 * 1024) -> IO[bytes]:
+    """Copy an upload to a temporary file (in memory only while small); rewound."""
+    target = tempfile.SpooledTemporaryFile(max_size=max_memory)  # noqa: SIM115
+    async for chunk in chunks:
+        target.write(chunk)
+    target.seek(0)
+    return target
+
+
+def iter_rows(source: IO[bytes], fmt: ImportFormat) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """``(line, row)`` for every row; a row that cannot be read at all is a message instead."""
+    text = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
+    if fmt == "jsonl":
+        for number, line in enumerate(text, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, f"not valid JSON: {exc.msg} at column {exc.colno}"
+                continue
+            yield (number, row) if isinstance(row, dict) else (number, "not a JSON object")
+        return
+    reader = csv.DictReader(text)
+    try:
+        for row in reader:
+            if None in row:
+                yield (
+                    reader.line_num,
+                    (f"row has more fields than the header's {len(reader.fieldnames or [])}"),
+                )
+                continue
+            yield reader.line_num, {k: v for k, v in row.items() if k is not None}
+    except csv.Error as exc:
+        yield reader.line_num, f"unreadable CSV: {exc}"
+
+
+def run_import(
+    rows: Iterator[tuple[int, dict[str, Any] | str]],
+    apply_batch: Callable[[list[tuple[int, dict[str, Any]]], ImportReport], None],
+    on_progress: Callable[[ImportReport], None] | None = None,
+    batch_size: int = 1000,
+) -> ImportReport:
+    """Feed rows to ``apply_batch`` in batches; unreadable rows go straight to the report."""
+    report = ImportReport()
+    started = time.perf_counter()
+    batch: list[tuple[int, dict[str, Any]]] = []
+    for line, row in rows:
+        report.rows += 1
+        if isinstance(row, str):
+            report.failed += 1
+            report.add_error(RowError(line, "", row))
+            continue
+        batch.append((line, row))
+        if len(batch) >= batch_size:
+            apply_batch(batch, report)
+            batch = []
+            if on_progress:
+                on_progress(report)
+    if batch:
+        apply_batch(batch, report)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+async def stream_import(
+    source: IO[bytes],
+    fmt: ImportFormat,
+    apply_batch: Callable[[list[tuple[int, dict[str, Any]]], ImportReport], None],
+) -> AsyncIterator[bytes]:
+    """Run an import in a worker thread; yield NDJSON progress lines, then the report."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+    def progress(report: ImportReport) -> None:
+        snapshot = {"progress": {"rows": report.rows, "failed": report.failed}}
+        loop.call_soon_threadsafe(queue.put_nowait, snapshot)
+
+    def work() -> ImportReport:
+        try:
+            return run_import(iter_rows(source, fmt), apply_batch, progress)
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    task = asyncio.ensure_future(asyncio.to_thread(work))
+    while (item := await queue.get()) is not None:
+        yield (json.dumps(item) + "\n").encode()
+    report = await task
+    source.close()
+    yield (json.dumps({"report": report.as_dict()}) + "\n").encode()
+
+
+class RowRejected(ValueError):
+    """A row that cannot be stored, with the field it is about."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def split_list(value: str, separator: str = ";") -> list[str]:
+    """The non-empty, stripped items of a ``;``-separated CSV cell."""
+    return [part.strip() for part in value.split(separator) if part.strip()]
+
+
+def validate_rows(
+    batch: list[tuple[int, dict[str, Any]]],
+    parse: Callable[[dict[str, Any]], FormT],
+    report: ImportReport,
+    check: Callable[[FormT], list[RowError]] | None = None,
+) -> list[tuple[int, FormT]]:
+    """The rows of ``batch`` that parse and pass ``check``; the others go to the report.
+
+    ``parse`` may raise ``ValidationError`` (each error becomes a row error on its field)
+    or :class:`RowRejected`. Imports need the operator's ``external_id`` on every row.
+    """
+    good: list[tuple[int, FormT]] = []
+    for line, row in batch:
+        errors: list[RowError]
+        try:
+            form = parse(row)
+        except ValidationError as exc:
+            errors = [
+                RowError(line, ".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()
+            ]
+        except RowRejected as exc:
+            errors = [RowError(line, exc.field, str(exc))]
+        else:
+            if not getattr(form, "external_id", None):
+                errors = [RowError(line, "external_id", "required for imports (your own id)")]
+            else:
+                errors = [
+                    RowError(line, e.field, e.message) for e in (check(form) if check else [])
+                ]
+        if errors:
+            report.failed += 1
+            for error in errors:
+                report.add_error(error)
+        else:
+            good.append((line, form))
+    return good

@@ -3,6 +3,7 @@ real broker; the test drives them over HTTP like a user and reads results back t
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -216,3 +218,109 @@ def test_services_report_health_readiness_and_metrics(running_region: Region) ->
         metrics = r.get(service, "/metrics").text
         assert 'interlocality_service_info{region="' in metrics
         assert f'service="{service}"' in metrics
+
+
+def test_consent_withdrawal_and_erasure_reach_every_service(running_region: Region) -> None:
+    r = running_region
+    skills = skills_of("data analyst")
+    company_id = r.post("vacancies", "/v1/companies", {"name": "Elbtal Analytics GmbH"}).json()[
+        "id"
+    ]
+    vacancy = r.post(
+        "vacancies",
+        "/v1/vacancies",
+        {
+            "company_id": company_id,
+            "title": "Data analyst (student job)",
+            "kind": "student_job",
+            "required_skills": [{"uri": uri, "min_level": 1} for uri in skills],
+        },
+    ).json()
+    body = {
+        "name": "Lucía Romero",
+        "email": "lucia.romero@students.example.org",
+        "skills": [{"uri": uri, "level": 3} for uri in skills],
+        "engagement_kinds": ["student_job"],
+    }
+    student_id = r.post("profiles", "/v1/students", body).json()["student_id"]
+    r.wait_for(lambda: r.get("matching", f"/v1/students/{student_id}/matches").json()["items"])
+    r.wait_for(
+        lambda: r.get("notifications", f"/v1/students/{student_id}/notifications").json()["items"]
+    )
+    applied = r.post(
+        "vacancies", f"/v1/vacancies/{vacancy['id']}/applications", {"student_id": student_id}
+    )
+    assert applied.status_code == 201, applied.text
+
+    # Withdrawing consent to matching empties matching's view of the student.
+    r.http.put(
+        r.url("profiles", f"/v1/students/{student_id}/consents"),
+        json={"matching": False, "notifications": True, "analytics": True},
+    ).raise_for_status()
+    r.wait_for(
+        lambda: r.get("matching", f"/v1/students/{student_id}/matches").json()["items"] == []
+    )
+    held = r.get("matching", f"/v1/privacy/students/{student_id}").json()["holds"]
+    assert held == {"skills": None, "matches": []}
+
+    # Erasure: every service reports holding nothing on the student.
+    assert r.http.delete(r.url("profiles", f"/v1/students/{student_id}")).status_code == 204
+
+    def holds_nothing() -> bool:
+        for service in SERVICES:
+            holds = r.get(service, f"/v1/privacy/students/{student_id}").json()["holds"]
+            if any(value not in (None, [], {}) for value in holds.values()):
+                return False
+        return True
+
+    r.wait_for(holds_nothing)
+
+
+def test_operator_imports_a_file_and_sees_the_state_downstream(
+    running_region: Region, tmp_path: Path
+) -> None:
+    r = running_region
+    skills = skills_of("software developer")
+    companies = tmp_path / "companies.csv"
+    companies.write_text("external_id,name,city\nco-1,Nordlys Software ApS,Aarhus\n")
+    vacancies = tmp_path / "vacancies.csv"
+    vacancies.write_text(
+        "external_id,company_external_id,title,kind,required_skills\n"
+        f"va-1,co-1,Backend intern,internship,{';'.join(f'{u}|1' for u in skills)}\n"
+    )
+    students = tmp_path / "students.csv"
+    students.write_text(
+        "external_id,name,email,skills,engagement_kinds\n"
+        f"st-1,Amir Haddad,amir@students.example.org,{skills[0]}|3,internship\n"
+        f"st-2,Broken Row,not-an-email,{skills[0]}|3,internship\n"
+    )
+    env = {**os.environ, **{f"{s.upper()}_PORT": u.rsplit(":", 1)[1] for s, u in r.urls.items()}}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "interlocality.common.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
+    assert cli("import", "companies", str(companies)).returncode == 0
+    assert cli("import", "vacancies", str(vacancies)).returncode == 0
+    result = cli("import", "students", str(students))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "1 created" in result.stdout and "1 failed" in result.stdout
+    report = (tmp_path / "students.csv.errors.csv").read_text()
+    assert "3,email," in report
+
+    listed = r.get("profiles", "/v1/students?limit=500").json()["items"]
+    amir = next(s for s in listed if s["external_id"] == "st-1")
+    r.wait_for(
+        lambda: r.get("matching", f"/v1/students/{amir['student_id']}/matches").json()["items"]
+    )
+    exported = cli("export", amir["student_id"])
+    assert exported.returncode == 0
+    services = json.loads(exported.stdout)["services"]
+    assert services["profiles"]["profile"]["name"] == "Amir Haddad"
+    assert services["matching"]["matches"]

@@ -11,6 +11,7 @@ __all__ = [
     "ENGAGEMENT_KINDS",
     "ESCO_SKILL_URI_PATTERN",
     "CefrLevel",
+    "EmailAddress",
     "EngagementKind",
     "LanguageRequirement",
     "LanguageSkill",
@@ -32,6 +33,17 @@ EscoSkillUri = Annotated[
         description="Concept URI of an ESCO v1.1.1 skill or knowledge concept.",
         pattern=ESCO_SKILL_URI_PATTERN,
         examples=["http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d"],
+    ),
+]
+EmailAddress = Annotated[
+    str,
+    Field(
+        title="E-mail",
+        description="An e-mail address (local@domain).",
+        pattern=r"^[^@\s\"<>(),;:]{1,64}@[^@\s\"<>(),;:]+\.[^@\s\"<>(),;:.]{2,}$",
+        max_length=320,
+        json_schema_extra={"format": "email"},
+        examples=["ana.souza@students.example.org"],
     ),
 ]
 LanguageCode = Annotated[

@@ -5,9 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from interlocality.contracts.common import EngagementKind, LanguageSkill, SkillLevel
+from interlocality.contracts.common import (
+    EmailAddress,
+    EngagementKind,
+    LanguageSkill,
+    SkillLevel,
+)
 from interlocality.contracts.envelope import CloudEvent
 
 __all__ = [
@@ -103,7 +108,7 @@ class StudentProfile(BaseModel):
 
     student_id: Annotated[str, Field(title="Student id", min_length=1)]
     name: Annotated[str, Field(title="Name", min_length=1, max_length=200)]
-    email: Annotated[EmailStr, Field(title="E-mail")]
+    email: EmailAddress
     skills: Annotated[
         list[SkillLevel], Field(title="Skills", description="ESCO skills with a level 1–5.")
     ]

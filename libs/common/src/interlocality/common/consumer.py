@@ -16,8 +16,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from interlocality.common.cloudevents import MalformedEvent, decode_event
 from interlocality.contracts.topics import TopicSpec
@@ -124,51 +124,94 @@ class EventApplier:
         self.dead_letters = dead_letters
         self.after_commit = after_commit
         self.on_outcome = on_outcome
+        self._ignored_types = {
+            event_type.model_fields["type"].default  # type: ignore[attr-defined]
+            for event_type in spec.event_types
+            if event_type not in self.handlers
+        }
 
     async def handle(self, record: IncomingRecord) -> Outcome:
         """Apply one record; never raises for bad data, only for infrastructure outages."""
-        if record.value is None:
-            return self._report(record, "tombstone", None)
-        try:
-            event = decode_event(self.spec, record.headers, record.value)
-        except MalformedEvent as exc:
-            return await self._dead_letter(record, f"unparseable: {exc}")
-        try:
-            outcome = await asyncio.to_thread(self._apply, event, record.topic)
-        except OperationalError:
-            raise
-        except Exception as exc:
-            logger.warning(
-                "event could not be applied",
-                extra={"event_id": event.id, "event_type": event.type, "topic": record.topic},
-                exc_info=True,
-            )
-            return await self._dead_letter(
-                record, f"not applicable: {type(exc).__name__}: {exc}", event.type
-            )
-        if outcome == "applied" and self.after_commit:
-            self.after_commit()
-        return self._report(record, outcome, event.type)
+        return (await self.handle_batch([record]))[0]
 
-    def _apply(self, event: Any, topic: str) -> Outcome:
-        handler = self.handlers.get(type(event))
-        with Session(self.engine, expire_on_commit=False) as session:
-            if session.get(ProcessedEvent, (self.consumer, event.id)) is not None:
-                return "duplicate"
+    async def handle_batch(self, records: list[IncomingRecord]) -> list[Outcome]:
+        """Apply records in order, in one transaction; each bad one is dead-lettered alone.
+
+        Every event runs in a savepoint, so one that fails leaves no partial write and the
+        others still commit together.
+        """
+        outcomes: list[Outcome | None] = [None] * len(records)
+        decoded: list[tuple[int, Any]] = []
+        for position, record in enumerate(records):
+            if record.value is None:
+                outcomes[position] = self._report(record, "tombstone", None)
+                continue
+            event_type = _header(record.headers, "ce_type")
+            if event_type in self._ignored_types:
+                # No effect here, so nothing to apply once: skip without decoding.
+                outcomes[position] = self._report(record, "ignored", event_type)
+                continue
             try:
-                if handler is not None:
-                    handler(event, session)
-                session.add(ProcessedEvent(consumer=self.consumer, event_id=event.id, topic=topic))
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                if session.get(ProcessedEvent, (self.consumer, event.id)) is not None:
-                    return "duplicate"
-                raise
-            except BaseException:
-                session.rollback()
-                raise
-        return "applied" if handler is not None else "ignored"
+                decoded.append((position, decode_event(self.spec, record.headers, record.value)))
+            except MalformedEvent as exc:
+                outcomes[position] = await self._dead_letter(record, f"unparseable: {exc}")
+        if decoded:
+            applied = await asyncio.to_thread(
+                self._apply_all, [event for _, event in decoded], records[0].topic
+            )
+            for (position, event), (outcome, failure) in zip(decoded, applied, strict=True):
+                record = records[position]
+                if failure is not None:
+                    logger.warning(
+                        "event could not be applied",
+                        extra={"event_id": event.id, "event_type": event.type, "reason": failure},
+                    )
+                    outcomes[position] = await self._dead_letter(
+                        record, f"not applicable: {failure}", event.type
+                    )
+                else:
+                    outcomes[position] = self._report(record, outcome, event.type)
+            if any(outcome == "applied" for outcome, _ in applied) and self.after_commit:
+                self.after_commit()
+        return [outcome or "ignored" for outcome in outcomes]
+
+    def _apply_all(self, events: list[Any], topic: str) -> list[tuple[Outcome, str | None]]:
+        results: list[tuple[Outcome, str | None]] = []
+        with Session(self.engine, expire_on_commit=False) as session:
+            ids = [event.id for event in events]
+            done = set(
+                session.exec(
+                    select(ProcessedEvent.event_id).where(
+                        ProcessedEvent.consumer == self.consumer,
+                        col(ProcessedEvent.event_id).in_(ids),
+                    )
+                ).all()
+            )
+            for event in events:
+                if event.id in done:
+                    results.append(("duplicate", None))
+                    continue
+                handler = self.handlers.get(type(event))
+                savepoint = session.begin_nested()
+                try:
+                    if handler is not None:
+                        handler(event, session)
+                    session.add(
+                        ProcessedEvent(consumer=self.consumer, event_id=event.id, topic=topic)
+                    )
+                    session.flush()
+                    savepoint.commit()
+                except OperationalError:
+                    savepoint.rollback()
+                    raise
+                except Exception as exc:
+                    savepoint.rollback()
+                    results.append(("dead-lettered", f"{type(exc).__name__}: {exc}"))
+                    continue
+                done.add(event.id)
+                results.append(("applied" if handler is not None else "ignored", None))
+            session.commit()
+        return results
 
     async def _dead_letter(
         self, record: IncomingRecord, reason: str, event_type: str | None = None
@@ -184,3 +227,10 @@ class EventApplier:
         if self.on_outcome:
             self.on_outcome(record.topic, outcome, event_type)
         return outcome
+
+
+def _header(headers: list[tuple[str, bytes]], name: str) -> str | None:
+    for key, value in headers:
+        if key == name:
+            return value.decode("utf-8", errors="replace")
+    return None

@@ -5,8 +5,8 @@ This product uses the ESCO classification of the European Commission.
 
 from __future__ import annotations
 
+import bisect
 import csv
-import difflib
 import gzip
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import IO
+
+from rapidfuzz import fuzz, process
 
 __all__ = [
     "ESCO_NOTICE",
@@ -60,6 +62,41 @@ def _lines(path: Path) -> Iterator[list[str]]:
             yield line.rstrip("\n").split("\t")
 
 
+class _LabelIndex:
+    """Words of every label, for fast typo-tolerant search."""
+
+    def __init__(self, labels: list[tuple[str, str]]) -> None:
+        self.owners = [uri for uri, _ in labels]
+        self.display = [name for _, name in labels]
+        self.names = [name.lower() for name in self.display]
+        word_ids: dict[str, int] = {}
+        self.word_labels: list[list[int]] = []
+        for label_id, name in enumerate(self.names):
+            for word in set(_WORD.findall(name)):
+                if word not in word_ids:
+                    word_ids[word] = len(word_ids)
+                    self.word_labels.append([])
+                self.word_labels[word_ids[word]].append(label_id)
+        self.words = list(word_ids)
+        self.sorted_words = sorted(word_ids.items())
+
+    def close_words(self, token: str) -> list[tuple[int, float]]:
+        """Label words like ``token``: exact 100, extensions of it 90, fuzzy by ratio."""
+        found: dict[int, float] = {}
+        if len(token) >= 2:
+            start = bisect.bisect_left(self.sorted_words, (token, -1))
+            for word, word_id in self.sorted_words[start : start + 200]:
+                if not word.startswith(token):
+                    break
+                found[word_id] = 100.0 if word == token else 90.0
+        if len(token) >= 4:
+            for _, similarity, word_id in process.extract(
+                token, self.words, scorer=fuzz.ratio, score_cutoff=75, limit=15
+            ):
+                found[word_id] = max(found.get(word_id, 0.0), float(similarity))
+        return list(found.items())
+
+
 class EscoVocabulary:
     """Skills and occupations by URI, with labels per language and label search."""
 
@@ -73,7 +110,7 @@ class EscoVocabulary:
         self.occupations = occupations
         self.groups = dict(groups or {})
         self.labels: dict[str, dict[str, str]] = {}
-        self._words: dict[str, set[str]] | None = None
+        self._label_indexes: dict[str, _LabelIndex] = {}
         self._by_label: dict[str, Skill] | None = None
 
     def __contains__(self, uri: object) -> bool:
@@ -109,30 +146,58 @@ class EscoVocabulary:
             self._by_label = by_label
         return self._by_label.get(" ".join(text.lower().split()))
 
-    def suggest(self, text: str, limit: int = 3) -> list[Skill]:
-        """Skills whose labels best resemble ``text`` (tolerates small typos)."""
-        query = [w for w in _WORD.findall(text.lower()) if len(w) > 1]
-        if not query:
+    def suggest(self, text: str, limit: int = 3, lang: str = "en") -> list[Skill]:
+        """Skills whose labels best resemble ``text``, typos tolerated, best first."""
+        return [skill for skill, _ in self.search(text, limit=limit, lang=lang)]
+
+    def search(self, text: str, limit: int = 10, lang: str = "en") -> list[tuple[Skill, str]]:
+        """Skills matching ``text`` with the label that matched, ranked, typo-tolerant.
+
+        Each query word is matched to label words (prefix, or fuzzy by rapidfuzz); a label
+        scores by how well it covers every query word, then by how close it is as a whole.
+        Preferred and alternative labels of ``lang`` are searched (English as fallback).
+        """
+        index = self._label_index(lang)
+        tokens = _WORD.findall(text.lower())
+        if not tokens:
             return []
-        words = self._word_index()
-        candidates: dict[str, float] = {}
-        for term in query:
-            close = difflib.get_close_matches(term, words.keys(), n=5, cutoff=0.75)
-            for rank, word in enumerate(close):
-                weight = 1.0 - 0.1 * rank
-                for uri in words[word]:
-                    candidates[uri] = candidates.get(uri, 0.0) + weight
-        scored = []
-        joined = " ".join(query)
-        for uri, hits in candidates.items():
-            skill = self.skills[uri]
-            similarity = max(
-                difflib.SequenceMatcher(None, joined, name.lower()).ratio()
-                for name in (skill.label, *skill.alt_labels)
-            )
-            scored.append((hits + similarity, skill.label, skill))
-        scored.sort(key=lambda item: (-item[0], item[1]))
-        return [skill for _, _, skill in scored[:limit]]
+        coverage: dict[int, float] = {}
+        for token in tokens:
+            found: dict[int, float] = {}
+            for word_id, similarity in index.close_words(token):
+                for label_id in index.word_labels[word_id]:
+                    if similarity > found.get(label_id, 0.0):
+                        found[label_id] = similarity
+            for label_id, similarity in found.items():
+                coverage[label_id] = coverage.get(label_id, 0.0) + similarity
+        query = " ".join(tokens)
+        best: dict[str, tuple[float, int]] = {}
+        for label_id, covered in coverage.items():
+            name = index.names[label_id]
+            score = covered / len(tokens) + 0.2 * fuzz.ratio(query, name)
+            if name == query:
+                score += 50
+            elif name.startswith(query):
+                score += 10
+            uri = index.owners[label_id]
+            if uri not in best or score > best[uri][0]:
+                best[uri] = (score, label_id)
+        ranked = sorted(best.items(), key=lambda item: (-item[1][0], len(index.names[item[1][1]])))
+        return [
+            (self.skills[uri], index.display[label_id]) for uri, (_, label_id) in ranked[:limit]
+        ]
+
+    def _label_index(self, lang: str) -> _LabelIndex:
+        if lang not in self._label_indexes:
+            translated = self.labels.get(lang, {})
+            labels: list[tuple[str, str]] = []
+            for uri, skill in self.skills.items():
+                names = (
+                    (translated[uri],) if uri in translated else (skill.label, *skill.alt_labels)
+                )
+                labels.extend((uri, name) for name in names)
+            self._label_indexes[lang] = _LabelIndex(labels)
+        return self._label_indexes[lang]
 
     def add_labels_from_csv(self, source: str | Path | IO[str], lang: str) -> int:
         """Add ``lang`` labels from an official ESCO ``skills_<lang>.csv``; returns how many."""
@@ -150,22 +215,11 @@ class EscoVocabulary:
                 if uri in self.skills and label:
                     labels[uri] = label
                     added += 1
-            self._words = None
+            self._label_indexes.pop(lang, None)
             return added
         finally:
             if handle is not source:
                 handle.close()
-
-    def _word_index(self) -> dict[str, set[str]]:
-        if self._words is None:
-            words: dict[str, set[str]] = {}
-            for uri, skill in self.skills.items():
-                for name in (skill.label, *skill.alt_labels):
-                    for word in _WORD.findall(name.lower()):
-                        if len(word) > 1:
-                            words.setdefault(word, set()).add(uri)
-            self._words = words
-        return self._words
 
 
 def load_vocabulary(data_dir: Path | None = None) -> EscoVocabulary:

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Engine, LargeBinary, func, update
+from sqlalchemy import Engine, LargeBinary, func, insert, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Column, Field, Session, SQLModel, select
 
 from interlocality.common.cloudevents import KafkaRecord, encode_event
@@ -26,7 +29,14 @@ from interlocality.common.telemetry import current_trace_headers, linked_context
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.topics import topic_of_event
 
-__all__ = ["OutboxMessage", "OutboxRelay", "pending_count", "stage_event", "stage_record"]
+__all__ = [
+    "OutboxMessage",
+    "OutboxRelay",
+    "pending_count",
+    "stage_event",
+    "stage_events",
+    "stage_record",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +64,27 @@ def stage_record(session: Session, record: KafkaRecord) -> OutboxMessage:
     )
     session.add(message)
     return message
+
+
+def stage_events(session: Session, events: Sequence[CloudEvent[Any]]) -> None:
+    """Add many events to the outbox in one statement (bulk imports), in order."""
+    if not events:
+        return
+    trace = list(current_trace_headers().items())
+    rows = []
+    for event in events:
+        record = encode_event(event, topic_of_event(type(event)).name(event.region))
+        headers = [(name, value.decode()) for name, value in record.headers] + trace
+        rows.append(
+            {
+                "topic": record.topic,
+                "key": record.key,
+                "value": record.value,
+                "headers": json.dumps(headers),
+                "created_at": datetime.now(UTC),
+            }
+        )
+    session.execute(insert(OutboxMessage), rows)
 
 
 def stage_event(session: Session, event: CloudEvent[Any]) -> OutboxMessage:
@@ -87,7 +118,7 @@ class OutboxRelay:
         tracer_provider: Any = None,
         poll_seconds: float = 0.05,
         batch_size: int = 500,
-        on_published: Callable[[str], None] | None = None,
+        on_published: Callable[[str, int], None] | None = None,
     ) -> None:
         self.engine = engine
         self.producer = producer
@@ -140,47 +171,55 @@ class OutboxRelay:
                 self._wakeup.clear()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending rows; returns how many were published."""
+        """Publish one batch of pending rows; returns how many were published.
+
+        Rows that carry the same trace context (one request, one import) are published
+        under one producer span, linked to the trace that staged them.
+        """
         rows = await asyncio.to_thread(self._load_batch)
         if not rows:
             return 0
         futures = []
-        for row in rows:
-            headers: list[tuple[str, str]] = [tuple(h) for h in json.loads(row.headers)]
+        for carried, group in itertools.groupby(rows, key=lambda row: _trace_of(row.headers)):
             with (
-                linked_context(headers),
+                linked_context(carried),
                 self._tracer.start_as_current_span(
-                    f"{row.topic} publish", kind=SpanKind.PRODUCER
+                    "outbox publish", kind=SpanKind.PRODUCER
                 ) as span,
             ):
                 span.set_attribute("messaging.system", "kafka")
-                span.set_attribute("messaging.destination.name", row.topic)
-                carrier = {k: v for k, v in headers if k not in ("traceparent", "tracestate")}
-                carrier.update(current_trace_headers())
-                futures.append(
-                    await self.producer.send(
-                        row.topic,
-                        value=row.value,
-                        key=row.key,
-                        headers=[(k, v.encode()) for k, v in carrier.items()],
+                context_headers = [(k, v.encode()) for k, v in current_trace_headers().items()]
+                for row in group:
+                    headers = [
+                        (k, v.encode())
+                        for k, v in json.loads(row.headers)
+                        if k not in ("traceparent", "tracestate")
+                    ]
+                    futures.append(
+                        await self.producer.send(
+                            row.topic,
+                            value=row.value,
+                            key=row.key,
+                            headers=headers + context_headers,
+                        )
                     )
-                )
         await asyncio.gather(*futures)
-        await asyncio.to_thread(self._mark_published, [row.id for row in rows if row.id])
+        await asyncio.to_thread(self._mark_published, [row.id for row in rows])
         if self.on_published:
-            for row in rows:
-                self.on_published(row.topic)
+            for topic, count in Counter(row.topic for row in rows).items():
+                self.on_published(topic, count)
         return len(rows)
 
-    def _load_batch(self) -> list[OutboxMessage]:
-        with Session(self.engine, expire_on_commit=False) as session:
+    def _load_batch(self) -> list[Any]:
+        with self.engine.connect() as connection:
+            table = OutboxMessage.__table__  # type: ignore[attr-defined]
             statement = (
-                select(OutboxMessage)
-                .where(OutboxMessage.published_at.is_(None))  # type: ignore[union-attr]
-                .order_by(OutboxMessage.id)  # type: ignore[arg-type]
+                sa_select(table.c.id, table.c.topic, table.c.key, table.c.value, table.c.headers)
+                .where(table.c.published_at.is_(None))
+                .order_by(table.c.id)
                 .limit(self.batch_size)
             )
-            return list(session.exec(statement).all())
+            return list(connection.execute(statement).all())
 
     def _mark_published(self, ids: list[int]) -> None:
         with Session(self.engine) as session:
@@ -190,3 +229,9 @@ class OutboxRelay:
                 .values(published_at=datetime.now(UTC))
             )
             session.commit()
+
+
+def _trace_of(headers_json: str) -> tuple[tuple[str, str], ...]:
+    if "traceparent" not in headers_json:
+        return ()
+    return tuple((k, v) for k, v in json.loads(headers_json) if k in ("traceparent", "tracestate"))

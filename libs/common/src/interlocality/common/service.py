@@ -8,6 +8,7 @@ returns :func:`create_service_app`. Nothing is created at import time.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -45,6 +46,7 @@ from interlocality.common.outbox import (
     OutboxRelay,
     pending_count,
     stage_event,
+    stage_events,
     stage_record,
 )
 from interlocality.common.settings import ServiceSettings
@@ -129,6 +131,10 @@ class ServiceRuntime:
         """Stage ``event`` in the outbox within ``session``'s transaction."""
         stage_event(session, event)
 
+    def emit_many(self, session: Session, events: Sequence[CloudEvent[Any]]) -> None:
+        """Stage many events at once, in order (bulk imports)."""
+        stage_events(session, events)
+
     def emit_tombstone(self, session: Session, event: CloudEvent[Any]) -> None:
         """Stage a tombstone for ``event``'s subject on its (compacted) topic."""
         topic = topic_of_event(type(event)).name(event.region)
@@ -166,23 +172,31 @@ class ServiceRuntime:
         self._subscribed = True
         appliers = self._appliers
 
-        async def on_record(message: KafkaMessage) -> None:
-            record = IncomingRecord.from_consumer_record(message.raw_message)
-            await appliers[record.topic].handle(record)
+        async def on_records(message: KafkaMessage) -> None:
+            by_topic: dict[str, list[IncomingRecord]] = {}
+            for raw in message.raw_message:
+                record = IncomingRecord.from_consumer_record(raw)
+                by_topic.setdefault(record.topic, []).append(record)
+            for topic, records in by_topic.items():
+                await appliers[topic].handle_batch(records)
 
-        on_record.__name__ = f"on_{self.settings.service}_events"
+        on_records.__name__ = f"on_{self.settings.service}_events"
         self.broker.subscriber(
             *appliers,
             group_id=self.settings.consumer_group,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            batch=True,
+            max_records=self.settings.consumer_batch_size,
+            batch_timeout_ms=100,
+            parser=tolerant_batch_parser,
             title=f"{self.settings.consumer_group}",
             description=f"{self.settings.service} applies: "
             + "; ".join(
                 f"{topic}: " + ", ".join(t.__name__ for t in applier.handlers)
                 for topic, applier in appliers.items()
             ),
-        )(on_record)
+        )(on_records)
 
     def publishes(self, spec: TopicSpec) -> None:
         """Declare that this service publishes ``spec``'s events (for the AsyncAPI document)."""
@@ -236,7 +250,7 @@ class ServiceRuntime:
             self.producer,
             tracer_provider=self.tracer_provider,
             poll_seconds=self.settings.outbox_poll_seconds,
-            on_published=lambda topic: self.metrics.outbox_published.labels(topic).inc(),
+            on_published=lambda topic, n: self.metrics.outbox_published.labels(topic).inc(n),
         )
         self.relay.start()
         self._subscribe()
@@ -288,6 +302,35 @@ class ServiceRuntime:
             description=f"Kafka channels of the {self.settings.service} service.",
         )
         return dict(spec.to_specification().to_jsonable())
+
+
+async def tolerant_batch_parser(message: Any, original: Callable[[Any], Any]) -> Any:
+    """FastStream's batch parser, surviving header values that are not UTF-8.
+
+    Such a record must reach the dead-letter logic rather than stall the partition, so the
+    parse runs on copies without the undecodable headers and the originals stay attached.
+    """
+    try:
+        return await original(message)
+    except UnicodeDecodeError:
+        cleaned = tuple(
+            dataclasses.replace(
+                record,
+                headers=tuple((k, v) for k, v in record.headers if _is_utf8(v)),
+            )
+            for record in message
+        )
+        parsed = await original(cleaned)
+        parsed.raw_message = message
+        return parsed
+
+
+def _is_utf8(value: bytes | None) -> bool:
+    try:
+        (value or b"").decode()
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 class BodySizeLimit:

@@ -68,6 +68,13 @@ class ServiceSettings(BaseSettings):
     expiry_check_seconds: Annotated[
         float, Field(description="How often vacancies past their deadline are expired.")
     ] = 60.0
+    esco_labels: Annotated[
+        str,
+        Field(
+            description="Extra ESCO label files, 'lang=path' comma-separated, e.g. "
+            "'da=/srv/esco/skills_da.csv,de=/srv/esco/skills_de.csv' (official CSV layout)."
+        ),
+    ] = ""
     work_rules: Annotated[
         str,
         Field(
@@ -76,6 +83,9 @@ class ServiceSettings(BaseSettings):
         ),
     ] = "dk"
     outbox_poll_seconds: float = 0.05
+    consumer_batch_size: Annotated[
+        int, Field(description="Most events a consumer applies in one transaction.", ge=1)
+    ] = 500
 
     @field_validator("region", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
@@ -103,6 +104,7 @@ def load_work_rules(path: Path) -> WorkRules:
         raise MalformedRules("; ".join(problems)) from exc
 
 
+@lru_cache(maxsize=256)
 def permitted_work(rules: WorkRules, residence_status: str | None) -> PermittedWork:
     """The allowance of a student with ``residence_status`` under ``rules``."""
     if residence_status not in RESTRICTED_STATUSES:

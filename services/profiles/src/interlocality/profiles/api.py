@@ -36,6 +36,15 @@ from interlocality.profiles.store import StudentRecord, page_of_students
 __all__ = ["StudentPage", "create_router"]
 
 
+class SkillHit(BaseModel):
+    """A skill found by label search."""
+
+    uri: str
+    label: str
+    matched_label: str
+    skill_type: str
+
+
 class StudentPage(BaseModel):
     """One page of students; pass ``next_cursor`` back for the next."""
 
@@ -90,6 +99,22 @@ def create_router(
         if record is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no student {student_id}")
         return record
+
+    @router.get("/skills", tags=["skills"], summary="Search ESCO skills by label, typos tolerated")
+    def search_skills(
+        q: Annotated[str, Query(min_length=1, max_length=200, description="What to look for")],
+        lang: Annotated[str, Query(pattern=r"^[a-z]{2}$", description="Label language")] = "en",
+        limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    ) -> list[SkillHit]:
+        return [
+            SkillHit(
+                uri=skill.uri,
+                label=vocabulary.label(skill.uri, lang),
+                matched_label=matched,
+                skill_type=skill.skill_type,
+            )
+            for skill, matched in vocabulary.search(q, limit=limit, lang=lang)
+        ]
 
     @router.post(
         "/students",

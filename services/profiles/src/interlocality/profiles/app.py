@@ -55,11 +55,15 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         record = session.get(StudentRecord, student_id)
         return {"profile": record.document if record else None}
 
+    vocabulary = default_vocabulary()
+    for entry in filter(None, (e.strip() for e in settings.esco_labels.split(","))):
+        lang, _, path = entry.partition("=")
+        vocabulary.add_labels_from_csv(Path(path), lang.strip())
     runtime.replay_sources.append(current_profiles)
     runtime.personal_data.append(held)
     return create_service_app(
         runtime,
-        [create_router(runtime, default_vocabulary(), rules)],
+        [create_router(runtime, vocabulary, rules)],
         title="Interlocality profiles",
         description="International students' profiles of the region.",
     )

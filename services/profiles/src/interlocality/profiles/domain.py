@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from zoneinfo import available_timezones
@@ -12,7 +11,6 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     ValidationInfo,
     field_validator,
@@ -20,8 +18,14 @@ from pydantic import (
 
 from interlocality.common.codes import IscedFCode, LanguageCode
 from interlocality.common.work_rules import WorkRules, permitted_work
-from interlocality.contracts.common import EngagementKind, LanguageSkill, SkillLevel
+from interlocality.contracts.common import (
+    EmailAddress,
+    EngagementKind,
+    LanguageSkill,
+    SkillLevel,
+)
 from interlocality.contracts.students import (
+    Consents,
     DegreeLevel,
     NotificationPreferences,
     RemotePreference,
@@ -36,6 +40,7 @@ __all__ = [
     "content_hash",
     "form_from_csv_row",
     "profile_of",
+    "snapshot_of_form",
 ]
 
 
@@ -81,7 +86,7 @@ class StudentForm(BaseModel):
         str | None, Field(title="Operator's id", min_length=1, max_length=100)
     ] = None
     name: Annotated[str, Field(title="Name", min_length=1, max_length=200)]
-    email: Annotated[EmailStr, Field(title="E-mail")]
+    email: EmailAddress
     home_university: Annotated[str, Field(title="Home university", max_length=200)] = ""
     study_field: IscedFCode | None = None
     degree_level: DegreeLevel | None = None
@@ -108,8 +113,10 @@ class StudentForm(BaseModel):
     preferred_locations: Annotated[list[str], Field(max_length=20)] = []
     remote: RemotePreference | None = None
     residence_status: ResidenceStatus | None = None
-    consents: ConsentChoices = ConsentChoices()
-    notification_preferences: NotificationPreferencesForm = NotificationPreferencesForm()
+    consents: Annotated[ConsentChoices, Field(default_factory=ConsentChoices)]
+    notification_preferences: Annotated[
+        NotificationPreferencesForm, Field(default_factory=NotificationPreferencesForm)
+    ]
 
     @field_validator("skills")
     @classmethod
@@ -145,8 +152,7 @@ class StudentForm(BaseModel):
 
 def content_hash(form: StudentForm) -> str:
     """A fingerprint of the submitted content: re-importing the same row changes nothing."""
-    canonical = json.dumps(form.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(form.model_dump_json().encode()).hexdigest()
 
 
 def consents_after(
@@ -183,6 +189,48 @@ def profile_of(
             "consents": consents,
             "permitted_work": permitted_work(rules, fields.get("residence_status")),
         }
+    )
+
+
+def snapshot_of_form(
+    *,
+    student_id: str,
+    form: StudentForm,
+    consents: Consents,
+    version: int,
+    updated_at: datetime,
+    rules: WorkRules,
+) -> StudentProfile:
+    """The wire snapshot straight from a validated form (bulk imports).
+
+    Same result as :func:`profile_of` on the stored record, without validating the
+    already-validated values a second time.
+    """
+    return StudentProfile.model_construct(
+        student_id=student_id,
+        name=form.name,
+        email=str(form.email),
+        skills=list(form.skills),
+        languages=[LanguageSkill.model_construct(**lang.model_dump()) for lang in form.languages],
+        engagement_kinds=list(form.engagement_kinds),
+        version=version,
+        updated_at=updated_at,
+        external_id=form.external_id,
+        home_university=form.home_university,
+        study_field=form.study_field,
+        degree_level=form.degree_level,
+        expected_graduation=form.expected_graduation,
+        hours_per_week=form.hours_per_week,
+        available_from=form.available_from,
+        available_until=form.available_until,
+        preferred_locations=list(form.preferred_locations),
+        remote=form.remote,
+        residence_status=form.residence_status,
+        permitted_work=permitted_work(rules, form.residence_status),
+        consents=consents,
+        notification_preferences=NotificationPreferences.model_construct(
+            **form.notification_preferences.model_dump()
+        ),
     )
 
 

@@ -6,6 +6,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import insert
+
 from interlocality.common.bulk import (
     ImportFormat,
     ImportReport,
@@ -16,13 +18,13 @@ from interlocality.common.esco import EscoVocabulary
 from interlocality.common.service import ServiceRuntime
 from interlocality.common.vocabulary_checks import resolve_skill_labels, unknown_skill_errors
 from interlocality.common.work_rules import WorkRules
-from interlocality.contracts.students import StudentProfileUpserted
+from interlocality.contracts.students import Consents, StudentProfileUpserted
 from interlocality.profiles.domain import (
     StudentForm,
     consents_after,
     content_hash,
     form_from_csv_row,
-    profile_of,
+    snapshot_of_form,
 )
 from interlocality.profiles.store import StudentRecord, students_by_external_id
 
@@ -43,6 +45,14 @@ class StudentImporter:
         self.vocabulary = vocabulary
         self.rules = rules
         self.fmt = fmt
+        self._consent_cache: dict[tuple[Any, ...], Consents] = {}
+
+    def _consents(self, consents: dict[str, Any]) -> Consents:
+        # Rows of one batch share a handful of consent states: parse each once.
+        key = tuple((name, c["granted"], c["at"]) for name, c in sorted(consents.items()))
+        if key not in self._consent_cache:
+            self._consent_cache[key] = Consents.model_validate(consents)
+        return self._consent_cache[key]
 
     def form_of(self, row: dict[str, Any]) -> StudentForm:
         """Validate one row; raises ``ValidationError`` or ``UnknownSkill``."""
@@ -60,28 +70,20 @@ class StudentImporter:
             existing = students_by_external_id(
                 session, [form.external_id for _, form in forms if form.external_id]
             )
+            new_rows: dict[str, dict[str, Any]] = {}
+            events = []
             for _, form in forms:
+                key = form.external_id or ""
                 fingerprint = content_hash(form)
-                record = existing.get(form.external_id or "")
-                if record is not None and record.content_hash == fingerprint:
+                record = existing.get(key)
+                row = new_rows.get(key)
+                if (record and record.content_hash == fingerprint) or (
+                    row and row["content_hash"] == fingerprint
+                ):
                     report.unchanged += 1
                     continue
                 document = form.model_dump(mode="json", exclude={"consents"})
-                if record is None:
-                    record = StudentRecord(
-                        id=str(uuid.uuid4()),
-                        external_id=form.external_id,
-                        name=form.name,
-                        email=str(form.email),
-                        document=document,
-                        consents=consents_after({}, form.consents, now),
-                        content_hash=fingerprint,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    existing[form.external_id or ""] = record
-                    report.created += 1
-                else:
+                if record is not None:
                     record.name = form.name
                     record.email = str(form.email)
                     record.document = document
@@ -89,24 +91,54 @@ class StudentImporter:
                     record.content_hash = fingerprint
                     record.version += 1
                     record.updated_at = now
+                    session.add(record)
+                    student_id, version, consents = record.id, record.version, record.consents
                     report.updated += 1
-                session.add(record)
-                self.runtime.emit(
-                    session,
+                elif row is not None:
+                    row.update(
+                        name=form.name,
+                        email=str(form.email),
+                        document=document,
+                        consents=consents_after(row["consents"], form.consents, now),
+                        content_hash=fingerprint,
+                        version=row["version"] + 1,
+                    )
+                    student_id, version, consents = row["id"], row["version"], row["consents"]
+                    report.updated += 1
+                else:
+                    row = {
+                        "id": str(uuid.uuid4()),
+                        "external_id": form.external_id,
+                        "name": form.name,
+                        "email": str(form.email),
+                        "document": document,
+                        "consents": consents_after({}, form.consents, now),
+                        "content_hash": fingerprint,
+                        "version": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    new_rows[key] = row
+                    student_id, version, consents = row["id"], 1, row["consents"]
+                    report.created += 1
+                events.append(
                     self.runtime.event(
                         StudentProfileUpserted,
-                        subject=record.id,
-                        data=profile_of(
-                            student_id=record.id,
-                            document=record.document,
-                            consents=record.consents,
-                            version=record.version,
-                            updated_at=record.updated_at,
+                        subject=student_id,
+                        data=snapshot_of_form(
+                            student_id=student_id,
+                            form=form,
+                            consents=self._consents(consents),
+                            version=version,
+                            updated_at=now,
                             rules=self.rules,
                         ),
-                        version=record.version,
-                    ),
+                        version=version,
+                    )
                 )
+            if new_rows:
+                session.execute(insert(StudentRecord), list(new_rows.values()))
+            self.runtime.emit_many(session, events)
 
     def _known_skills(self, form: StudentForm) -> list[RowError]:
         uris = [skill.uri for skill in form.skills]

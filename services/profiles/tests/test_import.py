@@ -1,0 +1,166 @@
+"""Bulk import over HTTP: every bad row reported, every good row stored, re-imports idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from interlocality.common.testing import read_topic
+from interlocality.contracts.topics import STUDENTS
+from interlocality.profiles.app import create_app
+
+PYTHON = "http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d"
+COLUMNS = [
+    "external_id",
+    "name",
+    "email",
+    "study_field",
+    "skills",
+    "languages",
+    "engagement_kinds",
+    "hours_per_week",
+    "consent_matching",
+]
+
+
+def rows() -> list[dict[str, str]]:
+    good = {
+        "name": "Student",
+        "email": "s@students.example.org",
+        "study_field": "0613",
+        "skills": f"{PYTHON}|4;Java (computer programming)|2",
+        "languages": "en:C1;da:A2",
+        "engagement_kinds": "thesis;internship",
+        "hours_per_week": "15",
+        "consent_matching": "yes",
+    }
+    return [
+        {**good, "external_id": "au-1"},
+        {**good, "external_id": "au-2", "email": "broken"},  # line 3
+        {**good, "external_id": "au-3", "skills": "pyton programing|3"},  # line 4
+        {**good, "external_id": "au-4", "hours_per_week": "75"},  # line 5
+        {**good, "external_id": "", "name": "No Id"},  # line 6
+        {**good, "external_id": "au-5", "languages": "english:C1"},  # line 7
+        {**good, "external_id": "au-6", "name": "Kwame"},
+    ]
+
+
+def as_csv(data: list[dict[str, str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(data)
+    return out.getvalue().encode()
+
+
+def run(client: TestClient, body: bytes, fmt: str = "csv") -> dict[str, Any]:
+    response = client.post(f"/v1/imports/students?format={fmt}", content=body)
+    assert response.status_code == 200, response.text
+    lines = [json.loads(line) for line in response.text.splitlines() if line.strip()]
+    return dict(lines[-1]["report"])
+
+
+def test_import_reports_bad_rows_stores_good_ones_and_is_idempotent(
+    service_settings: Callable[..., Any], kafka_bootstrap: str
+) -> None:
+    settings = service_settings("profiles")
+    data = rows()
+    with TestClient(create_app(settings)) as client:
+        report = run(client, as_csv(data))
+        assert (report["rows"], report["created"], report["failed"]) == (7, 2, 5)
+        errors = {(e["line"], e["field"]) for e in report["errors"]}
+        assert errors == {
+            (3, "email"),
+            (4, "skills.0.uri"),
+            (5, "hours_per_week"),
+            (6, "external_id"),
+            (7, "languages.0.code"),
+        }
+        typo = next(e for e in report["errors"] if e["line"] == 4)
+        assert "Python (computer programming)" in typo["message"]
+
+        again = run(client, as_csv(data))
+        assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
+
+        data[1]["email"] = "fixed@students.example.org"  # the operator fixes line 3
+        data[6]["hours_per_week"] = "20"  # and changes au-6
+        fixed = run(client, as_csv(data))
+        assert (fixed["created"], fixed["updated"], fixed["unchanged"]) == (1, 1, 1)
+
+        listed = client.get("/v1/students?limit=2").json()
+        assert len(listed["items"]) == 2 and listed["next_cursor"]
+        rest = client.get(f"/v1/students?limit=10&cursor={listed['next_cursor']}").json()
+        assert rest["next_cursor"] is None
+        everyone = listed["items"] + rest["items"]
+        assert sorted(s["external_id"] for s in everyone) == ["au-1", "au-2", "au-6"]
+        au6 = next(s for s in everyone if s["external_id"] == "au-6")
+        assert au6["version"] == 2 and au6["hours_per_week"] == 20
+        java = next(s for s in au6["skills"] if s["level"] == 2)
+        assert java["uri"].startswith("http://data.europa.eu/esco/skill/")
+
+        records = asyncio.run(read_topic(kafka_bootstrap, STUDENTS.name(settings.region), 4))
+    # Two created, then one created and one updated: four snapshots, no more.
+    assert len(records) == 4
+
+
+def test_json_lines_import_uses_the_api_shape(service_settings: Callable[..., Any]) -> None:
+    lines = [
+        {
+            "external_id": "j-1",
+            "name": "Ana",
+            "email": "ana@students.example.org",
+            "skills": [{"uri": PYTHON, "level": 3}],
+            "engagement_kinds": ["student_job"],
+        },
+        {
+            "external_id": "j-2",
+            "name": "Wei",
+            "email": "wei@students.example.org",
+            "skills": [{"uri": PYTHON, "level": 9}],
+            "engagement_kinds": ["student_job"],
+        },
+    ]
+    body = "\n".join(json.dumps(line) for line in lines).encode() + b"\n{not json\n"
+    with TestClient(create_app(service_settings("profiles"))) as client:
+        report = run(client, body, "jsonl")
+    assert (report["created"], report["failed"]) == (1, 2)
+    assert {(e["line"], e["field"]) for e in report["errors"]} == {(2, "skills.0.level"), (3, "")}
+
+
+def test_consent_withdrawal_and_export(service_settings: Callable[..., Any]) -> None:
+    with TestClient(create_app(service_settings("profiles"))) as client:
+        created = client.post(
+            "/v1/students",
+            json={
+                "name": "Elif",
+                "email": "elif@students.example.org",
+                "engagement_kinds": ["graduate_job"],
+                "residence_status": "non_eu_student",
+            },
+        ).json()
+        assert created["permitted_work"]["hours_per_week_term"] == 20.8
+        student_id = created["student_id"]
+        withdrawn = client.put(
+            f"/v1/students/{student_id}/consents",
+            json={"matching": False, "notifications": True, "analytics": True},
+        ).json()
+        assert withdrawn["consents"]["matching"]["granted"] is False
+        assert withdrawn["version"] == 2
+        export = client.get(f"/v1/students/{student_id}/export").json()
+        assert export["profile"]["name"] == "Elif"
+        assert export["profile"]["consents"]["matching"]["granted"] is False
+        held = client.get(f"/v1/privacy/students/{student_id}").json()
+        assert held["holds"]["profile"]["email"] == "elif@students.example.org"
+
+
+def test_skill_search_is_ranked_and_typo_tolerant(service_settings: Callable[..., Any]) -> None:
+    with TestClient(create_app(service_settings("profiles"))) as client:
+        hits = client.get("/v1/skills", params={"q": "pyton programing", "limit": 3}).json()
+        assert hits[0]["uri"] == PYTHON
+        assert client.get("/v1/skills", params={"q": ""}).status_code == 422

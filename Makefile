@@ -3,6 +3,7 @@
 #   make test       lint, type-check and run the whole test suite
 #   make contracts  regenerate JSON Schemas and AsyncAPI documents from the contracts
 #   make manifests  regenerate the Kafka topic manifests of every k8s overlay
+#   make migration SERVICE=matching MESSAGE="what changed"   add a schema revision
 #   make bench      run the benchmarks in bench/
 
 SHELL := /bin/bash
@@ -13,7 +14,7 @@ UV := $(PYTHON) -m uv
 endif
 RUN := $(UV) run --frozen
 
-.PHONY: uv install run test lint typecheck pytest contracts manifests bench clean
+.PHONY: uv install run test lint typecheck pytest contracts manifests migration bench clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { \
@@ -45,8 +46,13 @@ contracts: install
 manifests: install
 	$(RUN) python -m interlocality.common.manifests write
 
+migration: install
+	$(RUN) python -m interlocality.common.migrations revision $(SERVICE) "$(MESSAGE)"
+
 bench: install
-	$(RUN) python bench/run.py
+	$(RUN) python bench/flow_latency.py
+	$(RUN) python bench/skill_search.py
+	$(RUN) python bench/import_students.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
@@ -41,6 +42,7 @@ from interlocality.common.consumer import (
 from interlocality.common.db import create_db_engine, database_reachable, init_schema, transaction
 from interlocality.common.logs import configure_logging
 from interlocality.common.metrics import ServiceMetrics
+from interlocality.common.migrations import upgrade
 from interlocality.common.outbox import (
     OutboxMessage,
     OutboxRelay,
@@ -72,8 +74,14 @@ PersonalDataSource = Callable[[Session, str], dict[str, Any]]
 class ServiceRuntime:
     """Everything a service process needs, built from its settings."""
 
-    def __init__(self, settings: ServiceSettings, tables: Sequence[type[SQLModel]]) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        tables: Sequence[type[SQLModel]],
+        migrations: Path | None = None,
+    ) -> None:
         self.settings = settings
+        self.migrations = migrations
         self.engine = create_db_engine(settings.resolved_database_url)
         self.tables: list[type[SQLModel]] = [*tables, OutboxMessage, ProcessedEvent]
         self.metrics = ServiceMetrics(settings.service, settings.region)
@@ -237,7 +245,10 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         """Create tables, start the producer, the outbox relay and the subscribers."""
-        await asyncio.to_thread(init_schema, self.engine, self.tables)
+        if self.migrations is not None:
+            await asyncio.to_thread(upgrade, self.engine, self.migrations, self.tables)
+        else:
+            await asyncio.to_thread(init_schema, self.engine, self.tables)
         self.producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             client_id=f"interlocality-{self.settings.service}-outbox",

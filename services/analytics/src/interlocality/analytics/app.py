@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from interlocality.analytics.api import create_router
@@ -12,11 +14,13 @@ from interlocality.common.settings import ServiceSettings, load_settings
 
 __all__ = ["create_app"]
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """The analytics service: anonymous counts of every event in the region."""
     settings = settings or load_settings("analytics")
-    runtime = ServiceRuntime(settings, TABLES)
+    runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     register_kafka_handlers(runtime)
     # Aggregates only: analytics never stores who an event was about.
     runtime.personal_data.append(lambda session, student_id: {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -19,11 +20,13 @@ from interlocality.matching.store import TABLES, MatchRecord, StudentView, match
 
 __all__ = ["create_app"]
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """The matching service: its own view of students and vacancies, and their matches."""
     settings = settings or load_settings("matching")
-    runtime = ServiceRuntime(settings, TABLES)
+    runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     runtime.publishes(MATCHES)
     register_kafka_handlers(runtime)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,11 +19,13 @@ from interlocality.notifications.store import TABLES, NotificationRecord
 
 __all__ = ["create_app"]
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """The notifications service: in-app notifications of matches."""
     settings = settings or load_settings("notifications")
-    runtime = ServiceRuntime(settings, TABLES)
+    runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     runtime.publishes(DELIVERIES)
     register_kafka_handlers(runtime)
 

@@ -21,6 +21,8 @@ from interlocality.profiles.store import TABLES, StudentRecord, all_students
 
 __all__ = ["create_app", "region_work_rules"]
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+
 
 def region_work_rules(settings: ServiceSettings) -> WorkRules:
     """The rules file of the region: a shipped country or the operator's own file."""
@@ -32,7 +34,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """The profiles service: students' profiles, published on the students topic."""
     settings = settings or load_settings("profiles")
     rules = region_work_rules(settings)
-    runtime = ServiceRuntime(settings, TABLES)
+    runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     runtime.publishes(STUDENTS)
 
     def current_profiles(session: Session) -> Iterator[StudentProfileUpserted]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -29,11 +30,13 @@ from interlocality.vacancies.store import (
 
 __all__ = ["create_app"]
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """The vacancies service: companies, vacancies and their funnel."""
     settings = settings or load_settings("vacancies")
-    runtime = ServiceRuntime(settings, TABLES)
+    runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     for spec in (COMPANIES, VACANCIES, APPLICATIONS):
         runtime.publishes(spec)
     register_kafka_handlers(runtime)

@@ -50,7 +50,6 @@ migration: install
 	$(RUN) python -m interlocality.common.migrations revision $(SERVICE) "$(MESSAGE)"
 
 bench: install
-	$(RUN) python bench/flow_latency.py
 	$(RUN) python bench/skill_search.py
 	$(RUN) python bench/import_students.py
 

@@ -156,3 +156,28 @@ async def test_a_handler_failure_dead_letters_without_partial_writes(
     assert count == 1
     reason = dict(dead[0].headers)["dlq_reason"].decode()
     assert reason == "not applicable: ValueError: student s-poison cannot be applied"
+
+
+async def test_a_header_that_is_not_utf8_is_dead_lettered_not_stuck(
+    kafka_bootstrap: str, region: str, database_url: str
+) -> None:
+    runtime = await started_runtime(kafka_bootstrap, region, database_url)
+    try:
+        topic = STUDENTS.name(region)
+        good = encode_event(upserted(region, "s-after-binary"), topic)
+        await send(
+            kafka_bootstrap,
+            topic,
+            [
+                (b"s-bin", b"\x00\xff", [("ce_type", b"\xff\xfe not utf-8")]),
+                (b"s-bin", good.value, good.headers),
+            ],
+        )
+        await eventually(
+            lambda: [r for r in applied_rows(runtime) if r.student_id == "s-after-binary"]
+        )
+        [dead] = await read_topic(kafka_bootstrap, STUDENTS.dlq_name(region), count=1)
+    finally:
+        await runtime.stop()
+    assert dead.value == b"\x00\xff"
+    assert dict(dead.headers)["dlq_reason"].decode().startswith("unparseable:")

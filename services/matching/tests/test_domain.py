@@ -1,4 +1,4 @@
-from interlocality.matching.domain import RequiredSkill, score_pair
+from interlocality.matching.domain import RequiredSkill, permit_flag, score_pair
 
 PYTHON = "http://data.europa.eu/esco/skill/python"
 SQL = "http://data.europa.eu/esco/skill/sql"
@@ -26,3 +26,14 @@ def test_missing_skills_and_low_levels_lower_the_score() -> None:
 
 def test_a_vacancy_without_requirements_matches_nobody() -> None:
     assert score_pair({PYTHON: 5}, []) is None
+
+
+def test_a_student_job_over_the_permitted_hours_is_flagged() -> None:
+    flag = permit_flag(kind="student_job", vacancy_hours=37, permitted_hours=20.8, country="DK")
+    assert (
+        flag
+        == "the job's 37 h a week exceed the 20.8 h a week this student may work in term (DK rules)"
+    )
+    assert permit_flag(kind="student_job", vacancy_hours=20, permitted_hours=20.8) is None
+    assert permit_flag(kind="student_job", vacancy_hours=37, permitted_hours=None) is None
+    assert permit_flag(kind="internship", vacancy_hours=37, permitted_hours=16) is None

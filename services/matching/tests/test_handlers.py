@@ -16,6 +16,7 @@ from interlocality.common.esco import default_vocabulary
 from interlocality.common.testing import read_topic
 from interlocality.contracts.common import SkillLevel, SkillRequirement
 from interlocality.contracts.students import (
+    PermittedWork,
     StudentErasure,
     StudentProfile,
     StudentProfileErased,
@@ -47,11 +48,21 @@ def vacancy_event(region: str, event_type: type, status: str, version: int) -> A
             status=status,
             version=version,
             updated_at=datetime.now(UTC),
+            hours_per_week=37,
         ),
     )
 
 
-def student_event(region: str, student_id: str, owned: list[str], version: int = 1) -> Any:
+NL_STUDENT = PermittedWork(country="NL", unrestricted=False, hours_per_week_term=16.0)
+
+
+def student_event(
+    region: str,
+    student_id: str,
+    owned: list[str],
+    version: int = 1,
+    permitted: PermittedWork | None = None,
+) -> Any:
     return StudentProfileUpserted(
         source=f"/interlocality/{region}/profiles",
         region=region,
@@ -65,6 +76,7 @@ def student_event(region: str, student_id: str, owned: list[str], version: int =
             engagement_kinds=["student_job"],
             version=version,
             updated_at=datetime.now(UTC),
+            permitted_work=permitted,
         ),
     )
 
@@ -104,7 +116,7 @@ def test_matches_follow_students_and_vacancies(
                 kafka_bootstrap,
                 [
                     vacancy_event(region, VacancyPublished, "open", 1),
-                    student_event(region, "s-all", uris),
+                    student_event(region, "s-all", uris, permitted=NL_STUDENT),
                     student_event(region, "s-one", uris[:1]),
                     student_event(region, "s-none", []),
                 ],
@@ -117,6 +129,11 @@ def test_matches_follow_students_and_vacancies(
         ]
         explained = client.get("/v1/students/s-one/matches").json()["items"][0]
         assert [s["uri"] for s in explained["missing_skills"]] == uris[1:]
+        assert explained["permit_flag"] is None
+        flagged = client.get("/v1/students/s-all/matches").json()["items"][0]
+        assert flagged["permit_flag"] == (
+            "the job's 37 h a week exceed the 16 h a week this student may work in term (NL rules)"
+        )
 
         # An older snapshot arriving late changes nothing; a newer one without skills withdraws.
         asyncio.run(

@@ -27,6 +27,13 @@ class Match(BaseModel):
     missing_skills: Annotated[
         list[str], Field(title="Missing skills", description="Required ESCO URIs not covered.")
     ]
+    permit_flag: Annotated[
+        str | None,
+        Field(
+            title="Permit flag",
+            description="Set when the job asks for more hours than the student may work.",
+        ),
+    ] = None
 
 
 class MatchWithdrawal(BaseModel):

@@ -198,6 +198,7 @@ class ServiceRuntime:
             max_records=self.settings.consumer_batch_size,
             batch_timeout_ms=100,
             parser=tolerant_batch_parser,
+            decoder=raw_batch_decoder,
             title=f"{self.settings.consumer_group}",
             description=f"{self.settings.service} applies: "
             + "; ".join(
@@ -334,6 +335,11 @@ async def tolerant_batch_parser(message: Any, original: Callable[[Any], Any]) ->
         parsed = await original(cleaned)
         parsed.raw_message = message
         return parsed
+
+
+async def raw_batch_decoder(message: Any, original: Callable[[Any], Any]) -> Any:
+    """The records stay raw: the consumer decodes and validates each one itself."""
+    return None
 
 
 def _is_utf8(value: bytes | None) -> bool:

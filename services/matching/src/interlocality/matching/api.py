@@ -32,6 +32,7 @@ class MatchPublic(BaseModel):
     score: float
     matched_skills: list[SkillRef]
     missing_skills: list[SkillRef]
+    permit_flag: str | None
 
 
 class MatchPage(BaseModel):
@@ -58,6 +59,7 @@ def create_router(runtime: ServiceRuntime, vocabulary: EscoVocabulary) -> APIRou
             score=record.score,
             matched_skills=refs(record.matched_skills),
             missing_skills=refs(record.missing_skills),
+            permit_flag=record.permit_flag,
         )
 
     @router.get("/students/{student_id}/matches", summary="A student's matches, best first")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["PairScore", "RequiredSkill", "score_pair"]
+__all__ = ["PairScore", "RequiredSkill", "permit_flag", "score_pair"]
 
 
 @dataclass(frozen=True)
@@ -49,4 +49,23 @@ def score_pair(
         return None
     return PairScore(
         score=round(credit / len(required), 4), matched=tuple(matched), missing=tuple(missing)
+    )
+
+
+def permit_flag(
+    *, kind: str, vacancy_hours: int | None, permitted_hours: float | None, country: str = ""
+) -> str | None:
+    """Why a student job exceeds what the student may work in term, or ``None``.
+
+    Only student jobs are checked: internships that are part of a curriculum fall outside
+    the limits in every partner country's rules, and graduates' limits differ by permit.
+    """
+    if kind != "student_job" or vacancy_hours is None or permitted_hours is None:
+        return None
+    if vacancy_hours <= permitted_hours:
+        return None
+    rules = f" ({country} rules)" if country else ""
+    return (
+        f"the job's {vacancy_hours} h a week exceed the {permitted_hours:g} h a week "
+        f"this student may work in term{rules}"
     )

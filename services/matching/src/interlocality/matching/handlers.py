@@ -18,7 +18,7 @@ from interlocality.contracts.vacancies import (
     VacancyFilled,
     VacancyPublished,
 )
-from interlocality.matching.domain import RequiredSkill, score_pair
+from interlocality.matching.domain import RequiredSkill, permit_flag, score_pair
 from interlocality.matching.store import (
     MatchRecord,
     StudentView,
@@ -50,6 +50,7 @@ def match_found(runtime: ServiceRuntime, record: MatchRecord) -> MatchFound:
             score=record.score,
             matched_skills=record.matched_skills,
             missing_skills=record.missing_skills,
+            permit_flag=record.permit_flag,
         ),
         version=f"{record.vacancy_id}|{record.found_basis}",
     )
@@ -89,6 +90,12 @@ def register_kafka_handlers(runtime: ServiceRuntime) -> None:
                 continue
             key = (student.id, vacancy.id)
             seen.add(key)
+            flag = permit_flag(
+                kind=vacancy.kind,
+                vacancy_hours=vacancy.hours_per_week,
+                permitted_hours=student.permitted_hours,
+                country=student.permit_country,
+            )
             record = current.get(key)
             if record is None:
                 record = MatchRecord(
@@ -99,6 +106,7 @@ def register_kafka_handlers(runtime: ServiceRuntime) -> None:
                     score=result.score,
                     matched_skills=list(result.matched),
                     missing_skills=list(result.missing),
+                    permit_flag=flag,
                     found_basis=f"{student.version}.{vacancy.version}",
                 )
                 session.add(record)
@@ -107,7 +115,9 @@ def register_kafka_handlers(runtime: ServiceRuntime) -> None:
                 record.score != result.score
                 or record.matched_skills != list(result.matched)
                 or record.vacancy_title != vacancy.title
+                or record.permit_flag != flag
             ):
+                record.permit_flag = flag
                 record.score = result.score
                 record.matched_skills = list(result.matched)
                 record.missing_skills = list(result.missing)
@@ -130,6 +140,10 @@ def register_kafka_handlers(runtime: ServiceRuntime) -> None:
             view = StudentView(id=profile.student_id, version=profile.version)
         view.skills = skills
         view.engagement_kinds = list(profile.engagement_kinds)
+        permitted = profile.permitted_work
+        limited = permitted is not None and not permitted.unrestricted
+        view.permitted_hours = permitted.hours_per_week_term if limited and permitted else None
+        view.permit_country = permitted.country if permitted else ""
         view.version = profile.version
         session.add(view)
         set_student_skills(session, view.id, list(skills))
@@ -168,6 +182,7 @@ def register_kafka_handlers(runtime: ServiceRuntime) -> None:
             )
         view.title = vacancy.title
         view.kind = vacancy.kind
+        view.hours_per_week = vacancy.hours_per_week
         view.status = vacancy.status
         view.version = vacancy.version
         view.required_skills = [s.model_dump() for s in vacancy.required_skills]

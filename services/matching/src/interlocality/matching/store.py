@@ -30,6 +30,8 @@ class StudentView(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     skills: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON))
     engagement_kinds: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    permitted_hours: float | None = None
+    permit_country: str = Field(default="", max_length=2)
     version: int
 
 
@@ -53,6 +55,7 @@ class VacancyView(SQLModel, table=True):
     kind: str = Field(max_length=32)
     required_skills: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     status: str = Field(max_length=16, index=True)
+    hours_per_week: int | None = None
     version: int
 
 
@@ -81,6 +84,7 @@ class MatchRecord(SQLModel, table=True):
     score: float
     matched_skills: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     missing_skills: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    permit_flag: str | None = Field(default=None, max_length=300)
     found_basis: str = Field(max_length=64)
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 

@@ -33,7 +33,7 @@ from interlocality.profiles.domain import (
 from interlocality.profiles.importer import StudentImporter
 from interlocality.profiles.store import StudentRecord, page_of_students
 
-__all__ = ["StudentPage", "create_router"]
+__all__ = ["StudentPage", "create_router", "snapshot_event", "snapshot_of"]
 
 
 class SkillHit(BaseModel):
@@ -52,6 +52,30 @@ class StudentPage(BaseModel):
     next_cursor: str | None
 
 
+def snapshot_of(record: StudentRecord, rules: WorkRules) -> StudentProfile:
+    """The wire snapshot of a stored student."""
+    return profile_of(
+        student_id=record.id,
+        document=record.document,
+        consents=record.consents,
+        version=record.version,
+        updated_at=record.updated_at,
+        rules=rules,
+    )
+
+
+def snapshot_event(
+    runtime: ServiceRuntime, record: StudentRecord, rules: WorkRules
+) -> StudentProfileUpserted:
+    """The snapshot event of a stored student (the same id for the same version)."""
+    return runtime.event(
+        StudentProfileUpserted,
+        subject=record.id,
+        data=snapshot_of(record, rules),
+        version=record.version,
+    )
+
+
 def create_router(
     runtime: ServiceRuntime, vocabulary: EscoVocabulary, rules: WorkRules
 ) -> APIRouter:
@@ -59,22 +83,10 @@ def create_router(
     router = APIRouter(prefix="/v1")
 
     def snapshot(record: StudentRecord) -> StudentProfile:
-        return profile_of(
-            student_id=record.id,
-            document=record.document,
-            consents=record.consents,
-            version=record.version,
-            updated_at=record.updated_at,
-            rules=rules,
-        )
+        return snapshot_of(record, rules)
 
     def publish(record: StudentRecord) -> StudentProfileUpserted:
-        return runtime.event(
-            StudentProfileUpserted,
-            subject=record.id,
-            data=snapshot(record),
-            version=record.version,
-        )
+        return snapshot_event(runtime, record, rules)
 
     def check_skills(form: StudentForm) -> None:
         require_known_skills(

@@ -15,8 +15,7 @@ from interlocality.common.settings import ServiceSettings, load_settings
 from interlocality.common.work_rules import RULES_DIR, WorkRules, load_work_rules
 from interlocality.contracts.students import StudentProfileUpserted
 from interlocality.contracts.topics import STUDENTS
-from interlocality.profiles.api import create_router
-from interlocality.profiles.domain import profile_of
+from interlocality.profiles.api import create_router, snapshot_event
 from interlocality.profiles.store import TABLES, StudentRecord, all_students
 
 __all__ = ["create_app", "region_work_rules"]
@@ -39,19 +38,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     def current_profiles(session: Session) -> Iterator[StudentProfileUpserted]:
         for record in all_students(session):
-            yield runtime.event(
-                StudentProfileUpserted,
-                subject=record.id,
-                data=profile_of(
-                    student_id=record.id,
-                    document=record.document,
-                    consents=record.consents,
-                    version=record.version,
-                    updated_at=record.updated_at,
-                    rules=rules,
-                ),
-                version=record.version,
-            )
+            yield snapshot_event(runtime, record, rules)
 
     def held(session: Session, student_id: str) -> dict[str, Any]:
         record = session.get(StudentRecord, student_id)

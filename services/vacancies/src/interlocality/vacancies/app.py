@@ -13,13 +13,11 @@ from sqlmodel import Session
 from interlocality.common.esco import default_vocabulary
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import ServiceSettings, load_settings
-from interlocality.contracts.companies import CompanyRegistered
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.topics import APPLICATIONS, COMPANIES, VACANCIES
 from interlocality.vacancies.api import create_router
-from interlocality.vacancies.domain import company_of, vacancy_of
 from interlocality.vacancies.handlers import register_kafka_handlers
-from interlocality.vacancies.lifecycle import EVENT_OF_STATUS, Lifecycle
+from interlocality.vacancies.lifecycle import Lifecycle
 from interlocality.vacancies.store import (
     TABLES,
     CompanyRecord,
@@ -44,33 +42,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     def current_state(session: Session) -> Iterator[CloudEvent[Any]]:
         for company in in_id_order(session, CompanyRecord):
-            yield runtime.event(
-                CompanyRegistered,
-                subject=company.id,
-                data=company_of(
-                    company_id=company.id,
-                    document=company.document,
-                    version=company.version,
-                    updated_at=company.updated_at,
-                ),
-                version=company.version,
-            )
+            yield lifecycle.company_event(company)
         for vacancy in in_id_order(session, VacancyRecord):
-            event_type = EVENT_OF_STATUS.get(vacancy.status)
-            if event_type is None:
-                continue
-            yield runtime.event(
-                event_type,
-                subject=vacancy.id,
-                data=vacancy_of(
-                    vacancy_id=vacancy.id,
-                    status=vacancy.status,
-                    document=vacancy.document,
-                    version=vacancy.version,
-                    updated_at=vacancy.updated_at,
-                ),
-                version=vacancy.version,
-            )
+            event = lifecycle.vacancy_event(vacancy)
+            if event is not None:
+                yield event
 
     def held(session: Session, student_id: str) -> dict[str, Any]:
         return {

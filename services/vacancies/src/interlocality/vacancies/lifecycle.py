@@ -10,7 +10,9 @@ from sqlmodel import Session
 from interlocality.common.service import ServiceRuntime
 from interlocality.contracts.applications import ApplicationSubmitted, FunnelStep, PlacementMade
 from interlocality.contracts.companies import CompanyRegistered
+from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.vacancies import (
+    Vacancy,
     VacancyClosed,
     VacancyExpired,
     VacancyFilled,
@@ -60,19 +62,38 @@ class Lifecycle:
         record.content_hash = digest
         record.updated_at = now
         session.add(record)
-        self.runtime.emit(
-            session,
-            self.runtime.event(
-                CompanyRegistered,
-                subject=record.id,
-                data=company_of(
-                    company_id=record.id,
-                    document=record.document,
-                    version=record.version,
-                    updated_at=record.updated_at,
-                ),
+        self.runtime.emit(session, self.company_event(record))
+
+    def company_event(self, record: CompanyRecord) -> CompanyRegistered:
+        """The snapshot event of a stored company (the same id for the same version)."""
+        return self.runtime.event(
+            CompanyRegistered,
+            subject=record.id,
+            data=company_of(
+                company_id=record.id,
+                document=record.document,
                 version=record.version,
+                updated_at=record.updated_at,
             ),
+            version=record.version,
+        )
+
+    def vacancy_event(self, record: VacancyRecord) -> CloudEvent[Vacancy] | None:
+        """The snapshot event of a stored vacancy; drafts have none."""
+        event_type = EVENT_OF_STATUS.get(record.status)
+        if event_type is None:
+            return None
+        return self.runtime.event(
+            event_type,
+            subject=record.id,
+            data=vacancy_of(
+                vacancy_id=record.id,
+                status=record.status,
+                document=record.document,
+                version=record.version,
+                updated_at=record.updated_at,
+            ),
+            version=record.version,
         )
 
     def new_vacancy(self, form: VacancyForm, digest: str, now: datetime) -> VacancyRecord:
@@ -189,21 +210,6 @@ class Lifecycle:
         record.version += 1
         record.updated_at = now
         session.add(record)
-        event_type = EVENT_OF_STATUS.get(record.status)
-        if event_type is None:
-            return  # drafts stay inside the service
-        self.runtime.emit(
-            session,
-            self.runtime.event(
-                event_type,
-                subject=record.id,
-                data=vacancy_of(
-                    vacancy_id=record.id,
-                    status=record.status,
-                    document=record.document,
-                    version=record.version,
-                    updated_at=now,
-                ),
-                version=record.version,
-            ),
-        )
+        event = self.vacancy_event(record)
+        if event is not None:  # drafts stay inside the service
+            self.runtime.emit(session, event)

@@ -247,8 +247,20 @@ def test_consent_withdrawal_and_erasure_reach_every_service(running_region: Regi
     r.wait_for(
         lambda: r.get("notifications", f"/v1/students/{student_id}/notifications").json()["items"]
     )
-    applied = r.post(
-        "vacancies", f"/v1/vacancies/{vacancy['id']}/applications", {"student_id": student_id}
+    # Vacancies learns of the student from the students topic, in its own time.
+    applied = r.wait_for(
+        lambda: (
+            response
+            if (
+                response := r.post(
+                    "vacancies",
+                    f"/v1/vacancies/{vacancy['id']}/applications",
+                    {"student_id": student_id},
+                )
+            ).status_code
+            != 422
+            else None
+        )
     )
     assert applied.status_code == 201, applied.text
 

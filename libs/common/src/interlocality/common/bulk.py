@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import io
 import json
 import tempfile
@@ -26,6 +27,7 @@ __all__ = [
     "RowError",
     "RowOutcome",
     "RowRejected",
+    "fingerprint",
     "iter_rows",
     "run_import",
     "split_list",
@@ -169,6 +171,11 @@ class RowRejected(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+def fingerprint(form: BaseModel) -> str:
+    """A hash of a form's content: re-importing an unchanged row changes nothing."""
+    return hashlib.sha256(form.model_dump_json().encode()).hexdigest()
 
 
 def split_list(value: str, separator: str = ";") -> list[str]:

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlmodel import select
 
-from interlocality.common.bulk import spool, stream_import
+from interlocality.common.bulk import fingerprint, spool, stream_import
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.pagination import decode_cursor, encode_cursor
 from interlocality.common.service import ServiceRuntime
@@ -27,7 +27,6 @@ from interlocality.profiles.domain import (
     ConsentChoices,
     StudentForm,
     consents_after,
-    content_hash,
     profile_of,
 )
 from interlocality.profiles.importer import StudentImporter
@@ -144,7 +143,7 @@ def create_router(
             email=str(form.email),
             document=form.model_dump(mode="json", exclude={"consents"}),
             consents=consents_after({}, form.consents, now),
-            content_hash=content_hash(form),
+            content_hash=fingerprint(form),
             created_at=now,
             updated_at=now,
         )
@@ -175,15 +174,15 @@ def create_router(
         with runtime.transaction() as session:
             record = get_or_404(session, student_id)
             taken_external_id(session, form.external_id, student_id)
-            fingerprint = content_hash(form)
-            if fingerprint != record.content_hash:
+            digest = fingerprint(form)
+            if digest != record.content_hash:
                 now = datetime.now(UTC)
                 record.external_id = form.external_id
                 record.name = form.name
                 record.email = str(form.email)
                 record.document = form.model_dump(mode="json", exclude={"consents"})
                 record.consents = consents_after(record.consents, form.consents, now)
-                record.content_hash = fingerprint
+                record.content_hash = digest
                 record.version += 1
                 record.updated_at = now
                 session.add(record)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from zoneinfo import available_timezones
@@ -37,7 +36,6 @@ __all__ = [
     "ConsentChoices",
     "StudentForm",
     "consents_after",
-    "content_hash",
     "form_from_csv_row",
     "profile_of",
     "snapshot_of_form",
@@ -148,11 +146,6 @@ class StudentForm(BaseModel):
         if until is not None and until < date.today():
             raise ValueError(f"{until} is in the past")
         return until
-
-
-def content_hash(form: StudentForm) -> str:
-    """A fingerprint of the submitted content: re-importing the same row changes nothing."""
-    return hashlib.sha256(form.model_dump_json().encode()).hexdigest()
 
 
 def consents_after(

@@ -12,6 +12,7 @@ from interlocality.common.bulk import (
     ImportFormat,
     ImportReport,
     RowError,
+    fingerprint,
     validate_rows,
 )
 from interlocality.common.esco import EscoVocabulary
@@ -22,7 +23,6 @@ from interlocality.contracts.students import Consents, StudentProfileUpserted
 from interlocality.profiles.domain import (
     StudentForm,
     consents_after,
-    content_hash,
     form_from_csv_row,
     snapshot_of_form,
 )
@@ -74,11 +74,11 @@ class StudentImporter:
             events = []
             for _, form in forms:
                 key = form.external_id or ""
-                fingerprint = content_hash(form)
+                digest = fingerprint(form)
                 record = existing.get(key)
                 row = new_rows.get(key)
-                if (record and record.content_hash == fingerprint) or (
-                    row and row["content_hash"] == fingerprint
+                if (record and record.content_hash == digest) or (
+                    row and row["content_hash"] == digest
                 ):
                     report.unchanged += 1
                     continue
@@ -88,7 +88,7 @@ class StudentImporter:
                     record.email = str(form.email)
                     record.document = document
                     record.consents = consents_after(record.consents, form.consents, now)
-                    record.content_hash = fingerprint
+                    record.content_hash = digest
                     record.version += 1
                     record.updated_at = now
                     session.add(record)
@@ -100,7 +100,7 @@ class StudentImporter:
                         email=str(form.email),
                         document=document,
                         consents=consents_after(row["consents"], form.consents, now),
-                        content_hash=fingerprint,
+                        content_hash=digest,
                         version=row["version"] + 1,
                     )
                     student_id, version, consents = row["id"], row["version"], row["consents"]
@@ -113,7 +113,7 @@ class StudentImporter:
                         "email": str(form.email),
                         "document": document,
                         "consents": consents_after({}, form.consents, now),
-                        "content_hash": fingerprint,
+                        "content_hash": digest,
                         "version": 1,
                         "created_at": now,
                         "updated_at": now,

@@ -11,18 +11,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
-from interlocality.common.bulk import spool, stream_import
+from interlocality.common.bulk import fingerprint, spool, stream_import
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.pagination import decode_cursor, encode_cursor
 from interlocality.common.service import ServiceRuntime, problem
 from interlocality.common.vocabulary_checks import require_known_skills
 from interlocality.contracts.companies import Company
-from interlocality.vacancies.domain import (
-    CompanyForm,
-    VacancyForm,
-    company_of,
-    fingerprint,
-)
+from interlocality.vacancies.domain import CompanyForm, VacancyForm, company_of
 from interlocality.vacancies.importer import CompanyImporter, VacancyImporter
 from interlocality.vacancies.lifecycle import Lifecycle, TransitionRefused
 from interlocality.vacancies.store import (

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
@@ -18,7 +16,6 @@ __all__ = [
     "CompanyForm",
     "VacancyForm",
     "company_of",
-    "fingerprint",
     "size_class",
     "vacancy_of",
 ]
@@ -35,12 +32,6 @@ def size_class(employees: int | None) -> SizeClass | None:
     if employees < 250:
         return "medium"
     return "large"
-
-
-def fingerprint(form: BaseModel) -> str:
-    """A hash of a form's content: an unchanged re-import changes nothing."""
-    canonical = json.dumps(form.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class CompanyForm(BaseModel):

@@ -13,13 +13,14 @@ from interlocality.common.bulk import (
     ImportReport,
     RowError,
     RowRejected,
+    fingerprint,
     split_list,
     validate_rows,
 )
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.service import ServiceRuntime
 from interlocality.common.vocabulary_checks import resolve_skill_labels, unknown_skill_errors
-from interlocality.vacancies.domain import CompanyForm, VacancyForm, fingerprint
+from interlocality.vacancies.domain import CompanyForm, VacancyForm
 from interlocality.vacancies.lifecycle import Lifecycle
 from interlocality.vacancies.store import CompanyRecord, VacancyRecord, by_external_id
 

@@ -8,6 +8,8 @@ from aiokafka import AIOKafkaProducer
 from sqlmodel import Field, Session, SQLModel, func, select
 
 from interlocality.common.cloudevents import encode_event
+from interlocality.common.consumer import DeadLetterPublisher, EventApplier, IncomingRecord
+from interlocality.common.db import init_schema
 from interlocality.common.service import ServiceRuntime
 from interlocality.common.settings import load_settings
 from interlocality.common.testing import eventually, read_topic, upserted
@@ -181,3 +183,52 @@ async def test_a_header_that_is_not_utf8_is_dead_lettered_not_stuck(
         await runtime.stop()
     assert dead.value == b"\x00\xff"
     assert dict(dead.headers)["dlq_reason"].decode().startswith("unparseable:")
+
+
+class RecordingDeadLetters(DeadLetterPublisher):
+    """Keeps dead-lettered records in memory (the applier alone, without a broker)."""
+
+    def __init__(self) -> None:
+        super().__init__(producer=lambda: None, consumer_group="test")  # type: ignore[arg-type,return-value]
+        self.sent: list[tuple[IncomingRecord, str]] = []
+
+    async def send(self, record: IncomingRecord, reason: str) -> None:
+        self.sent.append((record, reason))
+
+
+async def test_one_failing_event_in_a_batch_leaves_the_others_applied_once(
+    region: str, database_url: str
+) -> None:
+    settings = load_settings("matching", region=region, database_url=database_url)
+    runtime = ServiceRuntime(settings, [Applied])
+    init_schema(runtime.engine, runtime.tables)
+
+    def apply(event: StudentProfileUpserted, session: Session) -> None:
+        session.add(Applied(event_id=event.id, student_id=event.data.student_id))
+        if event.data.student_id == "s-poison":
+            raise ValueError("student s-poison cannot be applied")
+
+    dead_letters = RecordingDeadLetters()
+    applier = EventApplier(
+        spec=STUDENTS,
+        consumer="test",
+        engine=runtime.engine,
+        handlers={StudentProfileUpserted: apply},
+        dead_letters=dead_letters,
+    )
+    topic = STUDENTS.name(region)
+
+    def record(student_id: str, offset: int) -> IncomingRecord:
+        encoded = encode_event(upserted(region, student_id), topic)
+        return IncomingRecord(topic, 0, offset, encoded.key, encoded.value, encoded.headers)
+
+    first, second = record("s-1", 0), record("s-2", 2)
+    outcomes = await applier.handle_batch([first, record("s-poison", 1), second, first])
+    again = await applier.handle_batch([second, record("s-3", 3)])
+
+    assert outcomes == ["applied", "dead-lettered", "applied", "duplicate"]
+    assert again == ["duplicate", "applied"]
+    assert [r.student_id for r in applied_rows(runtime)] == ["s-1", "s-2", "s-3"]
+    assert [(r.offset, reason) for r, reason in dead_letters.sent] == [
+        (1, "not applicable: ValueError: student s-poison cannot be applied")
+    ]

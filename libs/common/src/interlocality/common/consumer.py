@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -176,7 +176,6 @@ class EventApplier:
         return [outcome or "ignored" for outcome in outcomes]
 
     def _apply_all(self, events: list[Any], topic: str) -> list[tuple[Outcome, str | None]]:
-        results: list[tuple[Outcome, str | None]] = []
         with Session(self.engine, expire_on_commit=False) as session:
             ids = [event.id for event in events]
             done = set(
@@ -187,30 +186,70 @@ class EventApplier:
                     )
                 ).all()
             )
+            try:
+                results = self._apply_together(session, events, done, topic)
+            except OperationalError:
+                raise
+            except Exception:
+                # Some event of the batch fails: apply them one by one, so that only the
+                # failing one is dead-lettered and the others still count.
+                results = self._apply_one_by_one(session, events, done, topic)
+            session.commit()
+        return results
+
+    def _apply_together(
+        self, session: Session, events: list[Any], done: set[str], topic: str
+    ) -> list[tuple[Outcome, str | None]]:
+        """All events under one savepoint: the fast way when none of them fails."""
+        results: list[tuple[Outcome, str | None]] = []
+        seen = set(done)
+        processed = []
+        with session.begin_nested():
             for event in events:
-                if event.id in done:
+                if event.id in seen:
                     results.append(("duplicate", None))
                     continue
+                seen.add(event.id)
                 handler = self.handlers.get(type(event))
-                savepoint = session.begin_nested()
-                try:
-                    if handler is not None:
-                        handler(event, session)
-                    session.add(
-                        ProcessedEvent(consumer=self.consumer, event_id=event.id, topic=topic)
-                    )
-                    session.flush()
-                    savepoint.commit()
-                except OperationalError:
-                    savepoint.rollback()
-                    raise
-                except Exception as exc:
-                    savepoint.rollback()
-                    results.append(("dead-lettered", f"{type(exc).__name__}: {exc}"))
-                    continue
-                done.add(event.id)
+                if handler is not None:
+                    handler(event, session)
+                processed.append({"consumer": self.consumer, "event_id": event.id, "topic": topic})
                 results.append(("applied" if handler is not None else "ignored", None))
-            session.commit()
+            session.flush()
+            if processed:
+                now = datetime.now(UTC)
+                session.execute(
+                    insert(ProcessedEvent), [{**row, "applied_at": now} for row in processed]
+                )
+        done.update(seen)
+        return results
+
+    def _apply_one_by_one(
+        self, session: Session, events: list[Any], done: set[str], topic: str
+    ) -> list[tuple[Outcome, str | None]]:
+        """Each event under its own savepoint: one that fails leaves nothing behind."""
+        results: list[tuple[Outcome, str | None]] = []
+        for event in events:
+            if event.id in done:
+                results.append(("duplicate", None))
+                continue
+            handler = self.handlers.get(type(event))
+            savepoint = session.begin_nested()
+            try:
+                if handler is not None:
+                    handler(event, session)
+                session.add(ProcessedEvent(consumer=self.consumer, event_id=event.id, topic=topic))
+                session.flush()
+                savepoint.commit()
+            except OperationalError:
+                savepoint.rollback()
+                raise
+            except Exception as exc:
+                savepoint.rollback()
+                results.append(("dead-lettered", f"{type(exc).__name__}: {exc}"))
+                continue
+            done.add(event.id)
+            results.append(("applied" if handler is not None else "ignored", None))
         return results
 
     async def _dead_letter(

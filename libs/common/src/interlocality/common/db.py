@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, Table, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, create_engine
 
-__all__ = ["create_db_engine", "database_reachable", "init_schema", "transaction"]
+__all__ = [
+    "create_db_engine",
+    "database_reachable",
+    "init_schema",
+    "insert_missing",
+    "transaction",
+]
 
 
 def create_db_engine(url: str) -> Engine:
@@ -58,6 +66,16 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def insert_missing(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` into ``model``'s table, leaving rows whose key already exists alone."""
+    if not rows:
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(insert(table).on_conflict_do_nothing(), list(rows))
 
 
 def database_reachable(engine: Engine) -> bool:

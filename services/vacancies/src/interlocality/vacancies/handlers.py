@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
+from interlocality.common.db import insert_missing
 from interlocality.common.service import ServiceRuntime
 from interlocality.contracts.students import StudentProfileErased, StudentProfileUpserted
 from interlocality.contracts.topics import STUDENTS
@@ -16,8 +17,7 @@ def register_kafka_handlers(runtime: ServiceRuntime) -> None:
     """Subscribe vacancies to the students topic."""
 
     def on_student_upserted(event: StudentProfileUpserted, session: Session) -> None:
-        if session.get(KnownStudent, event.data.student_id) is None:
-            session.add(KnownStudent(id=event.data.student_id))
+        insert_missing(session, KnownStudent, [{"id": event.data.student_id}])
 
     def on_student_erased(event: StudentProfileErased, session: Session) -> None:
         student_id = event.data.student_id

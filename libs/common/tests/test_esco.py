@@ -33,6 +33,28 @@ def test_suggestions_tolerate_typos() -> None:
     assert PYTHON in [skill.uri for skill in suggestions]
 
 
+def test_a_preferred_label_outranks_the_same_words_as_another_skills_alternative() -> None:
+    [first, *_] = default_vocabulary().search("project management", limit=3)
+    assert first[0].label == "project management"
+
+
+def test_an_unknown_uri_gets_the_skills_it_was_probably_meant_as() -> None:
+    vocabulary = default_vocabulary()
+    typo = PYTHON[:-2] + "4f"
+    assert [s.uri for s in vocabulary.suggest_for_uri(typo)][:1] == [PYTHON]
+    assert [s.uri for s in vocabulary.suggest_for_uri(PYTHON.replace("http:", "https:"))] == [
+        PYTHON
+    ]
+    worded = vocabulary.suggest_for_uri("http://data.europa.eu/esco/skill/python-programming")
+    assert PYTHON in [s.uri for s in worded]
+    developer = next(o for o in vocabulary.occupations.values() if o.label == "software developer")
+    assert [s.uri for s in vocabulary.suggest_for_uri(developer.uri)] == list(
+        developer.essential_skills[:3]
+    )
+    nowhere = "http://data.europa.eu/esco/skill/00000000-1111-2222-3333-444444444444"
+    assert vocabulary.suggest_for_uri(nowhere) == []
+
+
 def test_labels_of_another_language_load_from_the_official_csv_layout(tmp_path: Path) -> None:
     vocabulary = default_vocabulary()
     danish = tmp_path / "skills_da.csv"

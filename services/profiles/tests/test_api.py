@@ -107,6 +107,16 @@ def test_an_unknown_esco_skill_is_422_naming_it(service_settings: Callable[..., 
         assert UNKNOWN in problem["msg"]
         assert stored_rows(client) == (0, 0)
 
+        typo = PYTHON[:-1] + "f"
+        response = client.post("/v1/students", json=student(skills=[{"uri": typo, "level": 3}]))
+        assert response.status_code == 422
+        [problem] = response.json()["detail"]
+        assert problem["suggestions"][0] == {
+            "uri": PYTHON,
+            "label": "Python (computer programming)",
+        }
+        assert "did you mean 'Python (computer programming)'" in problem["msg"]
+
 
 def test_bodies_over_one_mebibyte_are_refused(service_settings: Callable[..., object]) -> None:
     with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]

@@ -31,6 +31,7 @@ ESCO_NOTICE = "This product uses the ESCO classification of the European Commiss
 ESCO_PREFIX = "http://data.europa.eu/esco/"
 DATA_DIR = Path(__file__).parent / "data" / "esco"
 _WORD = re.compile(r"\w+")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,26 @@ class EscoVocabulary:
         """Skills whose labels best resemble ``text``, typos tolerated, best first."""
         return [skill for skill, _ in self.search(text, limit=limit, lang=lang)]
 
+    def suggest_for_uri(self, uri: str, limit: int = 3) -> list[Skill]:
+        """Skills an unknown URI was probably meant to be, best first.
+
+        A URI a few characters away from a skill's (a typo) gives that skill; a URI whose
+        last segment is words (``…/skill/project-management``) gives the skills those
+        words find; an occupation's URI gives the occupation's essential skills.
+        """
+        occupation = self.occupations.get(uri)
+        if occupation is not None:
+            return [self.skills[u] for u in occupation.essential_skills if u in self.skills][:limit]
+        close = process.extract(
+            uri, list(self.skills), scorer=fuzz.ratio, limit=limit, score_cutoff=90
+        )
+        if close:
+            return [self.skills[found] for found, _, _ in close]
+        tail = uri.rstrip("/").rsplit("/", 1)[-1]
+        if _UUID.fullmatch(tail):
+            return []
+        return self.suggest(re.sub(r"[-_+.]|%20", " ", tail), limit=limit)
+
     def search(self, text: str, limit: int = 10, lang: str = "en") -> list[tuple[Skill, str]]:
         """Skills matching ``text`` with the label that matched, ranked, typo-tolerant.
 
@@ -180,6 +201,8 @@ class EscoVocabulary:
             elif name.startswith(query):
                 score += 10
             uri = index.owners[label_id]
+            if index.display[label_id] == self.skills[uri].label:
+                score += 1  # a preferred label beats another skill's alternative one
             if uri not in best or score > best[uri][0]:
                 best[uri] = (score, label_id)
         ranked = sorted(best.items(), key=lambda item: (-item[1][0], len(index.names[item[1][1]])))

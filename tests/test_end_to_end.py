@@ -25,7 +25,8 @@ pytestmark = pytest.mark.e2e
 
 
 class Region:
-    def __init__(self, urls: dict[str, str]) -> None:
+    def __init__(self, name: str, urls: dict[str, str]) -> None:
+        self.name = name
         self.urls = urls
         self.http = httpx.Client(timeout=10)
 
@@ -35,8 +36,8 @@ class Region:
     def post(self, service: str, path: str, body: Any = None) -> httpx.Response:
         return self.http.post(self.url(service, path), json=body)
 
-    def get(self, service: str, path: str) -> httpx.Response:
-        return self.http.get(self.url(service, path))
+    def get(self, service: str, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+        return self.http.get(self.url(service, path), params=params)
 
     def wait_for(self, what: Callable[[], Any], timeout: float = 30.0) -> Any:
         deadline = time.monotonic() + timeout
@@ -78,7 +79,7 @@ def running_region(
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    region_under_test = Region({s: f"http://127.0.0.1:{p}" for s, p in ports.items()})
+    region_under_test = Region(region, {s: f"http://127.0.0.1:{p}" for s, p in ports.items()})
     try:
         region_under_test.wait_for(
             lambda: process.poll() is not None or "is up" in log.read_text(), timeout=90
@@ -206,6 +207,62 @@ def test_company_vacancy_student_match_notification_summary(running_region: Regi
             r.get("notifications", f"/v1/students/{student_id}/notifications").json()["items"] == []
         )
     )
+
+
+def test_matches_applications_and_placements_make_the_funnel(running_region: Region) -> None:
+    r = running_region
+    skills = skills_of("chemical engineer")
+    company_id = r.post("vacancies", "/v1/companies", {"name": "Kemi Nord A/S"}).json()["id"]
+    vacancy_id = r.post(
+        "vacancies",
+        "/v1/vacancies",
+        {
+            "company_id": company_id,
+            "title": "Master's thesis: process simulation",
+            "kind": "thesis",
+            "required_skills": [{"uri": uri, "min_level": 1} for uri in skills],
+        },
+    ).json()["id"]
+    students = [
+        r.post(
+            "profiles",
+            "/v1/students",
+            {
+                "name": name,
+                "email": f"{name.split()[0].lower()}@students.example.org",
+                "skills": [{"uri": uri, "level": 3} for uri in skills[:2]],
+                "engagement_kinds": ["thesis"],
+            },
+        ).json()["student_id"]
+        for name in ("Amara Okafor", "Jonas Berg")
+    ]
+    r.wait_for(
+        lambda: len(r.get("matching", f"/v1/vacancies/{vacancy_id}/matches").json()["items"]) == 2
+    )
+    for student_id in students:
+        applied = r.post(
+            "vacancies", f"/v1/vacancies/{vacancy_id}/applications", {"student_id": student_id}
+        )
+        assert applied.status_code == 201, applied.text
+    placed = r.post(
+        "vacancies", f"/v1/vacancies/{vacancy_id}/placements", {"student_id": students[0]}
+    )
+    assert placed.status_code == 201, placed.text
+
+    def thesis_funnel() -> list[dict[str, object]] | None:
+        regions = r.get("analytics", "/v1/funnel", params={"kind": "thesis"}).json()["regions"]
+        steps = regions.get(r.name, {}).get("steps", [])
+        return steps if steps and steps[-1]["vacancies"] == 1 and steps[2]["events"] == 2 else None
+
+    steps = r.wait_for(thesis_funnel)
+    assert [(s["step"], s["vacancies"], s.get("events")) for s in steps] == [
+        ("published", 1, None),
+        ("matched", 1, 2),
+        ("notified", 1, 2),
+        ("applied", 1, 2),
+        ("placed", 1, 1),
+    ]
+    assert r.get("analytics", "/v1/funnel", params={"kind": "apprenticeship"}).status_code == 422
 
 
 def test_services_report_health_readiness_and_metrics(running_region: Region) -> None:

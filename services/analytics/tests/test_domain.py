@@ -1,4 +1,4 @@
-from interlocality.analytics.domain import summarise
+from interlocality.analytics.domain import funnel, summarise
 
 
 def test_summary_counts_by_type_and_region_with_totals() -> None:
@@ -17,3 +17,28 @@ def test_summary_counts_by_type_and_region_with_totals() -> None:
             "leipzig": {"MatchFound.v1": 4},
         },
     }
+
+
+def test_the_funnel_follows_vacancies_step_by_step_overall_and_by_kind() -> None:
+    # region, kind, published, then (vacancies, events) for matched/notified/applied/placed
+    rows = [
+        ("aarhus", "internship", 4, 3, 30, 2, 12, 2, 5, 1, 1),
+        ("aarhus", "thesis", 1, 0, 0, 0, 0, 0, 0, 0, 0),
+        ("aarhus", None, 0, 1, 2, 0, 0, 0, 0, 0, 0),
+    ]
+    report = funnel(rows)["aarhus"]
+    assert report["steps"] == [
+        {"step": "published", "vacancies": 5, "share_of_previous": None},
+        {"step": "matched", "vacancies": 4, "share_of_previous": 0.8, "events": 32},
+        {"step": "notified", "vacancies": 2, "share_of_previous": 0.5, "events": 12},
+        {"step": "applied", "vacancies": 2, "share_of_previous": 1.0, "events": 5},
+        {"step": "placed", "vacancies": 1, "share_of_previous": 0.5, "events": 1},
+    ]
+    assert report["by_kind"]["thesis"][1] == {
+        "step": "matched",
+        "vacancies": 0,
+        "share_of_previous": 0.0,
+        "events": 0,
+    }
+    assert report["by_kind"]["thesis"][2]["share_of_previous"] is None
+    assert set(report["by_kind"]) == {"internship", "thesis", "unknown"}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 from sqlmodel import Session
 
-from interlocality.analytics.domain import summarise
-from interlocality.analytics.store import event_counts
+from interlocality.analytics.domain import funnel, summarise
+from interlocality.analytics.store import event_counts, funnel_rows
 from interlocality.common.service import ServiceRuntime
+from interlocality.contracts.common import EngagementKind
 
 __all__ = ["create_router"]
 
@@ -21,5 +24,18 @@ def create_router(runtime: ServiceRuntime) -> APIRouter:
         with Session(runtime.engine) as session:
             rows = [(c.region, c.event_type, c.count) for c in event_counts(session)]
         return summarise(rows)
+
+    @router.get(
+        "/funnel",
+        summary="Vacancies published, matched, notified, applied to and filled",
+        description="Per region, overall and by engagement kind; each step with its share "
+        "of the step before. Counted per vacancy, never per student.",
+    )
+    def vacancy_funnel(
+        kind: Annotated[EngagementKind | None, Query(description="Only this kind")] = None,
+    ) -> dict[str, object]:
+        with Session(runtime.engine) as session:
+            rows = funnel_rows(session, kind)
+        return {"regions": funnel(rows)}
 
     return router

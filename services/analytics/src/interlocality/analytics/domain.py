@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-__all__ = ["summarise"]
+__all__ = ["funnel", "summarise"]
+
+STEPS = ("published", "matched", "notified", "applied", "placed")
 
 
 def summarise(counts: Iterable[tuple[str, str, int]]) -> dict[str, object]:
@@ -18,3 +21,42 @@ def summarise(counts: Iterable[tuple[str, str, int]]) -> dict[str, object]:
         by_type[name] = by_type.get(name, 0) + count
         total += count
     return {"total": total, "by_type": by_type, "by_region": regions}
+
+
+def funnel(rows: Iterable[tuple[Any, ...]]) -> dict[str, object]:
+    """The vacancy funnel per region, overall and by engagement kind.
+
+    Rows are ``(region, kind, published, then vacancies and events per step)`` for the
+    steps matched, notified, applied, placed. Each step says how many vacancies reached it,
+    their share of the step before, and how many events it counted.
+    """
+    regions: dict[str, dict[str, list[int]]] = {}
+    for region, kind, *counts in rows:
+        kinds = regions.setdefault(region, {})
+        for key in ("all", kind or "unknown"):
+            totals = kinds.setdefault(key, [0] * len(counts))
+            for index, count in enumerate(counts):
+                totals[index] += int(count or 0)
+    return {
+        region: {
+            "steps": _steps(kinds.pop("all")),
+            "by_kind": {kind: _steps(totals) for kind, totals in sorted(kinds.items())},
+        }
+        for region, kinds in sorted(regions.items())
+    }
+
+
+def _steps(totals: list[int]) -> list[dict[str, object]]:
+    published, *per_step = totals
+    steps: list[dict[str, object]] = [
+        {"step": "published", "vacancies": published, "share_of_previous": None}
+    ]
+    before = published
+    for index, name in enumerate(STEPS[1:]):
+        vacancies, events = per_step[2 * index], per_step[2 * index + 1]
+        share = round(vacancies / before, 4) if before else None
+        steps.append(
+            {"step": name, "vacancies": vacancies, "share_of_previous": share, "events": events}
+        )
+        before = vacancies
+    return steps

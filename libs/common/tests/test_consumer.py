@@ -209,12 +209,14 @@ async def test_one_failing_event_in_a_batch_leaves_the_others_applied_once(
             raise ValueError("student s-poison cannot be applied")
 
     dead_letters = RecordingDeadLetters()
+    rollbacks: list[str] = []
     applier = EventApplier(
         spec=STUDENTS,
         consumer="test",
         engine=runtime.engine,
         handlers={StudentProfileUpserted: apply},
         dead_letters=dead_letters,
+        after_rollback=lambda: rollbacks.append("rolled back"),
     )
     topic = STUDENTS.name(region)
 
@@ -229,6 +231,8 @@ async def test_one_failing_event_in_a_batch_leaves_the_others_applied_once(
     assert outcomes == ["applied", "dead-lettered", "applied", "duplicate"]
     assert again == ["duplicate", "applied"]
     assert [r.student_id for r in applied_rows(runtime)] == ["s-1", "s-2", "s-3"]
+    # The batch as a whole, then the poison event alone: state kept in memory must reload.
+    assert rollbacks == ["rolled back"] * 2
     assert [(r.offset, reason) for r, reason in dead_letters.sent] == [
         (1, "not applicable: ValueError: student s-poison cannot be applied")
     ]

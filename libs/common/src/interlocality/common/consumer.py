@@ -103,7 +103,8 @@ class EventApplier:
     ``handlers`` map an event class to a function ``(event, session) -> None`` that runs
     inside the transaction that also records the event id. Event types without a handler
     are recorded and otherwise ignored. Database outages propagate (the record is retried);
-    any other failure dead-letters the record.
+    any other failure dead-letters the record. ``after_rollback`` is called whenever work
+    was rolled back, so in-memory state derived from the database can be reloaded.
     """
 
     def __init__(
@@ -116,6 +117,7 @@ class EventApplier:
         dead_letters: DeadLetterPublisher,
         after_commit: Callable[[], None] | None = None,
         on_outcome: Callable[[str, Outcome, str | None], None] | None = None,
+        after_rollback: Callable[[], None] | None = None,
     ) -> None:
         self.spec = spec
         self.consumer = consumer
@@ -124,6 +126,7 @@ class EventApplier:
         self.dead_letters = dead_letters
         self.after_commit = after_commit
         self.on_outcome = on_outcome
+        self.after_rollback = after_rollback or (lambda: None)
         self._ignored_types = {
             event_type.model_fields["type"].default  # type: ignore[attr-defined]
             for event_type in spec.event_types
@@ -189,10 +192,12 @@ class EventApplier:
             try:
                 results = self._apply_together(session, events, done, topic)
             except OperationalError:
+                self.after_rollback()
                 raise
             except Exception:
                 # Some event of the batch fails: apply them one by one, so that only the
                 # failing one is dead-lettered and the others still count.
+                self.after_rollback()
                 results = self._apply_one_by_one(session, events, done, topic)
             session.commit()
         return results
@@ -243,9 +248,11 @@ class EventApplier:
                 savepoint.commit()
             except OperationalError:
                 savepoint.rollback()
+                self.after_rollback()
                 raise
             except Exception as exc:
                 savepoint.rollback()
+                self.after_rollback()
                 results.append(("dead-lettered", f"{type(exc).__name__}: {exc}"))
                 continue
             done.add(event.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ __all__ = [
     "init_schema",
     "insert_missing",
     "transaction",
+    "upsert",
 ]
 
 
@@ -76,6 +78,28 @@ def insert_missing(session: Session, model: type[SQLModel], rows: Sequence[dict[
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     session.execute(insert(table).on_conflict_do_nothing(), list(rows))
+
+
+def upsert(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` into ``model``'s table; a row whose key exists replaces its values.
+
+    Every row must carry the same columns.
+    """
+    if rows:
+        table = model.__table__  # type: ignore[attr-defined]
+        dialect = session.get_bind().dialect.name
+        session.execute(_upsert_statement(table, dialect, tuple(rows[0])), list(rows))
+
+
+@lru_cache(maxsize=256)
+def _upsert_statement(table: Table, dialect: str, columns: tuple[str, ...]) -> Any:
+    # Building the statement costs more than running it: build it once per shape.
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+    keys = [column.name for column in table.primary_key]
+    changed = {name: statement.excluded[name] for name in columns if name not in keys}
+    if not changed:
+        return statement.on_conflict_do_nothing()
+    return statement.on_conflict_do_update(index_elements=keys, set_=changed)
 
 
 def database_reachable(engine: Engine) -> bool:

@@ -155,11 +155,17 @@ class ServiceRuntime:
 
     # -- Kafka ------------------------------------------------------------------------
 
-    def consume(self, spec: TopicSpec, handlers: Mapping[type, EventHandler]) -> None:
+    def consume(
+        self,
+        spec: TopicSpec,
+        handlers: Mapping[type, EventHandler],
+        after_rollback: Callable[[], None] | None = None,
+    ) -> None:
         """Apply ``spec``'s events with idempotent, dead-lettering handlers.
 
         All topics of a service share one Kafka consumer in the service's group, so the
-        group settles in one rebalance.
+        group settles in one rebalance. ``after_rollback`` is told when applied work was
+        rolled back (see :class:`EventApplier`).
         """
         if self._subscribed:
             raise RuntimeError("consume() must be called before the service starts")
@@ -172,6 +178,7 @@ class ServiceRuntime:
             dead_letters=DeadLetterPublisher(self.started_producer, self.settings.consumer_group),
             after_commit=self.wake_relay,
             on_outcome=self._count_outcome,
+            after_rollback=after_rollback,
         )
 
     def _subscribe(self) -> None:

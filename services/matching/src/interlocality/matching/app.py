@@ -16,6 +16,7 @@ from interlocality.contracts.matches import MatchFound
 from interlocality.contracts.topics import MATCHES
 from interlocality.matching.api import create_router
 from interlocality.matching.handlers import match_found, register_kafka_handlers
+from interlocality.matching.index import MatchIndex
 from interlocality.matching.store import TABLES, MatchRecord, StudentView, matches_of_student
 
 __all__ = ["create_app"]
@@ -28,7 +29,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or load_settings("matching")
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     runtime.publishes(MATCHES)
-    register_kafka_handlers(runtime)
+    register_kafka_handlers(runtime, MatchIndex())
 
     def current_matches(session: Session) -> Iterator[MatchFound]:
         for record in session.exec(select(MatchRecord)):

@@ -19,16 +19,15 @@ from interlocality.contracts.vacancies import (
     VacancyPublished,
 )
 from interlocality.matching.domain import RequiredSkill, permit_flag, score_pair
+from interlocality.matching.index import MatchIndex, StudentEntry, VacancyEntry
 from interlocality.matching.store import (
     MatchRecord,
-    StudentView,
-    VacancyView,
+    delete_student,
+    load_index,
     matches_of_student,
     matches_of_vacancy,
-    open_vacancies_sharing,
-    set_student_skills,
-    set_vacancy_skills,
-    students_sharing,
+    save_student,
+    save_vacancy,
 )
 
 __all__ = ["match_found", "register_kafka_handlers"]
@@ -56,8 +55,16 @@ def match_found(runtime: ServiceRuntime, record: MatchRecord) -> MatchFound:
     )
 
 
-def register_kafka_handlers(runtime: ServiceRuntime) -> None:
-    """Subscribe matching to the students and vacancies topics."""
+def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
+    """Subscribe matching to the students and vacancies topics, keeping ``index`` current."""
+
+    def fresh(session: Session) -> MatchIndex:
+        if index.stale:
+            load_index(session, index)
+        return index
+
+    def mark_stale() -> None:
+        index.stale = True
 
     def withdraw(session: Session, records: Iterable[MatchRecord], reason: WithdrawReason) -> None:
         for record in records:
@@ -76,16 +83,13 @@ def register_kafka_handlers(runtime: ServiceRuntime) -> None:
     def reconcile(
         session: Session,
         existing: list[MatchRecord],
-        pairs: Iterable[tuple[StudentView, VacancyView]],
+        pairs: Iterable[tuple[StudentEntry, VacancyEntry]],
     ) -> None:
         """Bring the stored matches of one student or vacancy in line with fresh scores."""
         current = {(m.student_id, m.vacancy_id): m for m in existing}
         seen: set[tuple[str, str]] = set()
         for student, vacancy in pairs:
-            result = score_pair(
-                student.skills,
-                [RequiredSkill(s["uri"], s.get("min_level", 1)) for s in vacancy.required_skills],
-            )
+            result = score_pair(student.skills, vacancy.required)
             if result is None:
                 continue
             key = (student.id, vacancy.id)
@@ -128,86 +132,82 @@ def register_kafka_handlers(runtime: ServiceRuntime) -> None:
 
     def on_student_upserted(event: StudentProfileUpserted, session: Session) -> None:
         profile = event.data
-        view = session.get(StudentView, profile.student_id)
-        if view is not None and view.version >= profile.version:
+        view = fresh(session)
+        known = view.students.get(profile.student_id)
+        if known is not None and known.version >= profile.version:
             return  # an older snapshot arriving late changes nothing
         if not profile.consents.matching.granted:
             # Without consent to matching the view must not hold the student at all.
             forget_student(session, profile.student_id, "consent_withdrawn")
             return
-        skills = {skill.uri: skill.level for skill in profile.skills}
-        if view is None:
-            view = StudentView(id=profile.student_id, version=profile.version)
-        view.skills = skills
-        view.engagement_kinds = list(profile.engagement_kinds)
         permitted = profile.permitted_work
         limited = permitted is not None and not permitted.unrestricted
-        view.permitted_hours = permitted.hours_per_week_term if limited and permitted else None
-        view.permit_country = permitted.country if permitted else ""
-        view.version = profile.version
-        session.add(view)
-        set_student_skills(session, view.id, list(skills))
-        vacancies = open_vacancies_sharing(session, list(skills))
+        entry = StudentEntry(
+            id=profile.student_id,
+            version=profile.version,
+            skills={skill.uri: skill.level for skill in profile.skills},
+            engagement_kinds=tuple(profile.engagement_kinds),
+            permitted_hours=permitted.hours_per_week_term if limited and permitted else None,
+            permit_country=permitted.country if permitted else "",
+        )
+        save_student(session, entry)
+        # Matches exist only for students in the view: a newcomer has none to look up.
+        existing = matches_of_student(session, entry.id) if known is not None else []
         reconcile(
             session,
-            matches_of_student(session, view.id),
-            ((view, vacancy) for vacancy in vacancies),
+            existing,
+            ((entry, vacancy) for vacancy in view.open_vacancies_sharing(entry.skills)),
         )
+        view.put_student(entry)
 
     def forget_student(session: Session, student_id: str, reason: WithdrawReason) -> None:
         withdraw(session, matches_of_student(session, student_id), reason)
-        set_student_skills(session, student_id, [])
-        view = session.get(StudentView, student_id)
-        if view is not None:
-            session.delete(view)
+        delete_student(session, student_id)
+        index.remove_student(student_id)
 
     def on_student_erased(event: StudentProfileErased, session: Session) -> None:
+        fresh(session)
         forget_student(session, event.data.student_id, "student_erased")
 
     def store_vacancy(
         event: VacancyPublished | VacancyEndEvent, session: Session
-    ) -> VacancyView | None:
+    ) -> VacancyEntry | None:
         vacancy = event.data
-        view = session.get(VacancyView, vacancy.vacancy_id)
-        if view is not None and view.version >= vacancy.version:
+        known = fresh(session).vacancies.get(vacancy.vacancy_id)
+        if known is not None and known.version >= vacancy.version:
             return None
-        if view is None:
-            view = VacancyView(
-                id=vacancy.vacancy_id,
-                company_id=vacancy.company_id,
-                title=vacancy.title,
-                kind=vacancy.kind,
-                status=vacancy.status,
-                version=vacancy.version,
-            )
-        view.title = vacancy.title
-        view.kind = vacancy.kind
-        view.hours_per_week = vacancy.hours_per_week
-        view.status = vacancy.status
-        view.version = vacancy.version
-        view.required_skills = [s.model_dump() for s in vacancy.required_skills]
-        session.add(view)
-        set_vacancy_skills(session, view.id, [s.uri for s in vacancy.required_skills])
-        return view
+        entry = VacancyEntry(
+            id=vacancy.vacancy_id,
+            version=vacancy.version,
+            company_id=vacancy.company_id,
+            title=vacancy.title,
+            kind=vacancy.kind,
+            status=vacancy.status,
+            hours_per_week=vacancy.hours_per_week,
+            required=tuple(RequiredSkill(s.uri, s.min_level) for s in vacancy.required_skills),
+        )
+        save_vacancy(session, entry)
+        index.put_vacancy(entry)
+        return entry
 
     def on_vacancy_published(event: VacancyPublished, session: Session) -> None:
-        view = store_vacancy(event, session)
-        if view is None:
+        entry = store_vacancy(event, session)
+        if entry is None:
             return
-        if view.status != "open":
-            withdraw(session, matches_of_vacancy(session, view.id), "vacancy_closed")
+        if not entry.open:
+            withdraw(session, matches_of_vacancy(session, entry.id), "vacancy_closed")
             return
-        students = students_sharing(session, [s["uri"] for s in view.required_skills])
+        students = index.students_sharing(s.uri for s in entry.required)
         reconcile(
             session,
-            matches_of_vacancy(session, view.id),
-            ((student, view) for student in students),
+            matches_of_vacancy(session, entry.id),
+            ((student, entry) for student in students),
         )
 
     def on_vacancy_ended(event: VacancyEndEvent, session: Session) -> None:
-        view = store_vacancy(event, session)
-        if view is not None:
-            withdraw(session, matches_of_vacancy(session, view.id), "vacancy_closed")
+        entry = store_vacancy(event, session)
+        if entry is not None:
+            withdraw(session, matches_of_vacancy(session, entry.id), "vacancy_closed")
 
     runtime.consume(
         STUDENTS,
@@ -215,6 +215,7 @@ def register_kafka_handlers(runtime: ServiceRuntime) -> None:
             StudentProfileUpserted: on_student_upserted,
             StudentProfileErased: on_student_erased,
         },
+        after_rollback=mark_stale,
     )
     runtime.consume(
         VACANCIES,
@@ -224,4 +225,5 @@ def register_kafka_handlers(runtime: ServiceRuntime) -> None:
             VacancyFilled: on_vacancy_ended,
             VacancyExpired: on_vacancy_ended,
         },
+        after_rollback=mark_stale,
     )

@@ -8,17 +8,21 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, Session, SQLModel, col, delete, select
 
+from interlocality.common.db import upsert
+from interlocality.matching.domain import RequiredSkill
+from interlocality.matching.index import MatchIndex, StudentEntry, VacancyEntry
+
 __all__ = [
     "TABLES",
     "MatchRecord",
     "StudentView",
     "VacancyView",
+    "delete_student",
+    "load_index",
     "matches_of_student",
     "matches_of_vacancy",
-    "open_vacancies_sharing",
-    "set_student_skills",
-    "set_vacancy_skills",
-    "students_sharing",
+    "save_student",
+    "save_vacancy",
 ]
 
 
@@ -35,15 +39,6 @@ class StudentView(SQLModel, table=True):
     version: int
 
 
-class StudentSkill(SQLModel, table=True):
-    """Index from a skill to the students who have it."""
-
-    __tablename__ = "student_skill"
-
-    student_id: str = Field(primary_key=True, max_length=64)
-    skill_uri: str = Field(primary_key=True, max_length=120, index=True)
-
-
 class VacancyView(SQLModel, table=True):
     """What matching knows of a vacancy."""
 
@@ -57,15 +52,6 @@ class VacancyView(SQLModel, table=True):
     status: str = Field(max_length=16, index=True)
     hours_per_week: int | None = None
     version: int
-
-
-class VacancySkill(SQLModel, table=True):
-    """Index from a skill to the vacancies requiring it."""
-
-    __tablename__ = "vacancy_skill"
-
-    vacancy_id: str = Field(primary_key=True, max_length=64)
-    skill_uri: str = Field(primary_key=True, max_length=120, index=True)
 
 
 class MatchRecord(SQLModel, table=True):
@@ -89,39 +75,87 @@ class MatchRecord(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
-TABLES: list[type[SQLModel]] = [StudentView, StudentSkill, VacancyView, VacancySkill, MatchRecord]
+TABLES: list[type[SQLModel]] = [StudentView, VacancyView, MatchRecord]
 
 
-def set_student_skills(session: Session, student_id: str, uris: list[str]) -> None:
-    """Replace the skill index rows of a student."""
-    session.exec(delete(StudentSkill).where(col(StudentSkill.student_id) == student_id))
-    session.add_all(StudentSkill(student_id=student_id, skill_uri=uri) for uri in uris)
-
-
-def set_vacancy_skills(session: Session, vacancy_id: str, uris: list[str]) -> None:
-    """Replace the skill index rows of a vacancy."""
-    session.exec(delete(VacancySkill).where(col(VacancySkill.vacancy_id) == vacancy_id))
-    session.add_all(VacancySkill(vacancy_id=vacancy_id, skill_uri=uri) for uri in uris)
-
-
-def open_vacancies_sharing(session: Session, uris: list[str]) -> list[VacancyView]:
-    """Open vacancies that require at least one of ``uris``."""
-    if not uris:
-        return []
-    ids = select(VacancySkill.vacancy_id).where(col(VacancySkill.skill_uri).in_(uris)).distinct()
-    return list(
-        session.exec(
-            select(VacancyView).where(col(VacancyView.id).in_(ids), VacancyView.status == "open")
-        ).all()
+def save_student(session: Session, entry: StudentEntry) -> None:
+    """Store (or replace) a student's entry."""
+    upsert(
+        session,
+        StudentView,
+        [
+            {
+                "id": entry.id,
+                "version": entry.version,
+                "skills": dict(entry.skills),
+                "engagement_kinds": list(entry.engagement_kinds),
+                "permitted_hours": entry.permitted_hours,
+                "permit_country": entry.permit_country,
+            }
+        ],
     )
 
 
-def students_sharing(session: Session, uris: list[str]) -> list[StudentView]:
-    """Students that have at least one of ``uris``."""
-    if not uris:
-        return []
-    ids = select(StudentSkill.student_id).where(col(StudentSkill.skill_uri).in_(uris)).distinct()
-    return list(session.exec(select(StudentView).where(col(StudentView.id).in_(ids))).all())
+def delete_student(session: Session, student_id: str) -> None:
+    """Remove a student's entry."""
+    session.execute(delete(StudentView).where(col(StudentView.id) == student_id))
+
+
+def save_vacancy(session: Session, entry: VacancyEntry) -> None:
+    """Store (or replace) a vacancy's entry."""
+    upsert(
+        session,
+        VacancyView,
+        [
+            {
+                "id": entry.id,
+                "version": entry.version,
+                "company_id": entry.company_id,
+                "title": entry.title,
+                "kind": entry.kind,
+                "status": entry.status,
+                "hours_per_week": entry.hours_per_week,
+                "required_skills": [
+                    {"uri": s.uri, "min_level": s.min_level} for s in entry.required
+                ],
+            }
+        ],
+    )
+
+
+def load_index(session: Session, index: MatchIndex) -> None:
+    """Fill ``index`` from the stored entries."""
+    students = session.execute(select(StudentView.__table__)).mappings()  # type: ignore[attr-defined]
+    vacancies = session.execute(select(VacancyView.__table__)).mappings()  # type: ignore[attr-defined]
+    index.load(
+        (
+            StudentEntry(
+                id=row["id"],
+                version=row["version"],
+                skills=row["skills"] or {},
+                engagement_kinds=tuple(row["engagement_kinds"] or ()),
+                permitted_hours=row["permitted_hours"],
+                permit_country=row["permit_country"],
+            )
+            for row in students
+        ),
+        (
+            VacancyEntry(
+                id=row["id"],
+                version=row["version"],
+                company_id=row["company_id"],
+                title=row["title"],
+                kind=row["kind"],
+                status=row["status"],
+                hours_per_week=row["hours_per_week"],
+                required=tuple(
+                    RequiredSkill(s["uri"], s.get("min_level", 1))
+                    for s in row["required_skills"] or ()
+                ),
+            )
+            for row in vacancies
+        ),
+    )
 
 
 def matches_of_student(

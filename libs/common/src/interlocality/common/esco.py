@@ -25,6 +25,7 @@ __all__ = [
     "Skill",
     "default_vocabulary",
     "load_vocabulary",
+    "region_vocabulary",
 ]
 
 ESCO_NOTICE = "This product uses the ESCO classification of the European Commission."
@@ -282,3 +283,12 @@ def load_vocabulary(data_dir: Path | None = None) -> EscoVocabulary:
 def default_vocabulary() -> EscoVocabulary:
     """The shipped vocabulary, loaded once per process."""
     return load_vocabulary()
+
+
+def region_vocabulary(extra_labels: str) -> EscoVocabulary:
+    """The shipped vocabulary with a region's label files (``lang=path,…``) added."""
+    vocabulary = default_vocabulary()
+    for entry in filter(None, (e.strip() for e in extra_labels.split(","))):
+        lang, _, path = entry.partition("=")
+        vocabulary.add_labels_from_csv(Path(path.strip()), lang.strip())
+    return vocabulary

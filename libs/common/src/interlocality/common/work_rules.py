@@ -24,6 +24,7 @@ __all__ = [
     "WorkRules",
     "load_work_rules",
     "permitted_work",
+    "region_work_rules",
 ]
 
 RULES_DIR = Path(__file__).parent / "data" / "work_rules"
@@ -82,6 +83,12 @@ class _Located:
                 if line.strip().strip("[]").strip() == location[0]:
                     return number
         return None
+
+
+def region_work_rules(setting: str) -> WorkRules:
+    """The rules a region runs with: a shipped country (``dk``, ``de``, …) or a file's path."""
+    shipped = RULES_DIR / f"{setting.lower()}.toml"
+    return load_work_rules(shipped if shipped.exists() else Path(setting))
 
 
 def load_work_rules(path: Path) -> WorkRules:

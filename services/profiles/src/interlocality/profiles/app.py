@@ -9,30 +9,24 @@ from typing import Any
 from fastapi import FastAPI
 from sqlmodel import Session
 
-from interlocality.common.esco import default_vocabulary
+from interlocality.common.esco import region_vocabulary
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import ServiceSettings, load_settings
-from interlocality.common.work_rules import RULES_DIR, WorkRules, load_work_rules
+from interlocality.common.work_rules import region_work_rules
 from interlocality.contracts.students import StudentProfileUpserted
 from interlocality.contracts.topics import STUDENTS
 from interlocality.profiles.api import create_router, snapshot_event
 from interlocality.profiles.store import TABLES, StudentRecord, all_students
 
-__all__ = ["create_app", "region_work_rules"]
+__all__ = ["create_app"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-def region_work_rules(settings: ServiceSettings) -> WorkRules:
-    """The rules file of the region: a shipped country or the operator's own file."""
-    shipped = RULES_DIR / f"{settings.work_rules.lower()}.toml"
-    return load_work_rules(shipped if shipped.exists() else Path(settings.work_rules))
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """The profiles service: students' profiles, published on the students topic."""
     settings = settings or load_settings("profiles")
-    rules = region_work_rules(settings)
+    rules = region_work_rules(settings.work_rules)
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     runtime.publishes(STUDENTS)
 
@@ -44,10 +38,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         record = session.get(StudentRecord, student_id)
         return {"profile": record.document if record else None}
 
-    vocabulary = default_vocabulary()
-    for entry in filter(None, (e.strip() for e in settings.esco_labels.split(","))):
-        lang, _, path = entry.partition("=")
-        vocabulary.add_labels_from_csv(Path(path), lang.strip())
+    vocabulary = region_vocabulary(settings.esco_labels)
     runtime.replay_sources.append(current_profiles)
     runtime.personal_data.append(held)
     return create_service_app(

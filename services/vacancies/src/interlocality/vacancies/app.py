@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from sqlmodel import Session
 
-from interlocality.common.esco import default_vocabulary
+from interlocality.common.esco import region_vocabulary
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import ServiceSettings, load_settings
 from interlocality.contracts.envelope import CloudEvent
@@ -64,7 +64,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     runtime.every(settings.expiry_check_seconds, expire_vacancies)
     return create_service_app(
         runtime,
-        [create_router(runtime, default_vocabulary(), lifecycle)],
+        [create_router(runtime, region_vocabulary(settings.esco_labels), lifecycle)],
         title="Interlocality vacancies",
         description="The region's companies, their vacancies and the application funnel.",
     )

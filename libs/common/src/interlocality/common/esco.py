@@ -136,6 +136,12 @@ class EscoVocabulary:
             return skill.label
         return self.groups.get(uri, uri)
 
+    def prepare(self) -> None:
+        """Build the lookups that are otherwise built on first use (at a service's start)."""
+        self.find_by_label("")
+        for lang in ("en", *self.labels):
+            self._label_index(lang)
+
     def find_by_label(self, text: str) -> Skill | None:
         """The skill whose preferred or alternative label is ``text`` (any case)."""
         if self._by_label is None:
@@ -286,9 +292,11 @@ def default_vocabulary() -> EscoVocabulary:
 
 
 def region_vocabulary(extra_labels: str) -> EscoVocabulary:
-    """The shipped vocabulary with a region's label files (``lang=path,…``) added."""
+    """The shipped vocabulary with a region's label files (``lang=path,…``) added, its
+    lookups built."""
     vocabulary = default_vocabulary()
     for entry in filter(None, (e.strip() for e in extra_labels.split(","))):
         lang, _, path = entry.partition("=")
         vocabulary.add_labels_from_csv(Path(path.strip()), lang.strip())
+    vocabulary.prepare()
     return vocabulary

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -65,6 +66,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+YOUNG_GENERATION_THRESHOLD = 10_000
 
 EventT = TypeVar("EventT", bound=CloudEvent[Any])
 ReplaySource = Callable[[Session], Iterable[CloudEvent[Any]]]
@@ -323,6 +325,19 @@ class ServiceRuntime:
         return dict(spec.to_specification().to_jsonable())
 
 
+def settle_heap() -> None:
+    """Keep the garbage collector off what a service loads once at start.
+
+    The ESCO vocabulary, its search index and the code lists are hundreds of thousands of
+    objects that live as long as the process; every full collection would scan them again,
+    which costs more than half of a bulk import's time. Frozen, they are never scanned. A
+    larger first generation makes the many short-lived objects of validation cheaper too.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_GENERATION_THRESHOLD, *gc.get_threshold()[1:])
+
+
 async def tolerant_batch_parser(message: Any, original: Callable[[Any], Any]) -> Any:
     """FastStream's batch parser, surviving header values that are not UTF-8.
 
@@ -448,6 +463,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        settle_heap()
         logger.info("service started", extra={"port": settings.port})
         try:
             yield

@@ -103,6 +103,9 @@ def test_import_reports_bad_rows_stores_good_ones_and_is_idempotent(
         assert au6["version"] == 2 and au6["hours_per_week"] == 20
         java = next(s for s in au6["skills"] if s["level"] == 2)
         assert java["uri"].startswith("http://data.europa.eu/esco/skill/")
+        found = client.get("/v1/students", params={"external_id": "au-6"}).json()["items"]
+        assert [s["student_id"] for s in found] == [au6["student_id"]]
+        assert client.get("/v1/students", params={"external_id": "au-4"}).json()["items"] == []
 
         records = asyncio.run(read_topic(kafka_bootstrap, STUDENTS.name(settings.region), 4))
     # Two created, then one created and one updated: four snapshots, no more.

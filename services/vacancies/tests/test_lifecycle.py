@@ -189,3 +189,6 @@ def test_import_companies_then_vacancies_by_external_id(
         assert [v["vacancy"]["external_id"] for v in listed] == ["v-1"]
         nice = listed[0]["vacancy"]["languages"][1]
         assert (nice["code"], nice["required"]) == ("nl", False)
+        by_own_id = client.get("/v1/vacancies", params={"external_id": "v-1"}).json()["items"]
+        assert [v["id"] for v in by_own_id] == [listed[0]["id"]]
+        assert client.get("/v1/vacancies", params={"external_id": "v-2"}).json()["items"] == []

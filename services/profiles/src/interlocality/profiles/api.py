@@ -157,10 +157,15 @@ def create_router(
     def list_students(
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         cursor: Annotated[str | None, Query(description="next_cursor of the last page")] = None,
+        external_id: Annotated[
+            str | None, Query(max_length=100, description="Only the student with this own id")
+        ] = None,
     ) -> StudentPage:
         after = decode_cursor(cursor, 1)
         with runtime.transaction() as session:
-            records = page_of_students(session, after[0] if after else None, limit + 1)
+            records = page_of_students(
+                session, after[0] if after else None, limit + 1, external_id=external_id
+            )
         more = len(records) > limit
         records = records[:limit]
         return StudentPage(

@@ -52,11 +52,15 @@ def all_students(session: Session, batch: int = 1000) -> Iterator[StudentRecord]
         last = rows[-1].id
 
 
-def page_of_students(session: Session, after: str | None, limit: int) -> list[StudentRecord]:
-    """Students in id order after the id ``after``."""
+def page_of_students(
+    session: Session, after: str | None, limit: int, *, external_id: str | None = None
+) -> list[StudentRecord]:
+    """Students in id order after the id ``after``; only ``external_id``'s when given."""
     statement = select(StudentRecord).order_by(col(StudentRecord.id)).limit(limit)
     if after:
         statement = statement.where(StudentRecord.id > after)
+    if external_id is not None:
+        statement = statement.where(StudentRecord.external_id == external_id)
     return list(session.exec(statement).all())
 
 

@@ -166,6 +166,9 @@ def create_router(
             Literal["draft", "open", "filled", "closed", "expired"] | None,
             Query(alias="status"),
         ] = None,
+        external_id: Annotated[
+            str | None, Query(max_length=100, description="Only the vacancy with this own id")
+        ] = None,
     ) -> Page:
         after = decode_cursor(cursor, 1)
         with Session(runtime.engine) as session:
@@ -174,6 +177,8 @@ def create_router(
                 statement = statement.where(VacancyRecord.id > after[0])
             if status_filter:
                 statement = statement.where(VacancyRecord.status == status_filter)
+            if external_id is not None:
+                statement = statement.where(VacancyRecord.external_id == external_id)
             rows = list(session.exec(statement).all())
         return Page(
             items=[vacancy_public(r) for r in rows[:limit]],

@@ -360,7 +360,7 @@ def test_operator_imports_a_file_and_sees_the_state_downstream(
     students = tmp_path / "students.csv"
     students.write_text(
         "external_id,name,email,skills,engagement_kinds\n"
-        f"st-1,Amir Haddad,amir@students.example.org,{skills[0]}|3,internship\n"
+        f"st-1,Amir Haddad,amir@students.example.org,{skills[0]}|3;{skills[1]}|2,internship\n"
         f"st-2,Broken Row,not-an-email,{skills[0]}|3,internship\n"
     )
     env = {**os.environ, **{f"{s.upper()}_PORT": u.rsplit(":", 1)[1] for s, u in r.urls.items()}}

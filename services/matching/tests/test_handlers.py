@@ -176,3 +176,31 @@ def test_matches_follow_students_and_vacancies(
         if b"reason" in r.value
     )
     assert reasons == ["no_longer_fits", "student_erased", "vacancy_closed"]
+
+
+def test_pairs_below_the_region_minimum_are_not_matches(
+    service_settings: Callable[..., Any], kafka_bootstrap: str, region: str
+) -> None:
+    uris = skills()
+    with TestClient(create_app(service_settings("matching", match_min_score=0.5))) as client:
+        asyncio.run(
+            publish(
+                kafka_bootstrap,
+                [
+                    vacancy_event(region, VacancyPublished, "open", 1),
+                    student_event(region, "s-two", uris[:2]),
+                    student_event(region, "s-one", uris[:1]),
+                ],
+            )
+        )
+        wait_for(lambda: len(ranked(client, "/v1/vacancies/v-1/matches")) == 1)
+        # s-one shares a skill (1/3) but stays under 0.5; once it learns more it matches.
+        asyncio.run(publish(kafka_bootstrap, [student_event(region, "s-one", uris, version=2)]))
+        wait_for(lambda: len(ranked(client, "/v1/vacancies/v-1/matches")) == 2)
+        assert ranked(client, "/v1/vacancies/v-1/matches") == [
+            ("s-one", 1.0),
+            ("s-two", round(2 / 3, 4)),
+        ]
+        # Falling under the minimum again withdraws the match.
+        asyncio.run(publish(kafka_bootstrap, [student_event(region, "s-one", uris[:1], version=3)]))
+        wait_for(lambda: ranked(client, "/v1/students/s-one/matches") == [])

@@ -82,6 +82,14 @@ class ServiceSettings(BaseSettings):
             "(dk, de, nl, be-vlg, fi, it) or the path of an operator's own TOML file."
         ),
     ] = "dk"
+    match_min_score: Annotated[
+        float,
+        Field(
+            ge=0.0,
+            le=1.0,
+            description="Lowest score a pair needs to be a match; below it a match is withdrawn.",
+        ),
+    ] = 0.3
     outbox_poll_seconds: float = 0.05
     consumer_batch_size: Annotated[
         int, Field(description="Most events a consumer applies in one transaction.", ge=1)

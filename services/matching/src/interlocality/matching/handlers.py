@@ -57,6 +57,7 @@ def match_found(runtime: ServiceRuntime, record: MatchRecord) -> MatchFound:
 
 def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
     """Subscribe matching to the students and vacancies topics, keeping ``index`` current."""
+    minimum = runtime.settings.match_min_score
 
     def fresh(session: Session) -> MatchIndex:
         if index.stale:
@@ -90,7 +91,7 @@ def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
         seen: set[tuple[str, str]] = set()
         for student, vacancy in pairs:
             result = score_pair(student.skills, vacancy.required)
-            if result is None:
+            if result is None or result.score < minimum:
                 continue
             key = (student.id, vacancy.id)
             seen.add(key)

@@ -91,6 +91,10 @@ def test_bad_fields_are_422_naming_each_field_and_nothing_is_stored(
             "body.languages.0.level",
             "body.engagement_kinds",
         }
+        messages = {problem["field"]: problem["msg"] for problem in response.json()["detail"]}
+        assert messages["body.email"] == (
+            "'not-an-address' is not an e-mail address such as name@example.org"
+        )
         assert stored_rows(client) == (0, 0)
 
 

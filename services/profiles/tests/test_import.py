@@ -82,6 +82,8 @@ def test_import_reports_bad_rows_stores_good_ones_and_is_idempotent(
             (6, "external_id"),
             (7, "languages.0.code"),
         }
+        email = next(e for e in report["errors"] if e["line"] == 3)
+        assert email["message"] == "'broken' is not an e-mail address such as name@example.org"
         typo = next(e for e in report["errors"] if e["line"] == 4)
         assert "Python (computer programming)" in typo["message"]
 

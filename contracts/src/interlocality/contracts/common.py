@@ -8,8 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "CEFR_LEVELS",
+    "EMAIL_PATTERN",
     "ENGAGEMENT_KINDS",
     "ESCO_SKILL_URI_PATTERN",
+    "LANGUAGE_CODE_PATTERN",
+    "TIME_OF_DAY_PATTERN",
+    "YEAR_MONTH_PATTERN",
     "CefrLevel",
     "EmailAddress",
     "EngagementKind",
@@ -20,6 +24,10 @@ __all__ = [
 ]
 
 ESCO_SKILL_URI_PATTERN = r"^http://data\.europa\.eu/esco/skill/[0-9a-f-]{36}$"
+EMAIL_PATTERN = r"^[^@\s\"<>(),;:]{1,64}@[^@\s\"<>(),;:]+\.[^@\s\"<>(),;:.]{2,}$"
+YEAR_MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+TIME_OF_DAY_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
+LANGUAGE_CODE_PATTERN = r"^[a-z]{2}$"
 CEFR_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2")
 
 CefrLevel = Literal["A1", "A2", "B1", "B2", "C1", "C2"]
@@ -40,7 +48,7 @@ EmailAddress = Annotated[
     Field(
         title="E-mail",
         description="An e-mail address (local@domain).",
-        pattern=r"^[^@\s\"<>(),;:]{1,64}@[^@\s\"<>(),;:]+\.[^@\s\"<>(),;:.]{2,}$",
+        pattern=EMAIL_PATTERN,
         max_length=320,
         json_schema_extra={"format": "email"},
         examples=["ana.souza@students.example.org"],
@@ -51,7 +59,7 @@ LanguageCode = Annotated[
     Field(
         title="Language",
         description="ISO 639-1 language code, lower case.",
-        pattern=r"^[a-z]{2}$",
+        pattern=LANGUAGE_CODE_PATTERN,
         examples=["en", "da", "de"],
     ),
 ]

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from interlocality.contracts.common import (
+    TIME_OF_DAY_PATTERN,
+    YEAR_MONTH_PATTERN,
     EmailAddress,
     EngagementKind,
     LanguageSkill,
@@ -76,10 +78,10 @@ class NotificationPreferences(BaseModel):
         "Europe/Copenhagen"
     )
     quiet_hours_start: Annotated[
-        str | None, Field(title="Quiet from", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+        str | None, Field(title="Quiet from", pattern=TIME_OF_DAY_PATTERN)
     ] = None
     quiet_hours_end: Annotated[
-        str | None, Field(title="Quiet until", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+        str | None, Field(title="Quiet until", pattern=TIME_OF_DAY_PATTERN)
     ] = None
 
 
@@ -132,7 +134,7 @@ class StudentProfile(BaseModel):
     ] = None
     degree_level: Annotated[DegreeLevel | None, Field(title="Degree level")] = None
     expected_graduation: Annotated[
-        str | None, Field(title="Expected graduation", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+        str | None, Field(title="Expected graduation", pattern=YEAR_MONTH_PATTERN)
     ] = None
     hours_per_week: Annotated[int | None, Field(title="Hours a week wanted", ge=1, le=60)] = None
     available_from: Annotated[date | None, Field(title="Available from")] = None

@@ -20,6 +20,8 @@ from typing import IO, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from interlocality.common.codes import readable_message
+
 __all__ = [
     "FormT",
     "ImportFormat",
@@ -201,7 +203,8 @@ def validate_rows(
             form = parse(row)
         except ValidationError as exc:
             errors = [
-                RowError(line, ".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()
+                RowError(line, ".".join(str(p) for p in e["loc"]), readable_message(e))
+                for e in exc.errors()
             ]
         except RowRejected as exc:
             errors = [RowError(line, exc.field, str(exc))]

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import gzip
 import re
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pycountry
 from pydantic import AfterValidator, Field
+
+from interlocality.contracts.common import (
+    EMAIL_PATTERN,
+    ESCO_SKILL_URI_PATTERN,
+    LANGUAGE_CODE_PATTERN,
+    TIME_OF_DAY_PATTERN,
+    YEAR_MONTH_PATTERN,
+)
 
 __all__ = [
     "CountryCode",
@@ -24,9 +33,30 @@ __all__ = [
     "isced_f_fields",
     "language_name",
     "nace_activities",
+    "readable_message",
 ]
 
 DATA = Path(__file__).parent / "data"
+
+# What each format of the contracts looks like, for people: "String should match pattern
+# '^[^@\s…' " tells them nothing.
+_FORMATS = {
+    EMAIL_PATTERN: "an e-mail address such as name@example.org",
+    ESCO_SKILL_URI_PATTERN: "an ESCO skill URI such as "
+    "http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d",
+    LANGUAGE_CODE_PATTERN: "a two-letter ISO 639-1 language code such as 'da'",
+    TIME_OF_DAY_PATTERN: "a time of day as HH:MM, e.g. 21:30",
+    YEAR_MONTH_PATTERN: "a year and month as YYYY-MM, e.g. 2027-06",
+}
+
+
+def readable_message(error: Mapping[str, Any]) -> str:
+    """The message of one of pydantic's errors, with formats named in words."""
+    if error.get("type") == "string_pattern_mismatch":
+        expected = _FORMATS.get(error.get("ctx", {}).get("pattern", ""))
+        if expected is not None:
+            return f"{error.get('input')!r} is not {expected}"
+    return str(error["msg"])
 
 
 @cache

@@ -18,6 +18,7 @@ from pydantic import (
 from interlocality.common.codes import IscedFCode, LanguageCode
 from interlocality.common.work_rules import WorkRules, permitted_work
 from interlocality.contracts.common import (
+    YEAR_MONTH_PATTERN,
     EmailAddress,
     EngagementKind,
     LanguageSkill,
@@ -90,9 +91,7 @@ class StudentForm(BaseModel):
     degree_level: DegreeLevel | None = None
     expected_graduation: Annotated[
         str | None,
-        Field(
-            title="Expected graduation", description="YYYY-MM", pattern=r"^\d{4}-(0[1-9]|1[0-2])$"
-        ),
+        Field(title="Expected graduation", description="YYYY-MM", pattern=YEAR_MONTH_PATTERN),
     ] = None
     skills: Annotated[
         list[SkillLevel],

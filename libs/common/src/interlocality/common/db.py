@@ -18,6 +18,7 @@ __all__ = [
     "database_reachable",
     "init_schema",
     "insert_missing",
+    "read_only",
     "transaction",
     "upsert",
 ]
@@ -47,9 +48,19 @@ def create_db_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (see read_only) read a WAL snapshot and never wait for the write lock.
+        reader = connection.get_execution_options().get(_READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reader else "BEGIN IMMEDIATE")
 
     return engine
+
+
+_READ_ONLY = "interlocality_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """``engine`` for reading: on SQLite its transactions never queue behind a writer."""
+    return engine.execution_options(**{_READ_ONLY: True})
 
 
 def init_schema(engine: Engine, tables: Sequence[type[SQLModel]]) -> None:

@@ -33,6 +33,7 @@ from sqlmodel import Session, SQLModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from interlocality.common.cloudevents import KafkaRecord, snapshot_event_id
+from interlocality.common.codes import readable_message
 from interlocality.common.consumer import (
     DeadLetterPublisher,
     EventApplier,
@@ -40,7 +41,13 @@ from interlocality.common.consumer import (
     IncomingRecord,
     ProcessedEvent,
 )
-from interlocality.common.db import create_db_engine, database_reachable, init_schema, transaction
+from interlocality.common.db import (
+    create_db_engine,
+    database_reachable,
+    init_schema,
+    read_only,
+    transaction,
+)
 from interlocality.common.logs import configure_logging
 from interlocality.common.metrics import ServiceMetrics
 from interlocality.common.migrations import upgrade
@@ -85,6 +92,7 @@ class ServiceRuntime:
         self.settings = settings
         self.migrations = migrations
         self.engine = create_db_engine(settings.resolved_database_url)
+        self.read_engine = read_only(self.engine)
         self.tables: list[type[SQLModel]] = [*tables, OutboxMessage, ProcessedEvent]
         self.metrics = ServiceMetrics(settings.service, settings.region)
         self.tracer_provider = configure_tracing(settings)
@@ -136,6 +144,12 @@ class ServiceRuntime:
         with transaction(self.engine) as session:
             yield session
         self.wake_relay()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for queries only: it sees committed state and never waits for writers."""
+        with Session(self.read_engine) as session:
+            yield session
 
     def emit(self, session: Session, event: CloudEvent[Any]) -> None:
         """Stage ``event`` in the outbox within ``session``'s transaction."""
@@ -444,7 +458,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     details = [
         problem(
             error["loc"],
-            error["msg"],
+            readable_message(error),
             error["type"],
             **({"input": error["input"]} if "input" in error else {}),
         )
@@ -508,7 +522,7 @@ def create_service_app(
 
     @app.get("/v1/admin/outbox", tags=["operations"], summary="Outbox backlog")
     def outbox() -> dict[str, int]:
-        with Session(runtime.engine) as session:
+        with runtime.reading() as session:
             pending = pending_count(session)
         runtime.metrics.outbox_pending.set(pending)
         return {"pending": pending}
@@ -520,7 +534,7 @@ def create_service_app(
     )
     def personal_data(student_id: str) -> dict[str, Any]:
         holds: dict[str, Any] = {}
-        with Session(runtime.engine) as session:
+        with runtime.reading() as session:
             for source in runtime.personal_data:
                 holds.update(source(session, student_id))
         return {

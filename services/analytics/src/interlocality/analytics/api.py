@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlmodel import Session
 
 from interlocality.analytics.domain import funnel, summarise
 from interlocality.analytics.store import event_counts, funnel_rows
@@ -21,7 +20,7 @@ def create_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.get("/summary", summary="Event counts by type and region")
     def summary() -> dict[str, object]:
-        with Session(runtime.engine) as session:
+        with runtime.reading() as session:
             rows = [(c.region, c.event_type, c.count) for c in event_counts(session)]
         return summarise(rows)
 
@@ -34,7 +33,7 @@ def create_router(runtime: ServiceRuntime) -> APIRouter:
     def vacancy_funnel(
         kind: Annotated[EngagementKind | None, Query(description="Only this kind")] = None,
     ) -> dict[str, object]:
-        with Session(runtime.engine) as session:
+        with runtime.reading() as session:
             rows = funnel_rows(session, kind)
         return {"regions": funnel(rows)}
 

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlmodel import Session
 
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.service import ServiceRuntime
@@ -68,7 +67,7 @@ def create_router(runtime: ServiceRuntime, vocabulary: EscoVocabulary) -> APIRou
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> MatchPage:
-        with Session(runtime.engine) as session:
+        with runtime.reading() as session:
             records = matches_of_student(session, student_id, limit, offset)
         return MatchPage(items=[public(r) for r in records], limit=limit, offset=offset)
 
@@ -78,7 +77,7 @@ def create_router(runtime: ServiceRuntime, vocabulary: EscoVocabulary) -> APIRou
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> MatchPage:
-        with Session(runtime.engine) as session:
+        with runtime.reading() as session:
             records = matches_of_vacancy(session, vacancy_id, limit, offset)
         return MatchPage(items=[public(r) for r in records], limit=limit, offset=offset)
 

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlmodel import Session
 
 from interlocality.common.service import ServiceRuntime
 from interlocality.notifications.store import notifications_of
@@ -47,7 +46,7 @@ def create_router(runtime: ServiceRuntime) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> NotificationPage:
-        with Session(runtime.engine) as session:
+        with runtime.reading() as session:
             records = notifications_of(session, student_id, limit, offset)
         return NotificationPage(
             items=[NotificationPublic.model_validate(r, from_attributes=True) for r in records],

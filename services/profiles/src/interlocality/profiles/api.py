@@ -162,7 +162,7 @@ def create_router(
         ] = None,
     ) -> StudentPage:
         after = decode_cursor(cursor, 1)
-        with runtime.transaction() as session:
+        with runtime.reading() as session:
             records = page_of_students(
                 session, after[0] if after else None, limit + 1, external_id=external_id
             )
@@ -213,7 +213,7 @@ def create_router(
 
     @router.get("/students/{student_id}", tags=["students"], summary="Read a student profile")
     def read_student(student_id: str) -> StudentProfile:
-        with runtime.transaction() as session:
+        with runtime.reading() as session:
             return snapshot(get_or_404(session, student_id))
 
     @router.get(
@@ -222,7 +222,7 @@ def create_router(
         summary="Everything the region holds on a student in this service (GDPR)",
     )
     def export_student(student_id: str) -> dict[str, Any]:
-        with runtime.transaction() as session:
+        with runtime.reading() as session:
             record = get_or_404(session, student_id)
             return {
                 "format": "interlocality.student-export.v1",

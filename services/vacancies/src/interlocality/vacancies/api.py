@@ -111,7 +111,7 @@ def create_router(
         limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None
     ) -> Page:
         after = decode_cursor(cursor, 1)
-        with Session(runtime.engine) as session:
+        with runtime.reading() as session:
             rows = page(session, CompanyRecord, after[0] if after else None, limit + 1)
         return Page(
             items=[company_public(r) for r in rows[:limit]],
@@ -120,7 +120,7 @@ def create_router(
 
     @router.get("/companies/{company_id}", tags=["companies"], summary="Read a company")
     def read_company(company_id: str) -> CompanyPublic:
-        with Session(runtime.engine) as session:
+        with runtime.reading() as session:
             record = session.get(CompanyRecord, company_id)
             if record is None:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, f"no company {company_id}")
@@ -171,7 +171,7 @@ def create_router(
         ] = None,
     ) -> Page:
         after = decode_cursor(cursor, 1)
-        with Session(runtime.engine) as session:
+        with runtime.reading() as session:
             statement = select(VacancyRecord).order_by(VacancyRecord.id).limit(limit + 1)
             if after:
                 statement = statement.where(VacancyRecord.id > after[0])
@@ -187,7 +187,7 @@ def create_router(
 
     @router.get("/vacancies/{vacancy_id}", tags=["vacancies"], summary="Read a vacancy")
     def read_vacancy(vacancy_id: str) -> VacancyPublic:
-        with Session(runtime.engine) as session:
+        with runtime.reading() as session:
             return vacancy_public(vacancy_or_404(session, vacancy_id))
 
     @router.post("/vacancies/{vacancy_id}/publish", tags=["vacancies"], summary="Draft → open")

@@ -1,0 +1,35 @@
+"""Readers see committed state and never queue behind a writer's open transaction."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import text
+
+from interlocality.common.db import create_db_engine, read_only
+
+
+def test_a_reader_is_not_held_up_by_an_open_write_transaction(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT)"))
+            connection.execute(text("INSERT INTO note (id, body) VALUES (1, 'committed')"))
+        seen: list[list[str]] = []
+        with engine.connect() as writer:
+            writer.begin()
+            writer.execute(text("INSERT INTO note (id, body) VALUES (2, 'in flight')"))
+
+            def read() -> None:
+                with read_only(engine).connect() as reader:
+                    rows = reader.execute(text("SELECT body FROM note ORDER BY id"))
+                    seen.append([row[0] for row in rows])
+
+            thread = threading.Thread(target=read)
+            thread.start()
+            thread.join(timeout=5)
+            assert not thread.is_alive(), "the reader waited for the writer"
+            writer.rollback()
+        assert seen == [["committed"]]
+    finally:
+        engine.dispose()

@@ -51,7 +51,7 @@ migration: install
 
 bench: install
 	$(RUN) python bench/skill_search.py
-	$(RUN) python bench/import_students.py
+	$(RUN) python bench/import_region.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,86 +1,158 @@
-"""The in-memory view: skill lookups follow every change, and it reloads from the store."""
+"""The vectorised index finds exactly the pairs, and the scores, of the per-pair rules."""
 
 from __future__ import annotations
 
-from sqlmodel import Session
+import random
+from datetime import date, timedelta
+from functools import cache
 
-from interlocality.common.db import init_schema
-from interlocality.common.service import ServiceRuntime
-from interlocality.common.settings import load_settings
-from interlocality.matching.domain import RequiredSkill
-from interlocality.matching.index import MatchIndex, StudentEntry, VacancyEntry
-from interlocality.matching.store import (
-    TABLES,
-    delete_student,
-    load_index,
-    save_student,
-    save_vacancy,
+import pytest
+
+from interlocality.common.esco import default_vocabulary
+from interlocality.matching.domain import (
+    LanguageNeed,
+    RequiredSkill,
+    StudentEntry,
+    VacancyEntry,
+    evaluate_pair,
 )
+from interlocality.matching.index import MatchIndex
+from interlocality.matching.relations import SkillGraph
 
-SQL, PY, GIT = "skill/sql", "skill/python", "skill/git"
+KINDS = ["internship", "thesis", "student_job", "graduate_job", "company_project"]
+PLACES = ["aarhus", "leipzig", "hasselt", "oulu"]
+LANGUAGES = ["en", "da", "de", "nl", "fi", "it"]
+FIELDS = ["0613", "0612", "0413", "0715", "0714", "061", "04", None]
 
 
-def vacancy(
-    vacancy_id: str, uris: list[str], status: str = "open", version: int = 1
-) -> VacancyEntry:
+@cache
+def graph() -> SkillGraph:
+    return SkillGraph.from_vocabulary(default_vocabulary())
+
+
+@cache
+def occupations() -> list[tuple[list[str], list[str]]]:
+    vocabulary = default_vocabulary()
+    found = []
+    for occupation in vocabulary.occupations.values():
+        essential = [u for u in occupation.essential_skills if u in vocabulary]
+        if len(essential) >= 6:
+            optional = [u for u in occupation.optional_skills if u in vocabulary]
+            found.append((essential, optional))
+    return found[:40]  # a few families, so that pairs share skills often
+
+
+def random_student(rng: random.Random, number: int) -> StudentEntry:
+    essential, optional = rng.choice(occupations())
+    skills = rng.sample(essential, k=rng.randint(2, 6)) + rng.sample(
+        optional, k=min(len(optional), rng.randint(0, 3))
+    )
+    today = date(2027, 1, 1)
+    return StudentEntry(
+        id=f"s-{number:04d}",
+        version=1,
+        skills={uri: rng.randint(1, 5) for uri in skills},
+        languages={code: rng.randint(1, 6) for code in rng.sample(LANGUAGES, k=rng.randint(1, 3))},
+        engagement_kinds=frozenset(rng.sample(KINDS, k=rng.randint(1, 4))),
+        hours_per_week=rng.choice([None, 10, 20, 37]),
+        available_from=rng.choice([None, today, today + timedelta(days=90)]),
+        available_until=rng.choice([None, today + timedelta(days=200)]),
+        preferred_locations=frozenset(rng.sample(PLACES, k=rng.randint(0, 2))),
+        remote=rng.choice([None, "on_site", "hybrid", "remote"]),
+        study_field=rng.choice(FIELDS),
+        permitted_hours=rng.choice([None, 20.0, 15.0]),
+        permit_country="DK",
+        curricular_exempt=rng.random() < 0.8,
+    )
+
+
+def random_vacancy(rng: random.Random, number: int, status: str = "open") -> VacancyEntry:
+    essential, optional = rng.choice(occupations())
+    required = rng.sample(essential, k=rng.randint(2, 6))
+    nice = rng.sample(optional, k=min(len(optional), rng.randint(0, 3)))
     return VacancyEntry(
-        id=vacancy_id,
-        version=version,
+        id=f"v-{number:04d}",
+        version=1,
         company_id="c-1",
-        title="Analyst",
-        kind="internship",
+        title="Role",
+        kind=rng.choice(KINDS),
         status=status,
-        required=tuple(RequiredSkill(uri, 2) for uri in uris),
-        hours_per_week=20,
+        required=tuple(RequiredSkill(u, rng.randint(1, 4)) for u in required)
+        + (RequiredSkill("http://data.europa.eu/esco/skill/not-known", 2),) * (number % 7 == 0),
+        nice=tuple(RequiredSkill(u, 1) for u in nice if u not in required),
+        languages=tuple(
+            LanguageNeed(code, rng.randint(1, 5), rng.random() < 0.6)
+            for code in rng.sample(LANGUAGES, k=rng.randint(0, 2))
+        ),
+        hours_per_week=rng.choice([None, 15, 20, 37]),
+        start_date=rng.choice([None, date(2027, 2, 1), date(2027, 9, 1)]),
+        location=rng.choice(["", "Aarhus", "Leipzig"]),
+        remote=rng.choice([None, "on_site", "hybrid", "remote"]),
+        curricular=rng.random() < 0.5,
+        export_languages=frozenset(rng.sample(LANGUAGES, k=rng.randint(0, 2))),
     )
 
 
-def test_lookups_follow_puts_replacements_and_removals() -> None:
-    index = MatchIndex()
-    index.load(
-        [], [vacancy("v-1", [SQL, PY]), vacancy("v-2", [GIT]), vacancy("v-3", [SQL], "closed")]
-    )
-    index.put_student(StudentEntry("s-1", 1, {SQL: 3}))
-    index.put_student(StudentEntry("s-2", 1, {GIT: 2, SQL: 1}))
-
-    assert [v.id for v in index.open_vacancies_sharing([SQL])] == ["v-1"]
-    assert [v.id for v in index.open_vacancies_sharing([SQL, GIT])] == ["v-1", "v-2"]
-    assert [s.id for s in index.students_sharing([SQL])] == ["s-1", "s-2"]
-
-    index.put_student(StudentEntry("s-1", 2, {PY: 4}))
-    assert [s.id for s in index.students_sharing([SQL])] == ["s-2"]
-    assert [s.id for s in index.students_sharing([PY])] == ["s-1"]
-
-    index.put_vacancy(vacancy("v-1", [SQL, PY], "closed", version=2))
-    assert index.open_vacancies_sharing([SQL, PY]) == []
-    assert index.vacancies["v-1"].version == 2
-
-    index.remove_student("s-2")
-    assert index.students_sharing([SQL, GIT]) == []
-    index.remove_student("s-unknown")
+def reference(student: StudentEntry, vacancy: VacancyEntry, minimum: float) -> float | None:
+    evaluation = evaluate_pair(student, vacancy, graph())
+    if not evaluation.conditions_met or not evaluation.matched or evaluation.score < minimum:
+        return None
+    return evaluation.score
 
 
-def test_the_view_reloads_from_the_store_as_it_was_saved(region: str, database_url: str) -> None:
-    runtime = ServiceRuntime(
-        load_settings("matching", region=region, database_url=database_url), TABLES
-    )
-    init_schema(runtime.engine, runtime.tables)
-    student = StudentEntry("s-1", 3, {SQL: 3, PY: 5}, ("thesis",), 20.0, "DE")
-    with Session(runtime.engine) as session:
-        save_student(session, StudentEntry("s-1", 2, {GIT: 1}))
-        save_student(session, student)
-        save_student(session, StudentEntry("s-gone", 1, {SQL: 2}))
-        delete_student(session, "s-gone")
-        save_vacancy(session, vacancy("v-1", [SQL]))
-        save_vacancy(session, vacancy("v-1", [SQL, GIT], "closed", version=2))
-        session.commit()
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_vectorised_matches_equal_the_per_pair_rules(seed: int) -> None:
+    rng = random.Random(seed)
+    students = [random_student(rng, n) for n in range(300)]
+    vacancies = [random_vacancy(rng, n) for n in range(60)]
+    index = MatchIndex(graph(), min_score=0.2)
+    index.load(students, vacancies)
+    for vacancy in vacancies[:20]:
+        expected = {
+            s.id: score for s in students if (score := reference(s, vacancy, 0.2)) is not None
+        }
+        found = {c.student_id: c.score for c in index.match_vacancy(vacancy)}
+        assert found.keys() == expected.keys()
+        for student_id, score in expected.items():
+            assert found[student_id] == pytest.approx(score, abs=1e-4)
+    for student in students[:40]:
+        expected = {
+            v.id: score for v in vacancies if (score := reference(student, v, 0.2)) is not None
+        }
+        found = {c.vacancy_id: c.score for c in index.match_student(student)}
+        assert found.keys() == expected.keys()
+        for vacancy_id, score in expected.items():
+            assert found[vacancy_id] == pytest.approx(score, abs=1e-4)
 
-    index = MatchIndex()
-    assert index.stale
-    with Session(runtime.engine) as session:
-        load_index(session, index)
-    assert not index.stale
-    assert index.students == {"s-1": student}
-    assert index.vacancies == {"v-1": vacancy("v-1", [SQL, GIT], "closed", version=2)}
-    assert [s.id for s in index.students_sharing([PY])] == ["s-1"]
-    assert index.open_vacancies_sharing([SQL, GIT]) == []
+
+def test_changes_are_followed_and_closed_vacancies_are_not_found() -> None:
+    rng = random.Random(7)
+    students = [random_student(rng, n) for n in range(200)]
+    vacancies = [random_vacancy(rng, n) for n in range(30)]
+    index = MatchIndex(graph())
+    index.load(students, vacancies)
+    vacancy = max(vacancies, key=lambda v: len(index.match_vacancy(v)))
+    before = index.match_vacancy(vacancy)
+    assert len(before) >= 2, "the random region should hold matches"
+    gone, kept = before[0].student_id, before[1].student_id
+    index.remove_student(gone)
+    assert gone not in {c.student_id for c in index.match_vacancy(vacancy)}
+    kept_student = index.students[kept]
+    assert vacancy.id in {c.vacancy_id for c in index.match_student(kept_student)}
+    closed = VacancyEntry(**{**vacancy.__dict__, "status": "closed", "version": 2})
+    index.put_vacancy(closed)
+    assert index.match_vacancy(closed) == []
+    assert vacancy.id not in {c.vacancy_id for c in index.match_student(kept_student)}
+
+
+def test_ranked_best_first_with_a_limit() -> None:
+    rng = random.Random(11)
+    students = [random_student(rng, n) for n in range(200)]
+    vacancies = [random_vacancy(rng, n) for n in range(30)]
+    index = MatchIndex(graph())
+    index.load(students, vacancies)
+    vacancy = max(vacancies, key=lambda v: len(index.match_vacancy(v)))
+    everyone = index.match_vacancy(vacancy)
+    top = index.match_vacancy(vacancy, limit=5)
+    assert top == everyone[:5]
+    assert [c.score for c in everyone] == sorted((c.score for c in everyone), reverse=True)

@@ -11,7 +11,7 @@ from interlocality.contracts.applications import (
     PlacementMade,
 )
 from interlocality.contracts.companies import CompanyEvent, CompanyRegistered
-from interlocality.contracts.matches import MatchEvent, MatchFound, MatchWithdrawn
+from interlocality.contracts.matches import MatchEvent, MatchFound, MatchUpdated, MatchWithdrawn
 from interlocality.contracts.notifications import DeliveryEvent, NotificationSent
 from interlocality.contracts.students import (
     StudentEvent,
@@ -131,8 +131,8 @@ MATCHES = TopicSpec(
     compacted=False,
     retention_ms=30 * DAY_MS,
     event_union=MatchEvent,
-    event_types=(MatchFound, MatchWithdrawn),
-    description="Matches found and withdrawn, in order per student.",
+    event_types=(MatchFound, MatchUpdated, MatchWithdrawn),
+    description="Matches found, updated and withdrawn, in order per student.",
 )
 DELIVERIES = TopicSpec(
     service="notifications",

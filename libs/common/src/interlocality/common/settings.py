@@ -90,6 +90,14 @@ class ServiceSettings(BaseSettings):
             description="Lowest score a pair needs to be a match; below it a match is withdrawn.",
         ),
     ] = 0.3
+    match_update_step: Annotated[
+        float,
+        Field(
+            ge=0.0,
+            le=1.0,
+            description="How far a match's score must move to be published as updated.",
+        ),
+    ] = 0.05
     outbox_poll_seconds: float = 0.05
     consumer_batch_size: Annotated[
         int, Field(description="Most events a consumer applies in one transaction.", ge=1)

@@ -1,17 +1,29 @@
-"""HTTP API of matching: ranked matches per student and per vacancy."""
+"""HTTP API of matching: ranked, explained matches; one pair's evaluation; skill-gap advice."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field
 
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.service import ServiceRuntime
-from interlocality.matching.store import MatchRecord, matches_of_student, matches_of_vacancy
+from interlocality.contracts.matches import MatchExplanation
+from interlocality.matching.domain import evaluate_pair
+from interlocality.matching.gaps import SkillGap, skill_gaps
+from interlocality.matching.handlers import explanation_of
+from interlocality.matching.index import MatchIndex
+from interlocality.matching.store import (
+    MatchRecord,
+    load_index,
+    match_count_of_student,
+    matches_of_student,
+    matches_of_vacancy,
+)
 
-__all__ = ["MatchPublic", "create_router"]
+__all__ = ["MatchPage", "MatchPublic", "PairEvaluationPublic", "SkillGapAdvice", "create_router"]
 
 
 class SkillRef(BaseModel):
@@ -32,6 +44,10 @@ class MatchPublic(BaseModel):
     matched_skills: list[SkillRef]
     missing_skills: list[SkillRef]
     permit_flag: str | None
+    explanation: MatchExplanation | None
+    labels: Annotated[
+        dict[str, str], Field(description="English labels of every skill the explanation names.")
+    ] = {}
 
 
 class MatchPage(BaseModel):
@@ -40,26 +56,97 @@ class MatchPage(BaseModel):
     items: list[MatchPublic]
     limit: int
     offset: int
+    total: int | None = None
 
 
-def create_router(runtime: ServiceRuntime, vocabulary: EscoVocabulary) -> APIRouter:
-    """Routes for reading matches."""
+class PairEvaluationPublic(BaseModel):
+    """One student and one vacancy, match or not: every condition and the score's parts."""
+
+    student_id: str
+    vacancy_id: str
+    is_match: bool
+    score: float
+    minimum_score: float
+    failed_conditions: list[str]
+    explanation: MatchExplanation
+    labels: dict[str, str]
+
+
+class UnlockedVacancy(BaseModel):
+    """A vacancy a skill would make a match (or a better one)."""
+
+    vacancy_id: str
+    title: str
+    company_id: str
+    score_now: float | None
+    score_with_skill: float
+
+
+class SkillGapAdvice(BaseModel):
+    """A skill worth learning: what it would unlock."""
+
+    uri: str
+    label: str
+    new_matches: int
+    better_matches: int
+    gain: float
+    vacancies: list[UnlockedVacancy]
+
+
+def create_router(
+    runtime: ServiceRuntime, vocabulary: EscoVocabulary, index: MatchIndex
+) -> APIRouter:
+    """Routes for reading matches, evaluations and skill gaps."""
     router = APIRouter(prefix="/v1", tags=["matches"])
 
-    def public(record: MatchRecord) -> MatchPublic:
-        def refs(uris: list[str]) -> list[SkillRef]:
-            return [SkillRef(uri=uri, label=vocabulary.label(uri)) for uri in uris]
+    def labels(uris: Sequence[str]) -> dict[str, str]:
+        return {uri: vocabulary.label(uri) for uri in uris}
 
+    def public(record: MatchRecord) -> MatchPublic:
+        explanation = (
+            MatchExplanation.model_validate(record.explanation) if record.explanation else None
+        )
+        named = [*record.matched_skills, *record.missing_skills]
+        if explanation is not None:
+            named += [s.via for s in explanation.skills if s.via] + [
+                s.uri for s in explanation.skills
+            ]
         return MatchPublic(
             student_id=record.student_id,
             vacancy_id=record.vacancy_id,
             company_id=record.company_id,
             vacancy_title=record.vacancy_title,
             score=record.score,
-            matched_skills=refs(record.matched_skills),
-            missing_skills=refs(record.missing_skills),
+            matched_skills=[
+                SkillRef(uri=u, label=vocabulary.label(u)) for u in record.matched_skills
+            ],
+            missing_skills=[
+                SkillRef(uri=u, label=vocabulary.label(u)) for u in record.missing_skills
+            ],
             permit_flag=record.permit_flag,
+            explanation=explanation,
+            labels=labels(named),
         )
+
+    def current_index() -> MatchIndex:
+        if index.stale:
+            with runtime.reading() as session:
+                load_index(session, index)
+        return index
+
+    def known_student(student_id: str) -> None:
+        if student_id not in current_index().students:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                f"matching holds no student {student_id}: unknown, erased, or without consent "
+                "to matching",
+            )
+
+    def known_vacancy(vacancy_id: str) -> None:
+        if vacancy_id not in current_index().vacancies:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"matching knows no vacancy {vacancy_id}"
+            )
 
     @router.get("/students/{student_id}/matches", summary="A student's matches, best first")
     def student_matches(
@@ -67,9 +154,13 @@ def create_router(runtime: ServiceRuntime, vocabulary: EscoVocabulary) -> APIRou
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> MatchPage:
+        known_student(student_id)
         with runtime.reading() as session:
             records = matches_of_student(session, student_id, limit, offset)
-        return MatchPage(items=[public(r) for r in records], limit=limit, offset=offset)
+            total = match_count_of_student(session, student_id)
+        return MatchPage(
+            items=[public(r) for r in records], limit=limit, offset=offset, total=total
+        )
 
     @router.get("/vacancies/{vacancy_id}/matches", summary="A vacancy's matches, best first")
     def vacancy_matches(
@@ -77,8 +168,67 @@ def create_router(runtime: ServiceRuntime, vocabulary: EscoVocabulary) -> APIRou
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> MatchPage:
+        known_vacancy(vacancy_id)
         with runtime.reading() as session:
             records = matches_of_vacancy(session, vacancy_id, limit, offset)
         return MatchPage(items=[public(r) for r in records], limit=limit, offset=offset)
+
+    @router.get(
+        "/students/{student_id}/vacancies/{vacancy_id}/evaluation",
+        summary="Why a student and a vacancy match or not",
+        description="Every hard condition with its outcome, the covered and missing skills and "
+        "languages, and the parts of the score — also for pairs that are no match.",
+    )
+    def evaluation(student_id: str, vacancy_id: str) -> PairEvaluationPublic:
+        known_student(student_id)
+        known_vacancy(vacancy_id)
+        student = index.students[student_id]
+        vacancy = index.vacancies[vacancy_id]
+        result = evaluate_pair(student, vacancy, index.graph)
+        explanation = explanation_of(result)
+        named = [s.uri for s in explanation.skills] + [s.via for s in explanation.skills if s.via]
+        return PairEvaluationPublic(
+            student_id=student_id,
+            vacancy_id=vacancy_id,
+            is_match=result.conditions_met
+            and bool(result.matched)
+            and result.score >= index.min_score,
+            score=result.score,
+            minimum_score=index.min_score,
+            failed_conditions=[f"{c.name}: {c.detail}" for c in result.failed],
+            explanation=explanation,
+            labels=labels(named),
+        )
+
+    @router.get(
+        "/students/{student_id}/skill-gaps",
+        summary="The skills that would unlock the most, and the best, open vacancies",
+    )
+    def student_skill_gaps(
+        student_id: str, limit: Annotated[int, Query(ge=1, le=20)] = 5
+    ) -> list[SkillGapAdvice]:
+        known_student(student_id)
+        gaps: list[SkillGap] = skill_gaps(index, index.students[student_id], limit=limit)
+        return [advice(gap) for gap in gaps]
+
+    def advice(gap: SkillGap) -> SkillGapAdvice:
+        def unlocked(vacancy_id: str, before: float | None, after: float) -> UnlockedVacancy:
+            vacancy = index.vacancies[vacancy_id]
+            return UnlockedVacancy(
+                vacancy_id=vacancy_id,
+                title=vacancy.title,
+                company_id=vacancy.company_id,
+                score_now=before,
+                score_with_skill=after,
+            )
+
+        return SkillGapAdvice(
+            uri=gap.uri,
+            label=vocabulary.label(gap.uri),
+            new_matches=gap.new_matches,
+            better_matches=gap.better_matches,
+            gain=gap.gain,
+            vacancies=[unlocked(*item) for item in gap.vacancies],
+        )
 
     return router

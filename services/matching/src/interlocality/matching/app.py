@@ -17,6 +17,7 @@ from interlocality.contracts.topics import MATCHES
 from interlocality.matching.api import create_router
 from interlocality.matching.handlers import match_found, register_kafka_handlers
 from interlocality.matching.index import MatchIndex
+from interlocality.matching.relations import SkillGraph
 from interlocality.matching.store import TABLES, MatchRecord, StudentView, matches_of_student
 
 __all__ = ["create_app"]
@@ -29,7 +30,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or load_settings("matching")
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     runtime.publishes(MATCHES)
-    register_kafka_handlers(runtime, MatchIndex())
+    vocabulary = default_vocabulary()
+    index = MatchIndex(SkillGraph.from_vocabulary(vocabulary), settings.match_min_score)
+    register_kafka_handlers(runtime, index)
 
     def current_matches(session: Session) -> Iterator[MatchFound]:
         for record in session.exec(select(MatchRecord)):
@@ -38,7 +41,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     def held(session: Session, student_id: str) -> dict[str, Any]:
         view = session.get(StudentView, student_id)
         return {
-            "skills": view.skills if view else None,
+            "skills": view.entry.get("skills") if view else None,
+            "view": view.entry if view else None,
             "matches": [m.model_dump(mode="json") for m in matches_of_student(session, student_id)],
         }
 
@@ -46,7 +50,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     runtime.personal_data.append(held)
     return create_service_app(
         runtime,
-        [create_router(runtime, default_vocabulary())],
+        [create_router(runtime, vocabulary, index)],
         title="Interlocality matching",
         description="Explainable matches between students and open vacancies.",
     )

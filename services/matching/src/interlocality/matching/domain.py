@@ -1,71 +1,418 @@
-"""Scoring: pure functions over plain data, no I/O."""
+"""Matching's rules: hard conditions, the two-sided score and its explanation (no I/O).
+
+:func:`evaluate_pair` is the reference: one student, one vacancy, every step spelled out.
+The vectorised index (:mod:`interlocality.matching.index`) computes the same numbers for
+many students or vacancies at once; tests hold the two to each other.
+
+The score, in [0, 1]:
+
+- *coverage* — how well the student covers the vacancy: each required skill weighs
+  :data:`REQUIRED_WEIGHT`, each nice-to-have one 1; a skill counts ``min(1, level / min)``,
+  or that times :data:`~interlocality.matching.relations.RELATED_CREDIT` when the student
+  has a narrower, broader or sibling skill instead; languages of the company's export
+  markets and nice-to-have languages the student speaks (B1 or better) add
+  :data:`LANGUAGE_BONUS` each, up to :data:`MAX_LANGUAGE_BONUS`;
+- *fit* — how well the vacancy fits the student: the mean of location, hours and field
+  of study closeness;
+- ``score = coverage ** COVERAGE_WEIGHT * fit ** (1 - COVERAGE_WEIGHT)``: a weighted
+  geometric mean, so neither side can carry a bad fit on the other.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from typing import Literal
 
-__all__ = ["PairScore", "RequiredSkill", "permit_flag", "score_pair"]
+from babel.languages import get_official_languages
+
+from interlocality.matching.relations import Relation, SkillGraph, field_closeness
+
+__all__ = [
+    "CEFR_RANK",
+    "COVERAGE_WEIGHT",
+    "Condition",
+    "LanguageNeed",
+    "LanguageStatus",
+    "PairEvaluation",
+    "RequiredSkill",
+    "SkillCredit",
+    "StudentEntry",
+    "VacancyEntry",
+    "evaluate_pair",
+    "hours_fit",
+    "location_fit",
+    "market_languages",
+    "needs_permit_check",
+]
+
+CEFR_RANK: Mapping[str, int] = {"A1": 1, "A2": 2, "B1": 3, "B2": 4, "C1": 5, "C2": 6}
+CEFR_NAME = {rank: name for name, rank in CEFR_RANK.items()}
+REQUIRED_WEIGHT = 3.0
+NICE_WEIGHT = 1.0
+LANGUAGE_BONUS = 0.05
+MAX_LANGUAGE_BONUS = 0.1
+BONUS_LEVEL = CEFR_RANK["B1"]
+COVERAGE_WEIGHT = 0.65
+NEUTRAL_FIELD_FIT = 0.75
+OTHER_REMOTE_MODE_FIT = 0.8
+ConditionName = Literal["open", "kind", "languages", "permit", "availability", "location"]
 
 
 @dataclass(frozen=True)
 class RequiredSkill:
-    """A skill a vacancy requires, at a minimum level 1–5."""
+    """A skill a vacancy asks for, at a minimum level 1–5."""
 
     uri: str
     min_level: int = 1
 
 
 @dataclass(frozen=True)
-class PairScore:
-    """How well a student covers a vacancy's required skills."""
+class LanguageNeed:
+    """A language a vacancy asks for, at a minimum CEFR rank (1 = A1 … 6 = C2)."""
 
+    code: str
+    min_rank: int
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class StudentEntry:
+    """What matching knows of a student who consents to matching (no contact data)."""
+
+    id: str
+    version: int
+    skills: Mapping[str, int]
+    languages: Mapping[str, int] = field(default_factory=dict)
+    engagement_kinds: frozenset[str] = frozenset()
+    hours_per_week: int | None = None
+    available_from: date | None = None
+    available_until: date | None = None
+    preferred_locations: frozenset[str] = frozenset()
+    remote: str | None = None
+    study_field: str | None = None
+    permitted_hours: float | None = None
+    permit_country: str = ""
+    curricular_exempt: bool = True
+
+
+@dataclass(frozen=True)
+class VacancyEntry:
+    """What matching knows of a vacancy, with its company's export-market languages."""
+
+    id: str
+    version: int
+    company_id: str
+    title: str
+    kind: str
+    status: str
+    required: tuple[RequiredSkill, ...] = ()
+    nice: tuple[RequiredSkill, ...] = ()
+    languages: tuple[LanguageNeed, ...] = ()
+    hours_per_week: int | None = None
+    start_date: date | None = None
+    location: str = ""
+    remote: str | None = None
+    curricular: bool = False
+    export_languages: frozenset[str] = frozenset()
+
+    @property
+    def open(self) -> bool:
+        """Whether the vacancy takes matches."""
+        return self.status == "open"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One hard condition of a pair and whether it holds, in words."""
+
+    name: ConditionName
+    met: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class SkillCredit:
+    """How one of the vacancy's skills is covered: by which of the student's skills."""
+
+    uri: str
+    required: bool
+    min_level: int
+    via: str | None
+    relation: Relation | None
+    level: int | None
+    credit: float
+
+
+@dataclass(frozen=True)
+class LanguageStatus:
+    """A language the vacancy asks for, and what the student has."""
+
+    code: str
+    needed: str
+    has: str | None
+    required: bool
+    met: bool
+
+
+@dataclass(frozen=True)
+class PairEvaluation:
+    """Everything about one student and one vacancy: conditions, score and its parts."""
+
+    conditions: tuple[Condition, ...]
+    skills: tuple[SkillCredit, ...]
+    languages: tuple[LanguageStatus, ...]
+    ignored_skills: tuple[str, ...]
+    coverage: float
+    language_bonus: float
+    location: float
+    hours: float
+    field: float
     score: float
-    matched: tuple[str, ...]
-    missing: tuple[str, ...]
+    permit: str
+
+    @property
+    def conditions_met(self) -> bool:
+        """Whether every hard condition holds."""
+        return all(condition.met for condition in self.conditions)
+
+    @property
+    def failed(self) -> tuple[Condition, ...]:
+        """The hard conditions that do not hold."""
+        return tuple(c for c in self.conditions if not c.met)
+
+    @property
+    def fit(self) -> float:
+        """How well the vacancy fits the student."""
+        return (self.location + self.hours + self.field) / 3
+
+    @property
+    def matched(self) -> tuple[SkillCredit, ...]:
+        """The vacancy's skills the student covers, exactly or through a related skill."""
+        return tuple(s for s in self.skills if s.via is not None)
+
+    @property
+    def missing_required(self) -> tuple[str, ...]:
+        """Required skills the student has nothing for."""
+        return tuple(s.uri for s in self.skills if s.required and s.via is None)
 
 
-def score_pair(
-    student_skills: Mapping[str, int], required: Sequence[RequiredSkill]
-) -> PairScore | None:
-    """Weighted overlap of the student's skills with the vacancy's required ones.
-
-    Each required skill counts 1 when the student has it at or above the minimum level and
-    ``level / min_level`` when below it. No shared skill at all means no match (``None``).
-    """
-    if not required:
-        return None
-    matched: list[str] = []
-    missing: list[str] = []
-    credit = 0.0
-    for skill in required:
-        level = student_skills.get(skill.uri)
-        if level is None:
-            missing.append(skill.uri)
-            continue
-        matched.append(skill.uri)
-        credit += min(1.0, level / max(skill.min_level, 1))
-    if not matched:
-        return None
-    return PairScore(
-        score=round(credit / len(required), 4), matched=tuple(matched), missing=tuple(missing)
+@cache
+def _official_languages(country: str) -> tuple[str, ...]:
+    return tuple(
+        code for code in get_official_languages(country.upper(), de_facto=True) if len(code) == 2
     )
 
 
-def permit_flag(
-    *, kind: str, vacancy_hours: int | None, permitted_hours: float | None, country: str = ""
-) -> str | None:
-    """Why a student job exceeds what the student may work in term, or ``None``.
+def market_languages(markets: Iterable[str]) -> frozenset[str]:
+    """The ISO 639-1 languages spoken officially (or de facto) in export markets (CLDR)."""
+    return frozenset(code for market in markets for code in _official_languages(market))
 
-    Only student jobs are checked: internships that are part of a curriculum fall outside
-    the limits in every partner country's rules, and graduates' limits differ by permit.
+
+def needs_permit_check(kind: str, curricular: bool, exempt: bool) -> bool:
+    """Whether a vacancy's hours count against a student's permitted work.
+
+    Student jobs do; internships too unless they are part of the curriculum and the
+    region's rules exempt those; theses, company projects and graduate jobs (a graduate's
+    permit differs from a student's) do not.
     """
-    if kind != "student_job" or vacancy_hours is None or permitted_hours is None:
-        return None
-    if vacancy_hours <= permitted_hours:
-        return None
-    rules = f" ({country} rules)" if country else ""
-    return (
-        f"the job's {vacancy_hours} h a week exceed the {permitted_hours:g} h a week "
-        f"this student may work in term{rules}"
+    if kind == "student_job":
+        return True
+    if kind == "internship":
+        return not (curricular and exempt)
+    return False
+
+
+def location_fit(student_remote: str | None, vacancy_remote: str | None) -> float:
+    """1 when the vacancy's way of working is the one the student prefers, else less."""
+    if student_remote is None or vacancy_remote is None or student_remote == vacancy_remote:
+        return 1.0
+    return OTHER_REMOTE_MODE_FIT
+
+
+def hours_fit(student_hours: int | None, vacancy_hours: int | None) -> float:
+    """1 when the hours are what the student wants, falling with the difference."""
+    if not student_hours or not vacancy_hours:
+        return 1.0
+    return 1.0 - abs(student_hours - vacancy_hours) / max(student_hours, vacancy_hours)
+
+
+def _rank_name(rank: int | None) -> str | None:
+    return CEFR_NAME.get(rank) if rank else None
+
+
+def _credit(
+    need: RequiredSkill, required: bool, skills: Mapping[str, int], graph: SkillGraph
+) -> SkillCredit:
+    level = skills.get(need.uri)
+    best = SkillCredit(need.uri, required, need.min_level, None, None, None, 0.0)
+    if level is not None:
+        credit = min(1.0, level / max(need.min_level, 1))
+        best = SkillCredit(need.uri, required, need.min_level, need.uri, "exact", level, credit)
+    for related in graph.related(need.uri):
+        other = skills.get(related.uri)
+        if other is None:
+            continue
+        credit = related.credit * min(1.0, other / max(need.min_level, 1))
+        if credit > best.credit:
+            best = SkillCredit(
+                need.uri, required, need.min_level, related.uri, related.relation, other, credit
+            )
+    return best
+
+
+def _field_fit(student: StudentEntry, uris: Iterable[str], graph: SkillGraph) -> float:
+    if not student.study_field:
+        return NEUTRAL_FIELD_FIT
+    closeness = [field_closeness(student.study_field, graph.fields(uri)) for uri in uris]
+    fielded = [c for uri, c in zip(uris, closeness, strict=True) if graph.fields(uri)]
+    if not fielded:
+        return NEUTRAL_FIELD_FIT
+    return sum(fielded) / len(fielded)
+
+
+def evaluate_pair(
+    student: StudentEntry, vacancy: VacancyEntry, graph: SkillGraph, today: date | None = None
+) -> PairEvaluation:
+    """Every hard condition, the score's parts and the explanation of one pair."""
+    conditions = _conditions(student, vacancy)
+    known_required = [s for s in vacancy.required if s.uri in graph]
+    known_nice = [s for s in vacancy.nice if s.uri in graph]
+    ignored = tuple(s.uri for s in (*vacancy.required, *vacancy.nice) if s.uri not in graph)
+    skills = tuple(
+        [_credit(s, True, student.skills, graph) for s in known_required]
+        + [_credit(s, False, student.skills, graph) for s in known_nice]
+    )
+    weight = REQUIRED_WEIGHT * len(known_required) + NICE_WEIGHT * len(known_nice)
+    earned = sum((REQUIRED_WEIGHT if s.required else NICE_WEIGHT) * s.credit for s in skills)
+    skill_coverage = earned / weight if weight else 0.0
+    languages = tuple(
+        LanguageStatus(
+            code=need.code,
+            needed=CEFR_NAME[need.min_rank],
+            has=_rank_name(student.languages.get(need.code)),
+            required=need.required,
+            met=student.languages.get(need.code, 0) >= need.min_rank,
+        )
+        for need in vacancy.languages
+    )
+    bonus_codes = vacancy.export_languages | {n.code for n in vacancy.languages if not n.required}
+    spoken = sum(1 for code in bonus_codes if student.languages.get(code, 0) >= BONUS_LEVEL)
+    bonus = min(MAX_LANGUAGE_BONUS, LANGUAGE_BONUS * spoken) if skill_coverage > 0 else 0.0
+    coverage = min(1.0, skill_coverage + bonus)
+    location = location_fit(student.remote, vacancy.remote)
+    hours = hours_fit(student.hours_per_week, vacancy.hours_per_week)
+    field_fit = _field_fit(student, [s.uri for s in (*known_required, *known_nice)], graph)
+    fit = (location + hours + field_fit) / 3
+    score = round(coverage**COVERAGE_WEIGHT * fit ** (1 - COVERAGE_WEIGHT), 4)
+    permit = next(c.detail for c in conditions if c.name == "permit")
+    return PairEvaluation(
+        conditions=conditions,
+        skills=skills,
+        languages=languages,
+        ignored_skills=ignored,
+        coverage=round(skill_coverage, 4),
+        language_bonus=round(bonus, 4),
+        location=round(location, 4),
+        hours=round(hours, 4),
+        field=round(field_fit, 4),
+        score=score,
+        permit=permit,
+    )
+
+
+def _conditions(student: StudentEntry, vacancy: VacancyEntry) -> tuple[Condition, ...]:
+    kind_label = vacancy.kind.replace("_", " ")
+    conditions = [
+        Condition(
+            "open",
+            vacancy.open,
+            "the vacancy is open" if vacancy.open else f"the vacancy is {vacancy.status}",
+        ),
+        Condition(
+            "kind",
+            vacancy.kind in student.engagement_kinds,
+            f"the student looks for a {kind_label}"
+            if vacancy.kind in student.engagement_kinds
+            else f"the student does not look for a {kind_label}",
+        ),
+    ]
+    short = [
+        f"{need.code} {CEFR_NAME[need.min_rank]} (has "
+        f"{_rank_name(student.languages.get(need.code)) or 'none'})"
+        for need in vacancy.languages
+        if need.required and student.languages.get(need.code, 0) < need.min_rank
+    ]
+    conditions.append(
+        Condition(
+            "languages",
+            not short,
+            "every required language at its level"
+            if not short
+            else "below the required level in " + ", ".join(short),
+        )
+    )
+    conditions.append(_permit_condition(student, vacancy))
+    conditions.append(_availability_condition(student, vacancy))
+    conditions.append(_location_condition(student, vacancy))
+    return tuple(conditions)
+
+
+def _permit_condition(student: StudentEntry, vacancy: VacancyEntry) -> Condition:
+    rules = f" ({student.permit_country} rules)" if student.permit_country else ""
+    if student.permitted_hours is None:
+        return Condition("permit", True, "no limit on the student's working hours")
+    if not needs_permit_check(vacancy.kind, vacancy.curricular, student.curricular_exempt):
+        reason = (
+            "a curricular internship is outside the limit"
+            if vacancy.kind == "internship"
+            else f"a {vacancy.kind.replace('_', ' ')} does not count against the limit"
+        )
+        return Condition("permit", True, f"{reason}{rules}")
+    limit = f"{student.permitted_hours:g} h a week in term{rules}"
+    if vacancy.hours_per_week is None:
+        return Condition(
+            "permit", True, f"the job's hours are not stated; the student may work {limit}"
+        )
+    if vacancy.hours_per_week <= student.permitted_hours:
+        return Condition("permit", True, f"{vacancy.hours_per_week} h a week within {limit}")
+    return Condition(
+        "permit",
+        False,
+        f"the job's {vacancy.hours_per_week} h a week exceed the {limit} this student may work",
+    )
+
+
+def _availability_condition(student: StudentEntry, vacancy: VacancyEntry) -> Condition:
+    start = vacancy.start_date
+    if start is None:
+        return Condition("availability", True, "the vacancy has no fixed start")
+    if student.available_from is not None and start < student.available_from:
+        return Condition(
+            "availability",
+            False,
+            f"starts {start}, before the student is available ({student.available_from})",
+        )
+    if student.available_until is not None and start > student.available_until:
+        return Condition(
+            "availability",
+            False,
+            f"starts {start}, after the student's availability ends ({student.available_until})",
+        )
+    return Condition("availability", True, f"the student is available at the start ({start})")
+
+
+def _location_condition(student: StudentEntry, vacancy: VacancyEntry) -> Condition:
+    if vacancy.remote == "remote":
+        return Condition("location", True, "fully remote")
+    if student.remote == "remote" and vacancy.remote == "on_site":
+        return Condition("location", False, "the student wants remote work; this one is on site")
+    place = vacancy.location.lower()
+    if not student.preferred_locations or not place or place in student.preferred_locations:
+        where = vacancy.location or "the company's site"
+        return Condition("location", True, f"{where} suits the student")
+    return Condition(
+        "location", False, f"{vacancy.location} is not among the student's preferred locations"
     )

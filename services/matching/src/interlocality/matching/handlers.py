@@ -2,38 +2,172 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
 from sqlmodel import Session
 
 from interlocality.common.service import ServiceRuntime
-from interlocality.contracts.matches import Match, MatchFound, MatchWithdrawal, MatchWithdrawn
-from interlocality.contracts.students import StudentProfileErased, StudentProfileUpserted
-from interlocality.contracts.topics import STUDENTS, VACANCIES
+from interlocality.contracts.companies import CompanyRegistered
+from interlocality.contracts.matches import (
+    ConditionCheck,
+    LanguageCheck,
+    Match,
+    MatchExplanation,
+    MatchFound,
+    MatchUpdated,
+    MatchWithdrawal,
+    MatchWithdrawn,
+    ScoreComponents,
+    SkillCoverage,
+)
+from interlocality.contracts.students import (
+    StudentProfile,
+    StudentProfileErased,
+    StudentProfileUpserted,
+)
+from interlocality.contracts.topics import COMPANIES, STUDENTS, VACANCIES
 from interlocality.contracts.vacancies import (
+    Vacancy,
     VacancyClosed,
     VacancyExpired,
     VacancyFilled,
     VacancyPublished,
 )
-from interlocality.matching.domain import RequiredSkill, permit_flag, score_pair
-from interlocality.matching.index import MatchIndex, StudentEntry, VacancyEntry
+from interlocality.matching.domain import (
+    CEFR_RANK,
+    LanguageNeed,
+    PairEvaluation,
+    RequiredSkill,
+    StudentEntry,
+    VacancyEntry,
+    evaluate_pair,
+    market_languages,
+)
+from interlocality.matching.index import Candidate, MatchIndex
 from interlocality.matching.store import (
     MatchRecord,
+    company_export_markets,
     delete_student,
     load_index,
     matches_of_student,
     matches_of_vacancy,
+    open_vacancies_of_company,
+    save_company,
     save_student,
     save_vacancy,
+    vacancy_entry,
 )
 
-__all__ = ["match_found", "register_kafka_handlers"]
+__all__ = [
+    "explanation_of",
+    "match_found",
+    "register_kafka_handlers",
+    "student_entry_of",
+    "vacancy_entry_of",
+]
 
 WithdrawReason = Literal["vacancy_closed", "student_erased", "consent_withdrawn", "no_longer_fits"]
 VacancyEndEvent = VacancyClosed | VacancyFilled | VacancyExpired
+# Moving within a student's best matches is worth telling them; below that it is noise.
+RANKED_PLACES = 10
+
+
+def student_entry_of(profile: StudentProfile) -> StudentEntry:
+    """Matching's entry for a student snapshot."""
+    permitted = profile.permitted_work
+    limited = permitted is not None and not permitted.unrestricted
+    return StudentEntry(
+        id=profile.student_id,
+        version=profile.version,
+        skills={skill.uri: skill.level for skill in profile.skills},
+        languages={lang.code: CEFR_RANK[lang.level] for lang in profile.languages},
+        engagement_kinds=frozenset(profile.engagement_kinds),
+        hours_per_week=profile.hours_per_week,
+        available_from=profile.available_from,
+        available_until=profile.available_until,
+        preferred_locations=frozenset(p.strip().lower() for p in profile.preferred_locations),
+        remote=profile.remote,
+        study_field=profile.study_field,
+        permitted_hours=permitted.hours_per_week_term if limited and permitted else None,
+        permit_country=permitted.country if permitted else "",
+        curricular_exempt=permitted.curricular_internships_exempt if permitted else True,
+    )
+
+
+def vacancy_entry_of(vacancy: Vacancy, export_languages: frozenset[str]) -> VacancyEntry:
+    """Matching's entry for a vacancy snapshot."""
+    return VacancyEntry(
+        id=vacancy.vacancy_id,
+        version=vacancy.version,
+        company_id=vacancy.company_id,
+        title=vacancy.title,
+        kind=vacancy.kind,
+        status=vacancy.status,
+        required=tuple(RequiredSkill(s.uri, s.min_level) for s in vacancy.required_skills),
+        nice=tuple(RequiredSkill(s.uri, s.min_level) for s in vacancy.nice_to_have_skills),
+        languages=tuple(
+            LanguageNeed(n.code, CEFR_RANK[n.min_level], n.required) for n in vacancy.languages
+        ),
+        hours_per_week=vacancy.hours_per_week,
+        start_date=vacancy.start_date,
+        location=vacancy.location,
+        remote=vacancy.remote,
+        curricular=vacancy.curricular,
+        export_languages=export_languages,
+    )
+
+
+def explanation_of(evaluation: PairEvaluation) -> MatchExplanation:
+    """The wire explanation of an evaluated pair."""
+    return MatchExplanation(
+        skills=[
+            SkillCoverage(
+                uri=s.uri,
+                required=s.required,
+                min_level=s.min_level,
+                via=s.via,
+                relation=s.relation,
+                level=s.level,
+                credit=round(s.credit, 4),
+            )
+            for s in evaluation.skills
+        ],
+        ignored_skills=list(evaluation.ignored_skills),
+        languages=[
+            LanguageCheck(code=x.code, needed=x.needed, has=x.has, required=x.required, met=x.met)
+            for x in evaluation.languages
+        ],
+        conditions=[
+            ConditionCheck(name=c.name, met=c.met, detail=c.detail) for c in evaluation.conditions
+        ],
+        permit=evaluation.permit,
+        components=ScoreComponents(
+            coverage=evaluation.coverage,
+            language_bonus=evaluation.language_bonus,
+            location=evaluation.location,
+            hours=evaluation.hours,
+            field=evaluation.field,
+            fit=round(evaluation.fit, 4),
+        ),
+    )
+
+
+def _match_of(record: MatchRecord) -> Match:
+    return Match(
+        student_id=record.student_id,
+        vacancy_id=record.vacancy_id,
+        company_id=record.company_id,
+        vacancy_title=record.vacancy_title,
+        score=record.score,
+        matched_skills=record.matched_skills,
+        missing_skills=record.missing_skills,
+        permit_flag=record.permit_flag,
+        explanation=MatchExplanation.model_validate(record.explanation)
+        if record.explanation
+        else None,
+    )
 
 
 def match_found(runtime: ServiceRuntime, record: MatchRecord) -> MatchFound:
@@ -41,23 +175,18 @@ def match_found(runtime: ServiceRuntime, record: MatchRecord) -> MatchFound:
     return runtime.event(
         MatchFound,
         subject=record.student_id,
-        data=Match(
-            student_id=record.student_id,
-            vacancy_id=record.vacancy_id,
-            company_id=record.company_id,
-            vacancy_title=record.vacancy_title,
-            score=record.score,
-            matched_skills=record.matched_skills,
-            missing_skills=record.missing_skills,
-            permit_flag=record.permit_flag,
-        ),
+        data=_match_of(record),
         version=f"{record.vacancy_id}|{record.found_basis}",
     )
 
 
+def _permit_caution(evaluation: PairEvaluation) -> str | None:
+    return evaluation.permit if evaluation.permit.startswith("the job's hours are not") else None
+
+
 def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
-    """Subscribe matching to the students and vacancies topics, keeping ``index`` current."""
-    minimum = runtime.settings.match_min_score
+    """Subscribe matching to the students, companies and vacancies topics."""
+    step = runtime.settings.match_update_step
 
     def fresh(session: Session) -> MatchIndex:
         if index.stale:
@@ -83,24 +212,25 @@ def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
 
     def reconcile(
         session: Session,
-        existing: list[MatchRecord],
-        pairs: Iterable[tuple[StudentEntry, VacancyEntry]],
+        existing: Sequence[MatchRecord],
+        candidates: Sequence[Candidate],
+        *,
+        student_ranks: bool,
     ) -> None:
-        """Bring the stored matches of one student or vacancy in line with fresh scores."""
+        """Bring the stored matches of one student or vacancy in line with the engine."""
         current = {(m.student_id, m.vacancy_id): m for m in existing}
+        before = _places(existing) if student_ranks else {}
+        after = _places(candidates) if student_ranks else {}
         seen: set[tuple[str, str]] = set()
-        for student, vacancy in pairs:
-            result = score_pair(student.skills, vacancy.required)
-            if result is None or result.score < minimum:
-                continue
+        now = datetime.now(UTC)
+        for candidate in candidates:
+            student = index.students[candidate.student_id]
+            vacancy = index.vacancies[candidate.vacancy_id]
             key = (student.id, vacancy.id)
             seen.add(key)
-            flag = permit_flag(
-                kind=vacancy.kind,
-                vacancy_hours=vacancy.hours_per_week,
-                permitted_hours=student.permitted_hours,
-                country=student.permit_country,
-            )
+            evaluation = evaluate_pair(student, vacancy, index.graph)
+            explanation = explanation_of(evaluation).model_dump(mode="json")
+            matched = [s.uri for s in evaluation.matched]
             record = current.get(key)
             if record is None:
                 record = MatchRecord(
@@ -108,27 +238,39 @@ def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
                     vacancy_id=vacancy.id,
                     company_id=vacancy.company_id,
                     vacancy_title=vacancy.title,
-                    score=result.score,
-                    matched_skills=list(result.matched),
-                    missing_skills=list(result.missing),
-                    permit_flag=flag,
+                    score=evaluation.score,
+                    matched_skills=matched,
+                    missing_skills=list(evaluation.missing_required),
+                    permit_flag=_permit_caution(evaluation),
+                    explanation=explanation,
                     found_basis=f"{student.version}.{vacancy.version}",
+                    updated_at=now,
                 )
                 session.add(record)
                 runtime.emit(session, match_found(runtime, record))
-            elif (
-                record.score != result.score
-                or record.matched_skills != list(result.matched)
-                or record.vacancy_title != vacancy.title
-                or record.permit_flag != flag
-            ):
-                record.permit_flag = flag
-                record.score = result.score
-                record.matched_skills = list(result.matched)
-                record.missing_skills = list(result.missing)
-                record.vacancy_title = vacancy.title
-                record.updated_at = datetime.now(UTC)
-                session.add(record)
+                continue
+            if record.explanation == explanation and record.vacancy_title == vacancy.title:
+                continue  # a replayed or unrelated change: nothing to say
+            moved = abs(record.score - evaluation.score) > step
+            placed = before.get(key) != after.get(key)
+            record.score = evaluation.score
+            record.matched_skills = matched
+            record.missing_skills = list(evaluation.missing_required)
+            record.permit_flag = _permit_caution(evaluation)
+            record.explanation = explanation
+            record.vacancy_title = vacancy.title
+            record.updated_at = now
+            session.add(record)
+            if moved or placed:
+                runtime.emit(
+                    session,
+                    runtime.event(
+                        MatchUpdated,
+                        subject=record.student_id,
+                        data=_match_of(record),
+                        version=f"{vacancy.id}|{student.version}.{vacancy.version}|updated",
+                    ),
+                )
         withdraw(session, [m for k, m in current.items() if k not in seen], "no_longer_fits")
 
     def on_student_upserted(event: StudentProfileUpserted, session: Session) -> None:
@@ -141,25 +283,12 @@ def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
             # Without consent to matching the view must not hold the student at all.
             forget_student(session, profile.student_id, "consent_withdrawn")
             return
-        permitted = profile.permitted_work
-        limited = permitted is not None and not permitted.unrestricted
-        entry = StudentEntry(
-            id=profile.student_id,
-            version=profile.version,
-            skills={skill.uri: skill.level for skill in profile.skills},
-            engagement_kinds=tuple(profile.engagement_kinds),
-            permitted_hours=permitted.hours_per_week_term if limited and permitted else None,
-            permit_country=permitted.country if permitted else "",
-        )
+        entry = student_entry_of(profile)
         save_student(session, entry)
+        view.put_student(entry)
         # Matches exist only for students in the view: a newcomer has none to look up.
         existing = matches_of_student(session, entry.id) if known is not None else []
-        reconcile(
-            session,
-            existing,
-            ((entry, vacancy) for vacancy in view.open_vacancies_sharing(entry.skills)),
-        )
-        view.put_student(entry)
+        reconcile(session, existing, view.match_student(entry), student_ranks=True)
 
     def forget_student(session: Session, student_id: str, reason: WithdrawReason) -> None:
         withdraw(session, matches_of_student(session, student_id), reason)
@@ -170,45 +299,32 @@ def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
         fresh(session)
         forget_student(session, event.data.student_id, "student_erased")
 
-    def store_vacancy(
-        event: VacancyPublished | VacancyEndEvent, session: Session
-    ) -> VacancyEntry | None:
+    def rescore_vacancy(session: Session, entry: VacancyEntry) -> None:
+        save_vacancy(session, entry)
+        index.put_vacancy(entry)
+        existing = matches_of_vacancy(session, entry.id)
+        if not entry.open:
+            withdraw(session, existing, "vacancy_closed")
+            return
+        reconcile(session, existing, index.match_vacancy(entry), student_ranks=False)
+
+    def on_vacancy_changed(event: VacancyPublished | VacancyEndEvent, session: Session) -> None:
         vacancy = event.data
         known = fresh(session).vacancies.get(vacancy.vacancy_id)
         if known is not None and known.version >= vacancy.version:
-            return None
-        entry = VacancyEntry(
-            id=vacancy.vacancy_id,
-            version=vacancy.version,
-            company_id=vacancy.company_id,
-            title=vacancy.title,
-            kind=vacancy.kind,
-            status=vacancy.status,
-            hours_per_week=vacancy.hours_per_week,
-            required=tuple(RequiredSkill(s.uri, s.min_level) for s in vacancy.required_skills),
-        )
-        save_vacancy(session, entry)
-        index.put_vacancy(entry)
-        return entry
-
-    def on_vacancy_published(event: VacancyPublished, session: Session) -> None:
-        entry = store_vacancy(event, session)
-        if entry is None:
             return
-        if not entry.open:
-            withdraw(session, matches_of_vacancy(session, entry.id), "vacancy_closed")
-            return
-        students = index.students_sharing(s.uri for s in entry.required)
-        reconcile(
-            session,
-            matches_of_vacancy(session, entry.id),
-            ((student, entry) for student in students),
-        )
+        languages = market_languages(company_export_markets(session, vacancy.company_id))
+        rescore_vacancy(session, vacancy_entry_of(vacancy, languages))
 
-    def on_vacancy_ended(event: VacancyEndEvent, session: Session) -> None:
-        entry = store_vacancy(event, session)
-        if entry is not None:
-            withdraw(session, matches_of_vacancy(session, entry.id), "vacancy_closed")
+    def on_company_registered(event: CompanyRegistered, session: Session) -> None:
+        company = event.data
+        fresh(session)
+        save_company(session, company.company_id, company.export_markets)
+        languages = market_languages(company.export_markets)
+        for row in open_vacancies_of_company(session, company.company_id):
+            entry = vacancy_entry(row, languages)
+            if entry.export_languages != index.vacancies.get(entry.id, entry).export_languages:
+                rescore_vacancy(session, entry)
 
     runtime.consume(
         STUDENTS,
@@ -219,12 +335,22 @@ def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
         after_rollback=mark_stale,
     )
     runtime.consume(
+        COMPANIES, {CompanyRegistered: on_company_registered}, after_rollback=mark_stale
+    )
+    runtime.consume(
         VACANCIES,
         {
-            VacancyPublished: on_vacancy_published,
-            VacancyClosed: on_vacancy_ended,
-            VacancyFilled: on_vacancy_ended,
-            VacancyExpired: on_vacancy_ended,
+            VacancyPublished: on_vacancy_changed,
+            VacancyClosed: on_vacancy_changed,
+            VacancyFilled: on_vacancy_changed,
+            VacancyExpired: on_vacancy_changed,
         },
         after_rollback=mark_stale,
     )
+
+
+def _places(matches: Sequence[MatchRecord] | Sequence[Candidate]) -> dict[tuple[str, str], int]:
+    """The place of each of one student's best matches (1 = best)."""
+    pairs = [(m.score, m.student_id, m.vacancy_id) for m in matches]
+    ordered = sorted(pairs, key=lambda m: (-m[0], m[2]))[:RANKED_PLACES]
+    return {(s, v): place for place, (_, s, v) in enumerate(ordered, start=1)}

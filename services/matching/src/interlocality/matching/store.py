@@ -1,42 +1,53 @@
-"""Matching's own view of students and vacancies, and the matches it found."""
+"""Matching's own view of students, vacancies and companies, and the matches it found."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index
+from sqlalchemy import JSON, Column, Index, func
 from sqlmodel import Field, Session, SQLModel, col, delete, select
 
 from interlocality.common.db import upsert
-from interlocality.matching.domain import RequiredSkill
-from interlocality.matching.index import MatchIndex, StudentEntry, VacancyEntry
+from interlocality.matching.domain import (
+    LanguageNeed,
+    RequiredSkill,
+    StudentEntry,
+    VacancyEntry,
+    market_languages,
+)
+from interlocality.matching.index import MatchIndex
 
 __all__ = [
     "TABLES",
+    "CompanyView",
     "MatchRecord",
     "StudentView",
     "VacancyView",
+    "company_export_markets",
     "delete_student",
     "load_index",
+    "match_count_of_student",
     "matches_of_student",
     "matches_of_vacancy",
+    "open_vacancies_of_company",
+    "save_company",
     "save_student",
     "save_vacancy",
+    "student_entry",
+    "vacancy_entry",
 ]
 
 
 class StudentView(SQLModel, table=True):
-    """What matching knows of a student (skills and wishes, no contact data)."""
+    """What matching knows of a student (skills, languages and wishes, no contact data)."""
 
     __tablename__ = "student_view"
 
     id: str = Field(primary_key=True, max_length=64)
-    skills: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON))
-    engagement_kinds: list[str] = Field(default_factory=list, sa_column=Column(JSON))
-    permitted_hours: float | None = None
-    permit_country: str = Field(default="", max_length=2)
     version: int
+    entry: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
 
 
 class VacancyView(SQLModel, table=True):
@@ -45,17 +56,23 @@ class VacancyView(SQLModel, table=True):
     __tablename__ = "vacancy_view"
 
     id: str = Field(primary_key=True, max_length=64)
-    company_id: str = Field(max_length=64)
-    title: str = Field(max_length=200)
-    kind: str = Field(max_length=32)
-    required_skills: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
-    status: str = Field(max_length=16, index=True)
-    hours_per_week: int | None = None
     version: int
+    company_id: str = Field(max_length=64, index=True)
+    status: str = Field(max_length=16, index=True)
+    entry: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class CompanyView(SQLModel, table=True):
+    """The export markets of a company: languages there count in a student's favour."""
+
+    __tablename__ = "company_view"
+
+    id: str = Field(primary_key=True, max_length=64)
+    export_markets: list[str] = Field(default_factory=list, sa_column=Column(JSON))
 
 
 class MatchRecord(SQLModel, table=True):
-    """A current match; ``basis`` names the student and vacancy versions it was scored on."""
+    """A current match; ``found_basis`` names the student and vacancy versions it was found on."""
 
     __tablename__ = "match"
     __table_args__ = (
@@ -71,11 +88,102 @@ class MatchRecord(SQLModel, table=True):
     matched_skills: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     missing_skills: list[str] = Field(default_factory=list, sa_column=Column(JSON))
     permit_flag: str | None = Field(default=None, max_length=300)
+    explanation: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     found_basis: str = Field(max_length=64)
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
-TABLES: list[type[SQLModel]] = [StudentView, VacancyView, MatchRecord]
+TABLES: list[type[SQLModel]] = [StudentView, VacancyView, CompanyView, MatchRecord]
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse_day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def student_document(entry: StudentEntry) -> dict[str, Any]:
+    """A student entry as JSON-ready data."""
+    return {
+        "skills": dict(entry.skills),
+        "languages": dict(entry.languages),
+        "engagement_kinds": sorted(entry.engagement_kinds),
+        "hours_per_week": entry.hours_per_week,
+        "available_from": _day(entry.available_from),
+        "available_until": _day(entry.available_until),
+        "preferred_locations": sorted(entry.preferred_locations),
+        "remote": entry.remote,
+        "study_field": entry.study_field,
+        "permitted_hours": entry.permitted_hours,
+        "permit_country": entry.permit_country,
+        "curricular_exempt": entry.curricular_exempt,
+    }
+
+
+def student_entry(student_id: str, version: int, document: dict[str, Any]) -> StudentEntry:
+    """A student entry from its stored document."""
+    return StudentEntry(
+        id=student_id,
+        version=version,
+        skills=document.get("skills", {}),
+        languages=document.get("languages", {}),
+        engagement_kinds=frozenset(document.get("engagement_kinds", ())),
+        hours_per_week=document.get("hours_per_week"),
+        available_from=_parse_day(document.get("available_from")),
+        available_until=_parse_day(document.get("available_until")),
+        preferred_locations=frozenset(document.get("preferred_locations", ())),
+        remote=document.get("remote"),
+        study_field=document.get("study_field"),
+        permitted_hours=document.get("permitted_hours"),
+        permit_country=document.get("permit_country", ""),
+        curricular_exempt=document.get("curricular_exempt", True),
+    )
+
+
+def vacancy_document(entry: VacancyEntry) -> dict[str, Any]:
+    """A vacancy entry as JSON-ready data (export languages are the company's, not kept)."""
+    return {
+        "title": entry.title,
+        "kind": entry.kind,
+        "required": [[s.uri, s.min_level] for s in entry.required],
+        "nice": [[s.uri, s.min_level] for s in entry.nice],
+        "languages": [[n.code, n.min_rank, n.required] for n in entry.languages],
+        "hours_per_week": entry.hours_per_week,
+        "start_date": _day(entry.start_date),
+        "location": entry.location,
+        "remote": entry.remote,
+        "curricular": entry.curricular,
+    }
+
+
+def vacancy_entry(
+    row: VacancyView | dict[str, Any], export_languages: frozenset[str] = frozenset()
+) -> VacancyEntry:
+    """A vacancy entry from its stored row."""
+    values = row if isinstance(row, dict) else row.model_dump()
+    document = values["entry"] or {}
+    return VacancyEntry(
+        id=values["id"],
+        version=values["version"],
+        company_id=values["company_id"],
+        title=document.get("title", ""),
+        kind=document.get("kind", ""),
+        status=values["status"],
+        required=tuple(RequiredSkill(uri, level) for uri, level in document.get("required", ())),
+        nice=tuple(RequiredSkill(uri, level) for uri, level in document.get("nice", ())),
+        languages=tuple(
+            LanguageNeed(code, rank, required)
+            for code, rank, required in document.get("languages", ())
+        ),
+        hours_per_week=document.get("hours_per_week"),
+        start_date=_parse_day(document.get("start_date")),
+        location=document.get("location", ""),
+        remote=document.get("remote"),
+        curricular=document.get("curricular", False),
+        export_languages=export_languages,
+    )
 
 
 def save_student(session: Session, entry: StudentEntry) -> None:
@@ -83,16 +191,7 @@ def save_student(session: Session, entry: StudentEntry) -> None:
     upsert(
         session,
         StudentView,
-        [
-            {
-                "id": entry.id,
-                "version": entry.version,
-                "skills": dict(entry.skills),
-                "engagement_kinds": list(entry.engagement_kinds),
-                "permitted_hours": entry.permitted_hours,
-                "permit_country": entry.permit_country,
-            }
-        ],
+        [{"id": entry.id, "version": entry.version, "entry": student_document(entry)}],
     )
 
 
@@ -111,48 +210,44 @@ def save_vacancy(session: Session, entry: VacancyEntry) -> None:
                 "id": entry.id,
                 "version": entry.version,
                 "company_id": entry.company_id,
-                "title": entry.title,
-                "kind": entry.kind,
                 "status": entry.status,
-                "hours_per_week": entry.hours_per_week,
-                "required_skills": [
-                    {"uri": s.uri, "min_level": s.min_level} for s in entry.required
-                ],
+                "entry": vacancy_document(entry),
             }
         ],
     )
 
 
+def save_company(session: Session, company_id: str, export_markets: Sequence[str]) -> None:
+    """Store (or replace) a company's export markets."""
+    upsert(session, CompanyView, [{"id": company_id, "export_markets": list(export_markets)}])
+
+
+def company_export_markets(session: Session, company_id: str) -> list[str]:
+    """The export markets of a company (none when unknown)."""
+    company = session.get(CompanyView, company_id)
+    return list(company.export_markets) if company else []
+
+
+def open_vacancies_of_company(session: Session, company_id: str) -> list[VacancyView]:
+    """The company's open vacancies."""
+    return list(
+        session.exec(
+            select(VacancyView).where(
+                VacancyView.company_id == company_id, VacancyView.status == "open"
+            )
+        ).all()
+    )
+
+
 def load_index(session: Session, index: MatchIndex) -> None:
     """Fill ``index`` from the stored entries."""
+    markets = {row.id: row.export_markets for row in session.exec(select(CompanyView)).all()}
     students = session.execute(select(StudentView.__table__)).mappings()  # type: ignore[attr-defined]
     vacancies = session.execute(select(VacancyView.__table__)).mappings()  # type: ignore[attr-defined]
     index.load(
+        (student_entry(row["id"], row["version"], row["entry"] or {}) for row in students),
         (
-            StudentEntry(
-                id=row["id"],
-                version=row["version"],
-                skills=row["skills"] or {},
-                engagement_kinds=tuple(row["engagement_kinds"] or ()),
-                permitted_hours=row["permitted_hours"],
-                permit_country=row["permit_country"],
-            )
-            for row in students
-        ),
-        (
-            VacancyEntry(
-                id=row["id"],
-                version=row["version"],
-                company_id=row["company_id"],
-                title=row["title"],
-                kind=row["kind"],
-                status=row["status"],
-                hours_per_week=row["hours_per_week"],
-                required=tuple(
-                    RequiredSkill(s["uri"], s.get("min_level", 1))
-                    for s in row["required_skills"] or ()
-                ),
-            )
+            vacancy_entry(dict(row), market_languages(markets.get(row["company_id"], ())))
             for row in vacancies
         ),
     )
@@ -171,6 +266,14 @@ def matches_of_student(
     if limit is not None:
         statement = statement.limit(limit)
     return list(session.exec(statement).all())
+
+
+def match_count_of_student(session: Session, student_id: str) -> int:
+    """How many matches a student has."""
+    statement = (
+        select(func.count()).select_from(MatchRecord).where(MatchRecord.student_id == student_id)
+    )
+    return int(session.exec(statement).one())
 
 
 def matches_of_vacancy(

@@ -140,6 +140,11 @@ def test_matches_follow_students_and_vacancies(
             (uris[2], None),
         ]
         assert explained["labels"][uris[0]]
+        gaps = client.get("/v1/students/s-one/skill-gaps").json()
+        assert {gap["uri"] for gap in gaps} == set(uris[1:])
+        assert all(gap["better_matches"] == 1 and gap["label"] for gap in gaps)
+        assert {v["vacancy_id"] for gap in gaps for v in gap["vacancies"]} == {"v-1"}
+        assert client.get("/v1/students/nobody/skill-gaps").status_code == 404
         # The student whose permit does not cover 37 h a week is no match, and is told why.
         why = client.get("/v1/students/s-limited/vacancies/v-1/evaluation").json()
         assert why["is_match"] is False

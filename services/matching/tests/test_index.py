@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import date, timedelta
 from functools import cache
 
@@ -16,6 +17,7 @@ from interlocality.matching.domain import (
     VacancyEntry,
     evaluate_pair,
 )
+from interlocality.matching.gaps import skill_gaps
 from interlocality.matching.index import MatchIndex
 from interlocality.matching.relations import SkillGraph
 
@@ -156,3 +158,26 @@ def test_ranked_best_first_with_a_limit() -> None:
     top = index.match_vacancy(vacancy, limit=5)
     assert top == everyone[:5]
     assert [c.score for c in everyone] == sorted((c.score for c in everyone), reverse=True)
+
+
+def test_skill_gaps_name_the_skills_that_unlock_most_and_the_vacancies() -> None:
+    rng = random.Random(5)
+    students = [random_student(rng, n) for n in range(200)]
+    vacancies = [random_vacancy(rng, n) for n in range(40)]
+    index = MatchIndex(graph(), min_score=0.45)
+    index.load(students, vacancies)
+    student = max(students, key=lambda s: len(index.match_student(s, min_score=0.0)))
+    now = {c.vacancy_id: c.score for c in index.match_student(student)}
+    gaps = skill_gaps(index, student, limit=3)
+    assert gaps, "a student near many vacancies has something to learn"
+    assert [(g.new_matches, g.gain) for g in gaps] == sorted(
+        ((g.new_matches, g.gain) for g in gaps), key=lambda x: (-x[0], -x[1])
+    )
+    for gap in gaps:
+        assert gap.uri not in student.skills
+        learned = replace(student, skills={**student.skills, gap.uri: 5})
+        after = {c.vacancy_id: c.score for c in index.match_student(learned)}
+        for vacancy_id, before, score in gap.vacancies:
+            assert before == now.get(vacancy_id)
+            assert score > (before or 0.0)
+            assert vacancy_id in after

@@ -51,6 +51,7 @@ migration: install
 
 bench: install
 	$(RUN) python bench/skill_search.py
+	$(RUN) python bench/company_dating.py
 	$(RUN) python bench/import_region.py
 
 clean:

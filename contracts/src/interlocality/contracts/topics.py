@@ -11,6 +11,7 @@ from interlocality.contracts.applications import (
     PlacementMade,
 )
 from interlocality.contracts.companies import CompanyEvent, CompanyRegistered
+from interlocality.contracts.dating import DatingAgendaEvent, DatingAgendaIssued
 from interlocality.contracts.matches import MatchEvent, MatchFound, MatchUpdated, MatchWithdrawn
 from interlocality.contracts.notifications import DeliveryEvent, NotificationSent
 from interlocality.contracts.students import (
@@ -29,6 +30,7 @@ from interlocality.contracts.vacancies import (
 __all__ = [
     "APPLICATIONS",
     "COMPANIES",
+    "DATING_AGENDAS",
     "DELIVERIES",
     "DLQ_RETENTION_MS",
     "MATCHES",
@@ -134,6 +136,18 @@ MATCHES = TopicSpec(
     event_types=(MatchFound, MatchUpdated, MatchWithdrawn),
     description="Matches found, updated and withdrawn, in order per student.",
 )
+DATING_AGENDAS = TopicSpec(
+    service="matching",
+    entity="dating-agendas",
+    major=1,
+    key="participant_id",
+    partitions=6,
+    compacted=False,
+    retention_ms=30 * DAY_MS,
+    event_union=DatingAgendaEvent,
+    event_types=(DatingAgendaIssued,),
+    description="Company Dating agendas, one per student and company, with the iCalendar file.",
+)
 DELIVERIES = TopicSpec(
     service="notifications",
     entity="deliveries",
@@ -153,6 +167,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     VACANCIES,
     APPLICATIONS,
     MATCHES,
+    DATING_AGENDAS,
     DELIVERIES,
 )
 

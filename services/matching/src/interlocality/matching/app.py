@@ -13,8 +13,10 @@ from interlocality.common.esco import default_vocabulary
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import ServiceSettings, load_settings
 from interlocality.contracts.matches import MatchFound
-from interlocality.contracts.topics import MATCHES
+from interlocality.contracts.topics import DATING_AGENDAS, MATCHES
 from interlocality.matching.api import create_router
+from interlocality.matching.dating_api import create_dating_router
+from interlocality.matching.dating_store import dating_personal_data
 from interlocality.matching.handlers import match_found, register_kafka_handlers
 from interlocality.matching.index import MatchIndex
 from interlocality.matching.relations import SkillGraph
@@ -30,6 +32,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or load_settings("matching")
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     runtime.publishes(MATCHES)
+    runtime.publishes(DATING_AGENDAS)
     vocabulary = default_vocabulary()
     index = MatchIndex(SkillGraph.from_vocabulary(vocabulary), settings.match_min_score)
     register_kafka_handlers(runtime, index)
@@ -48,9 +51,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     runtime.replay_sources.append(current_matches)
     runtime.personal_data.append(held)
+    runtime.personal_data.append(dating_personal_data)
     return create_service_app(
         runtime,
-        [create_router(runtime, vocabulary, index)],
+        [create_router(runtime, vocabulary, index), create_dating_router(runtime)],
         title="Interlocality matching",
         description="Explainable matches between students and open vacancies.",
     )

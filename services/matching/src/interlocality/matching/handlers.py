@@ -35,6 +35,7 @@ from interlocality.contracts.vacancies import (
     VacancyFilled,
     VacancyPublished,
 )
+from interlocality.matching.dating_store import forget_student as forget_dating_student
 from interlocality.matching.domain import (
     CEFR_RANK,
     LanguageNeed,
@@ -293,6 +294,7 @@ def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
     def forget_student(session: Session, student_id: str, reason: WithdrawReason) -> None:
         withdraw(session, matches_of_student(session, student_id), reason)
         delete_student(session, student_id)
+        forget_dating_student(session, student_id)
         index.remove_student(student_id)
 
     def on_student_erased(event: StudentProfileErased, session: Session) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Column, Index, func
 from sqlmodel import Field, Session, SQLModel, col, delete, select
 
 from interlocality.common.db import upsert
+from interlocality.matching.dating_store import DATING_TABLES
 from interlocality.matching.domain import (
     LanguageNeed,
     RequiredSkill,
@@ -25,6 +26,7 @@ __all__ = [
     "MatchRecord",
     "StudentView",
     "VacancyView",
+    "best_scores_by_company",
     "company_export_markets",
     "delete_student",
     "load_index",
@@ -93,7 +95,14 @@ class MatchRecord(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
-TABLES: list[type[SQLModel]] = [StudentView, VacancyView, CompanyView, MatchRecord]
+TABLES: list[type[SQLModel]] = [
+    StudentView,
+    VacancyView,
+    CompanyView,
+    MatchRecord,
+    *DATING_TABLES,
+]
+IDS_PER_QUERY = 1000
 
 
 def _day(value: date | None) -> str | None:
@@ -289,3 +298,26 @@ def matches_of_vacancy(
     if limit is not None:
         statement = statement.limit(limit)
     return list(session.exec(statement).all())
+
+
+def best_scores_by_company(
+    session: Session, student_ids: Sequence[str], company_ids: Sequence[str]
+) -> dict[tuple[str, str], float]:
+    """The best current match score of each student with any vacancy of each company.
+
+    Pairs without a match are absent (they score 0).
+    """
+    companies = set(company_ids)
+    scores: dict[tuple[str, str], float] = {}
+    unique = list(dict.fromkeys(student_ids))
+    for start in range(0, len(unique), IDS_PER_QUERY):
+        chunk = unique[start : start + IDS_PER_QUERY]
+        statement = (
+            select(MatchRecord.student_id, MatchRecord.company_id, func.max(MatchRecord.score))
+            .where(col(MatchRecord.student_id).in_(chunk))
+            .group_by(col(MatchRecord.student_id), col(MatchRecord.company_id))
+        )
+        for student_id, company_id, score in session.exec(statement):
+            if company_id in companies:
+                scores[student_id, company_id] = float(score)
+    return scores

@@ -181,3 +181,19 @@ def test_skill_gaps_name_the_skills_that_unlock_most_and_the_vacancies() -> None
             assert before == now.get(vacancy_id)
             assert score > (before or 0.0)
             assert vacancy_id in after
+
+
+def test_a_reload_with_fewer_or_reordered_vacancies_scores_as_a_fresh_index() -> None:
+    rng = random.Random(13)
+    students = [random_student(rng, n) for n in range(150)]
+    vacancies = [random_vacancy(rng, n) for n in range(60)]
+    index = MatchIndex(graph())
+    index.load(students, vacancies)
+    index.match_student(students[0])
+    fewer = [replace(v, status="closed") if n % 2 else v for n, v in enumerate(vacancies)]
+    rng.shuffle(fewer)
+    index.load(students, fewer)
+    fresh = MatchIndex(graph())
+    fresh.load(students, fewer)
+    for student in students[:50]:
+        assert index.match_student(student) == fresh.match_student(student)

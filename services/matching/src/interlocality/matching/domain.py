@@ -325,6 +325,7 @@ def evaluate_pair(
 
 def _conditions(student: StudentEntry, vacancy: VacancyEntry) -> tuple[Condition, ...]:
     kind_label = vacancy.kind.replace("_", " ")
+    article = "an" if kind_label[:1] in "aeiou" else "a"
     conditions = [
         Condition(
             "open",
@@ -334,9 +335,9 @@ def _conditions(student: StudentEntry, vacancy: VacancyEntry) -> tuple[Condition
         Condition(
             "kind",
             vacancy.kind in student.engagement_kinds,
-            f"the student looks for a {kind_label}"
+            f"the student looks for {article} {kind_label}"
             if vacancy.kind in student.engagement_kinds
-            else f"the student does not look for a {kind_label}",
+            else f"the student does not look for {article} {kind_label}",
         ),
     ]
     short = [

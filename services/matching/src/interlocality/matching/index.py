@@ -231,8 +231,15 @@ class MatchIndex:
         """Replace everything with ``students`` and ``vacancies``; the view is fresh again."""
         for rows in (self._student_rows, self._vacancy_rows):
             rows.clear()
-        for postings in (self._student_skills, self._required_by, self._nice_by):
+        for postings in (
+            self._student_skills,
+            self._required_by,
+            self._nice_by,
+            self._vacancy_fields,
+        ):
             postings.clear()
+        self._field_sets.clear()
+        self._closeness.clear()
         self.students.clear()
         self.vacancies.clear()
         self._locations.clear()

@@ -53,6 +53,8 @@ bench: install
 	$(RUN) python bench/skill_search.py
 	$(RUN) python bench/company_dating.py
 	$(RUN) python bench/import_region.py
+	$(RUN) python bench/matching_quality.py
+	$(RUN) python bench/matching_speed.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,13 +1,20 @@
-"""Import files for benchmarks and trials: students, companies and vacancies built from
-ESCO occupations, with a chosen share of deliberately broken rows."""
+"""Data for benchmarks and trials, built from ESCO occupations: import files of students,
+companies and vacancies with a chosen share of deliberately broken rows, and matching
+regions (student and vacancy entries for the matching engine) whose students stray from
+their occupation by chosen amounts of noise."""
 
 from __future__ import annotations
 
 import csv
 import random
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from interlocality.common.esco import EscoVocabulary
+from interlocality.matching.domain import LanguageNeed, RequiredSkill, StudentEntry, VacancyEntry
+from interlocality.matching.relations import SkillGraph
 
 STUDENT_COLUMNS = [
     "external_id",
@@ -175,3 +182,179 @@ def write_vacancies(
                 broken_lines.append(n + 2)
             writer.writerow(row)
     return broken_lines
+
+
+# -- matching regions: entries for the matching engine, built from ESCO occupations ------
+
+TOWNS = ["aarhus", "aarhus", "aarhus", "silkeborg", "randers", "horsens"]
+LOCAL_LANGUAGES = ["da", "de", "sv", "no"]
+HOURS_OF_KIND: dict[str, list[int | None]] = {
+    "internship": [20, 30, 37],
+    "thesis": [None, 10],
+    "student_job": [10, 15, 20],
+    "graduate_job": [37],
+    "company_project": [None, 10, 20],
+}
+
+
+@dataclass(frozen=True)
+class OccupationProfile:
+    """An ESCO occupation as a source of vacancies and of the students who fit them."""
+
+    uri: str
+    label: str
+    essential: tuple[str, ...]
+    optional: tuple[str, ...]
+    study_field: str | None  # the ISCED-F field most of its knowledge hangs under
+
+
+@dataclass(frozen=True)
+class StudentNoise:
+    """How far a generated student strays from the occupation they were drawn from."""
+
+    drop: float = 0.5  # share of the occupation's essential skills the student does not list
+    related: float = 0.3  # share of the listed ones replaced by a narrower, broader or sibling
+    extra: int = 4  # up to this many skills of random other occupations
+    field: float = 0.3  # chance the study field is not the occupation's own
+
+
+@dataclass
+class MatchingRegion:
+    """Students and vacancies of one region, and the occupation each was drawn from."""
+
+    occupations: list[OccupationProfile]
+    students: list[StudentEntry]
+    vacancies: list[VacancyEntry]
+    occupation_of: dict[str, str]  # student or vacancy id → occupation URI
+
+
+def occupation_profiles(vocabulary: EscoVocabulary, graph: SkillGraph) -> list[OccupationProfile]:
+    """Every ESCO occupation with at least six known essential skills, in URI order."""
+    profiles = []
+    for occupation in sorted(vocabulary.occupations.values(), key=lambda o: o.uri):
+        essential = tuple(u for u in occupation.essential_skills if u in vocabulary)
+        if len(essential) < 6:
+            continue
+        optional = tuple(u for u in occupation.optional_skills if u in vocabulary)
+        fields = Counter(code for uri in essential + optional for code in graph.fields(uri))
+        profiles.append(
+            OccupationProfile(
+                uri=occupation.uri,
+                label=occupation.label,
+                essential=essential,
+                optional=optional,
+                study_field=fields.most_common(1)[0][0] if fields else None,
+            )
+        )
+    return profiles
+
+
+def region_student(
+    rng: random.Random,
+    student_id: str,
+    occupation: OccupationProfile,
+    graph: SkillGraph,
+    noise: StudentNoise,
+    every: list[OccupationProfile],
+) -> StudentEntry:
+    """A student drawn from ``occupation``: some of its skills, some related ones instead,
+    a few from elsewhere; conditions mild enough that most vacancies are open to them."""
+    kept = [u for u in occupation.essential if rng.random() >= noise.drop]
+    kept += rng.sample(occupation.optional, k=min(len(occupation.optional), rng.randint(0, 3)))
+    skills: dict[str, int] = {}
+    for uri in kept:
+        near = graph.related(uri)
+        if near and rng.random() < noise.related:
+            uri = rng.choice(near).uri
+        skills[uri] = rng.randint(1, 5)
+    for _ in range(rng.randint(0, noise.extra)):
+        skills.setdefault(rng.choice(rng.choice(every).essential), rng.randint(1, 5))
+    study_field = occupation.study_field
+    if study_field is None or rng.random() < noise.field:
+        study_field = rng.choice(every).study_field
+    languages = {"en": rng.randint(4, 6)}
+    for code in rng.sample(LOCAL_LANGUAGES, k=rng.randint(0, 2)):
+        languages[code] = rng.randint(1, 5)
+    kinds = KINDS if rng.random() < 0.8 else rng.sample(KINDS, k=rng.randint(3, 4))
+    non_eu = rng.random() < 0.4
+    return StudentEntry(
+        id=student_id,
+        version=1,
+        skills=skills,
+        languages=languages,
+        engagement_kinds=frozenset(kinds),
+        hours_per_week=rng.choice([None, 10, 15, 20, 37]),
+        available_from=rng.choice([None, None, date(2027, 1, 1), date(2027, 2, 1)]),
+        available_until=rng.choice([None, None, None, None, date(2027, 12, 31)]),
+        preferred_locations=frozenset(
+            () if rng.random() < 0.85 else ("aarhus", rng.choice(TOWNS), rng.choice(TOWNS))
+        ),
+        remote=rng.choice([None, None, None, "hybrid", "hybrid", "hybrid", "on_site", "remote"]),
+        study_field=study_field,
+        permitted_hours=20.0 if non_eu else None,
+        permit_country="DK" if non_eu else "",
+        curricular_exempt=True,
+    )
+
+
+def region_vacancy(
+    rng: random.Random, vacancy_id: str, occupation: OccupationProfile
+) -> VacancyEntry:
+    """An open vacancy for ``occupation``: some of its essential skills required, some of
+    its optional ones nice to have, each at a random minimum level."""
+    required = rng.sample(occupation.essential, k=min(len(occupation.essential), rng.randint(4, 8)))
+    nice = rng.sample(occupation.optional, k=min(len(occupation.optional), rng.randint(0, 3)))
+    kind = rng.choice(KINDS)
+    languages = []
+    if rng.random() < 0.8:
+        languages.append(LanguageNeed("en", rng.choice([3, 4]), True))
+    if rng.random() < 0.3:
+        languages.append(LanguageNeed(rng.choice(LOCAL_LANGUAGES), 3, False))
+    return VacancyEntry(
+        id=vacancy_id,
+        version=1,
+        company_id=f"c-{rng.randrange(500):03d}",
+        title=occupation.label,
+        kind=kind,
+        status="open",
+        required=tuple(RequiredSkill(u, rng.randint(1, 4)) for u in required),
+        nice=tuple(RequiredSkill(u, rng.randint(1, 3)) for u in nice if u not in required),
+        languages=tuple(languages),
+        hours_per_week=rng.choice(HOURS_OF_KIND[kind]),
+        start_date=rng.choice([None, None, date(2027, 3, 1), date(2027, 9, 1)]),
+        location=rng.choice(TOWNS).capitalize(),
+        remote=rng.choice(["on_site", "hybrid", "hybrid", "remote"]),
+        curricular=kind == "internship" and rng.random() < 0.7,
+        export_languages=frozenset(rng.sample(LOCAL_LANGUAGES, k=rng.randint(0, 2))),
+    )
+
+
+def matching_region(
+    vocabulary: EscoVocabulary,
+    graph: SkillGraph,
+    *,
+    occupations: int,
+    students: int,
+    vacancies: int,
+    noise: StudentNoise,
+    seed: int,
+) -> MatchingRegion:
+    """``students`` and ``vacancies`` drawn evenly at random from ``occupations`` ESCO
+    occupations chosen at random (the same seed gives the same region)."""
+    rng = random.Random(seed)
+    every = occupation_profiles(vocabulary, graph)
+    chosen = rng.sample(every, k=min(occupations, len(every)))
+    occupation_of: dict[str, str] = {}
+    student_entries = []
+    for n in range(students):
+        occupation = chosen[rng.randrange(len(chosen))]
+        entry = region_student(rng, f"s-{n:07d}", occupation, graph, noise, every)
+        student_entries.append(entry)
+        occupation_of[entry.id] = occupation.uri
+    vacancy_entries = []
+    for n in range(vacancies):
+        occupation = chosen[n % len(chosen)] if n < len(chosen) else rng.choice(chosen)
+        vacancy = region_vacancy(rng, f"v-{n:06d}", occupation)
+        vacancy_entries.append(vacancy)
+        occupation_of[vacancy.id] = occupation.uri
+    return MatchingRegion(chosen, student_entries, vacancy_entries, occupation_of)

@@ -236,3 +236,23 @@ def test_pairs_below_the_region_minimum_are_not_matches(
         # Falling under the minimum again withdraws the match.
         asyncio.run(publish(kafka_bootstrap, [student_event(region, "s-one", uris[:1], version=3)]))
         wait_for(lambda: [s for s, _ in ranked(client, "/v1/vacancies/v-1/matches")] == ["s-two"])
+
+
+def test_a_vacancy_keeps_its_best_students_up_to_the_limit(
+    service_settings: Callable[..., Any], kafka_bootstrap: str, region: str
+) -> None:
+    uris = skills()
+    settings = service_settings("matching", match_limit_per_vacancy=1)
+    with TestClient(create_app(settings)) as client:
+        asyncio.run(
+            publish(
+                kafka_bootstrap,
+                [student_event(region, "s-all", uris), student_event(region, "s-two", uris[:2])],
+            )
+        )
+        wait_for(lambda: client.get("/v1/students/s-two/matches").status_code == 200)
+        asyncio.run(publish(kafka_bootstrap, [vacancy_event(region, VacancyPublished, "open", 1)]))
+        wait_for(lambda: len(ranked(client, "/v1/vacancies/v-1/matches")) == 1)
+        assert [s for s, _ in ranked(client, "/v1/vacancies/v-1/matches")] == ["s-all"]
+        why = client.get("/v1/students/s-two/vacancies/v-1/evaluation").json()
+        assert why["is_match"] is True  # a match by the rules, outranked by the limit

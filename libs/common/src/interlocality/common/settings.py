@@ -90,6 +90,20 @@ class ServiceSettings(BaseSettings):
             description="Lowest score a pair needs to be a match; below it a match is withdrawn.",
         ),
     ] = 0.3
+    match_limit_per_vacancy: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="A vacancy, when scored, keeps at most this many of its best students.",
+        ),
+    ] = 100
+    match_limit_per_student: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="A student, when scored, keeps at most this many of their best vacancies.",
+        ),
+    ] = 50
     match_update_step: Annotated[
         float,
         Field(

@@ -188,6 +188,8 @@ def _permit_caution(evaluation: PairEvaluation) -> str | None:
 def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
     """Subscribe matching to the students, companies and vacancies topics."""
     step = runtime.settings.match_update_step
+    per_student = runtime.settings.match_limit_per_student
+    per_vacancy = runtime.settings.match_limit_per_vacancy
 
     def fresh(session: Session) -> MatchIndex:
         if index.stale:
@@ -289,7 +291,8 @@ def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
         view.put_student(entry)
         # Matches exist only for students in the view: a newcomer has none to look up.
         existing = matches_of_student(session, entry.id) if known is not None else []
-        reconcile(session, existing, view.match_student(entry), student_ranks=True)
+        found = view.match_student(entry, limit=per_student)
+        reconcile(session, existing, found, student_ranks=True)
 
     def forget_student(session: Session, student_id: str, reason: WithdrawReason) -> None:
         withdraw(session, matches_of_student(session, student_id), reason)
@@ -308,7 +311,8 @@ def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
         if not entry.open:
             withdraw(session, existing, "vacancy_closed")
             return
-        reconcile(session, existing, index.match_vacancy(entry), student_ranks=False)
+        found = index.match_vacancy(entry, limit=per_vacancy)
+        reconcile(session, existing, found, student_ranks=False)
 
     def on_vacancy_changed(event: VacancyPublished | VacancyEndEvent, session: Session) -> None:
         vacancy = event.data

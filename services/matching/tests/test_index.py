@@ -197,3 +197,21 @@ def test_a_reload_with_fewer_or_reordered_vacancies_scores_as_a_fresh_index() ->
     fresh.load(students, fewer)
     for student in students[:50]:
         assert index.match_student(student) == fresh.match_student(student)
+
+
+def test_a_region_speaking_many_languages_widens_the_tables() -> None:
+    rng = random.Random(17)
+    many = ["en", "da", "de", "nl", "fi", "it", "es", "fr", "pt", "pl", "sv", "zh", "hi"]
+    students = [
+        replace(random_student(rng, n), languages={code: 4 for code in many[n % 5 : n % 5 + 9]})
+        for n in range(100)
+    ]
+    vacancies = [
+        replace(random_vacancy(rng, n), languages=(LanguageNeed(many[n % 13], 3),))
+        for n in range(30)
+    ]
+    index = MatchIndex(graph())
+    index.load(students, vacancies)
+    for vacancy in vacancies[:10]:
+        expected = {s.id for s in students if reference(s, vacancy, 0.0) is not None}
+        assert {c.student_id for c in index.match_vacancy(vacancy)} == expected

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from interlocality.common.service import ServiceRuntime
 from interlocality.contracts.companies import CompanyRegistered
+from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.matches import (
     ConditionCheck,
     LanguageCheck,
@@ -155,29 +157,38 @@ def explanation_of(evaluation: PairEvaluation) -> MatchExplanation:
     )
 
 
-def _match_of(record: MatchRecord) -> Match:
+def _match_of(
+    record: MatchRecord | dict[str, Any], explanation: MatchExplanation | None = None
+) -> Match:
+    values = record if isinstance(record, dict) else record.model_dump()
+    if explanation is None and values["explanation"]:
+        explanation = MatchExplanation.model_validate(values["explanation"])
     return Match(
-        student_id=record.student_id,
-        vacancy_id=record.vacancy_id,
-        company_id=record.company_id,
-        vacancy_title=record.vacancy_title,
-        score=record.score,
-        matched_skills=record.matched_skills,
-        missing_skills=record.missing_skills,
-        permit_flag=record.permit_flag,
-        explanation=MatchExplanation.model_validate(record.explanation)
-        if record.explanation
-        else None,
+        student_id=values["student_id"],
+        vacancy_id=values["vacancy_id"],
+        company_id=values["company_id"],
+        vacancy_title=values["vacancy_title"],
+        score=values["score"],
+        matched_skills=values["matched_skills"],
+        missing_skills=values["missing_skills"],
+        permit_flag=values["permit_flag"],
+        explanation=explanation,
     )
 
 
-def match_found(runtime: ServiceRuntime, record: MatchRecord) -> MatchFound:
+def match_found(
+    runtime: ServiceRuntime,
+    record: MatchRecord | dict[str, Any],
+    explanation: MatchExplanation | None = None,
+) -> MatchFound:
     """The ``MatchFound`` event of a stored match (same id for the same basis)."""
+    match = _match_of(record, explanation)
+    basis = record["found_basis"] if isinstance(record, dict) else record.found_basis
     return runtime.event(
         MatchFound,
-        subject=record.student_id,
-        data=_match_of(record),
-        version=f"{record.vacancy_id}|{record.found_basis}",
+        subject=match.student_id,
+        data=match,
+        version=f"{match.vacancy_id}|{basis}",
     )
 
 
@@ -226,31 +237,35 @@ def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
         after = _places(candidates) if student_ranks else {}
         seen: set[tuple[str, str]] = set()
         now = datetime.now(UTC)
+        # New matches, the common case, are written in one statement with their events.
+        new_rows: list[dict[str, Any]] = []
+        found: list[CloudEvent[Any]] = []
         for candidate in candidates:
             student = index.students[candidate.student_id]
             vacancy = index.vacancies[candidate.vacancy_id]
             key = (student.id, vacancy.id)
             seen.add(key)
             evaluation = evaluate_pair(student, vacancy, index.graph)
-            explanation = explanation_of(evaluation).model_dump(mode="json")
+            explained = explanation_of(evaluation)
+            explanation = explained.model_dump(mode="json")
             matched = [s.uri for s in evaluation.matched]
             record = current.get(key)
             if record is None:
-                record = MatchRecord(
-                    student_id=student.id,
-                    vacancy_id=vacancy.id,
-                    company_id=vacancy.company_id,
-                    vacancy_title=vacancy.title,
-                    score=evaluation.score,
-                    matched_skills=matched,
-                    missing_skills=list(evaluation.missing_required),
-                    permit_flag=_permit_caution(evaluation),
-                    explanation=explanation,
-                    found_basis=f"{student.version}.{vacancy.version}",
-                    updated_at=now,
-                )
-                session.add(record)
-                runtime.emit(session, match_found(runtime, record))
+                row = {
+                    "student_id": student.id,
+                    "vacancy_id": vacancy.id,
+                    "company_id": vacancy.company_id,
+                    "vacancy_title": vacancy.title,
+                    "score": evaluation.score,
+                    "matched_skills": matched,
+                    "missing_skills": list(evaluation.missing_required),
+                    "permit_flag": _permit_caution(evaluation),
+                    "explanation": explanation,
+                    "found_basis": f"{student.version}.{vacancy.version}",
+                    "updated_at": now,
+                }
+                new_rows.append(row)
+                found.append(match_found(runtime, row, explained))
                 continue
             if record.explanation == explanation and record.vacancy_title == vacancy.title:
                 continue  # a replayed or unrelated change: nothing to say
@@ -274,6 +289,9 @@ def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
                         version=f"{vacancy.id}|{student.version}.{vacancy.version}|updated",
                     ),
                 )
+        if new_rows:
+            session.execute(insert(MatchRecord), new_rows)
+            runtime.emit_many(session, found)
         withdraw(session, [m for k, m in current.items() if k not in seen], "no_longer_fits")
 
     def on_student_upserted(event: StudentProfileUpserted, session: Session) -> None:

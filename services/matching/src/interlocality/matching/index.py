@@ -276,7 +276,8 @@ class MatchIndex:
         self._s["exempt"][row] = entry.curricular_exempt
         self._s["speaks"][row] = 0
         for code, rank in entry.languages.items():
-            self._s["speaks"][row, self._language_column(code)] = rank
+            column = self._language_column(code)  # may widen the table: look it up after
+            self._s["speaks"][row, column] = rank
         for uri, level in entry.skills.items():
             self._student_skills.add(uri, row, float(level))
 

@@ -161,6 +161,18 @@ class _Columns:
         self.capacity, self.width = capacity, width
 
 
+def _best(rows: Ints, scores: Floats, minimum: float, limit: int | None) -> tuple[Ints, Floats]:
+    """The rows scoring at least ``minimum``; with a limit, only the best ``limit`` of them
+    and any tied with the last (the caller orders ties by id)."""
+    keep = scores >= minimum
+    rows, scores = rows[keep], scores[keep]
+    if limit is not None and scores.size > limit:
+        cut = np.partition(scores, scores.size - limit)[scores.size - limit]
+        best = scores >= cut
+        rows, scores = rows[best], scores[best]
+    return rows, scores
+
+
 class MatchIndex:
     """Students and vacancies, scored against each other in bulk."""
 
@@ -179,6 +191,7 @@ class MatchIndex:
         self._fields: dict[str | None, int] = {None: 0}
         self._locations: dict[str, set[int]] = {}
         self._place_numbers: dict[str, int] = {}
+        self._place_arrays: dict[str, Ints] = {}
         self._s = _Columns(
             {
                 "alive": (np.bool_, 0),
@@ -243,6 +256,7 @@ class MatchIndex:
         self.students.clear()
         self.vacancies.clear()
         self._locations.clear()
+        self._place_arrays.clear()
         self._s["alive"][:] = False
         for student in students:
             self.put_student(student)
@@ -269,6 +283,7 @@ class MatchIndex:
         self._s["anywhere"][row] = not entry.preferred_locations
         for place in entry.preferred_locations:
             self._locations.setdefault(place, set()).add(row)
+            self._place_arrays.pop(place, None)
         self._s["field"][row] = self._fields.setdefault(entry.study_field, len(self._fields))
         self._s["permitted"][row] = (
             np.inf if entry.permitted_hours is None else float(entry.permitted_hours)
@@ -293,6 +308,7 @@ class MatchIndex:
             self._student_skills.remove(uri, row)
         for place in old.preferred_locations:
             self._locations.get(place, set()).discard(row)
+            self._place_arrays.pop(place, None)
 
     def put_vacancy(self, entry: VacancyEntry) -> None:
         """Add or replace a vacancy; only open ones are found by students."""
@@ -399,12 +415,10 @@ class MatchIndex:
             + self._field_fit_of_students(rows, [s.uri for s in (*required, *nice)])
         ) / 3
         scores = np.round(coverage**COVERAGE_WEIGHT * fit ** (1 - COVERAGE_WEIGHT), 4)
-        keep = scores >= minimum
+        rows, scores = _best(rows, scores, minimum, limit)
+        ids = self._student_rows.ids
         return self._ranked(
-            [
-                (self._student_rows.ids[r], vacancy.id, s)
-                for r, s in zip(rows[keep], scores[keep], strict=True)
-            ],
+            [(str(ids[r]), vacancy.id, s) for r, s in zip(rows, scores, strict=True)],
             limit,
             by_student=True,
         )
@@ -454,11 +468,20 @@ class MatchIndex:
             place = vacancy.location.lower()
             if place:
                 near = self._s["anywhere"][rows].copy()
-                wanted = self._locations.get(place)
-                if wanted:
-                    near |= np.isin(rows, np.fromiter(wanted, dtype=np.int64, count=len(wanted)))
+                wanted = self._place_rows(place)
+                if wanted.size:
+                    near |= np.isin(rows, wanted)
                 ok &= near
         return ok
+
+    def _place_rows(self, place: str) -> Ints:
+        """The rows of students who prefer ``place``, as an array kept until one changes."""
+        found = self._place_arrays.get(place)
+        if found is None:
+            wanted = self._locations.get(place, set())
+            found = np.fromiter(wanted, dtype=np.int64, count=len(wanted))
+            self._place_arrays[place] = found
+        return found
 
     def _location_fit(self, rows: Ints, vacancy_remote: str | None) -> Floats:
         if vacancy_remote is None:
@@ -546,10 +569,10 @@ class MatchIndex:
             )
         fit = (location + hours + self._field_fit_of_vacancies(rows, student.study_field)) / 3
         scores = np.round(coverage**COVERAGE_WEIGHT * fit ** (1 - COVERAGE_WEIGHT), 4)
-        keep = scores >= minimum
+        rows, scores = _best(rows, scores, minimum, limit)
         ids = self._vacancy_rows.ids
         return self._ranked(
-            [(student.id, str(ids[r]), s) for r, s in zip(rows[keep], scores[keep], strict=True)],
+            [(student.id, str(ids[r]), s) for r, s in zip(rows, scores, strict=True)],
             limit,
             by_student=False,
         )

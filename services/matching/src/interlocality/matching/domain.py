@@ -274,7 +274,7 @@ def _field_fit(student: StudentEntry, uris: Iterable[str], graph: SkillGraph) ->
 
 
 def evaluate_pair(
-    student: StudentEntry, vacancy: VacancyEntry, graph: SkillGraph, today: date | None = None
+    student: StudentEntry, vacancy: VacancyEntry, graph: SkillGraph
 ) -> PairEvaluation:
     """Every hard condition, the score's parts and the explanation of one pair."""
     conditions = _conditions(student, vacancy)

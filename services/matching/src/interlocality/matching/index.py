@@ -97,9 +97,9 @@ class _Rows:
         self.ids: list[str | None] = []
         self._free: list[int] = []
 
-    def take(self, entry_id: str) -> tuple[int, bool]:
+    def take(self, entry_id: str) -> int:
         if entry_id in self.of:
-            return self.of[entry_id], False
+            return self.of[entry_id]
         if self._free:
             row = heapq.heappop(self._free)
             self.ids[row] = entry_id
@@ -107,7 +107,7 @@ class _Rows:
             row = len(self.ids)
             self.ids.append(entry_id)
         self.of[entry_id] = row
-        return row, True
+        return row
 
     def release(self, entry_id: str) -> int | None:
         row = self.of.pop(entry_id, None)
@@ -222,7 +222,7 @@ class MatchIndex:
         )
         self._field_sets: dict[tuple[str, ...], int] = {}
         self._vacancy_fields = _Postings()  # field set → vacancy row → how many skills
-        self._closeness: dict[str | None, Floats] = {}
+        self._field_fits: dict[str | None, Floats] = {}
 
     # -- columns ---------------------------------------------------------------------
 
@@ -252,7 +252,7 @@ class MatchIndex:
         ):
             postings.clear()
         self._field_sets.clear()
-        self._closeness.clear()
+        self._field_fits.clear()
         self.students.clear()
         self.vacancies.clear()
         self._locations.clear()
@@ -267,7 +267,7 @@ class MatchIndex:
     def put_student(self, entry: StudentEntry) -> None:
         """Add or replace a student."""
         self.remove_student(entry.id)
-        row, _ = self._student_rows.take(entry.id)
+        row = self._student_rows.take(entry.id)
         self._s.ensure(row)
         self.students[entry.id] = entry
         self._s["alive"][row] = True
@@ -316,7 +316,7 @@ class MatchIndex:
         self.vacancies[entry.id] = entry
         if not entry.open:
             return
-        row, _ = self._vacancy_rows.take(entry.id)
+        row = self._vacancy_rows.take(entry.id)
         self._v.ensure(row)
         required = [s for s in entry.required if s.uri in self.graph]
         nice = [s for s in entry.nice if s.uri in self.graph]
@@ -353,7 +353,7 @@ class MatchIndex:
                 counted[number] = counted.get(number, 0) + 1
         for number, count in counted.items():
             self._vacancy_fields.add(str(number), row, float(count))
-        self._closeness.clear()
+        self._field_fits.clear()
 
     def remove_vacancy(self, vacancy_id: str) -> None:
         """Forget a vacancy (no-op when unknown)."""
@@ -619,7 +619,7 @@ class MatchIndex:
 
     def _field_fit_of_vacancies(self, rows: Ints, study_field: str | None) -> Floats:
         # Per study field, the fit of every vacancy row: kept until a vacancy changes.
-        fits = self._closeness.get(study_field)
+        fits = self._field_fits.get(study_field)
         if fits is None:
             size = len(self._vacancy_rows.ids)
             total = np.zeros(size)
@@ -636,7 +636,7 @@ class MatchIndex:
             if study_field:
                 fielded = count > 0
                 fits[fielded] = total[fielded] / count[fielded]
-            self._closeness[study_field] = fits
+            self._field_fits[study_field] = fits
         return fits[rows]
 
     @staticmethod

@@ -113,6 +113,7 @@ class ServiceRuntime:
         self._subscribed = False
         self.replay_sources: list[ReplaySource] = []
         self.personal_data: list[PersonalDataSource] = []
+        self._on_start: list[Callable[[], object]] = []
         self._periodic: list[tuple[float, Callable[[], object]]] = []
         self._periodic_tasks: list[asyncio.Task[None]] = []
 
@@ -247,6 +248,11 @@ class ServiceRuntime:
         elif outcome == "dead-lettered":
             self.metrics.dead_letters.labels(topic).inc()
 
+    def on_start(self, work: Callable[[], object]) -> None:
+        """Run ``work`` (blocking, in a worker thread) once the schema is up to date and
+        before any event is consumed or request served: to load in-memory state."""
+        self._on_start.append(work)
+
     def every(self, seconds: float, work: Callable[[], object]) -> None:
         """Run ``work`` (blocking, in a worker thread) every ``seconds`` while the service runs."""
         self._periodic.append((seconds, work))
@@ -273,6 +279,8 @@ class ServiceRuntime:
             await asyncio.to_thread(upgrade, self.engine, self.migrations, self.tables)
         else:
             await asyncio.to_thread(init_schema, self.engine, self.tables)
+        for work in self._on_start:
+            await asyncio.to_thread(work)
         self.producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             client_id=f"interlocality-{self.settings.service}-outbox",

@@ -17,7 +17,6 @@ from interlocality.matching.handlers import explanation_of
 from interlocality.matching.index import MatchIndex
 from interlocality.matching.store import (
     MatchRecord,
-    load_index,
     match_count_of_student,
     matches_of_student,
     matches_of_vacancy,
@@ -128,14 +127,8 @@ def create_router(
             labels=labels(named),
         )
 
-    def current_index() -> MatchIndex:
-        if index.stale:
-            with runtime.reading() as session:
-                load_index(session, index)
-        return index
-
     def known_student(student_id: str) -> None:
-        if student_id not in current_index().students:
+        if student_id not in index.students:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND,
                 f"matching holds no student {student_id}: unknown, erased, or without consent "
@@ -143,7 +136,7 @@ def create_router(
             )
 
     def known_vacancy(vacancy_id: str) -> None:
-        if vacancy_id not in current_index().vacancies:
+        if vacancy_id not in index.vacancies:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND, f"matching knows no vacancy {vacancy_id}"
             )
@@ -180,10 +173,11 @@ def create_router(
         "languages, and the parts of the score — also for pairs that are no match.",
     )
     def evaluation(student_id: str, vacancy_id: str) -> PairEvaluationPublic:
-        known_student(student_id)
-        known_vacancy(vacancy_id)
-        student = index.students[student_id]
-        vacancy = index.vacancies[vacancy_id]
+        with index.lock:
+            known_student(student_id)
+            known_vacancy(vacancy_id)
+            student = index.students[student_id]
+            vacancy = index.vacancies[vacancy_id]
         result = evaluate_pair(student, vacancy, index.graph)
         explanation = explanation_of(result)
         named = [s.uri for s in explanation.skills] + [s.via for s in explanation.skills if s.via]
@@ -207,8 +201,9 @@ def create_router(
     def student_skill_gaps(
         student_id: str, limit: Annotated[int, Query(ge=1, le=20)] = 5
     ) -> list[SkillGapAdvice]:
-        known_student(student_id)
-        gaps: list[SkillGap] = skill_gaps(index, index.students[student_id], limit=limit)
+        with index.lock:
+            known_student(student_id)
+            gaps: list[SkillGap] = skill_gaps(index, index.students[student_id], limit=limit)
         return [advice(gap) for gap in gaps]
 
     def advice(gap: SkillGap) -> SkillGapAdvice:

@@ -20,7 +20,13 @@ from interlocality.matching.dating_store import dating_personal_data
 from interlocality.matching.handlers import match_found, register_kafka_handlers
 from interlocality.matching.index import MatchIndex
 from interlocality.matching.relations import SkillGraph
-from interlocality.matching.store import TABLES, MatchRecord, StudentView, matches_of_student
+from interlocality.matching.store import (
+    TABLES,
+    MatchRecord,
+    StudentView,
+    load_index,
+    matches_of_student,
+)
 
 __all__ = ["create_app"]
 
@@ -36,6 +42,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     vocabulary = default_vocabulary()
     index = MatchIndex(SkillGraph.from_vocabulary(vocabulary), settings.match_min_score)
     register_kafka_handlers(runtime, index)
+
+    def load_view() -> None:
+        with runtime.reading() as session, index.lock:
+            load_index(session, index)
+
+    runtime.on_start(load_view)
 
     def current_matches(session: Session) -> Iterator[MatchFound]:
         for record in session.exec(select(MatchRecord)):

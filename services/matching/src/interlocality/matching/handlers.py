@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -350,24 +350,34 @@ def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
             if entry.export_languages != index.vacancies.get(entry.id, entry).export_languages:
                 rescore_vacancy(session, entry)
 
+    def holding_the_view(handler: Callable[[Any, Session], None]) -> Callable[[Any, Session], None]:
+        def locked(event: Any, session: Session) -> None:
+            with index.lock:
+                handler(event, session)
+
+        return locked
+
     runtime.consume(
         STUDENTS,
         {
-            StudentProfileUpserted: on_student_upserted,
-            StudentProfileErased: on_student_erased,
+            StudentProfileUpserted: holding_the_view(on_student_upserted),
+            StudentProfileErased: holding_the_view(on_student_erased),
         },
         after_rollback=mark_stale,
     )
     runtime.consume(
-        COMPANIES, {CompanyRegistered: on_company_registered}, after_rollback=mark_stale
+        COMPANIES,
+        {CompanyRegistered: holding_the_view(on_company_registered)},
+        after_rollback=mark_stale,
     )
+    on_vacancy = holding_the_view(on_vacancy_changed)
     runtime.consume(
         VACANCIES,
         {
-            VacancyPublished: on_vacancy_changed,
-            VacancyClosed: on_vacancy_changed,
-            VacancyFilled: on_vacancy_changed,
-            VacancyExpired: on_vacancy_changed,
+            VacancyPublished: on_vacancy,
+            VacancyClosed: on_vacancy,
+            VacancyFilled: on_vacancy,
+            VacancyExpired: on_vacancy,
         },
         after_rollback=mark_stale,
     )

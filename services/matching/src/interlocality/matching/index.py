@@ -13,6 +13,7 @@ rollback the view is marked stale and reloaded.
 from __future__ import annotations
 
 import heapq
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -182,6 +183,8 @@ class MatchIndex:
         self.students: dict[str, StudentEntry] = {}
         self.vacancies: dict[str, VacancyEntry] = {}
         self.stale = True
+        # The consumer changes the view while requests read it: both hold this lock.
+        self.lock = threading.RLock()
         self._student_rows = _Rows()
         self._vacancy_rows = _Rows()
         self._student_skills = _Postings()

@@ -169,3 +169,15 @@ def test_unknown_skills_are_ignored_and_said_so() -> None:
     result = evaluate_pair(STUDENT, vacancy, GRAPH)
     assert result.ignored_skills == (UNKNOWN,)
     assert result.score == evaluate_pair(STUDENT, VACANCY, GRAPH).score
+
+
+def test_unstated_hours_hold_but_are_a_caution_for_a_limited_student() -> None:
+    limited = replace(STUDENT, permitted_hours=20.0, permit_country="DK")
+    result = evaluate_pair(
+        limited, replace(VACANCY, kind="student_job", hours_per_week=None), GRAPH
+    )
+    assert result.conditions_met
+    assert result.cautions == (
+        "the job's hours are not stated; the student may work 20 h a week in term (DK rules)",
+    )
+    assert evaluate_pair(limited, VACANCY, GRAPH).cautions == ()

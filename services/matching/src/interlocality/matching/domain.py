@@ -131,6 +131,7 @@ class Condition:
     name: ConditionName
     met: bool
     detail: str
+    caution: bool = False  # met, but worth the student's attention
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,11 @@ class PairEvaluation:
     def failed(self) -> tuple[Condition, ...]:
         """The hard conditions that do not hold."""
         return tuple(c for c in self.conditions if not c.met)
+
+    @property
+    def cautions(self) -> tuple[str, ...]:
+        """What holds but deserves the student's attention, in words."""
+        return tuple(c.detail for c in self.conditions if c.caution)
 
     @property
     def fit(self) -> float:
@@ -375,7 +381,10 @@ def _permit_condition(student: StudentEntry, vacancy: VacancyEntry) -> Condition
     limit = f"{student.permitted_hours:g} h a week in term{rules}"
     if vacancy.hours_per_week is None:
         return Condition(
-            "permit", True, f"the job's hours are not stated; the student may work {limit}"
+            "permit",
+            True,
+            f"the job's hours are not stated; the student may work {limit}",
+            caution=True,
         )
     if vacancy.hours_per_week <= student.permitted_hours:
         return Condition("permit", True, f"{vacancy.hours_per_week} h a week within {limit}")

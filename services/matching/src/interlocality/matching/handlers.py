@@ -193,7 +193,7 @@ def match_found(
 
 
 def _permit_caution(evaluation: PairEvaluation) -> str | None:
-    return evaluation.permit if evaluation.permit.startswith("the job's hours are not") else None
+    return "; ".join(evaluation.cautions) or None
 
 
 def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:

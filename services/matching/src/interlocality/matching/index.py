@@ -333,17 +333,17 @@ class MatchIndex:
         self._v["location"][row] = (
             self._location_number(entry.location.lower()) if entry.location else 0
         )
-        columns = [self._language_column(n.code) for n in entry.languages]
-        columns += [self._language_column(code) for code in entry.export_languages]
         self._v["needs"][row] = 0
         self._v["bonus"][row] = 0
         for need in entry.languages:
+            column = self._language_column(need.code)  # may widen the tables: index after
             if need.required:
-                self._v["needs"][row, self._languages[need.code]] = need.min_rank
+                self._v["needs"][row, column] = need.min_rank
             else:
-                self._v["bonus"][row, self._languages[need.code]] = 1
+                self._v["bonus"][row, column] = 1
         for code in entry.export_languages:
-            self._v["bonus"][row, self._languages[code]] = 1
+            column = self._language_column(code)
+            self._v["bonus"][row, column] = 1
         for skill in required:
             self._required_by.add(skill.uri, row, float(skill.min_level))
         for skill in nice:
@@ -358,6 +358,11 @@ class MatchIndex:
             self._vacancy_fields.add(str(number), row, float(count))
         self._field_fits.clear()
 
+    def _field_set_numbers(self, entry: VacancyEntry) -> set[int]:
+        """The numbers of the field sets of ``entry``'s skills."""
+        sets = (self.graph.fields(s.uri) for s in (*entry.required, *entry.nice))
+        return {self._field_sets[fields] for fields in sets if fields in self._field_sets}
+
     def remove_vacancy(self, vacancy_id: str) -> None:
         """Forget a vacancy (no-op when unknown)."""
         old = self.vacancies.pop(vacancy_id, None)
@@ -371,8 +376,9 @@ class MatchIndex:
             self._required_by.remove(skill.uri, row)
         for skill in old.nice:
             self._nice_by.remove(skill.uri, row)
-        for number in range(len(self._field_sets)):
+        for number in self._field_set_numbers(old):
             self._vacancy_fields.remove(str(number), row)
+        self._field_fits.clear()
 
     # -- one vacancy against every student -------------------------------------------
 

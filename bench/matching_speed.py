@@ -8,8 +8,10 @@ occupations, default noise). The straightforward way is the loop every test hold
 to: `evaluate_pair` for every student (or vacancy), keep the pairs that meet every hard
 condition, cover at least one skill and reach the minimum score, sort them.
 
-(a) A new vacancy against every student: `match_vacancy(limit=100)` and `evaluate_pair` for
-    those 100, timed over `--probes` vacancies the index does not hold; the loop over a few.
+(a) A new vacancy against every student: `match_vacancy(limit=100)` and the vacancy's
+    `VacancyRules` explaining those 100 (what `evaluate_pair` does, with the vacancy's side
+    worked out once), timed over `--probes` vacancies the index does not hold; the loop
+    over a few.
 (b) A new student against every open vacancy: `match_student(limit=50)` and `evaluate_pair`
     for those 50; likewise.
     Both are timed once right after the load (posting arrays are built on first use) and
@@ -55,6 +57,7 @@ from datasets import (
     region_student,
     region_vacancy,
 )
+from tables import Row, print_table
 
 from interlocality.common.esco import default_vocabulary
 from interlocality.common.service import settle_heap
@@ -62,6 +65,7 @@ from interlocality.matching.domain import (
     PairEvaluation,
     StudentEntry,
     VacancyEntry,
+    VacancyRules,
     evaluate_pair,
 )
 from interlocality.matching.index import MatchIndex
@@ -137,8 +141,9 @@ def loop_for_student(
 
 def engine_for_vacancy(index: MatchIndex, vacancy: VacancyEntry, limit: int | None) -> Ranked:
     found = index.match_vacancy(vacancy, limit=limit)
+    rules = VacancyRules(vacancy, index.graph)
     for candidate in found:
-        evaluate_pair(index.students[candidate.student_id], vacancy, index.graph)
+        rules.evaluate(index.students[candidate.student_id])
     return [(c.student_id, c.score) for c in found]
 
 
@@ -181,14 +186,6 @@ def same(ours: Ranked, theirs: Ranked) -> bool:
     return [i for i, _ in ours] == [i for i, _ in theirs] and all(
         abs(a - b) <= 1e-4 for (_, a), (_, b) in zip(ours, theirs, strict=True)
     )
-
-
-@dataclass
-class Row:
-    what: str
-    figure: str
-    target: str = ""
-    met: bool | None = None
 
 
 def ms(seconds: float) -> str:
@@ -319,8 +316,9 @@ def rebuild(options: dict[str, Any]) -> dict[str, float]:
         begun = time.perf_counter()
         found = index.match_vacancy(vacancy, limit=PER_VACANCY)
         matched = time.perf_counter()
+        rules = VacancyRules(vacancy, graph)
         for candidate in found:
-            evaluate_pair(index.students[candidate.student_id], vacancy, graph)
+            rules.evaluate(index.students[candidate.student_id])
         explaining += time.perf_counter() - matched
         matching += matched - begun
         pairs += len(found)
@@ -426,15 +424,11 @@ def main() -> None:
             rows += part_b(index, region, setup, args)
     rows += rebuilt
 
-    print(
-        f"\nregion: {args.occupations} ESCO occupations, default noise, seed {args.seed}; "
-        f"minimum score {MIN_SCORE}; {args.probes:,} probes a pass"
+    print_table(
+        f"region: {args.occupations} ESCO occupations, default noise, seed {args.seed}; "
+        f"minimum score {MIN_SCORE}; {args.probes:,} probes a pass",
+        rows,
     )
-    width = max(len(r.what) for r in rows)
-    print(f"\n{'what':<{width}}  {'figure':>26}  {'target':<10} met")
-    for row in rows:
-        met = "" if row.met is None else ("yes" if row.met else "NO")
-        print(f"{row.what:<{width}}  {row.figure:>26}  {row.target:<10} {met}")
 
 
 if __name__ == "__main__":

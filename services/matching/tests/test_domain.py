@@ -12,6 +12,7 @@ from interlocality.matching.domain import (
     RequiredSkill,
     StudentEntry,
     VacancyEntry,
+    VacancyRules,
     evaluate_pair,
     market_languages,
 )
@@ -72,6 +73,31 @@ def test_related_skills_earn_partial_credit_stated_as_such() -> None:
     knows_java = replace(STUDENT, skills={JAVA: 5})
     sibling = evaluate_pair(knows_java, asks_python, GRAPH).skills[0]
     assert (sibling.via, sibling.relation, sibling.credit) == (JAVA, "sibling", 0.35)
+
+
+def test_the_best_stand_in_wins_and_the_exact_skill_on_a_tie() -> None:
+    asks_python_at_4 = replace(VACANCY, required=(RequiredSkill(PYTHON, 4),))
+    # exact Python at 1 of 4 earns 0.25; the broader "programming" at 4 earns 0.5
+    weak_exact = replace(STUDENT, skills={PYTHON: 1, PROGRAMMING: 4})
+    best = evaluate_pair(weak_exact, asks_python_at_4, GRAPH).skills[0]
+    assert (best.via, best.relation, best.credit) == (PROGRAMMING, "broader", 0.5)
+    # exact Python at 2 of 4 earns 0.5, as much as the broader skill: the exact one is named
+    tie = replace(STUDENT, skills={PROGRAMMING: 4, PYTHON: 2})
+    named = evaluate_pair(tie, asks_python_at_4, GRAPH).skills[0]
+    assert (named.via, named.relation, named.credit) == (PYTHON, "exact", 0.5)
+
+
+def test_a_vacancys_rules_reused_for_many_students_answer_as_for_each_alone() -> None:
+    vacancy = replace(VACANCY, nice=(RequiredSkill(JAVA, 2), RequiredSkill(UNKNOWN, 1)))
+    students = [
+        STUDENT,
+        replace(STUDENT, id="s-2", skills={JAVA: 2, PROGRAMMING: 3}, study_field="0612"),
+        replace(STUDENT, id="s-3", skills={SQL: 1}, study_field=None, languages={"en": 2}),
+        replace(STUDENT, id="s-4", skills={PYTHON: 5}, study_field="0612"),
+    ]
+    rules = VacancyRules(vacancy, GRAPH)
+    for student in [*students, *reversed(students)]:
+        assert rules.evaluate(student) == evaluate_pair(student, vacancy, GRAPH)
 
 
 def test_required_skills_weigh_more_than_nice_ones_and_levels_count() -> None:

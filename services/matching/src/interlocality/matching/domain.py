@@ -41,6 +41,7 @@ __all__ = [
     "SkillCredit",
     "StudentEntry",
     "VacancyEntry",
+    "VacancyRules",
     "evaluate_pair",
     "hours_fit",
     "location_fit",
@@ -249,84 +250,129 @@ def _rank_name(rank: int | None) -> str | None:
     return CEFR_NAME.get(rank) if rank else None
 
 
-def _credit(
-    need: RequiredSkill, required: bool, skills: Mapping[str, int], graph: SkillGraph
-) -> SkillCredit:
-    level = skills.get(need.uri)
-    best = SkillCredit(need.uri, required, need.min_level, None, None, None, 0.0)
-    if level is not None:
-        credit = min(1.0, level / max(need.min_level, 1))
-        best = SkillCredit(need.uri, required, need.min_level, need.uri, "exact", level, credit)
-    for related in graph.related(need.uri):
-        other = skills.get(related.uri)
-        if other is None:
-            continue
-        credit = related.credit * min(1.0, other / max(need.min_level, 1))
-        if credit > best.credit:
-            best = SkillCredit(
-                need.uri, required, need.min_level, related.uri, related.relation, other, credit
+class VacancyRules:
+    """One vacancy's side of :func:`evaluate_pair`, worked out once for many students.
+
+    Which of a student's skills would stand in for which of the vacancy's, the weights,
+    the bonus languages and the field fit per field of study do not depend on the student;
+    explaining a vacancy's hundred best students, or a student against the same vacancy
+    again, only looks the student's own skills up.
+    """
+
+    def __init__(self, vacancy: VacancyEntry, graph: SkillGraph) -> None:
+        self.vacancy = vacancy
+        known = [(s, True) for s in vacancy.required if s.uri in graph] + [
+            (s, False) for s in vacancy.nice if s.uri in graph
+        ]
+        self._needs = known
+        self._ignored = tuple(
+            s.uri for s in (*vacancy.required, *vacancy.nice) if s.uri not in graph
+        )
+        self._weight = sum(REQUIRED_WEIGHT if required else NICE_WEIGHT for _, required in known)
+        # student's skill -> (need, preference, relation, credit): the exact skill is
+        # preferred over related ones, and related ones in the graph's order, on equal credit
+        self._offers: dict[str, list[tuple[int, int, Relation, float]]] = {}
+        for position, (need, _) in enumerate(known):
+            self._offers.setdefault(need.uri, []).append((position, -1, "exact", 1.0))
+            for order, related in enumerate(graph.related(need.uri)):
+                self._offers.setdefault(related.uri, []).append(
+                    (position, order, related.relation, related.credit)
+                )
+        self._skill_fields = [
+            codes for codes in (graph.fields(need.uri) for need, _ in known) if codes
+        ]
+        self._field_fits: dict[str, float] = {}
+        self._bonus_codes = vacancy.export_languages | {
+            n.code for n in vacancy.languages if not n.required
+        }
+
+    def evaluate(self, student: StudentEntry) -> PairEvaluation:
+        """Every hard condition, the score's parts and the explanation of the pair."""
+        vacancy = self.vacancy
+        conditions = _conditions(student, vacancy)
+        skills = self._credits(student.skills)
+        earned = sum((REQUIRED_WEIGHT if s.required else NICE_WEIGHT) * s.credit for s in skills)
+        skill_coverage = earned / self._weight if self._weight else 0.0
+        student_languages = student.languages
+        languages = tuple(
+            LanguageStatus(
+                code=need.code,
+                needed=CEFR_NAME[need.min_rank],
+                has=_rank_name(student_languages.get(need.code)),
+                required=need.required,
+                met=student_languages.get(need.code, 0) >= need.min_rank,
             )
-    return best
+            for need in vacancy.languages
+        )
+        spoken = sum(
+            1 for code in self._bonus_codes if student_languages.get(code, 0) >= BONUS_LEVEL
+        )
+        bonus = min(MAX_LANGUAGE_BONUS, LANGUAGE_BONUS * spoken) if skill_coverage > 0 else 0.0
+        coverage = min(1.0, skill_coverage + bonus)
+        location = location_fit(student.remote, vacancy.remote)
+        hours = hours_fit(student.hours_per_week, vacancy.hours_per_week)
+        field_fit = self._field_fit(student.study_field)
+        fit = (location + hours + field_fit) / 3
+        score = round(coverage**COVERAGE_WEIGHT * fit ** (1 - COVERAGE_WEIGHT), 4)
+        permit = next(c.detail for c in conditions if c.name == "permit")
+        return PairEvaluation(
+            conditions=conditions,
+            skills=skills,
+            languages=languages,
+            ignored_skills=self._ignored,
+            coverage=round(skill_coverage, 4),
+            language_bonus=round(bonus, 4),
+            location=round(location, 4),
+            hours=round(hours, 4),
+            field=round(field_fit, 4),
+            score=score,
+            permit=permit,
+        )
 
+    def _credits(self, skills: Mapping[str, int]) -> tuple[SkillCredit, ...]:
+        # per need: (credit, preference, via, relation, level) of the best stand-in so far
+        best: dict[int, tuple[float, int, str, Relation, int]] = {}
+        offers = self._offers
+        for uri, level in skills.items():
+            for position, order, relation, factor in offers.get(uri, ()):
+                need = self._needs[position][0]
+                credit = factor * min(1.0, level / max(need.min_level, 1))
+                held = best.get(position)
+                if held is None or credit > held[0] or (credit == held[0] and order < held[1]):
+                    best[position] = (credit, order, uri, relation, level)
+        credits = []
+        for position, (need, required) in enumerate(self._needs):
+            found = best.get(position)
+            if found is None or (found[0] <= 0.0 and found[1] != -1):
+                credits.append(
+                    SkillCredit(need.uri, required, need.min_level, None, None, None, 0.0)
+                )
+            else:
+                credit, _, via, relation, level = found
+                credits.append(
+                    SkillCredit(need.uri, required, need.min_level, via, relation, level, credit)
+                )
+        return tuple(credits)
 
-def _field_fit(student: StudentEntry, uris: Iterable[str], graph: SkillGraph) -> float:
-    if not student.study_field:
-        return NEUTRAL_FIELD_FIT
-    closeness = [field_closeness(student.study_field, graph.fields(uri)) for uri in uris]
-    fielded = [c for uri, c in zip(uris, closeness, strict=True) if graph.fields(uri)]
-    if not fielded:
-        return NEUTRAL_FIELD_FIT
-    return sum(fielded) / len(fielded)
+    def _field_fit(self, study_field: str | None) -> float:
+        if not study_field:
+            return NEUTRAL_FIELD_FIT
+        fit = self._field_fits.get(study_field)
+        if fit is None:
+            if self._skill_fields:
+                closeness = [field_closeness(study_field, codes) for codes in self._skill_fields]
+                fit = sum(closeness) / len(closeness)
+            else:
+                fit = NEUTRAL_FIELD_FIT
+            self._field_fits[study_field] = fit
+        return fit
 
 
 def evaluate_pair(
     student: StudentEntry, vacancy: VacancyEntry, graph: SkillGraph
 ) -> PairEvaluation:
     """Every hard condition, the score's parts and the explanation of one pair."""
-    conditions = _conditions(student, vacancy)
-    known_required = [s for s in vacancy.required if s.uri in graph]
-    known_nice = [s for s in vacancy.nice if s.uri in graph]
-    ignored = tuple(s.uri for s in (*vacancy.required, *vacancy.nice) if s.uri not in graph)
-    skills = tuple(
-        [_credit(s, True, student.skills, graph) for s in known_required]
-        + [_credit(s, False, student.skills, graph) for s in known_nice]
-    )
-    weight = REQUIRED_WEIGHT * len(known_required) + NICE_WEIGHT * len(known_nice)
-    earned = sum((REQUIRED_WEIGHT if s.required else NICE_WEIGHT) * s.credit for s in skills)
-    skill_coverage = earned / weight if weight else 0.0
-    languages = tuple(
-        LanguageStatus(
-            code=need.code,
-            needed=CEFR_NAME[need.min_rank],
-            has=_rank_name(student.languages.get(need.code)),
-            required=need.required,
-            met=student.languages.get(need.code, 0) >= need.min_rank,
-        )
-        for need in vacancy.languages
-    )
-    bonus_codes = vacancy.export_languages | {n.code for n in vacancy.languages if not n.required}
-    spoken = sum(1 for code in bonus_codes if student.languages.get(code, 0) >= BONUS_LEVEL)
-    bonus = min(MAX_LANGUAGE_BONUS, LANGUAGE_BONUS * spoken) if skill_coverage > 0 else 0.0
-    coverage = min(1.0, skill_coverage + bonus)
-    location = location_fit(student.remote, vacancy.remote)
-    hours = hours_fit(student.hours_per_week, vacancy.hours_per_week)
-    field_fit = _field_fit(student, [s.uri for s in (*known_required, *known_nice)], graph)
-    fit = (location + hours + field_fit) / 3
-    score = round(coverage**COVERAGE_WEIGHT * fit ** (1 - COVERAGE_WEIGHT), 4)
-    permit = next(c.detail for c in conditions if c.name == "permit")
-    return PairEvaluation(
-        conditions=conditions,
-        skills=skills,
-        languages=languages,
-        ignored_skills=ignored,
-        coverage=round(skill_coverage, 4),
-        language_bonus=round(bonus, 4),
-        location=round(location, 4),
-        hours=round(hours, 4),
-        field=round(field_fit, 4),
-        score=score,
-        permit=permit,
-    )
+    return VacancyRules(vacancy, graph).evaluate(student)
 
 
 def _conditions(student: StudentEntry, vacancy: VacancyEntry) -> tuple[Condition, ...]:

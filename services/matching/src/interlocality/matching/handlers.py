@@ -45,7 +45,7 @@ from interlocality.matching.domain import (
     RequiredSkill,
     StudentEntry,
     VacancyEntry,
-    evaluate_pair,
+    VacancyRules,
     market_languages,
 )
 from interlocality.matching.index import Candidate, MatchIndex
@@ -240,12 +240,17 @@ def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
         # New matches, the common case, are written in one statement with their events.
         new_rows: list[dict[str, Any]] = []
         found: list[CloudEvent[Any]] = []
+        # A vacancy's side of the evaluation, worked out once for all its candidates
+        vacancy_rules: dict[str, VacancyRules] = {}
         for candidate in candidates:
             student = index.students[candidate.student_id]
             vacancy = index.vacancies[candidate.vacancy_id]
             key = (student.id, vacancy.id)
             seen.add(key)
-            evaluation = evaluate_pair(student, vacancy, index.graph)
+            rules = vacancy_rules.get(vacancy.id)
+            if rules is None:
+                rules = vacancy_rules[vacancy.id] = VacancyRules(vacancy, index.graph)
+            evaluation = rules.evaluate(student)
             explained = explanation_of(evaluation)
             explanation = explained.model_dump(mode="json")
             matched = [s.uri for s in evaluation.matched]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +23,7 @@ __all__ = [
     "LanguageSkill",
     "SkillLevel",
     "SkillRequirement",
+    "known_time_zone",
 ]
 
 ESCO_SKILL_URI_PATTERN = r"^http://data\.europa\.eu/esco/skill/[0-9a-f-]{36}$"
@@ -29,6 +32,23 @@ YEAR_MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 TIME_OF_DAY_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d$"
 LANGUAGE_CODE_PATTERN = r"^[a-z]{2}$"
 CEFR_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2")
+
+
+@cache
+def _zone_exists(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def known_time_zone(name: str) -> str:
+    """``name`` if it is an IANA time zone (``Europe/Copenhagen``), else a clear error."""
+    if not _zone_exists(name):
+        raise ValueError(f"{name!r} is not an IANA time zone such as Europe/Copenhagen")
+    return name
+
 
 CefrLevel = Literal["A1", "A2", "B1", "B2", "C1", "C2"]
 EngagementKind = Literal["internship", "thesis", "student_job", "graduate_job", "company_project"]

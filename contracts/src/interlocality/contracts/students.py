@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from interlocality.contracts.common import (
     TIME_OF_DAY_PATTERN,
@@ -14,6 +14,7 @@ from interlocality.contracts.common import (
     EngagementKind,
     LanguageSkill,
     SkillLevel,
+    known_time_zone,
 )
 from interlocality.contracts.envelope import CloudEvent
 
@@ -29,6 +30,7 @@ __all__ = [
     "StudentProfile",
     "StudentProfileErased",
     "StudentProfileUpserted",
+    "Weekday",
 ]
 
 
@@ -62,6 +64,9 @@ class Consents(BaseModel):
     analytics: Annotated[Consent, Field(title="Anonymous analytics")] = Consent(granted=True)
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
 class NotificationPreferences(BaseModel):
     """How and when the student wants to hear about opportunities."""
 
@@ -70,19 +75,41 @@ class NotificationPreferences(BaseModel):
     frequency: Annotated[
         Literal["instant", "daily", "weekly"], Field(title="Instant or digest")
     ] = "instant"
-    channels: Annotated[list[Literal["email", "webhook", "in_app"]], Field(title="Channels")] = [
-        "in_app"
-    ]
+    channels: Annotated[
+        list[Literal["email", "webhook", "in_app"]],
+        Field(
+            title="Channels",
+            description="Where notifications are pushed; the in-app feed always holds them.",
+        ),
+    ] = ["in_app"]
     locale: Annotated[Literal["en", "da", "de", "nl", "fi", "it"], Field(title="Locale")] = "en"
-    time_zone: Annotated[str, Field(title="Time zone", description="IANA name.")] = (
-        "Europe/Copenhagen"
-    )
+    time_zone: Annotated[
+        str, Field(title="Time zone", description="IANA name."), AfterValidator(known_time_zone)
+    ] = "Europe/Copenhagen"
     quiet_hours_start: Annotated[
         str | None, Field(title="Quiet from", pattern=TIME_OF_DAY_PATTERN)
     ] = None
     quiet_hours_end: Annotated[
         str | None, Field(title="Quiet until", pattern=TIME_OF_DAY_PATTERN)
     ] = None
+    min_score: Annotated[
+        float,
+        Field(
+            title="Threshold",
+            description="Only matches scoring at least this are notified.",
+            ge=0.0,
+            le=1.0,
+        ),
+    ] = 0.0
+    digest_hour: Annotated[
+        int, Field(title="Digest hour", description="Local hour a digest goes out.", ge=0, le=23)
+    ] = 8
+    digest_weekday: Annotated[
+        Weekday, Field(title="Digest weekday", description="Day of a weekly digest.")
+    ] = "monday"
+    digest_max_items: Annotated[
+        int, Field(title="Most items in a digest", description="Best first.", ge=1, le=50)
+    ] = 10
 
 
 class PermittedWork(BaseModel):

@@ -13,7 +13,14 @@ from interlocality.contracts.applications import (
 from interlocality.contracts.companies import CompanyEvent, CompanyRegistered
 from interlocality.contracts.dating import DatingAgendaEvent, DatingAgendaIssued
 from interlocality.contracts.matches import MatchEvent, MatchFound, MatchUpdated, MatchWithdrawn
-from interlocality.contracts.notifications import DeliveryEvent, NotificationSent
+from interlocality.contracts.notifications import (
+    DeliveryEvent,
+    MessageDelivered,
+    NotificationFailed,
+    NotificationPreferencesChanged,
+    NotificationSent,
+    PreferencesEvent,
+)
 from interlocality.contracts.students import (
     StudentEvent,
     StudentProfileErased,
@@ -34,6 +41,7 @@ __all__ = [
     "DELIVERIES",
     "DLQ_RETENTION_MS",
     "MATCHES",
+    "PREFERENCES",
     "STUDENTS",
     "TOPICS",
     "VACANCIES",
@@ -157,8 +165,20 @@ DELIVERIES = TopicSpec(
     compacted=False,
     retention_ms=30 * DAY_MS,
     event_union=DeliveryEvent,
-    event_types=(NotificationSent,),
-    description="Notification outcomes per student, for analytics.",
+    event_types=(NotificationSent, MessageDelivered, NotificationFailed),
+    description="Notification outcomes per recipient: sent, or failed after the last retry.",
+)
+PREFERENCES = TopicSpec(
+    service="notifications",
+    entity="preferences",
+    major=1,
+    key="student_id",
+    partitions=3,
+    compacted=False,
+    retention_ms=30 * DAY_MS,
+    event_union=PreferencesEvent,
+    event_types=(NotificationPreferencesChanged,),
+    description="Preferences changed or unsubscribed through a link; profiles applies them.",
 )
 
 TOPICS: tuple[TopicSpec, ...] = (
@@ -169,6 +189,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     MATCHES,
     DATING_AGENDAS,
     DELIVERIES,
+    PREFERENCES,
 )
 
 

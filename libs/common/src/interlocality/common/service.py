@@ -114,6 +114,7 @@ class ServiceRuntime:
         self.replay_sources: list[ReplaySource] = []
         self.personal_data: list[PersonalDataSource] = []
         self._on_start: list[Callable[[], object]] = []
+        self._after_commit: list[Callable[[], None]] = []
         self._periodic: list[tuple[float, Callable[[], object]]] = []
         self._periodic_tasks: list[asyncio.Task[None]] = []
 
@@ -144,7 +145,7 @@ class ServiceRuntime:
         """A unit of work: state and staged events commit together; the relay is woken."""
         with transaction(self.engine) as session:
             yield session
-        self.wake_relay()
+        self._committed()
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -170,6 +171,16 @@ class ServiceRuntime:
         if self.relay is not None:
             self.relay.wake()
 
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after every commit of a consumer batch or a :meth:`transaction`
+        (from whichever thread committed): to tell in-memory listeners about new state."""
+        self._after_commit.append(callback)
+
+    def _committed(self) -> None:
+        self.wake_relay()
+        for callback in self._after_commit:
+            callback()
+
     # -- Kafka ------------------------------------------------------------------------
 
     def consume(
@@ -193,7 +204,7 @@ class ServiceRuntime:
             engine=self.engine,
             handlers=handlers,
             dead_letters=DeadLetterPublisher(self.started_producer, self.settings.consumer_group),
-            after_commit=self.wake_relay,
+            after_commit=self._committed,
             on_outcome=self._count_outcome,
             after_rollback=after_rollback,
         )

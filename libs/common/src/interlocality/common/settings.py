@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["SERVICE_PORTS", "ServiceSettings", "load_settings"]
@@ -112,6 +112,65 @@ class ServiceSettings(BaseSettings):
             description="How far a match's score must move to be published as updated.",
         ),
     ] = 0.05
+    deployment: Annotated[
+        Literal["embedded", "production"],
+        Field(
+            description="'embedded' (make run, tests) lets webhooks use plain http and local "
+            "addresses; 'production' refuses both."
+        ),
+    ] = "production"
+    time_zone: Annotated[
+        str,
+        Field(description="The region's IANA time zone: times in messages to companies."),
+    ] = "Europe/Copenhagen"
+    public_url: Annotated[
+        str,
+        Field(description="Base URL of this service in links sent to people; empty: host:port."),
+    ] = ""
+    signing_key: Annotated[
+        SecretStr,
+        Field(
+            description="Key of the signed links in messages (unsubscribe, preferences); "
+            "empty: a key generated once under var/<region>/."
+        ),
+    ] = SecretStr("")
+    smtp_host: Annotated[str, Field(description="SMTP relay for e-mail.")] = "127.0.0.1"
+    smtp_port: Annotated[int, Field(description="SMTP port (the embedded sink: 8025).")] = 8025
+    smtp_starttls: Annotated[bool, Field(description="Upgrade the connection with STARTTLS.")] = (
+        False
+    )
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_seconds: float = 10.0
+    mail_from: Annotated[str, Field(description="From address of e-mail.")] = (
+        "Interlocality <notifications@interlocality.invalid>"
+    )
+    mail_sink_dir: Annotated[
+        str,
+        Field(
+            description="Maildir of the embedded SMTP sink; when set, notifications serves "
+            "its mail at /v1/mailbox."
+        ),
+    ] = ""
+    webhook_timeout_seconds: Annotated[
+        float, Field(description="How long a webhook endpoint may take to answer.", gt=0)
+    ] = 5.0
+    delivery_max_attempts: Annotated[
+        int, Field(description="Attempts of an e-mail or webhook delivery before the DLQ.", ge=1)
+    ] = 6
+    delivery_retry_seconds: Annotated[
+        float, Field(description="First retry delay; doubled each time, with jitter.", gt=0)
+    ] = 5.0
+    delivery_retry_cap_seconds: Annotated[
+        float, Field(description="Longest delay between two attempts.", gt=0)
+    ] = 3600.0
+    webhook_pause_after: Annotated[
+        int,
+        Field(description="Deliveries failed in a row after which an endpoint is paused.", ge=1),
+    ] = 5
+    delivery_poll_seconds: Annotated[
+        float, Field(description="How often due e-mail and webhook deliveries are sent.", gt=0)
+    ] = 0.5
     outbox_poll_seconds: float = 0.05
     consumer_batch_size: Annotated[
         int, Field(description="Most events a consumer applies in one transaction.", ge=1)

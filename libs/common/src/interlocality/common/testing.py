@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
 from interlocality.contracts.common import SkillLevel
+from interlocality.contracts.matches import Match, MatchFound
 from interlocality.contracts.students import StudentProfile, StudentProfileUpserted
 
-__all__ = ["eventually", "read_topic", "upserted"]
+__all__ = [
+    "Received",
+    "Receiver",
+    "eventually",
+    "found",
+    "read_topic",
+    "recording_receiver",
+    "upserted",
+]
 
 
 def upserted(region: str, student_id: str = "s-1", version: int = 1) -> StudentProfileUpserted:
@@ -35,6 +48,32 @@ def upserted(region: str, student_id: str = "s-1", version: int = 1) -> StudentP
             engagement_kinds=["internship"],
             version=version,
             updated_at=datetime.now(UTC),
+        ),
+    )
+
+
+def found(
+    region: str,
+    student_id: str,
+    vacancy_id: str,
+    *,
+    matched: tuple[str, ...] = ("http://data.europa.eu/esco/skill/a",),
+    missing: tuple[str, ...] = ("http://data.europa.eu/esco/skill/b",),
+) -> MatchFound:
+    """A match of ``student_id`` with ``vacancy_id`` (of company ``c-1``), as matching
+    announces it."""
+    return MatchFound(
+        source=f"/interlocality/{region}/matching",
+        region=region,
+        subject=student_id,
+        data=Match(
+            student_id=student_id,
+            vacancy_id=vacancy_id,
+            company_id="c-1",
+            vacancy_title="Thesis on battery logistics",
+            score=0.75,
+            matched_skills=list(matched),
+            missing_skills=list(missing),
         ),
     )
 
@@ -68,3 +107,69 @@ async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 30
         await consumer.stop()
     records.sort(key=lambda r: (r.timestamp, r.partition, r.offset))
     return records
+
+
+@dataclass
+class Received:
+    """One request a :class:`Receiver` got."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """A local HTTP server recording the POSTs it is sent (a webhook endpoint).
+
+    The path picks the answer: ``/status/<code>`` answers that code (``302`` with a
+    ``Location``), ``/slow`` waits until :attr:`release` is set (at most ``slow_seconds``),
+    anything else answers 204.
+    """
+
+    base_url: str
+    slow_seconds: float = 10.0
+    requests: list[Received] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def received(self, path: str) -> list[Received]:
+        """The requests sent to ``path``, in order."""
+        return [r for r in self.requests if r.path == path]
+
+
+@contextlib.contextmanager
+def recording_receiver(slow_seconds: float = 10.0) -> Iterator[Receiver]:
+    """A :class:`Receiver` on a free port of 127.0.0.1, for the duration of the block."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    recorder = Receiver(f"http://127.0.0.1:{server.server_address[1]}", slow_seconds)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            recorder.requests.append(Received(self.path, dict(self.headers.items()), body))
+            if self.path == "/slow":
+                recorder.release.wait(recorder.slow_seconds)
+            status = int(self.path.removeprefix("/status/")) if "/status/" in self.path else 204
+            self.send_response(status)
+            if status == 302:
+                self.send_header("Location", "/hook")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def handle_one_request(self) -> None:
+            with contextlib.suppress(ConnectionError):  # a client gave up on a slow answer
+                super().handle_one_request()
+
+    server.RequestHandlerClass = Handler
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield recorder
+    finally:
+        recorder.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()

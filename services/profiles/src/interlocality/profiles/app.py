@@ -16,6 +16,7 @@ from interlocality.common.work_rules import region_work_rules
 from interlocality.contracts.students import StudentProfileUpserted
 from interlocality.contracts.topics import STUDENTS
 from interlocality.profiles.api import create_router, snapshot_event
+from interlocality.profiles.handlers import register_kafka_handlers
 from interlocality.profiles.store import TABLES, StudentRecord, all_students
 
 __all__ = ["create_app"]
@@ -29,6 +30,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     rules = region_work_rules(settings.work_rules)
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     runtime.publishes(STUDENTS)
+    register_kafka_handlers(runtime, rules)
 
     def current_profiles(session: Session) -> Iterator[StudentProfileUpserted]:
         for record in all_students(session):

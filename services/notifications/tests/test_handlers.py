@@ -10,26 +10,10 @@ from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 
 from interlocality.common.cloudevents import encode_event
-from interlocality.contracts.matches import Match, MatchFound, MatchWithdrawal, MatchWithdrawn
+from interlocality.common.testing import found
+from interlocality.contracts.matches import MatchFound, MatchWithdrawal, MatchWithdrawn
 from interlocality.contracts.topics import MATCHES
 from interlocality.notifications.app import create_app
-
-
-def found(region: str, student_id: str, vacancy_id: str) -> MatchFound:
-    return MatchFound(
-        source=f"/interlocality/{region}/matching",
-        region=region,
-        subject=student_id,
-        data=Match(
-            student_id=student_id,
-            vacancy_id=vacancy_id,
-            company_id="c-1",
-            vacancy_title="Thesis on battery logistics",
-            score=0.75,
-            matched_skills=["http://data.europa.eu/esco/skill/a"],
-            missing_skills=["http://data.europa.eu/esco/skill/b"],
-        ),
-    )
 
 
 def withdrawn(region: str, student_id: str, vacancy_id: str) -> MatchWithdrawn:
@@ -55,7 +39,8 @@ async def publish(bootstrap: str, events: list[MatchFound | MatchWithdrawn]) -> 
 
 
 def feed(client: TestClient, student_id: str) -> list[dict]:
-    return client.get(f"/v1/students/{student_id}/notifications").json()["items"]
+    response = client.get(f"/v1/students/{student_id}/notifications")
+    return response.json()["items"] if response.status_code == 200 else []
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:

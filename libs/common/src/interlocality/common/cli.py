@@ -120,6 +120,33 @@ def _restart_embedded_broker(
     _say("state re-published: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
+def _start_mail_sink(
+    mail_dir: Path, port: int, env: dict[str, str], log_dir: Path
+) -> subprocess.Popen[bytes]:
+    """The embedded SMTP sink, once its port answers; ``make run`` mails nobody."""
+    with open(log_dir / "mail-sink.log", "ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "interlocality.notifications.mail_sink",
+                "--dir",
+                str(mail_dir),
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 30
+    while not wait_for_port("127.0.0.1", port, 0.2):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit(f"the mail sink did not start; see {log_dir / 'mail-sink.log'}")
+    return process
+
+
 def _up(args: argparse.Namespace) -> int:
     started = time.monotonic()
     region = args.region
@@ -127,6 +154,14 @@ def _up(args: argparse.Namespace) -> int:
     log_dir = var_dir / region / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     seeded_marker = var_dir / region / "seeded"
+
+    mail_dir: Path | None = None
+    if not os.environ.get("INTERLOCALITY_SMTP_HOST"):
+        if wait_for_port("127.0.0.1", args.smtp_port, 0.2):
+            raise SystemExit(
+                f"port {args.smtp_port} is taken; pass --smtp-port or set INTERLOCALITY_SMTP_HOST"
+            )
+        mail_dir = var_dir / region / "mail"
 
     broker: EmbeddedBroker | None = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
@@ -181,7 +216,17 @@ def _up(args: argparse.Namespace) -> int:
             "INTERLOCALITY_REGION": region,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "INTERLOCALITY_VAR_DIR": str(var_dir),
+            "INTERLOCALITY_DEPLOYMENT": "embedded",
         }
+        if mail_dir is not None:
+            env["INTERLOCALITY_SMTP_HOST"] = "127.0.0.1"
+            env["INTERLOCALITY_SMTP_PORT"] = str(args.smtp_port)
+            env["INTERLOCALITY_MAIL_SINK_DIR"] = str(mail_dir)
+            processes["mail-sink"] = _start_mail_sink(mail_dir, args.smtp_port, env, log_dir)
+            _say(f"embedded mail sink on 127.0.0.1:{args.smtp_port}, mail kept in {mail_dir}")
+        else:
+            relay = ServiceSettings()
+            _say(f"sending e-mail through the relay {relay.smtp_host}:{relay.smtp_port}")
         for service in SERVICES:
             with open(log_dir / f"{service}.log", "ab") as log:
                 processes[service] = subprocess.Popen(
@@ -202,6 +247,8 @@ def _up(args: argparse.Namespace) -> int:
         _say(f"region {region!r} is up in {time.monotonic() - started:.1f} s:")
         for service in SERVICES:
             _say(f"  {service:<14} {_url(service)}/docs")
+        if mail_dir is not None:
+            _say(f"  {'mailbox':<14} {_url('notifications')}/v1/mailbox")
         _say("Ctrl-C stops everything.")
         while True:
             for service, process in processes.items():
@@ -341,9 +388,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--region", default=default_region, help="region (default: %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    up = commands.add_parser("up", help="start a region: broker, topics, five services")
+    up = commands.add_parser("up", help="start a region: broker, topics, mail sink, five services")
     up.add_argument("--var-dir", default=os.environ.get("INTERLOCALITY_VAR_DIR", "var"))
     up.add_argument("--broker-port", type=int, default=9092)
+    up.add_argument(
+        "--smtp-port", type=int, default=8025, help="port of the embedded mail sink (SMTP)"
+    )
     up.add_argument("--no-seed", dest="seed", action="store_false", help="skip the demo data")
     up.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for readiness")
     up.set_defaults(run=_up)

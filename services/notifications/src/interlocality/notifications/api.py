@@ -1,17 +1,46 @@
-"""HTTP API of notifications: a student's in-app feed."""
+"""HTTP API of notifications: a student's feed and live stream, preferences and unsubscribe
+through signed links, and webhook endpoints."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import html
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel, Field, ValidationError
+from sqlmodel import Session, col, or_, select
 
-from interlocality.common.service import ServiceRuntime
-from interlocality.notifications.store import notifications_of
+from interlocality.common.codes import readable_message
+from interlocality.common.service import ServiceRuntime, problem
+from interlocality.contracts.notifications import (
+    NotificationPreferencesChanged,
+    PreferencesChange,
+)
+from interlocality.contracts.students import NotificationPreferences
+from interlocality.notifications.deliveries import resume_endpoint
+from interlocality.notifications.handlers import apply_preferences, preferences_of
+from interlocality.notifications.links import InvalidLink, LinkSigner
+from interlocality.notifications.store import (
+    AgendaRecord,
+    FeedEvent,
+    NotificationRecord,
+    Recipient,
+    WebhookEndpoint,
+    notifications_of,
+)
+from interlocality.notifications.streams import FeedHub
+from interlocality.notifications.webhooks import WebhookUrlRefused, check_webhook_url
 
-__all__ = ["NotificationPublic", "create_router"]
+__all__ = ["NotificationPublic", "create_router", "feed_reader"]
+
+FEED_READ_LIMIT = 5_000  # feed events read at once; a stream further behind reads again
 
 
 class NotificationPublic(BaseModel):
@@ -36,9 +65,134 @@ class NotificationPage(BaseModel):
     offset: int
 
 
-def create_router(runtime: ServiceRuntime) -> APIRouter:
-    """Routes for a student's notifications."""
+class PreferencesView(BaseModel):
+    """A student's notification preferences and consent, as notifications applies them."""
+
+    student_id: str
+    subscribed: bool
+    preferences: NotificationPreferences
+
+
+class WebhookRegistration(BaseModel):
+    """A URL to receive signed deliveries."""
+
+    url: Annotated[str, Field(description="https URL (http only in the embedded default).")]
+    student_id: Annotated[
+        str | None,
+        Field(
+            description="The student whose notifications it receives; none: every student "
+            "who chose the webhook channel (the operator's tool)."
+        ),
+    ] = None
+    description: Annotated[str, Field(max_length=200)] = ""
+
+
+class WebhookPublic(BaseModel):
+    """A webhook endpoint and how it fares."""
+
+    id: str
+    url: str
+    student_id: str | None
+    description: str
+    paused: bool
+    paused_reason: str | None
+    failures_in_row: int
+    last_error: str | None
+    last_success_at: datetime | None
+    created_at: datetime
+
+
+class WebhookCreated(WebhookPublic):
+    """A new endpoint, with the secret its deliveries are signed with (shown only now)."""
+
+    secret: str
+
+
+def _validation_problems(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        problem(("body", *error["loc"]), readable_message(error), error["type"])
+        for error in exc.errors()
+    ]
+
+
+def feed_reader(
+    runtime: ServiceRuntime,
+) -> Callable[[Mapping[str, int]], dict[str, list[tuple[int, ServerSentEvent]]]]:
+    """Reads the feed events of many students after a position each, as stream events,
+    in one query per table."""
+
+    def read(after: Mapping[str, int]) -> dict[str, list[tuple[int, ServerSentEvent]]]:
+        found: dict[str, list[tuple[int, ServerSentEvent]]] = {}
+        with runtime.reading() as session:
+            events = [
+                e
+                for e in session.exec(
+                    select(FeedEvent)
+                    .where(
+                        col(FeedEvent.student_id).in_(list(after)),
+                        col(FeedEvent.position) > min(after.values()),
+                    )
+                    .order_by(col(FeedEvent.position))
+                    .limit(FEED_READ_LIMIT)
+                ).all()
+                if (e.position or 0) > after[e.student_id]
+            ]
+            notification_ids = [e.notification_id for e in events if e.kind != "agenda"]
+            agenda_ids = [e.notification_id for e in events if e.kind == "agenda"]
+            records = {
+                r.id: r
+                for r in session.exec(
+                    select(NotificationRecord).where(
+                        col(NotificationRecord.id).in_(notification_ids)
+                    )
+                ).all()
+            }
+            agendas = {
+                a.id: a
+                for a in session.exec(
+                    select(AgendaRecord).where(col(AgendaRecord.id).in_(agenda_ids))
+                ).all()
+            }
+            for event in events:
+                body: dict[str, Any]
+                if event.kind == "agenda":
+                    body = {"agenda_id": event.notification_id}
+                    agenda = agendas.get(event.notification_id)
+                    if agenda is not None:
+                        body |= {
+                            "event_name": agenda.event_name,
+                            "venue": agenda.venue,
+                            "slots": agenda.slots,
+                            "icalendar": agenda.icalendar,
+                        }
+                else:
+                    body = {"id": event.notification_id, "available": False}
+                    record = records.get(event.notification_id)
+                    if record is not None:
+                        public = NotificationPublic.model_validate(record, from_attributes=True)
+                        body = public.model_dump(mode="json")
+                position = event.position or 0
+                found.setdefault(event.student_id, []).append(
+                    (position, ServerSentEvent(id=str(position), event=event.kind, data=body))
+                )
+        return found
+
+    return read
+
+
+def create_router(
+    runtime: ServiceRuntime, hub: FeedHub[ServerSentEvent], signer: LinkSigner
+) -> APIRouter:
+    """Routes of notifications."""
     router = APIRouter(prefix="/v1", tags=["notifications"])
+
+    # -- feed and stream --------------------------------------------------------------
+
+    def known_student(session: Session, student_id: str) -> None:
+        if session.get(Recipient, student_id) is None and not notifications_of(
+            session, student_id, 1
+        ):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no student {student_id!r} here")
 
     @router.get("/students/{student_id}/notifications", summary="A student's in-app feed")
     def student_notifications(
@@ -47,6 +201,7 @@ def create_router(runtime: ServiceRuntime) -> APIRouter:
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> NotificationPage:
         with runtime.reading() as session:
+            known_student(session, student_id)
             records = notifications_of(session, student_id, limit, offset)
         return NotificationPage(
             items=[NotificationPublic.model_validate(r, from_attributes=True) for r in records],
@@ -54,4 +209,321 @@ def create_router(runtime: ServiceRuntime) -> APIRouter:
             offset=offset,
         )
 
+    def stream_start(
+        student_id: str,
+        last_event_id: Annotated[
+            str | None,
+            Header(description="The id of the last event received: resume after it."),
+        ] = None,
+        after: Annotated[
+            int | None, Query(ge=0, description="Start after this position (0: everything).")
+        ] = None,
+    ) -> int:
+        if last_event_id:
+            if not last_event_id.isdigit():
+                raise HTTPException(
+                    status.HTTP_422_UNPROCESSABLE_CONTENT,
+                    [
+                        problem(
+                            ("header", "last-event-id"),
+                            f"{last_event_id!r} is not an event id (a whole number)",
+                            "int_parsing",
+                        )
+                    ],
+                )
+            return int(last_event_id)
+        with runtime.reading() as session:
+            known_student(session, student_id)
+            if after is not None:
+                return after
+            last = session.exec(
+                select(FeedEvent.position)
+                .where(FeedEvent.student_id == student_id)
+                .order_by(col(FeedEvent.position).desc())
+                .limit(1)
+            ).first()
+        return last or 0
+
+    @router.get(
+        "/students/{student_id}/stream",
+        summary="A student's feed, live (Server-Sent Events)",
+        response_class=EventSourceResponse,
+        description="Events `notification`, `updated`, `unavailable` and `agenda`, each with "
+        "its position as id; reconnecting with `Last-Event-ID` resumes after it. Without it, "
+        "the stream starts with what comes next (`?after=0` replays the whole feed).",
+    )
+    async def student_stream(
+        student_id: str,
+        start: int = Depends(stream_start),  # a local dependency: not in an annotation
+    ) -> AsyncIterator[ServerSentEvent]:
+        yield ServerSentEvent(comment="connected", retry=2000)
+        async for item in hub.follow(student_id, start):
+            if item is None:
+                yield ServerSentEvent(comment="keep-alive")
+            else:
+                yield item[1]
+
+    # -- preferences through signed links ----------------------------------------------
+
+    def student_from(token: str, purpose: str) -> str:
+        try:
+            return signer.student_of(token, purpose)  # type: ignore[arg-type]
+        except InvalidLink as exc:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+
+    def change(
+        student_id: str, preferences: NotificationPreferences | None, subscribed: bool
+    ) -> PreferencesView:
+        now = datetime.now(UTC)
+        with runtime.transaction() as session:
+            recipient = session.get(Recipient, student_id)
+            if recipient is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, "this student is not known here")
+            preferences = preferences or preferences_of(recipient)
+            apply_preferences(session, recipient, preferences, subscribed, now)
+            runtime.emit(
+                session,
+                runtime.event(
+                    NotificationPreferencesChanged,
+                    subject=student_id,
+                    data=PreferencesChange(
+                        student_id=student_id,
+                        preferences=preferences,
+                        notifications_consent=subscribed,
+                        changed_at=now,
+                    ),
+                ),
+            )
+            return PreferencesView(
+                student_id=student_id, subscribed=subscribed, preferences=preferences
+            )
+
+    def current(student_id: str) -> PreferencesView:
+        with runtime.reading() as session:
+            recipient = session.get(Recipient, student_id)
+            if recipient is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, "this student is not known here")
+            return PreferencesView(
+                student_id=student_id,
+                subscribed=recipient.consent,
+                preferences=preferences_of(recipient),
+            )
+
+    @router.get(
+        "/preferences",
+        summary="A student's notification preferences (signed link, no login)",
+        response_model=PreferencesView,
+        responses={200: {"content": {"text/html": {}}}},
+    )
+    def preferences_page(request: Request, token: Annotated[str, Query(min_length=1)]) -> Any:
+        view = current(student_from(token, "preferences"))
+        if "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(_preferences_html(view, token))
+        return view
+
+    @router.put("/preferences", summary="Change notification preferences (signed link)")
+    def put_preferences(
+        preferences: NotificationPreferences, token: Annotated[str, Query(min_length=1)]
+    ) -> PreferencesView:
+        return change(student_from(token, "preferences"), preferences, True)
+
+    @router.post(
+        "/preferences",
+        summary="Change notification preferences from the page's form (signed link)",
+        response_class=HTMLResponse,
+    )
+    async def post_preferences(request: Request, token: Annotated[str, Query()]) -> HTMLResponse:
+        student_id = student_from(token, "preferences")
+        form = parse_qs((await request.body()).decode(), keep_blank_values=True)
+        values: dict[str, Any] = {k: v[-1] for k, v in form.items() if k != "channels"}
+        values["channels"] = form.get("channels", [])
+        for optional in ("quiet_hours_start", "quiet_hours_end"):
+            if not values.get(optional):
+                values[optional] = None
+        try:
+            preferences = NotificationPreferences.model_validate(values)
+        except ValidationError as exc:
+            view = current(student_id)
+            errors = [
+                p["field"].removeprefix("body.") + ": " + p["msg"]
+                for p in _validation_problems(exc)
+            ]
+            return HTMLResponse(_preferences_html(view, token, errors), status_code=422)
+        view = change(student_id, preferences, True)
+        return HTMLResponse(_preferences_html(view, token, saved=True))
+
+    @router.get(
+        "/unsubscribe",
+        summary="Confirm unsubscribing (signed link); a GET changes nothing",
+        response_class=HTMLResponse,
+    )
+    def unsubscribe_page(token: Annotated[str, Query(min_length=1)]) -> HTMLResponse:
+        student_id = student_from(token, "unsubscribe")
+        current(student_id)
+        return HTMLResponse(
+            _page(
+                "Unsubscribe",
+                "<p>Stop all notifications of new opportunities?</p>"
+                f'<form method="post" action="?token={html.escape(token)}">'
+                '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
+                '<button type="submit">Unsubscribe</button></form>',
+            )
+        )
+
+    @router.post(
+        "/unsubscribe",
+        summary="Unsubscribe in one click (RFC 8058, signed link)",
+        response_class=HTMLResponse,
+    )
+    def unsubscribe(token: Annotated[str, Query(min_length=1)]) -> HTMLResponse:
+        student_id = student_from(token, "unsubscribe")
+        change(student_id, None, False)
+        return HTMLResponse(
+            _page(
+                "Unsubscribed",
+                "<p>You will receive no more notifications. Your matches stay in the app.</p>"
+                f'<p><a href="{html.escape(signer.preferences_url(student_id))}">'
+                "Subscribe again or change preferences</a></p>",
+            )
+        )
+
+    # -- webhooks ---------------------------------------------------------------------
+
+    @router.post(
+        "/webhooks",
+        summary="Register a webhook endpoint",
+        status_code=status.HTTP_201_CREATED,
+    )
+    def register_webhook(registration: WebhookRegistration) -> WebhookCreated:
+        try:
+            url = check_webhook_url(registration.url, runtime.settings.deployment)
+        except WebhookUrlRefused as exc:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                [problem(("body", "url"), str(exc), "url_refused", input=registration.url)],
+            ) from exc
+        with runtime.transaction() as session:
+            if registration.student_id and session.get(Recipient, registration.student_id) is None:
+                raise HTTPException(
+                    status.HTTP_422_UNPROCESSABLE_CONTENT,
+                    [
+                        problem(
+                            ("body", "student_id"),
+                            "no such student here",
+                            "unknown_student",
+                            input=registration.student_id,
+                        )
+                    ],
+                )
+            endpoint = WebhookEndpoint(
+                id=str(uuid.uuid4()),
+                student_id=registration.student_id,
+                url=url,
+                secret=secrets.token_urlsafe(32),
+                description=registration.description,
+            )
+            session.add(endpoint)
+            session.flush()
+            return WebhookCreated.model_validate(endpoint, from_attributes=True)
+
+    @router.get("/webhooks", summary="Webhook endpoints, paused ones with the reason")
+    def list_webhooks(student_id: str | None = None) -> list[WebhookPublic]:
+        with runtime.reading() as session:
+            query = select(WebhookEndpoint).order_by(col(WebhookEndpoint.created_at))
+            if student_id is not None:
+                query = query.where(
+                    or_(
+                        col(WebhookEndpoint.student_id) == student_id,
+                        col(WebhookEndpoint.student_id).is_(None),
+                    )
+                )
+            return [
+                WebhookPublic.model_validate(e, from_attributes=True)
+                for e in session.exec(query).all()
+            ]
+
+    def endpoint_or_404(session: Session, endpoint_id: str) -> WebhookEndpoint:
+        endpoint = session.get(WebhookEndpoint, endpoint_id)
+        if endpoint is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no webhook {endpoint_id!r}")
+        return endpoint
+
+    @router.post("/webhooks/{endpoint_id}/resume", summary="Resume a paused endpoint")
+    def resume_webhook(endpoint_id: str) -> WebhookPublic:
+        with runtime.transaction() as session:
+            endpoint = endpoint_or_404(session, endpoint_id)
+            resume_endpoint(session, endpoint)
+            session.flush()
+            return WebhookPublic.model_validate(endpoint, from_attributes=True)
+
+    @router.delete(
+        "/webhooks/{endpoint_id}",
+        summary="Remove an endpoint",
+        status_code=status.HTTP_204_NO_CONTENT,
+    )
+    def delete_webhook(endpoint_id: str) -> None:
+        with runtime.transaction() as session:
+            session.delete(endpoint_or_404(session, endpoint_id))
+
     return router
+
+
+# -- pages ----------------------------------------------------------------------------
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title>"
+        "<meta name='viewport' content='width=device-width'>"
+        "<style>body{font-family:sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem}"
+        "label{display:block;margin:.6rem 0}.error{color:#a00}.saved{color:#070}</style>"
+        f"</head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+
+
+def _options(name: str, choices: Sequence[str], chosen: str) -> str:
+    options = "".join(
+        f"<option{' selected' if c == chosen else ''}>{html.escape(c)}</option>" for c in choices
+    )
+    return f"<select name='{name}'>{options}</select>"
+
+
+def _preferences_html(
+    view: PreferencesView, token: str, errors: Sequence[str] = (), saved: bool = False
+) -> str:
+    p = view.preferences
+    channels = "".join(
+        f"<label><input type='checkbox' name='channels' value='{c}'"
+        f"{' checked' if c in p.channels else ''}> {c.replace('_', '-')}</label>"
+        for c in ("email", "webhook", "in_app")
+    )
+    notes = "".join(f"<p class='error'>{html.escape(e)}</p>" for e in errors)
+    if saved:
+        notes += "<p class='saved'>Saved.</p>"
+    if not view.subscribed:
+        notes += "<p>You are unsubscribed; saving subscribes you again.</p>"
+    form = (
+        f"<form method='post' action='?token={html.escape(token)}'>"
+        f"<label>How often {_options('frequency', ('instant', 'daily', 'weekly'), p.frequency)}"
+        f"</label>{channels}"
+        f"<label>Language {_options('locale', ('en', 'da', 'de', 'nl', 'fi', 'it'), p.locale)}"
+        "</label>"
+        f"<label>Time zone <input name='time_zone' value='{html.escape(p.time_zone)}'></label>"
+        "<label>Quiet from <input name='quiet_hours_start' placeholder='22:00' "
+        f"value='{html.escape(p.quiet_hours_start or '')}'> until "
+        "<input name='quiet_hours_end' placeholder='07:00' "
+        f"value='{html.escape(p.quiet_hours_end or '')}'></label>"
+        f"<label>Only matches scoring at least <input name='min_score' value='{p.min_score}'>"
+        "</label>"
+        f"<label>Digest at hour <input name='digest_hour' value='{p.digest_hour}'> on "
+        + _options(
+            "digest_weekday",
+            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+            p.digest_weekday,
+        )
+        + " (weekly)</label>"
+        f"<label>At most <input name='digest_max_items' value='{p.digest_max_items}'> items a "
+        "digest</label><button type='submit'>Save</button></form>"
+    )
+    return _page("Your notifications", notes + form)

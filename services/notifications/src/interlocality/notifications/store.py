@@ -1,23 +1,96 @@
-"""Notifications held for students."""
+"""What notifications holds: recipients, the vacancies and companies it speaks of, the
+notifications themselves, their feed events, deliveries, webhook endpoints and agendas."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
-__all__ = ["TABLES", "NotificationRecord", "notification_for", "notifications_of"]
+__all__ = [
+    "TABLES",
+    "AgendaRecord",
+    "CompanyInfo",
+    "DeliveryRecord",
+    "FeedEvent",
+    "NotificationRecord",
+    "Recipient",
+    "VacancyInfo",
+    "WebhookEndpoint",
+    "notification_for",
+    "notifications_of",
+]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Recipient(SQLModel, table=True):
+    """A student as notifications needs them: address, language, preferences, consent."""
+
+    __tablename__ = "recipient"
+
+    student_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=320)
+    locale: str = Field(default="en", max_length=8)
+    time_zone: str = Field(default="Europe/Copenhagen", max_length=64)
+    frequency: str = Field(default="instant", max_length=16)
+    channels: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    quiet_hours_start: str | None = Field(default=None, max_length=5)
+    quiet_hours_end: str | None = Field(default=None, max_length=5)
+    min_score: float = 0.0
+    digest_hour: int = 8
+    digest_weekday: str = Field(default="monday", max_length=10)
+    digest_max_items: int = 10
+    consent: bool = True
+    profile_version: int = 0
+    # When preferences and consent were last said, by the profile or through a link.
+    said_at: datetime = Field(default_factory=_now)
+    last_digest_at: datetime = Field(default_factory=_now)
+
+
+class VacancyInfo(SQLModel, table=True):
+    """What a message says of a vacancy."""
+
+    __tablename__ = "vacancy_info"
+
+    vacancy_id: str = Field(primary_key=True, max_length=64)
+    company_id: str = Field(max_length=64)
+    title: str = Field(max_length=300)
+    kind: str = Field(max_length=32)
+    status: str = Field(max_length=16)
+    location: str = Field(default="", max_length=100)
+    remote: str | None = Field(default=None, max_length=16)
+    deadline: date | None = None
+    start_date: date | None = None
+    version: int = 0
+
+
+class CompanyInfo(SQLModel, table=True):
+    """A company's name, and its contact for Company Dating agendas."""
+
+    __tablename__ = "company_info"
+
+    company_id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    contact_name: str = Field(default="", max_length=200)
+    contact_email: str = Field(default="", max_length=320)
+    version: int = 0
 
 
 class NotificationRecord(SQLModel, table=True):
-    """An in-app notification; at most one per student and vacancy."""
+    """A notification of a match: at most one per student and vacancy, shown in the feed."""
 
     __tablename__ = "notification"
     __table_args__ = (
         UniqueConstraint("student_id", "vacancy_id", name="uq_notification_student_vacancy"),
         Index("ix_notification_student_created", "student_id", "created_at"),
+        Index("ix_notification_vacancy", "vacancy_id"),
+        Index("ix_notification_digest", "student_id", "digest"),
     )
 
     id: str = Field(primary_key=True, max_length=64)
@@ -28,10 +101,104 @@ class NotificationRecord(SQLModel, table=True):
     score: float
     content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     available: bool = True
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    # "pending" while waiting for the student's next digest, then the digest's delivery id
+    digest: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=_now)
 
 
-TABLES: list[type[SQLModel]] = [NotificationRecord]
+class FeedEvent(SQLModel, table=True):
+    """One change of a student's feed, in order: what a live stream sends and resumes from."""
+
+    __tablename__ = "feed_event"
+    __table_args__ = (Index("ix_feed_event_student_position", "student_id", "position"),)
+
+    position: int | None = Field(
+        default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True)
+    )
+    student_id: str = Field(max_length=64)
+    kind: str = Field(max_length=16)  # notification | updated | unavailable | agenda
+    notification_id: str = Field(max_length=200)  # or the agenda's id
+    created_at: datetime = Field(default_factory=_now)
+
+
+class DeliveryRecord(SQLModel, table=True):
+    """An e-mail or webhook delivery, recorded under its idempotency key before it is sent.
+
+    ``status``: ``pending`` (due at ``due_at``), ``sending`` (claimed by ``claimed_by``;
+    a crash leaves it so and the next worker sends it again), ``sent``, ``failed`` (after
+    the last attempt) or ``cancelled`` (no longer to be sent, ``last_error`` says why).
+    """
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        Index("ix_delivery_status_due", "status", "due_at"),
+        Index("ix_delivery_recipient", "recipient_id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    recipient_id: str = Field(max_length=64)
+    recipient_kind: str = Field(default="student", max_length=16)
+    channel: str = Field(max_length=16)  # email | webhook
+    target: str = Field(max_length=320)  # the address, or the webhook endpoint's id
+    kind: str = Field(max_length=16)  # match | digest | agenda
+    notification_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    agenda_id: str | None = Field(default=None, max_length=200)
+    digest_id: str | None = Field(default=None, max_length=64)
+    digest_frequency: str | None = Field(default=None, max_length=16)  # daily | weekly
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    due_at: datetime = Field(default_factory=_now)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    sent_at: datetime | None = None
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=_now)
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A URL that receives signed deliveries: a student's own tool, or the operator's
+    (``student_id`` empty: every student who chose the webhook channel)."""
+
+    __tablename__ = "webhook_endpoint"
+    __table_args__ = (Index("ix_webhook_endpoint_student", "student_id"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    student_id: str | None = Field(default=None, max_length=64)
+    url: str = Field(max_length=2000)
+    secret: str = Field(max_length=128)
+    description: str = Field(default="", max_length=200)
+    paused: bool = False
+    paused_reason: str | None = Field(default=None, max_length=2000)
+    failures_in_row: int = 0
+    last_error: str | None = Field(default=None, max_length=2000)
+    last_success_at: datetime | None = None
+    created_at: datetime = Field(default_factory=_now)
+
+
+class AgendaRecord(SQLModel, table=True):
+    """A participant's Company Dating agenda, with its iCalendar file."""
+
+    __tablename__ = "agenda"
+
+    id: str = Field(primary_key=True, max_length=200)  # <dating event id>:<participant id>
+    participant_kind: str = Field(max_length=16)
+    participant_id: str = Field(max_length=64)
+    event_name: str = Field(max_length=300)
+    venue: str | None = Field(default=None, max_length=300)
+    slots: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    icalendar: str
+    issued_at: datetime = Field(default_factory=_now)
+
+
+TABLES: list[type[SQLModel]] = [
+    Recipient,
+    VacancyInfo,
+    CompanyInfo,
+    NotificationRecord,
+    FeedEvent,
+    DeliveryRecord,
+    WebhookEndpoint,
+    AgendaRecord,
+]
 
 
 def notification_for(

@@ -1,0 +1,99 @@
+"""Signed links in messages: change preferences or unsubscribe without logging in.
+
+A link carries the student id and what it is for, signed with HMAC-SHA256 under the
+service's key; it cannot be altered or used for another student or purpose. Links do not
+expire (an unsubscribe link in a year-old e-mail still works); changing the key
+(``INTERLOCALITY_SIGNING_KEY``) voids every link sent so far.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from interlocality.common.settings import ServiceSettings
+
+__all__ = ["InvalidLink", "LinkSigner", "Purpose", "public_url", "signing_key"]
+
+Purpose = Literal["preferences", "unsubscribe"]
+
+
+class InvalidLink(ValueError):
+    """A link that was not signed by this service, or not for this purpose."""
+
+
+def _encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class LinkSigner:
+    """Makes and checks the signed links of one service."""
+
+    def __init__(self, key: bytes, base_url: str) -> None:
+        self._key = key
+        self.base_url = base_url.rstrip("/")
+
+    def _signature(self, payload: str) -> str:
+        return _encode(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
+
+    def token(self, student_id: str, purpose: Purpose) -> str:
+        """A token naming ``student_id`` for ``purpose``."""
+        payload = _encode(f"{purpose}\x1f{student_id}".encode())
+        return f"{payload}.{self._signature(payload)}"
+
+    def student_of(self, token: str, purpose: Purpose) -> str:
+        """The student a token names, if it is genuine and for ``purpose``."""
+        payload, _, signature = token.partition(".")
+        if not payload or not hmac.compare_digest(signature, self._signature(payload)):
+            raise InvalidLink("this link is not valid: it was changed or is not ours")
+        try:
+            said, _, student_id = _decode(payload).decode().partition("\x1f")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidLink("this link is not valid") from exc
+        if said != purpose or not student_id:
+            raise InvalidLink(f"this link is not a {purpose} link")
+        return student_id
+
+    def preferences_url(self, student_id: str) -> str:
+        """Where the student changes how they are notified."""
+        return f"{self.base_url}/v1/preferences?token={self.token(student_id, 'preferences')}"
+
+    def unsubscribe_url(self, student_id: str) -> str:
+        """The one-click unsubscribe link (RFC 8058: a POST unsubscribes, a GET asks)."""
+        return f"{self.base_url}/v1/unsubscribe?token={self.token(student_id, 'unsubscribe')}"
+
+
+def signing_key(settings: ServiceSettings) -> bytes:
+    """``INTERLOCALITY_SIGNING_KEY``, or a key generated once and kept under var/<region>/.
+
+    Production with several replicas must set the key, so that every replica accepts the
+    links any of them sent.
+    """
+    configured = settings.signing_key.get_secret_value()
+    if configured:
+        return configured.encode()
+    path = (settings.var_dir / settings.region / f"{settings.service}.key").resolve()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_urlsafe(32))
+    return Path(path).read_text().strip().encode()
+
+
+def public_url(settings: ServiceSettings) -> str:
+    """The base URL people reach this service at."""
+    return settings.public_url or f"http://{settings.host}:{settings.port}"

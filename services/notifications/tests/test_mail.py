@@ -1,0 +1,213 @@
+"""E-mail through a real SMTP sink: building, sending, storing in a Maildir and reading back."""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from interlocality.common.embedded_broker import free_port, wait_for_port
+from interlocality.notifications.mail import (
+    Attachment,
+    MailError,
+    SmtpRelay,
+    build_message,
+    send_message,
+)
+from interlocality.notifications.mail_sink import MailSink
+from interlocality.notifications.mailbox import create_mailbox_router, read_mailbox
+
+SENDER = "Interlocality <notifications@interlocality.invalid>"
+UNSUBSCRIBE_URL = "https://notifications.example.org/v1/unsubscribe?token=" + "t0ken" * 30
+CALENDAR = (
+    b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Interlocality//EN\r\nMETHOD:PUBLISH\r\n"
+    b"BEGIN:VEVENT\r\nUID:dating-1@interlocality\r\nDTSTART:20260305T140000Z\r\n"
+    b"SUMMARY:Speed dating i Aarhus\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+def match_mail(
+    delivery_id: str = "dl-0193-a1b2_c3", to: str = "soren.orsted@students.example.dk"
+) -> EmailMessage:
+    return build_message(
+        sender=SENDER,
+        to=to,
+        to_name="Søren Ørsted",
+        subject="Nyt match: Udvikler i Århus – 4 af 5 færdigheder",
+        text="Hej Søren,\nDu har 4 af de 5 færdigheder, som stillingen kræver.",
+        html="<p>Hej Søren,</p><p>Du har <b>4 af de 5</b> færdigheder.</p>",
+        delivery_id=delivery_id,
+        unsubscribe_url=UNSUBSCRIBE_URL,
+        attachments=[Attachment("speed-dating.ics", "text/calendar; method=PUBLISH", CALENDAR)],
+    )
+
+
+@pytest.fixture
+def mail_dir(tmp_path: Path) -> Path:
+    return tmp_path / "var" / "demo" / "mail"
+
+
+@pytest.fixture
+def relay(mail_dir: Path) -> Iterator[SmtpRelay]:
+    with MailSink(mail_dir, "127.0.0.1", free_port()) as sink:
+        yield SmtpRelay(host=sink.host, port=sink.port, timeout=5.0)
+
+
+async def test_a_sent_message_is_kept_in_the_maildir_and_read_back_decoded(
+    relay: SmtpRelay, mail_dir: Path
+) -> None:
+    await send_message(relay, match_mail())
+
+    stored = mailbox.Maildir(mail_dir, create=False)
+    assert len(stored) == 1
+    [mail] = read_mailbox(mail_dir)
+    assert mail.message_id == "<dl-0193-a1b2_c3@interlocality>"
+    assert mail.delivery_id == "dl-0193-a1b2_c3"
+    assert mail.from_ == SENDER
+    assert mail.to == "Søren Ørsted <soren.orsted@students.example.dk>"
+    assert mail.subject == "Nyt match: Udvikler i Århus – 4 af 5 færdigheder"
+    assert mail.date is not None
+    assert mail.text is not None and "Du har 4 af de 5 færdigheder" in mail.text
+    assert mail.html is not None and "<b>4 af de 5</b>" in mail.html
+    assert [(a.filename, a.content_type, a.size) for a in mail.attachments] == [
+        ("speed-dating.ics", "text/calendar", len(CALENDAR))
+    ]
+    assert mail.list_unsubscribe == f"<{UNSUBSCRIBE_URL}>"
+    assert mail.list_unsubscribe_post == "List-Unsubscribe=One-Click"
+
+
+async def test_the_raw_message_has_encoded_headers_and_an_unbroken_unsubscribe_url(
+    relay: SmtpRelay, mail_dir: Path
+) -> None:
+    await send_message(relay, match_mail())
+
+    [key] = mailbox.Maildir(mail_dir, create=False).keys()
+    raw = mailbox.Maildir(mail_dir, create=False).get_bytes(key)
+    assert b"To: =?utf-8?q?S=C3=B8ren_=C3=98rsted?= <soren.orsted@students.example.dk>" in raw
+    assert f"List-Unsubscribe: <{UNSUBSCRIBE_URL}>\n".encode() in raw
+    assert b"Interlocality-Delivery: dl-0193-a1b2_c3\n" in raw
+    assert b"Delivered-To: soren.orsted@students.example.dk\n" in raw
+    assert raw.isascii()
+
+
+def test_a_resend_of_a_delivery_has_the_same_message_id() -> None:
+    assert match_mail("dl-1")["Message-ID"] == match_mail("dl-1")["Message-ID"]
+    assert match_mail("dl-1")["Message-ID"] != match_mail("dl-2")["Message-ID"]
+
+
+def test_an_unusable_address_is_a_permanent_failure() -> None:
+    with pytest.raises(MailError, match="not a usable e-mail address") as failure:
+        match_mail(to="soren.orsted")
+    assert failure.value.permanent
+
+
+async def test_the_mailbox_routes_list_filter_and_serve_raw_and_attachments(
+    relay: SmtpRelay, mail_dir: Path
+) -> None:
+    await send_message(relay, match_mail("dl-1", to="soren.orsted@students.example.dk"))
+    await send_message(relay, match_mail("dl-2", to="wei.zhang@students.example.org"))
+    app = FastAPI()
+    app.include_router(create_mailbox_router(mail_dir))
+    client = TestClient(app)
+
+    page = client.get("/v1/mailbox").json()
+    assert [item["delivery_id"] for item in page["items"]] == ["dl-2", "dl-1"]
+    assert (page["limit"], page["offset"]) == (50, 0)
+    assert page["items"][1]["from"] == SENDER
+    assert page["items"][1]["subject"] == "Nyt match: Udvikler i Århus – 4 af 5 færdigheder"
+    older = client.get("/v1/mailbox", params={"limit": 1, "offset": 1}).json()["items"]
+    assert [item["delivery_id"] for item in older] == ["dl-1"]
+
+    only_soren = client.get("/v1/mailbox", params={"to": "Soren.Orsted@Students.Example.DK"})
+    [soren] = only_soren.json()["items"]
+    assert soren["delivery_id"] == "dl-1"
+    assert client.get("/v1/mailbox", params={"to": "nobody@example.org"}).json()["items"] == []
+
+    one = client.get(f"/v1/mailbox/{soren['key']}")
+    assert one.status_code == 200
+    assert one.json()["attachments"] == [
+        {"filename": "speed-dating.ics", "content_type": "text/calendar", "size": len(CALENDAR)}
+    ]
+    assert client.get("/v1/mailbox/1700000000.M1P1Q1.nowhere").status_code == 404
+
+    raw = client.get(f"/v1/mailbox/{soren['key']}/raw")
+    assert raw.status_code == 200
+    assert raw.headers["content-type"] == "message/rfc822"
+    assert b"Message-ID: <dl-1@interlocality>" in raw.content
+
+    ics = client.get(f"/v1/mailbox/{soren['key']}/attachments/0")
+    assert ics.status_code == 200
+    assert ics.content == CALENDAR
+    assert ics.headers["content-type"].startswith("text/calendar")
+    assert "speed-dating.ics" in ics.headers["content-disposition"]
+    assert client.get(f"/v1/mailbox/{soren['key']}/attachments/1").status_code == 404
+
+
+def test_a_missing_maildir_is_an_empty_mailbox(tmp_path: Path) -> None:
+    assert read_mailbox(tmp_path / "never-created") == []
+    app = FastAPI()
+    app.include_router(create_mailbox_router(tmp_path / "never-created"))
+    client = TestClient(app)
+    assert client.get("/v1/mailbox").json() == {"items": [], "limit": 50, "offset": 0}
+
+
+async def test_nothing_listening_is_a_temporary_failure_with_the_reason() -> None:
+    port = free_port()
+    with pytest.raises(MailError) as failure:
+        await send_message(SmtpRelay(host="127.0.0.1", port=port, timeout=5.0), match_mail())
+    assert not failure.value.permanent
+    assert str(failure.value) == (
+        f"cannot connect to 127.0.0.1:{port}: connection refused (nothing listens there)"
+    )
+
+
+def test_the_entry_point_runs_until_sigterm(tmp_path: Path) -> None:
+    mail_dir = tmp_path / "mail"
+    port = free_port()
+    log = tmp_path / "mail-sink.log"
+    env = {**os.environ, "INTERLOCALITY_LOG_FORMAT": "console"}
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "interlocality.notifications.mail_sink",
+                "--dir",
+                str(mail_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not wait_for_port("127.0.0.1", port, 0.2):
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+        asyncio.run(send_message(SmtpRelay(host="127.0.0.1", port=port, timeout=5.0), match_mail()))
+        assert [m.delivery_id for m in read_mailbox(mail_dir)] == ["dl-0193-a1b2_c3"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    assert code == 0, log.read_text()
+    assert f"mail sink on 127.0.0.1:{port}" in log.read_text()
+    assert not wait_for_port("127.0.0.1", port, 0.2)

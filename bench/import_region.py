@@ -79,6 +79,8 @@ def start_region(workdir: Path) -> Region:
                 "--no-seed",
                 "--broker-port",
                 str(free_port()),
+                "--smtp-port",
+                str(free_port()),
             ],
             env=env,
             stdout=log,

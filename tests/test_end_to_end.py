@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +20,8 @@ import pytest
 
 from interlocality.common.embedded_broker import free_port
 from interlocality.common.esco import default_vocabulary
+from interlocality.common.testing import recording_receiver
+from interlocality.notifications.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 SERVICES = ("profiles", "vacancies", "matching", "notifications", "analytics")
 pytestmark = pytest.mark.e2e
@@ -66,7 +69,7 @@ def running_region(
     tmp_path = tmp_path_factory.mktemp("region")
     ports = {service: free_port() for service in SERVICES}
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "INTERLOCALITY_SMTP_HOST"},
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "INTERLOCALITY_VAR_DIR": str(tmp_path / "var"),
         **{f"{service.upper()}_PORT": str(port) for service, port in ports.items()},
@@ -82,6 +85,8 @@ def running_region(
                 region,
                 "up",
                 "--no-seed",
+                "--smtp-port",
+                str(free_port()),
             ],
             env=env,
             stdout=output,
@@ -159,7 +164,9 @@ def test_company_vacancy_student_match_notification_summary(running_region: Regi
     assert [m["student_id"] for m in by_vacancy] == [student_id]
 
     notifications = r.wait_for(
-        lambda: r.get("notifications", f"/v1/students/{student_id}/notifications").json()["items"]
+        lambda: (
+            r.get("notifications", f"/v1/students/{student_id}/notifications").json().get("items")
+        )
     )
     assert [(n["vacancy_id"], n["available"]) for n in notifications] == [(vacancy_id, True)]
 
@@ -190,7 +197,8 @@ def test_company_vacancy_student_match_notification_summary(running_region: Regi
     time.sleep(2)
     assert r.get("analytics", "/v1/summary").json()["by_type"] == expected
     assert (
-        len(r.get("notifications", f"/v1/students/{student_id}/notifications").json()["items"]) == 1
+        len(r.get("notifications", f"/v1/students/{student_id}/notifications").json().get("items"))
+        == 1
     )
 
     # Closing the vacancy withdraws the match; the notification stays, marked unavailable.
@@ -198,9 +206,9 @@ def test_company_vacancy_student_match_notification_summary(running_region: Regi
     r.wait_for(lambda: r.matches(f"/v1/students/{student_id}/matches") == [])
     r.wait_for(
         lambda: (
-            not r.get("notifications", f"/v1/students/{student_id}/notifications").json()["items"][
-                0
-            ]["available"]
+            not r.get("notifications", f"/v1/students/{student_id}/notifications")
+            .json()
+            .get("items")[0]["available"]
         )
     )
 
@@ -209,7 +217,7 @@ def test_company_vacancy_student_match_notification_summary(running_region: Regi
     assert r.get("profiles", f"/v1/students/{student_id}").status_code == 404
     r.wait_for(
         lambda: (
-            r.get("notifications", f"/v1/students/{student_id}/notifications").json()["items"] == []
+            r.get("notifications", f"/v1/students/{student_id}/notifications").status_code == 404
         )
     )
 
@@ -264,12 +272,18 @@ def test_matches_applications_and_placements_make_the_funnel(running_region: Reg
     )
     assert placed.status_code == 201, placed.text
 
+    seen: list[object] = []
+
     def thesis_funnel() -> list[dict[str, object]] | None:
         regions = r.get("analytics", "/v1/funnel", params={"kind": "thesis"}).json()["regions"]
         steps = regions.get(r.name, {}).get("steps", [])
+        seen[:] = [steps]
         return steps if steps and steps[-1]["vacancies"] == 1 and steps[2]["events"] == 2 else None
 
-    steps = r.wait_for(thesis_funnel)
+    try:
+        steps = r.wait_for(thesis_funnel, timeout=60)
+    except AssertionError as exc:
+        raise AssertionError(f"the thesis funnel stayed at {seen}") from exc
     assert [(s["step"], s["vacancies"], s.get("events")) for s in steps] == [
         ("published", 1, None),
         ("matched", 1, 2),
@@ -317,7 +331,9 @@ def test_consent_withdrawal_and_erasure_reach_every_service(running_region: Regi
     student_id = r.post("profiles", "/v1/students", body).json()["student_id"]
     r.wait_for(lambda: r.matches(f"/v1/students/{student_id}/matches"))
     r.wait_for(
-        lambda: r.get("notifications", f"/v1/students/{student_id}/notifications").json()["items"]
+        lambda: (
+            r.get("notifications", f"/v1/students/{student_id}/notifications").json().get("items")
+        )
     )
     # Vacancies learns of the student from the students topic, in its own time.
     applied = r.wait_for(
@@ -405,3 +421,139 @@ def test_operator_imports_a_file_and_sees_the_state_downstream(
     services = json.loads(exported.stdout)["services"]
     assert services["profiles"]["profile"]["name"] == "Amir Haddad"
     assert services["matching"]["matches"]
+
+
+def test_a_student_picks_channels_and_frequency_and_gets_exactly_that(
+    running_region: Region,
+) -> None:
+    r = running_region
+    skills = skills_of("software developer")
+    with recording_receiver() as receiver:
+        company_id = r.post(
+            "vacancies", "/v1/companies", {"name": "Zeeland Zonne-energie BV"}
+        ).json()["id"]
+
+        def student(name: str, email: str, preferences: dict[str, Any]) -> str:
+            created = r.post(
+                "profiles",
+                "/v1/students",
+                {
+                    "name": name,
+                    "email": email,
+                    "skills": [{"uri": uri, "level": 3} for uri in skills],
+                    "engagement_kinds": ["thesis"],
+                    "notification_preferences": preferences,
+                },
+            )
+            assert created.status_code == 201, created.text
+            return str(created.json()["student_id"])
+
+        instant = student(
+            "Daan de Vries",
+            "daan.devries@students.example.org",
+            {"frequency": "instant", "channels": ["email", "webhook", "in_app"], "locale": "nl"},
+        )
+        digest = student(
+            "Aino Virtanen",
+            "aino.virtanen@students.example.org",
+            {"frequency": "daily", "channels": ["email"], "locale": "fi"},
+        )
+        # the student's own tool registers its endpoint once notifications knows the student
+        webhook = r.wait_for(
+            lambda: (
+                answer
+                if (
+                    answer := r.post(
+                        "notifications",
+                        "/v1/webhooks",
+                        {"url": receiver.base_url + "/hook", "student_id": instant},
+                    )
+                ).status_code
+                == 201
+                else None
+            )
+        ).json()
+        stream = StreamReader(r.url("notifications", f"/v1/students/{instant}/stream"))
+
+        vacancy_id = r.post(
+            "vacancies",
+            "/v1/vacancies",
+            {
+                "company_id": company_id,
+                "title": "Master thesis: forecasting solar yield",
+                "kind": "thesis",
+                "required_skills": [{"uri": uri, "min_level": 2} for uri in skills],
+            },
+        ).json()["id"]
+
+        def mail_to(address: str) -> list[dict[str, Any]]:
+            return list(r.get("notifications", "/v1/mailbox", {"to": address}).json()["items"])
+
+        (mail,) = r.wait_for(lambda: mail_to("daan.devries@students.example.org"))
+        assert "forecasting solar yield" in mail["subject"]
+        assert "Zeeland Zonne-energie BV" in mail["text"] and "afstudeer" in mail["text"].lower()
+        (posted,) = r.wait_for(lambda: receiver.received("/hook"))
+        assert verify(
+            webhook["secret"],
+            int(posted.headers[TIMESTAMP_HEADER]),
+            posted.body,
+            posted.headers[SIGNATURE_HEADER],
+        )
+        assert json.loads(posted.body)["notifications"][0]["vacancy_id"] == vacancy_id
+        event, data = stream.first()
+        assert (event, data["vacancy_id"]) == ("notification", vacancy_id)
+
+        # the digest student has it in the feed, and no e-mail before their digest time
+        feed = r.wait_for(
+            lambda: (
+                r.get("notifications", f"/v1/students/{digest}/notifications").json().get("items")
+            )
+        )
+        assert [n["vacancy_id"] for n in feed] == [vacancy_id]
+        assert mail_to("aino.virtanen@students.example.org") == []
+
+        # one click in the e-mail unsubscribes; profiles learns it through the broker
+        unsubscribe = mail["list_unsubscribe"].strip("<>")
+        assert r.http.post(unsubscribe, content=b"List-Unsubscribe=One-Click").status_code == 200
+        r.wait_for(
+            lambda: (
+                r.get("profiles", f"/v1/students/{instant}").json()["consents"]["notifications"][
+                    "granted"
+                ]
+                is False
+            )
+        )
+
+
+class StreamReader:
+    """Reads the first event of a live stream in a thread."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.opened = threading.Event()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        assert self.opened.wait(30), "the stream did not open"
+
+    def _read(self) -> None:
+        with (
+            httpx.Client(timeout=60) as client,
+            client.stream("GET", self.url) as response,
+        ):
+            self.opened.set()
+            fields: dict[str, str] = {}
+            for line in response.iter_lines():
+                if line.startswith(":"):
+                    continue
+                if line:
+                    name, _, value = line.partition(": ")
+                    fields[name] = value
+                elif "data" in fields:
+                    self.events.append((fields["event"], json.loads(fields["data"])))
+                    return
+
+    def first(self) -> tuple[str, dict[str, Any]]:
+        self.thread.join(60)
+        assert self.events, "no event on the stream"
+        return self.events[0]

@@ -55,6 +55,7 @@ bench: install
 	$(RUN) python bench/import_region.py
 	$(RUN) python bench/matching_quality.py
 	$(RUN) python bench/matching_speed.py
+	$(RUN) python bench/notifications_speed.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

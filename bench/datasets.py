@@ -69,7 +69,7 @@ BROKEN = [
 ]
 
 
-def _occupations(vocabulary: EscoVocabulary) -> list[tuple[str, list[str], list[str]]]:
+def occupation_skills(vocabulary: EscoVocabulary) -> list[tuple[str, list[str], list[str]]]:
     result = []
     for occupation in vocabulary.occupations.values():
         essential = [u for u in occupation.essential_skills if u in vocabulary]
@@ -84,7 +84,7 @@ def write_students(
 ) -> list[int]:
     """Write ``count`` student rows; returns the line numbers that were broken on purpose."""
     rng = random.Random(seed)
-    occupations = _occupations(vocabulary)
+    occupations = occupation_skills(vocabulary)
     broken_lines = []
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.DictWriter(out, fieldnames=STUDENT_COLUMNS)
@@ -153,7 +153,7 @@ def write_vacancies(
 ) -> list[int]:
     """Write ``count`` vacancy rows for ``companies`` companies; returns broken lines."""
     rng = random.Random(seed)
-    occupations = _occupations(vocabulary)
+    occupations = occupation_skills(vocabulary)
     broken_lines = []
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.DictWriter(out, fieldnames=VACANCY_COLUMNS)

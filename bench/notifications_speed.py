@@ -1,0 +1,449 @@
+"""Notifications speed: in-app notifications of one vacancy's 10,000 matches, and the time
+from posting a vacancy to its notification on an open live stream.
+
+    uv run python bench/notifications_speed.py [--students 10000] [--streams 1000]
+        [--region-students 50000] [--background 100,10] [--probes 40] [--parts ab]
+
+(a) The notifications service alone, as its own process on the embedded broker (SQLite):
+    `--students` students are known to it (in-app channel), `--streams` of them hold an
+    open live stream (`GET /v1/students/{id}/stream`, Server-Sent Events). One vacancy's
+    `MatchFound` for every student is published at once; the figure is the time from the
+    first publish until every notification is stored (the consumer's applied-events
+    counter) and every open stream has received its event. The straightforward way, in the
+    same run, is the same service applying one event per transaction
+    (`INTERLOCALITY_CONSUMER_BATCH_SIZE=1`).
+(b) A whole region (`interlocality up`, five services) with `--region-students` students.
+    While vacancies of random occupations are posted from another thread at each rate of
+    `--background` in turn, a probe student keeps a live stream open and `--probes`
+    vacancies made for them are posted one by one; the figure is the time from
+    `POST /v1/vacancies` returning to the probe's notification arriving on the stream
+    (p50 / p95). A probe not notified within 30 s means the region fell behind at that rate;
+    probing stops there. The peer is the same probe with no background load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaProducer
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from datasets import occupation_skills, write_companies, write_students
+from import_region import Region, run_import, start_region, wait_for_count
+from tables import Row, print_table
+
+from interlocality.common.cloudevents import encode_event
+from interlocality.common.embedded_broker import EmbeddedBroker, free_port
+from interlocality.common.esco import default_vocabulary
+from interlocality.common.testing import found, upserted
+from interlocality.common.topics_admin import ensure_topics
+from interlocality.contracts.envelope import CloudEvent
+from interlocality.contracts.topics import topic_of_event
+
+PYTHON = "http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d"
+APPLIED = re.compile(r'interlocality_events_applied_total\{topic="([^"]+)",type="([^"]+)"\} (\S+)')
+
+
+# -- (a) the service alone ------------------------------------------------------------
+
+
+async def publish(bootstrap: str, region: str, events: list[CloudEvent[object]]) -> float:
+    """Publish ``events`` as fast as the producer goes; returns when it started."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    records = [encode_event(e, topic_of_event(type(e)).name(region)) for e in events]
+    started = time.perf_counter()
+    try:
+        sends = [
+            await producer.send(r.topic, value=r.value, key=r.key, headers=r.headers)
+            for r in records
+        ]
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+    return started
+
+
+def applied(client: httpx.Client, base: str, topic_part: str) -> int:
+    text = client.get(f"{base}/metrics").text
+    return int(sum(float(v) for topic, _, v in APPLIED.findall(text) if topic_part in topic))
+
+
+@contextmanager
+def notifications_process(
+    workdir: Path, bootstrap: str, region: str, batch_size: int
+) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "INTERLOCALITY_REGION": region,
+        "INTERLOCALITY_VAR_DIR": str(workdir / "var"),
+        "INTERLOCALITY_DEPLOYMENT": "embedded",
+        "INTERLOCALITY_CONSUMER_BATCH_SIZE": str(batch_size),
+        "INTERLOCALITY_LOG_LEVEL": "WARNING",
+        "NOTIFICATIONS_PORT": str(port),
+    }
+    with open(workdir / f"notifications-{region}.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "interlocality.notifications"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        with httpx.Client(timeout=5, trust_env=False) as client:
+            while True:
+                try:
+                    if client.get(f"{base}/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"notifications did not start; see {log.name}")
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+async def open_streams(
+    base: str, student_ids: list[str], arrived: dict[str, float], opened: asyncio.Event
+) -> None:
+    """Hold a live stream per student; note when its first notification arrives."""
+    ready = 0
+    limits = httpx.Limits(max_connections=len(student_ids) + 10)
+    async with httpx.AsyncClient(timeout=None, limits=limits, trust_env=False) as client:
+
+        async def listen(student_id: str) -> None:
+            nonlocal ready
+            url = f"{base}/v1/students/{student_id}/stream"
+            async with client.stream("GET", url) as response:
+                async for line in response.aiter_lines():
+                    if line.startswith(": connected"):
+                        ready += 1
+                        if ready == len(student_ids):
+                            opened.set()
+                    elif line.startswith("event: notification"):
+                        arrived[student_id] = time.perf_counter()
+                        return
+
+        await asyncio.gather(*(listen(s) for s in student_ids))
+
+
+def one_vacancy(
+    workdir: Path, bootstrap: str, students: int, streams: int, batch_size: int
+) -> dict[str, float]:
+    region = f"n{uuid.uuid4().hex[:8]}"
+    asyncio.run(ensure_topics(bootstrap, region))
+    ids = [f"s-{n:06d}" for n in range(students)]
+    with notifications_process(workdir, bootstrap, region, batch_size) as base:
+        asyncio.run(publish(bootstrap, region, [upserted(region, s) for s in ids]))
+        with httpx.Client(timeout=10, trust_env=False) as client:
+            while applied(client, base, "students") < students:
+                time.sleep(0.2)
+        listening = ids[:: max(1, students // streams)][:streams]
+        arrived: dict[str, float] = {}
+        loop = asyncio.new_event_loop()
+        opened = asyncio.Event()
+        thread = threading.Thread(
+            target=lambda: loop.run_until_complete(open_streams(base, listening, arrived, opened)),
+            daemon=True,
+        )
+        thread.start()
+        while not opened.is_set():
+            time.sleep(0.05)
+        matches = [found(region, s, "v-1", matched=(PYTHON,), missing=()) for s in ids]
+        started = asyncio.run(publish(bootstrap, region, matches))
+        published = time.perf_counter()
+        with httpx.Client(timeout=10, trust_env=False) as client:
+            while applied(client, base, "matches") < students:
+                time.sleep(0.01)
+        stored = time.perf_counter()
+        thread.join(120)
+        loop.close()
+        pushed = max(arrived.values()) if len(arrived) == len(listening) else float("nan")
+    return {
+        "publish": published - started,
+        "stored": stored - started,
+        "pushed": pushed - started,
+        "streams": len(arrived),
+    }
+
+
+def part_a(args: argparse.Namespace, workdir: Path, bootstrap: str) -> list[Row]:
+    ours = one_vacancy(workdir, bootstrap, args.students, args.streams, args.batch)
+    peer = one_vacancy(workdir, bootstrap, args.students, args.streams, 1)
+    done = max(ours["stored"], ours["pushed"])
+    peer_done = max(peer["stored"], peer["pushed"])
+    return [
+        Row(
+            f"one vacancy × {args.students:,} students: stored and pushed to "
+            f"{ours['streams']:,.0f} open streams",
+            f"{done:.2f} s",
+            "≤ 2 s",
+            done <= 2.0,
+        ),
+        Row("    of which publishing the match events", f"{ours['publish']:.2f} s"),
+        Row(
+            "    every notification stored / every stream pushed",
+            f"{ours['stored']:.2f} / {ours['pushed']:.2f} s",
+        ),
+        Row("    one event per transaction (the peer)", f"{peer_done:.2f} s"),
+        Row("    speed-up over the peer", f"{peer_done / done:.1f}×"),
+    ]
+
+
+# -- (b) a whole region ---------------------------------------------------------------
+
+
+class StreamClock:
+    """Holds a live stream open in a thread; notes when each vacancy's notification came."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.arrived: dict[str, float] = {}
+        self.opened = threading.Event()
+        self.stop = False
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        if not self.opened.wait(30):
+            raise SystemExit("the probe's stream did not open")
+
+    def _read(self) -> None:
+        with (
+            httpx.Client(timeout=None, trust_env=False) as client,
+            client.stream("GET", self.url) as response,
+        ):
+            kind = ""
+            for line in response.iter_lines():
+                if line.startswith(": connected"):
+                    self.opened.set()
+                elif line.startswith("event: "):
+                    kind = line.removeprefix("event: ")
+                elif line.startswith("data: ") and kind == "notification":
+                    self.arrived[json.loads(line.removeprefix("data: "))["vacancy_id"]] = (
+                        time.perf_counter()
+                    )
+                if self.stop:
+                    return
+
+
+def vacancy_body(company_id: str, title: str, skills: list[str]) -> dict[str, object]:
+    return {
+        "company_id": company_id,
+        "title": title,
+        "kind": "internship",
+        "required_skills": [{"uri": uri, "min_level": 2} for uri in skills],
+    }
+
+
+def probe_latencies(
+    region: Region, company_id: str, skills: list[str], clock: StreamClock, probes: int
+) -> list[float]:
+    """Post vacancies made for the probe student one by one; seconds from each POST
+    returning to its notification on the probe's stream."""
+    latencies = []
+    with httpx.Client(timeout=30, trust_env=False) as client:
+        for n in range(probes):
+            answer = client.post(
+                region.url("vacancies", "/v1/vacancies"),
+                json=vacancy_body(company_id, f"Probe {n} {uuid.uuid4().hex[:6]}", skills),
+            )
+            returned = time.perf_counter()
+            answer.raise_for_status()
+            vacancy_id = answer.json()["id"]
+            deadline = returned + 30
+            while vacancy_id not in clock.arrived and time.perf_counter() < deadline:
+                time.sleep(0.002)
+            if vacancy_id not in clock.arrived:
+                latencies.append(math.inf)  # fell behind: stop probing this load
+                break
+            latencies.append(clock.arrived[vacancy_id] - returned)
+            time.sleep(0.2)
+    return latencies
+
+
+def background_posts(
+    region: Region,
+    company_ids: list[str],
+    occupations: list[list[str]],
+    rate: float,
+    stop: threading.Event,
+    posted: list[int],
+) -> None:
+    """Post ``rate`` vacancies a second (of random occupations) until ``stop``."""
+    rng = random.Random(5)
+    started = time.perf_counter()
+    with httpx.Client(timeout=30, trust_env=False) as client:
+        while not stop.is_set():
+            due = started + posted[0] / rate
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            skills = rng.choice(occupations)[:4]
+            client.post(
+                region.url("vacancies", "/v1/vacancies"),
+                json=vacancy_body(rng.choice(company_ids), f"Role {posted[0]}", skills),
+            ).raise_for_status()
+            posted[0] += 1
+
+
+def wait_until_idle(region: Region, limit: float = 600) -> None:
+    """Until every service's outbox is published and the consumers have caught up."""
+    deadline = time.monotonic() + limit
+    with httpx.Client(timeout=30, trust_env=False) as client:
+        while time.monotonic() < deadline:
+            pending = sum(
+                client.get(region.url(s, "/v1/admin/outbox")).json()["pending"]
+                for s in ("vacancies", "matching", "notifications")
+            )
+            if pending == 0:
+                time.sleep(5.0)
+                return
+            time.sleep(1.0)
+
+
+def part_b(args: argparse.Namespace, workdir: Path) -> list[Row]:
+    vocabulary = default_vocabulary()
+    companies, students = workdir / "companies.csv", workdir / "students.csv"
+    write_companies(companies, 50)
+    write_students(students, args.region_students, vocabulary)
+    region = start_region(workdir)
+    try:
+        run_import(region, "companies", companies)
+        run_import(region, "students", students)
+        print("  waiting for the region to hold every student …", file=sys.stderr, flush=True)
+        wait_for_count(region, "StudentProfileUpserted.v1", args.region_students)
+        with httpx.Client(timeout=30, trust_env=False) as client:
+            base = region.url("notifications", "")
+            while applied(client, base, "students") < args.region_students:
+                time.sleep(0.5)
+            company_ids = [
+                c["id"]
+                for c in client.get(region.url("vacancies", "/v1/companies?limit=50")).json()[
+                    "items"
+                ]
+            ]
+            occupations = [essential for _, essential, _ in occupation_skills(vocabulary)]
+            # the probe has skills of two occupations: only they cover all of a probe vacancy
+            skills = occupations[0][:3] + occupations[1][:3]
+            probe = client.post(
+                region.url("profiles", "/v1/students"),
+                json={
+                    "name": "Probe Student",
+                    "email": "probe@students.example.org",
+                    "skills": [{"uri": uri, "level": 5} for uri in skills],
+                    "engagement_kinds": ["internship"],
+                },
+            )
+            probe.raise_for_status()
+            probe_id = probe.json()["student_id"]
+            held = region.url("notifications", f"/v1/privacy/students/{probe_id}")
+            while client.get(held).json()["holds"]["recipient"] is None:
+                time.sleep(0.1)
+        clock = StreamClock(region.url("notifications", f"/v1/students/{probe_id}/stream"))
+        print("  probes without background load …", file=sys.stderr, flush=True)
+        quiet = probe_latencies(region, company_ids[0], skills, clock, args.probes)
+        loads: list[tuple[float, float, list[float]]] = []
+        for wanted in (float(r) for r in args.background.split(",")):
+            stop, posted = threading.Event(), [0]
+            background = threading.Thread(
+                target=background_posts,
+                args=(region, company_ids, occupations, wanted, stop, posted),
+                daemon=True,
+            )
+            print(f"  probes with {wanted:g} vacancies/s …", file=sys.stderr, flush=True)
+            started = time.perf_counter()
+            background.start()
+            time.sleep(3.0)
+            loaded = probe_latencies(region, company_ids[0], skills, clock, args.probes)
+            stop.set()
+            background.join(30)
+            loads.append((wanted, posted[0] / (time.perf_counter() - started), loaded))
+            wait_until_idle(region)
+        clock.stop = True
+    finally:
+        region.process.send_signal(signal.SIGTERM)
+        region.process.wait(60)
+
+    def p95(values: list[float]) -> float:
+        return sorted(values)[max(0, math.ceil(0.95 * len(values)) - 1)]
+
+    def ms(value: float) -> str:
+        return "> 30 s" if math.isinf(value) else f"{value * 1000:.0f} ms"
+
+    rows = [
+        Row(
+            f"POST /v1/vacancies → live stream, {args.region_students:,} students, no other "
+            "load (the peer): p50 / p95",
+            f"{ms(statistics.median(quiet))} / {ms(p95(quiet))}",
+        )
+    ]
+    for wanted, rate, loaded in loads:
+        behind = math.isinf(loaded[-1])
+        rows.append(
+            Row(
+                f"    while {wanted:g} vacancies/s are posted ({rate:.0f}/s reached): p50 / p95"
+                + (f" — fell behind at probe {len(loaded)}" if behind else ""),
+                f"{ms(statistics.median(loaded))} / {ms(p95(loaded))}",
+                "p95 ≤ 500 ms" if wanted >= 100 else "",
+                p95(loaded) <= 0.5 if wanted >= 100 else None,
+            )
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=10_000)
+    parser.add_argument("--streams", type=int, default=1_000)
+    parser.add_argument("--region-students", type=int, default=50_000)
+    parser.add_argument(
+        "--background", default="100,10", help="vacancies a second besides, one run each"
+    )
+    parser.add_argument("--probes", type=int, default=40)
+    parser.add_argument("--parts", default="ab")
+    parser.add_argument("--batch", type=int, default=500, help="consumer batch size")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="notifications-bench-") as tmp:
+        workdir = Path(tmp)
+        broker = EmbeddedBroker(log_path=workdir / "broker.log").start()
+        try:
+            if "b" in args.parts:
+                print("(b) a whole region …", file=sys.stderr, flush=True)
+                print_table("a whole region, embedded", part_b(args, workdir))
+            if "a" in args.parts:
+                print("(a) one vacancy's matches …", file=sys.stderr, flush=True)
+                print_table(
+                    "notifications alone, SQLite, embedded broker",
+                    part_a(args, workdir, broker.bootstrap_servers),
+                )
+        finally:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -28,10 +28,22 @@ pytestmark = pytest.mark.e2e
 
 
 class Region:
-    def __init__(self, name: str, urls: dict[str, str]) -> None:
+    def __init__(self, name: str, urls: dict[str, str], log: Path) -> None:
         self.name = name
         self.urls = urls
+        self.log = log
         self.http = httpx.Client(timeout=10)
+
+    def trouble(self) -> str:
+        """What the region's processes logged above INFO, and what analytics counted: for
+        a failure message."""
+        lines = [
+            line
+            for line in self.log.read_text(errors="replace").splitlines()
+            if '"level": "info"' not in line and '"level": "debug"' not in line
+        ]
+        counts = self.get("analytics", "/v1/summary").json()
+        return f"analytics counted {counts}; logged:\n" + "\n".join(lines[-40:])
 
     def url(self, service: str, path: str) -> str:
         return self.urls[service] + path
@@ -92,7 +104,7 @@ def running_region(
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    region_under_test = Region(region, {s: f"http://127.0.0.1:{p}" for s, p in ports.items()})
+    region_under_test = Region(region, {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}, log)
     try:
         region_under_test.wait_for(
             lambda: process.poll() is not None or "is up" in log.read_text(), timeout=90
@@ -282,8 +294,8 @@ def test_matches_applications_and_placements_make_the_funnel(running_region: Reg
 
     try:
         steps = r.wait_for(thesis_funnel, timeout=60)
-    except AssertionError as exc:
-        raise AssertionError(f"the thesis funnel stayed at {seen}") from exc
+    except AssertionError:
+        raise AssertionError(f"the thesis funnel stayed at {seen}; {r.trouble()}") from None
     assert [(s["step"], s["vacancies"], s.get("events")) for s in steps] == [
         ("published", 1, None),
         ("matched", 1, 2),

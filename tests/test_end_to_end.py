@@ -28,22 +28,23 @@ pytestmark = pytest.mark.e2e
 
 
 class Region:
-    def __init__(self, name: str, urls: dict[str, str], log: Path) -> None:
+    def __init__(self, name: str, urls: dict[str, str], logs: Path) -> None:
         self.name = name
         self.urls = urls
-        self.log = log
+        self.logs = logs
         self.http = httpx.Client(timeout=10)
 
     def trouble(self) -> str:
-        """What the region's processes logged above INFO, and what analytics counted: for
-        a failure message."""
+        """What analytics counted and what the services logged above info: for a failure
+        message."""
+        counts = self.get("analytics", "/v1/summary").json()["by_type"]
         lines = [
-            line
-            for line in self.log.read_text(errors="replace").splitlines()
+            f"{path.stem}: {line[:600]}"
+            for path in sorted(self.logs.glob("*.log"))
+            for line in path.read_text(errors="replace").splitlines()
             if '"level": "info"' not in line and '"level": "debug"' not in line
         ]
-        counts = self.get("analytics", "/v1/summary").json()
-        return f"analytics counted {counts}; logged:\n" + "\n".join(lines[-40:])
+        return f"analytics counted {counts}; the services logged:\n" + "\n".join(lines[-40:])
 
     def url(self, service: str, path: str) -> str:
         return self.urls[service] + path
@@ -262,6 +263,20 @@ def test_matches_applications_and_placements_make_the_funnel(running_region: Reg
         for name in ("Amara Okafor", "Jonas Berg")
     ]
     r.wait_for(lambda: len(r.matches(f"/v1/vacancies/{vacancy_id}/matches")) == 2)
+
+    # Both are told before the placement fills the vacancy: a filled vacancy is not
+    # notified any more.
+    def notified(student_id: str) -> bool:
+        feed = r.get("notifications", f"/v1/students/{student_id}/notifications")
+        return feed.status_code == 200 and any(
+            n["vacancy_id"] == vacancy_id for n in feed.json()["items"]
+        )
+
+    try:
+        r.wait_for(lambda: all(notified(s) for s in students))
+    except AssertionError:
+        raise AssertionError(f"not both students notified; {r.trouble()}") from None
+
     for student_id in students:
         # The vacancies service learns of students from their topic, maybe after matching.
         applied = r.wait_for(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -14,6 +13,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["ServiceMetrics"]
 
@@ -75,19 +75,46 @@ class ServiceMetrics:
 
     def install(self, app: FastAPI) -> None:
         """Count and time every request, and serve ``GET /metrics``."""
-
-        @app.middleware("http")
-        async def _observe(
-            request: Request, call_next: Callable[[Request], Awaitable[Response]]
-        ) -> Response:
-            started = time.perf_counter()
-            response = await call_next(request)
-            route = request.scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            self.http_requests.labels(path, request.method, str(response.status_code)).inc()
-            self.http_latency.labels(path, request.method).observe(time.perf_counter() - started)
-            return response
+        app.add_middleware(_ObserveRequests, metrics=self)
 
         @app.get("/metrics", include_in_schema=False)
         def _metrics() -> Response:
             return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class _ObserveRequests:
+    """Counts each request by route and status and times it to its response's start.
+
+    A plain ASGI middleware: a streamed response (a live feed) passes through untouched,
+    and is timed to its first byte, not to its end.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        observed = False
+
+        def observe(status: int) -> None:
+            nonlocal observed
+            observed = True
+            path = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            self.metrics.http_requests.labels(path, method, str(status)).inc()
+            self.metrics.http_latency.labels(path, method).observe(time.perf_counter() - started)
+
+        async def send_observed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                observe(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_observed)
+        finally:
+            if not observed:
+                observe(500)

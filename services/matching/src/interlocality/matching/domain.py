@@ -60,6 +60,7 @@ COVERAGE_WEIGHT = 0.65
 NEUTRAL_FIELD_FIT = 0.75
 OTHER_REMOTE_MODE_FIT = 0.8
 ConditionName = Literal["open", "kind", "languages", "permit", "availability", "location"]
+PERMIT_POSITION = 3  # the conditions of a pair come in the order of ConditionName
 
 
 @dataclass(frozen=True)
@@ -271,13 +272,19 @@ class VacancyRules:
         self._weight = sum(REQUIRED_WEIGHT if required else NICE_WEIGHT for _, required in known)
         # student's skill -> (need, preference, relation, credit): the exact skill is
         # preferred over related ones, and related ones in the graph's order, on equal credit
-        self._offers: dict[str, list[tuple[int, int, Relation, float]]] = {}
+        # (need, preference, relation, credit, the need's level to reach)
+        self._offers: dict[str, list[tuple[int, int, Relation, float, int]]] = {}
         for position, (need, _) in enumerate(known):
-            self._offers.setdefault(need.uri, []).append((position, -1, "exact", 1.0))
+            reach = max(need.min_level, 1)
+            self._offers.setdefault(need.uri, []).append((position, -1, "exact", 1.0, reach))
             for order, related in enumerate(graph.related(need.uri)):
                 self._offers.setdefault(related.uri, []).append(
-                    (position, order, related.relation, related.credit)
+                    (position, order, related.relation, related.credit, reach)
                 )
+        self._uncovered = tuple(
+            SkillCredit(need.uri, required, need.min_level, None, None, None, 0.0)
+            for need, required in known
+        )
         self._skill_fields = [
             codes for codes in (graph.fields(need.uri) for need, _ in known) if codes
         ]
@@ -285,11 +292,16 @@ class VacancyRules:
         self._bonus_codes = vacancy.export_languages | {
             n.code for n in vacancy.languages if not n.required
         }
+        # The conditions that depend on the vacancy alone, or on little of the student,
+        # are worded once.
+        self._open = _open_condition(vacancy)
+        self._kind = {wanted: _kind_condition(vacancy, wanted) for wanted in (True, False)}
+        self._permits: dict[tuple[float | None, str, bool], Condition] = {}
 
     def evaluate(self, student: StudentEntry) -> PairEvaluation:
         """Every hard condition, the score's parts and the explanation of the pair."""
         vacancy = self.vacancy
-        conditions = _conditions(student, vacancy)
+        conditions = self._conditions(student)
         skills = self._credits(student.skills)
         earned = sum((REQUIRED_WEIGHT if s.required else NICE_WEIGHT) * s.credit for s in skills)
         skill_coverage = earned / self._weight if self._weight else 0.0
@@ -314,7 +326,7 @@ class VacancyRules:
         field_fit = self._field_fit(student.study_field)
         fit = (location + hours + field_fit) / 3
         score = round(coverage**COVERAGE_WEIGHT * fit ** (1 - COVERAGE_WEIGHT), 4)
-        permit = next(c.detail for c in conditions if c.name == "permit")
+        permit = conditions[PERMIT_POSITION].detail
         return PairEvaluation(
             conditions=conditions,
             skills=skills,
@@ -333,26 +345,42 @@ class VacancyRules:
         # per need: (credit, preference, via, relation, level) of the best stand-in so far
         best: dict[int, tuple[float, int, str, Relation, int]] = {}
         offers = self._offers
-        for uri, level in skills.items():
-            for position, order, relation, factor in offers.get(uri, ()):
-                need = self._needs[position][0]
-                credit = factor * min(1.0, level / max(need.min_level, 1))
+        # Most of a student's skills stand in for none of the vacancy's: keep the others
+        # in C. The order does not matter: a tie between two stand-ins is never equal in
+        # both credit and preference.
+        for uri in skills.keys() & offers.keys():
+            level = skills[uri]
+            for position, order, relation, factor, reach in offers[uri]:
+                credit = factor * min(1.0, level / reach)
                 held = best.get(position)
                 if held is None or credit > held[0] or (credit == held[0] and order < held[1]):
                     best[position] = (credit, order, uri, relation, level)
-        credits = []
-        for position, (need, required) in enumerate(self._needs):
-            found = best.get(position)
-            if found is None or (found[0] <= 0.0 and found[1] != -1):
-                credits.append(
-                    SkillCredit(need.uri, required, need.min_level, None, None, None, 0.0)
-                )
-            else:
-                credit, _, via, relation, level = found
-                credits.append(
-                    SkillCredit(need.uri, required, need.min_level, via, relation, level, credit)
+        if not best:
+            return self._uncovered
+        credits = list(self._uncovered)
+        for position, (credit, order, via, relation, level) in best.items():
+            if credit > 0.0 or order == -1:
+                need, required = self._needs[position]
+                credits[position] = SkillCredit(
+                    need.uri, required, need.min_level, via, relation, level, credit
                 )
         return tuple(credits)
+
+    def _conditions(self, student: StudentEntry) -> tuple[Condition, ...]:
+        """The hard conditions, in the order of :data:`ConditionName`."""
+        vacancy = self.vacancy
+        key = (student.permitted_hours, student.permit_country, student.curricular_exempt)
+        permit = self._permits.get(key)
+        if permit is None:
+            permit = self._permits[key] = _permit_condition(student, vacancy)
+        return (
+            self._open,
+            self._kind[vacancy.kind in student.engagement_kinds],
+            _language_condition(student, vacancy),
+            permit,
+            _availability_condition(student, vacancy),
+            _location_condition(student, vacancy),
+        )
 
     def _field_fit(self, study_field: str | None) -> float:
         if not study_field:
@@ -375,42 +403,39 @@ def evaluate_pair(
     return VacancyRules(vacancy, graph).evaluate(student)
 
 
-def _conditions(student: StudentEntry, vacancy: VacancyEntry) -> tuple[Condition, ...]:
+def _open_condition(vacancy: VacancyEntry) -> Condition:
+    return Condition(
+        "open",
+        vacancy.open,
+        "the vacancy is open" if vacancy.open else f"the vacancy is {vacancy.status}",
+    )
+
+
+def _kind_condition(vacancy: VacancyEntry, wanted: bool) -> Condition:
     kind_label = vacancy.kind.replace("_", " ")
     article = "an" if kind_label[:1] in "aeiou" else "a"
-    conditions = [
-        Condition(
-            "open",
-            vacancy.open,
-            "the vacancy is open" if vacancy.open else f"the vacancy is {vacancy.status}",
-        ),
-        Condition(
-            "kind",
-            vacancy.kind in student.engagement_kinds,
-            f"the student looks for {article} {kind_label}"
-            if vacancy.kind in student.engagement_kinds
-            else f"the student does not look for {article} {kind_label}",
-        ),
-    ]
+    return Condition(
+        "kind",
+        wanted,
+        f"the student looks for {article} {kind_label}"
+        if wanted
+        else f"the student does not look for {article} {kind_label}",
+    )
+
+
+def _language_condition(student: StudentEntry, vacancy: VacancyEntry) -> Condition:
     short = [
         f"{need.code} {CEFR_NAME[need.min_rank]} (has "
         f"{_rank_name(student.languages.get(need.code)) or 'none'})"
         for need in vacancy.languages
         if need.required and student.languages.get(need.code, 0) < need.min_rank
     ]
-    conditions.append(
-        Condition(
-            "languages",
-            not short,
-            "every required language at its level"
-            if not short
-            else "below the required level in " + ", ".join(short),
-        )
-    )
-    conditions.append(_permit_condition(student, vacancy))
-    conditions.append(_availability_condition(student, vacancy))
-    conditions.append(_location_condition(student, vacancy))
-    return tuple(conditions)
+    if not short:
+        return _EVERY_LANGUAGE
+    return Condition("languages", False, "below the required level in " + ", ".join(short))
+
+
+_EVERY_LANGUAGE = Condition("languages", True, "every required language at its level")
 
 
 def _permit_condition(student: StudentEntry, vacancy: VacancyEntry) -> Condition:

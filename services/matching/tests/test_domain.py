@@ -94,6 +94,13 @@ def test_a_vacancys_rules_reused_for_many_students_answer_as_for_each_alone() ->
         replace(STUDENT, id="s-2", skills={JAVA: 2, PROGRAMMING: 3}, study_field="0612"),
         replace(STUDENT, id="s-3", skills={SQL: 1}, study_field=None, languages={"en": 2}),
         replace(STUDENT, id="s-4", skills={PYTHON: 5}, study_field="0612"),
+        # the conditions worded once per vacancy or per permit limit stay the student's own
+        replace(STUDENT, id="s-5", permitted_hours=20.0, permit_country="DK"),
+        replace(STUDENT, id="s-6", permitted_hours=20.0, permit_country="DE"),
+        replace(STUDENT, id="s-7", permitted_hours=10.0, permit_country="DK"),
+        replace(STUDENT, id="s-8", engagement_kinds=frozenset({"thesis"})),
+        replace(STUDENT, id="s-10", permitted_hours=20.0, curricular_exempt=False),
+        replace(STUDENT, id="s-9", skills={}),
     ]
     rules = VacancyRules(vacancy, GRAPH)
     for student in [*students, *reversed(students)]:

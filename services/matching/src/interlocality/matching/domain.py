@@ -295,6 +295,8 @@ class VacancyRules:
         # The conditions that depend on the vacancy alone, or on little of the student,
         # are worded once.
         self._open = _open_condition(vacancy)
+        self._available = _available(vacancy)
+        self._placed = _placed(vacancy)
         self._kind = {wanted: _kind_condition(vacancy, wanted) for wanted in (True, False)}
         self._permits: dict[tuple[float | None, str, bool], Condition] = {}
 
@@ -378,8 +380,8 @@ class VacancyRules:
             self._kind[vacancy.kind in student.engagement_kinds],
             _language_condition(student, vacancy),
             permit,
-            _availability_condition(student, vacancy),
-            _location_condition(student, vacancy),
+            _unavailable(student, vacancy) or self._available,
+            _misplaced(student, vacancy) or self._placed,
         )
 
     def _field_fit(self, study_field: str | None) -> float:
@@ -466,10 +468,11 @@ def _permit_condition(student: StudentEntry, vacancy: VacancyEntry) -> Condition
     )
 
 
-def _availability_condition(student: StudentEntry, vacancy: VacancyEntry) -> Condition:
+def _unavailable(student: StudentEntry, vacancy: VacancyEntry) -> Condition | None:
+    """The failed availability condition, or ``None`` when the student is available."""
     start = vacancy.start_date
     if start is None:
-        return Condition("availability", True, "the vacancy has no fixed start")
+        return None
     if student.available_from is not None and start < student.available_from:
         return Condition(
             "availability",
@@ -482,18 +485,35 @@ def _availability_condition(student: StudentEntry, vacancy: VacancyEntry) -> Con
             False,
             f"starts {start}, after the student's availability ends ({student.available_until})",
         )
-    return Condition("availability", True, f"the student is available at the start ({start})")
+    return None
 
 
-def _location_condition(student: StudentEntry, vacancy: VacancyEntry) -> Condition:
+def _available(vacancy: VacancyEntry) -> Condition:
+    """The availability condition of any student who is available."""
+    if vacancy.start_date is None:
+        return Condition("availability", True, "the vacancy has no fixed start")
+    return Condition(
+        "availability", True, f"the student is available at the start ({vacancy.start_date})"
+    )
+
+
+def _misplaced(student: StudentEntry, vacancy: VacancyEntry) -> Condition | None:
+    """The failed location condition, or ``None`` when the place suits the student."""
     if vacancy.remote == "remote":
-        return Condition("location", True, "fully remote")
+        return None
     if student.remote == "remote" and vacancy.remote == "on_site":
         return Condition("location", False, "the student wants remote work; this one is on site")
     place = vacancy.location.lower()
     if not student.preferred_locations or not place or place in student.preferred_locations:
-        where = vacancy.location or "the company's site"
-        return Condition("location", True, f"{where} suits the student")
+        return None
     return Condition(
         "location", False, f"{vacancy.location} is not among the student's preferred locations"
     )
+
+
+def _placed(vacancy: VacancyEntry) -> Condition:
+    """The location condition of any student the place suits."""
+    if vacancy.remote == "remote":
+        return Condition("location", True, "fully remote")
+    where = vacancy.location or "the company's site"
+    return Condition("location", True, f"{where} suits the student")

@@ -297,7 +297,7 @@ class VacancyRules:
         self._open = _open_condition(vacancy)
         self._available = _available(vacancy)
         self._placed = _placed(vacancy)
-        self._kind = {wanted: _kind_condition(vacancy, wanted) for wanted in (True, False)}
+        self._kinds: dict[bool, Condition] = {}  # whether the student wants the kind
         self._permits: dict[tuple[float | None, str, bool], Condition] = {}
 
     def evaluate(self, student: StudentEntry) -> PairEvaluation:
@@ -368,6 +368,12 @@ class VacancyRules:
                 )
         return tuple(credits)
 
+    def _kind(self, wanted: bool) -> Condition:
+        kind = self._kinds.get(wanted)
+        if kind is None:
+            kind = self._kinds[wanted] = _kind_condition(self.vacancy, wanted)
+        return kind
+
     def _conditions(self, student: StudentEntry) -> tuple[Condition, ...]:
         """The hard conditions, in the order of :data:`ConditionName`."""
         vacancy = self.vacancy
@@ -377,7 +383,7 @@ class VacancyRules:
             permit = self._permits[key] = _permit_condition(student, vacancy)
         return (
             self._open,
-            self._kind[vacancy.kind in student.engagement_kinds],
+            self._kind(vacancy.kind in student.engagement_kinds),
             _language_condition(student, vacancy),
             permit,
             _unavailable(student, vacancy) or self._available,

@@ -170,10 +170,12 @@ def one_vacancy(
         arrived: dict[str, float] = {}
         loop = asyncio.new_event_loop()
         opened = asyncio.Event()
-        thread = threading.Thread(
-            target=lambda: loop.run_until_complete(open_streams(base, listening, arrived, opened)),
-            daemon=True,
-        )
+
+        def listen() -> None:
+            loop.run_until_complete(open_streams(base, listening, arrived, opened))
+            loop.run_until_complete(loop.shutdown_asyncgens())  # close the streams' readers
+
+        thread = threading.Thread(target=listen, daemon=True)
         thread.start()
         while not opened.is_set():
             time.sleep(0.05)

@@ -270,9 +270,9 @@ class VacancyRules:
             s.uri for s in (*vacancy.required, *vacancy.nice) if s.uri not in graph
         )
         self._weight = sum(REQUIRED_WEIGHT if required else NICE_WEIGHT for _, required in known)
-        # student's skill -> (need, preference, relation, credit): the exact skill is
-        # preferred over related ones, and related ones in the graph's order, on equal credit
-        # (need, preference, relation, credit, the need's level to reach)
+        # student's skill -> (need, preference, relation, credit, the need's level to reach):
+        # the exact skill is preferred over related ones, and related ones in the graph's
+        # order, on equal credit
         self._offers: dict[str, list[tuple[int, int, Relation, float, int]]] = {}
         for position, (need, _) in enumerate(known):
             reach = max(need.min_level, 1)

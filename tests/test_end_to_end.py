@@ -38,13 +38,17 @@ class Region:
         """What analytics counted and what the services logged above info: for a failure
         message."""
         counts = self.get("analytics", "/v1/summary").json()["by_type"]
+        logs = sorted(self.logs.glob("*.log"))
         lines = [
             f"{path.stem}: {line[:600]}"
-            for path in sorted(self.logs.glob("*.log"))
+            for path in logs
             for line in path.read_text(errors="replace").splitlines()
             if '"level": "info"' not in line and '"level": "debug"' not in line
         ]
-        return f"analytics counted {counts}; the services logged:\n" + "\n".join(lines[-40:])
+        return (
+            f"analytics counted {counts}; of {len(logs)} service logs, above info:\n"
+            + "\n".join(lines[-40:])
+        )
 
     def url(self, service: str, path: str) -> str:
         return self.urls[service] + path
@@ -105,7 +109,11 @@ def running_region(
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    region_under_test = Region(region, {s: f"http://127.0.0.1:{p}" for s, p in ports.items()}, log)
+    region_under_test = Region(
+        region,
+        {s: f"http://127.0.0.1:{p}" for s, p in ports.items()},
+        logs=tmp_path / "var" / region / "logs",
+    )
     try:
         region_under_test.wait_for(
             lambda: process.poll() is not None or "is up" in log.read_text(), timeout=90

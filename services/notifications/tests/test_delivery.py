@@ -512,7 +512,7 @@ def test_daily_digest_best_first_two_per_company_and_none_when_nothing_is_new(
     positions = [text.find(f"Role {i}") for i in (0, 1, 3)]
     assert all(p >= 0 for p in positions) and positions == sorted(positions)
     assert "Role 2" not in text and "Role 4" not in text  # a third of c-a; beyond three
-    assert "2" in text  # "and 2 more"
+    assert "… and 2 more new matches." in text  # Role 2 and Role 4
     # the next day, nothing new: no digest
     assert n.worker.make_digests(tomorrow + timedelta(days=1)) == 0
     assert n.worker.run(tomorrow + timedelta(days=1)) == 0

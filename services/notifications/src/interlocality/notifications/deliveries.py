@@ -384,7 +384,7 @@ class DeliveryWorker:
         if delivery.kind == "digest":
             frequency = delivery.digest_frequency or "daily"
             included = session.exec(
-                select(NotificationRecord.id).where(NotificationRecord.digest == delivery.agenda_id)
+                select(NotificationRecord.id).where(NotificationRecord.digest == delivery.digest_id)
             ).all()
             more = max(0, len(included) - len(delivery.notification_ids))
             outgoing.message = render_digest(

@@ -30,6 +30,7 @@ __all__ = [
     "IncomingRecord",
     "Outcome",
     "ProcessedEvent",
+    "dead_letter_headers",
 ]
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,30 @@ class IncomingRecord:
 Outcome = str  # "applied" | "duplicate" | "ignored" | "tombstone" | "dead-lettered"
 
 
+def dead_letter_headers(
+    reason: str,
+    original_topic: str,
+    consumer_group: str,
+    position: tuple[int, int] | None = None,
+) -> list[tuple[str, bytes]]:
+    """The headers that say why a record is on a dead-letter topic and where it came from
+    (``position``: its partition and offset, when it was read from a topic)."""
+    headers = [
+        ("dlq_reason", reason[:4000].encode()),
+        ("dlq_original_topic", original_topic.encode()),
+    ]
+    if position is not None:
+        headers += [
+            ("dlq_original_partition", str(position[0]).encode()),
+            ("dlq_original_offset", str(position[1]).encode()),
+        ]
+    headers += [
+        ("dlq_consumer_group", consumer_group.encode()),
+        ("dlq_failed_at", datetime.now(UTC).isoformat().encode()),
+    ]
+    return headers
+
+
 class DeadLetterPublisher:
     """Sends records that could not be applied to ``<topic>.dlq`` with the reason."""
 
@@ -99,12 +124,9 @@ class DeadLetterPublisher:
         """Publish ``record`` unchanged to its DLQ, the reason and origin in headers."""
         headers = [
             *record.headers,
-            ("dlq_reason", reason[:4000].encode()),
-            ("dlq_original_topic", record.topic.encode()),
-            ("dlq_original_partition", str(record.partition).encode()),
-            ("dlq_original_offset", str(record.offset).encode()),
-            ("dlq_consumer_group", self.consumer_group.encode()),
-            ("dlq_failed_at", datetime.now(UTC).isoformat().encode()),
+            *dead_letter_headers(
+                reason, record.topic, self.consumer_group, (record.partition, record.offset)
+            ),
         ]
         await self.producer().send_and_wait(
             f"{record.topic}.dlq", value=record.value, key=record.key, headers=headers

@@ -36,6 +36,7 @@ from prometheus_client import Counter
 from sqlmodel import Session, col, or_, select, update
 
 from interlocality.common.cloudevents import encode_event
+from interlocality.common.consumer import dead_letter_headers
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.outbox import stage_record
 from interlocality.common.service import ServiceRuntime
@@ -85,10 +86,6 @@ logger = logging.getLogger(__name__)
 CLAIM_BATCH = 200
 DIGEST_CHECK = timedelta(seconds=30)
 PAUSED_ENDPOINT_WAIT = timedelta(minutes=10)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -630,12 +627,7 @@ class DeliveryWorker:
         region = self.settings.region
         dead = encode_event(event, DELIVERIES.dlq_name(region))
         dead.headers.extend(
-            [
-                ("dlq_reason", reason[:4000].encode()),
-                ("dlq_original_topic", DELIVERIES.name(region).encode()),
-                ("dlq_consumer_group", self.settings.consumer_group.encode()),
-                ("dlq_failed_at", now.isoformat().encode()),
-            ]
+            dead_letter_headers(reason, DELIVERIES.name(region), self.settings.consumer_group)
         )
         stage_record(session, dead)
         self.runtime.metrics.dead_letters.labels(DELIVERIES.name(region)).inc()

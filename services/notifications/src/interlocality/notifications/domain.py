@@ -14,6 +14,7 @@ from interlocality.contracts.matches import Match
 __all__ = [
     "WEEKDAYS",
     "Quiet",
+    "aware",
     "choose_digest",
     "delivery_id",
     "digest_due",
@@ -26,6 +27,11 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 PER_COMPANY_IN_DIGEST = 2
 _IDS = uuid.UUID("0b6f1d3e-8a55-4c1e-9d57-7f1c2e3a9b10")
 T = TypeVar("T")
+
+
+def aware(moment: datetime) -> datetime:
+    """``moment`` with its time zone; one stored without (SQLite) is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def delivery_id(*parts: str) -> str:
@@ -88,7 +94,7 @@ def digest_due(
     if frequency not in ("daily", "weekly"):
         return None
     slot = last_digest_slot(now, zone, frequency, hour, weekday)
-    last = last_digest_at if last_digest_at.tzinfo else last_digest_at.replace(tzinfo=UTC)
+    last = aware(last_digest_at)
     return slot if slot > last else None
 
 

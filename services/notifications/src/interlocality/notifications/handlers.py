@@ -35,7 +35,13 @@ from interlocality.contracts.vacancies import (
     VacancyFilled,
     VacancyPublished,
 )
-from interlocality.notifications.domain import Quiet, delivery_id, in_app_content, send_time
+from interlocality.notifications.domain import (
+    Quiet,
+    aware,
+    delivery_id,
+    in_app_content,
+    send_time,
+)
 from interlocality.notifications.store import (
     AgendaRecord,
     CompanyInfo,
@@ -64,10 +70,6 @@ AWAITING_PROFILE = "awaiting"  # a match came before the student's profile
 PENDING_DIGEST = "pending"
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def notification_sent(runtime: ServiceRuntime, record: NotificationRecord) -> NotificationSent:
     """The ``NotificationSent`` event of an in-app notification (stable id per notification)."""
     return _sent(runtime, record.id, record.student_id, record.vacancy_id, record.created_at)
@@ -84,7 +86,7 @@ def _sent(
             student_id=student_id,
             vacancy_id=vacancy_id,
             channel="in_app",
-            sent_at=_aware(at),
+            sent_at=aware(at),
         ),
         version=notification_id,
     )
@@ -141,12 +143,12 @@ def register_kafka_handlers(runtime: ServiceRuntime, hub: FeedHub) -> None:
         recipient = session.get(Recipient, profile.student_id)
         if recipient is not None and recipient.profile_version >= profile.version:
             return  # a replay or an older snapshot
-        said = _aware(profile.updated_at)
+        said = aware(profile.updated_at)
         if recipient is None:
             recipient = Recipient(student_id=profile.student_id, name=profile.name, email="")
             said_later = False
         else:
-            said_later = _aware(recipient.said_at) > said  # changed through a link since
+            said_later = aware(recipient.said_at) > said  # changed through a link since
         recipient.name = profile.name
         recipient.email = str(profile.email)
         recipient.profile_version = profile.version
@@ -351,7 +353,7 @@ def register_kafka_handlers(runtime: ServiceRuntime, hub: FeedHub) -> None:
                 venue=agenda.venue,
                 slots=[slot.model_dump(mode="json") for slot in agenda.slots],
                 icalendar=agenda.icalendar,
-                issued_at=_aware(event.time),
+                issued_at=aware(event.time),
             )
         )
         now = datetime.now(UTC)

@@ -25,8 +25,10 @@ from interlocality.contracts.notifications import (
 )
 from interlocality.contracts.students import NotificationPreferences
 from interlocality.notifications.deliveries import resume_endpoint
+from interlocality.notifications.domain import WEEKDAYS
 from interlocality.notifications.handlers import apply_preferences, preferences_of
 from interlocality.notifications.links import InvalidLink, LinkSigner
+from interlocality.notifications.messages import LOCALES
 from interlocality.notifications.store import (
     AgendaRecord,
     FeedEvent,
@@ -106,13 +108,6 @@ class WebhookCreated(WebhookPublic):
     """A new endpoint, with the secret its deliveries are signed with (shown only now)."""
 
     secret: str
-
-
-def _validation_problems(exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        problem(("body", *error["loc"]), readable_message(error), error["type"])
-        for error in exc.errors()
-    ]
 
 
 def feed_reader(
@@ -345,8 +340,8 @@ def create_router(
         except ValidationError as exc:
             view = current(student_id)
             errors = [
-                p["field"].removeprefix("body.") + ": " + p["msg"]
-                for p in _validation_problems(exc)
+                ".".join(str(part) for part in error["loc"]) + ": " + readable_message(error)
+                for error in exc.errors()
             ]
             return HTMLResponse(_preferences_html(view, token, errors), status_code=422)
         view = change(student_id, preferences, True)
@@ -507,7 +502,7 @@ def _preferences_html(
         f"<form method='post' action='?token={html.escape(token)}'>"
         f"<label>How often {_options('frequency', ('instant', 'daily', 'weekly'), p.frequency)}"
         f"</label>{channels}"
-        f"<label>Language {_options('locale', ('en', 'da', 'de', 'nl', 'fi', 'it'), p.locale)}"
+        f"<label>Language {_options('locale', LOCALES, p.locale)}"
         "</label>"
         f"<label>Time zone <input name='time_zone' value='{html.escape(p.time_zone)}'></label>"
         "<label>Quiet from <input name='quiet_hours_start' placeholder='22:00' "
@@ -519,7 +514,7 @@ def _preferences_html(
         f"<label>Digest at hour <input name='digest_hour' value='{p.digest_hour}'> on "
         + _options(
             "digest_weekday",
-            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+            WEEKDAYS,
             p.digest_weekday,
         )
         + " (weekly)</label>"

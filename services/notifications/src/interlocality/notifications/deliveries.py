@@ -48,13 +48,16 @@ from interlocality.contracts.notifications import (
 )
 from interlocality.contracts.topics import DELIVERIES
 from interlocality.notifications.domain import (
-    Quiet,
     choose_digest,
     delivery_id,
     digest_due,
-    send_time,
 )
-from interlocality.notifications.handlers import PENDING_DIGEST, add_delivery, push_targets
+from interlocality.notifications.handlers import (
+    PENDING_DIGEST,
+    add_delivery,
+    after_quiet_hours,
+    push_targets,
+)
 from interlocality.notifications.links import LinkSigner
 from interlocality.notifications.mail import Attachment, MailError, SmtpRelay, build_message
 from interlocality.notifications.mail import send_message as send_mail
@@ -242,9 +245,7 @@ class DeliveryWorker:
         )
         key = f"{recipient.frequency}:{slot.isoformat()}"
         digest_id = delivery_id("digest", recipient.student_id, key)
-        due = send_time(
-            now, recipient.time_zone, Quiet(recipient.quiet_hours_start, recipient.quiet_hours_end)
-        )
+        due = after_quiet_hours(recipient, now)
         for channel, target in push_targets(session, recipient):
             add_delivery(
                 session,
@@ -322,8 +323,7 @@ class DeliveryWorker:
             if delivery.channel not in recipient.channels:
                 self._cancel(delivery, f"the student no longer chose {delivery.channel}")
                 return None
-            quiet = Quiet(recipient.quiet_hours_start, recipient.quiet_hours_end)
-            wake = send_time(now, recipient.time_zone, quiet)
+            wake = after_quiet_hours(recipient, now)
             if wake > now:
                 delivery.status, delivery.due_at = "pending", wake
                 return None

@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 from zoneinfo import ZoneInfo
 
 from interlocality.contracts.matches import Match
+from interlocality.contracts.students import Weekday
 
 __all__ = [
     "WEEKDAYS",
@@ -23,7 +24,7 @@ __all__ = [
     "send_time",
 ]
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+WEEKDAYS: tuple[str, ...] = get_args(Weekday)  # monday first, as date.weekday() counts
 PER_COMPANY_IN_DIGEST = 2
 _IDS = uuid.UUID("0b6f1d3e-8a55-4c1e-9d57-7f1c2e3a9b10")
 T = TypeVar("T")

@@ -56,6 +56,8 @@ from interlocality.notifications.store import (
 from interlocality.notifications.streams import FeedHub
 
 __all__ = [
+    "add_delivery",
+    "after_quiet_hours",
     "apply_preferences",
     "cancel_pending",
     "notification_sent",
@@ -373,11 +375,7 @@ def register_kafka_handlers(runtime: ServiceRuntime, hub: FeedHub) -> None:
                 return
             feed(session, recipient.student_id, "agenda", agenda_id)
             targets = push_targets(session, recipient)
-            due = send_time(
-                now,
-                recipient.time_zone,
-                Quiet(recipient.quiet_hours_start, recipient.quiet_hours_end),
-            )
+            due = after_quiet_hours(recipient, now)
         for channel, target in targets:
             add_delivery(
                 session,
@@ -418,6 +416,12 @@ def register_kafka_handlers(runtime: ServiceRuntime, hub: FeedHub) -> None:
     runtime.consume(DATING_AGENDAS, {DatingAgendaIssued: on_agenda})
 
 
+def after_quiet_hours(recipient: Recipient, now: datetime) -> datetime:
+    """``now``, or the end of ``recipient``'s quiet hours when ``now`` falls in them."""
+    quiet = Quiet(recipient.quiet_hours_start, recipient.quiet_hours_end)
+    return send_time(now, recipient.time_zone, quiet)
+
+
 def digest_state(recipient: Recipient | None) -> str | None:
     """Where a new notification of ``recipient`` waits: for the profile, for the next
     digest, or nowhere (instant)."""
@@ -432,11 +436,7 @@ def push_deliveries(
     """The e-mail and webhook deliveries of an instant notification, due after quiet hours."""
     if recipient.frequency != "instant":
         return []
-    due = send_time(
-        datetime.now(UTC),
-        recipient.time_zone,
-        Quiet(recipient.quiet_hours_start, recipient.quiet_hours_end),
-    )
+    due = after_quiet_hours(recipient, datetime.now(UTC))
     return [
         DeliveryRecord(
             id=delivery_id("match", notification_id, channel, target),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from sqlmodel import Session
 
-from interlocality.analytics.store import count_event, count_funnel_step, note_vacancy
+from interlocality.analytics.store import FunnelEntry, add_counts, add_funnel_steps
+from interlocality.common.consumer import Batched
 from interlocality.common.service import ServiceRuntime
 from interlocality.contracts.applications import ApplicationSubmitted, PlacementMade
 from interlocality.contracts.matches import MatchFound
@@ -14,50 +16,34 @@ from interlocality.contracts.notifications import NotificationSent
 from interlocality.contracts.topics import TOPICS
 from interlocality.contracts.vacancies import VacancyPublished
 
-__all__ = ["register_kafka_handlers"]
+__all__ = ["count_events", "funnel_entry", "register_kafka_handlers"]
 
 
-def on_vacancy_published(event: VacancyPublished, session: Session) -> None:
-    note_vacancy(session, event.region, event.data.vacancy_id, event.data.kind)
+def funnel_entry(event: Any) -> FunnelEntry | None:
+    """The step of a vacancy's funnel ``event`` makes, if any."""
+    match event:
+        case VacancyPublished(data=vacancy):
+            return FunnelEntry(event.region, vacancy.vacancy_id, "published", vacancy.kind)
+        case MatchFound(data=match):
+            return FunnelEntry(event.region, match.vacancy_id, "matched")
+        case NotificationSent(data=delivery):
+            return FunnelEntry(event.region, delivery.vacancy_id, "notified")
+        case ApplicationSubmitted(data=step):
+            return FunnelEntry(event.region, step.vacancy_id, "applied", step.kind)
+        case PlacementMade(data=step):
+            return FunnelEntry(event.region, step.vacancy_id, "placed", step.kind)
+    return None
 
 
-def on_match_found(event: MatchFound, session: Session) -> None:
-    count_funnel_step(session, event.region, event.data.vacancy_id, "matched")
-
-
-def on_notification_sent(event: NotificationSent, session: Session) -> None:
-    count_funnel_step(session, event.region, event.data.vacancy_id, "notified")
-
-
-def on_application(event: ApplicationSubmitted, session: Session) -> None:
-    step = event.data
-    count_funnel_step(session, event.region, step.vacancy_id, "applied", step.kind)
-
-
-def on_placement(event: PlacementMade, session: Session) -> None:
-    step = event.data
-    count_funnel_step(session, event.region, step.vacancy_id, "placed", step.kind)
-
-
-FUNNEL: dict[type, Any] = {
-    VacancyPublished: on_vacancy_published,
-    MatchFound: on_match_found,
-    NotificationSent: on_notification_sent,
-    ApplicationSubmitted: on_application,
-    PlacementMade: on_placement,
-}
+def count_events(events: list[Any], session: Session) -> None:
+    """Count a run of events: each count and each vacancy's funnel is read and written
+    once for the whole run, not once per event."""
+    add_counts(session, Counter((event.region, event.type) for event in events))
+    add_funnel_steps(session, [s for event in events if (s := funnel_entry(event)) is not None])
 
 
 def register_kafka_handlers(runtime: ServiceRuntime) -> None:
     """Subscribe analytics to every topic of the region."""
-
-    def counting(funnel_step: Any | None) -> Any:
-        def on_event(event: Any, session: Session) -> None:
-            count_event(session, event.region, event.type)
-            if funnel_step is not None:
-                funnel_step(event, session)
-
-        return on_event
-
+    counting = Batched(count_events)  # one handler for every type: a batch is one run
     for spec in TOPICS:
-        runtime.consume(spec, {t: counting(FUNNEL.get(t)) for t in spec.event_types})
+        runtime.consume(spec, dict.fromkeys(spec.event_types, counting))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Integer, case, cast, func
@@ -11,12 +14,12 @@ __all__ = [
     "FUNNEL_STEPS",
     "TABLES",
     "EventCount",
+    "FunnelEntry",
     "VacancyFunnel",
-    "count_event",
-    "count_funnel_step",
+    "add_counts",
+    "add_funnel_steps",
     "event_counts",
     "funnel_rows",
-    "note_vacancy",
 ]
 
 FUNNEL_STEPS = ("matched", "notified", "applied", "placed")
@@ -54,37 +57,54 @@ class VacancyFunnel(SQLModel, table=True):
 TABLES: list[type[SQLModel]] = [EventCount, VacancyFunnel]
 
 
-def count_event(session: Session, region: str, event_type: str) -> None:
-    """Add one to the count of ``event_type`` in ``region``."""
-    row = session.get(EventCount, (region, event_type))
-    if row is None:
-        row = EventCount(region=region, event_type=event_type, count=0)
-    row.count += 1
-    session.add(row)
+def add_counts(session: Session, counts: Mapping[tuple[str, str], int]) -> None:
+    """Add ``counts``, by region and event type, to the stored counts."""
+    for (region, event_type), added in counts.items():
+        row = session.get(EventCount, (region, event_type))
+        if row is None:
+            row = EventCount(region=region, event_type=event_type, count=0)
+        row.count += added
+        session.add(row)
 
 
-def _funnel_of(session: Session, region: str, vacancy_id: str) -> VacancyFunnel:
-    row = session.get(VacancyFunnel, vacancy_id)
-    return row if row is not None else VacancyFunnel(vacancy_id=vacancy_id, region=region)
+@dataclass(frozen=True)
+class FunnelEntry:
+    """One step of one vacancy's funnel: ``published`` or one of :data:`FUNNEL_STEPS`,
+    with the vacancy's kind when the event says it."""
+
+    region: str
+    vacancy_id: str
+    step: str
+    kind: str | None = None
 
 
-def note_vacancy(session: Session, region: str, vacancy_id: str, kind: str) -> None:
-    """Record that ``vacancy_id`` was published, and its kind."""
-    row = _funnel_of(session, region, vacancy_id)
-    row.kind = kind
-    row.published = True
-    session.add(row)
-
-
-def count_funnel_step(
-    session: Session, region: str, vacancy_id: str, step: str, kind: str | None = None
-) -> None:
-    """Add one to ``step`` (one of :data:`FUNNEL_STEPS`) of ``vacancy_id``."""
-    row = _funnel_of(session, region, vacancy_id)
-    setattr(row, step, getattr(row, step) + 1)
-    if kind and not row.kind:
-        row.kind = kind
-    session.add(row)
+def add_funnel_steps(session: Session, steps: Sequence[FunnelEntry]) -> None:
+    """Count ``steps`` in their vacancies' funnels: one read for all the vacancies."""
+    if not steps:
+        return
+    ids = {s.vacancy_id for s in steps}
+    rows = {
+        row.vacancy_id: row
+        for row in session.exec(
+            select(VacancyFunnel).where(col(VacancyFunnel.vacancy_id).in_(ids))
+        ).all()
+    }
+    added: Counter[tuple[str, str]] = Counter()
+    for s in steps:
+        row = rows.get(s.vacancy_id)
+        if row is None:
+            row = rows[s.vacancy_id] = VacancyFunnel(vacancy_id=s.vacancy_id, region=s.region)
+        if s.step == "published":
+            row.kind = s.kind
+            row.published = True
+        else:
+            added[s.vacancy_id, s.step] += 1
+            if s.kind and not row.kind:
+                row.kind = s.kind
+    for (vacancy_id, step), count in added.items():
+        row = rows[vacancy_id]
+        setattr(row, step, getattr(row, step) + count)
+    session.add_all(rows.values())
 
 
 def funnel_rows(session: Session, kind: str | None = None) -> list[tuple[Any, ...]]:

@@ -43,6 +43,7 @@ from interlocality.notifications.domain import (
     send_time,
 )
 from interlocality.notifications.store import (
+    Addressee,
     AgendaRecord,
     CompanyInfo,
     DeliveryRecord,
@@ -51,6 +52,7 @@ from interlocality.notifications.store import (
     Recipient,
     VacancyInfo,
     WebhookEndpoint,
+    addressees,
     notification_for,
 )
 from interlocality.notifications.streams import FeedHub
@@ -94,7 +96,7 @@ def _sent(
     )
 
 
-def push_targets(session: Session, recipient: Recipient) -> list[tuple[str, str]]:
+def push_targets(session: Session, recipient: Addressee) -> list[tuple[str, str]]:
     """Where ``recipient``'s notifications are pushed: ``(channel, target)`` pairs, the
     target an e-mail address or a webhook endpoint's id (the student's own or the
     operator's, unless paused)."""
@@ -253,12 +255,7 @@ def register_kafka_handlers(runtime: ServiceRuntime, hub: FeedHub) -> None:
                 )
             ).all()
         )
-        recipients = {
-            r.student_id: r
-            for r in session.exec(
-                select(Recipient).where(col(Recipient.student_id).in_(students))
-            ).all()
-        }
+        recipients = addressees(session, students)
         closed = set(
             session.exec(
                 select(VacancyInfo.vacancy_id).where(
@@ -416,13 +413,13 @@ def register_kafka_handlers(runtime: ServiceRuntime, hub: FeedHub) -> None:
     runtime.consume(DATING_AGENDAS, {DatingAgendaIssued: on_agenda})
 
 
-def after_quiet_hours(recipient: Recipient, now: datetime) -> datetime:
+def after_quiet_hours(recipient: Addressee, now: datetime) -> datetime:
     """``now``, or the end of ``recipient``'s quiet hours when ``now`` falls in them."""
     quiet = Quiet(recipient.quiet_hours_start, recipient.quiet_hours_end)
     return send_time(now, recipient.time_zone, quiet)
 
 
-def digest_state(recipient: Recipient | None) -> str | None:
+def digest_state(recipient: Addressee | None) -> str | None:
     """Where a new notification of ``recipient`` waits: for the profile, for the next
     digest, or nowhere (instant)."""
     if recipient is None:
@@ -431,7 +428,7 @@ def digest_state(recipient: Recipient | None) -> str | None:
 
 
 def push_deliveries(
-    session: Session, recipient: Recipient, notification_id: str
+    session: Session, recipient: Addressee, notification_id: str
 ) -> list[DeliveryRecord]:
     """The e-mail and webhook deliveries of an instant notification, due after quiet hours."""
     if recipient.frequency != "instant":

@@ -238,6 +238,13 @@ class StreamClock:
             raise SystemExit("the probe's stream did not open")
 
     def _read(self) -> None:
+        try:
+            self._follow()
+        except httpx.TransportError:
+            if not self.stop:  # the region stopping ends the stream: not worth a traceback
+                raise
+
+    def _follow(self) -> None:
         with (
             httpx.Client(timeout=None, trust_env=False) as client,
             client.stream("GET", self.url) as response,

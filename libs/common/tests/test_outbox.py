@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlmodel import Field, Session, SQLModel, select
 
 from interlocality.common.db import create_db_engine, init_schema, transaction
-from interlocality.common.outbox import OutboxMessage, OutboxRelay, pending_count, stage_event
+from interlocality.common.outbox import (
+    OutboxMessage,
+    OutboxRelay,
+    pending_count,
+    stage_event,
+    stage_events,
+)
 from interlocality.common.testing import read_topic, upserted
 from interlocality.common.topics_admin import ensure_topics
 from interlocality.contracts.topics import STUDENTS
@@ -89,3 +97,42 @@ async def test_relay_running_in_background_publishes_in_commit_order(
         await producer.stop()
     # One key, one partition: the log holds the versions in the order they were committed.
     assert [dict(r.headers)["ce_id"].decode() for r in records] == [e.id for e in versions]
+
+
+async def test_a_large_relay_keeps_each_keys_order_on_the_producers_partition(
+    database_url: str, kafka_bootstrap: str, region: str
+) -> None:
+    await ensure_topics(kafka_bootstrap, region)
+    engine = create_db_engine(database_url)
+    init_schema(engine, TABLES)
+    students = [f"s-{n}" for n in range(12)]
+    # 40 versions of 12 students: several record batches on every partition
+    events = [upserted(region, s, version=v) for v in range(1, 41) for s in students]
+    with transaction(engine) as session:
+        stage_events(session, events)
+    topic = STUDENTS.name(region)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        assert await OutboxRelay(engine, producer).publish_pending() == len(events)
+        # where the producer itself puts each student's records
+        chosen = {
+            s: (await producer.send_and_wait(topic, value=b"probe", key=s.encode())).partition
+            for s in students
+        }
+    finally:
+        await producer.stop()
+
+    records = await read_topic(kafka_bootstrap, topic, count=len(events) + len(students))
+    relayed = [r for r in records if r.value != b"probe"]
+    assert len(relayed) == len(events)
+    by_student: dict[str, list[tuple[int, int]]] = {}
+    for record in sorted(relayed, key=lambda r: (r.partition, r.offset)):
+        student = record.key.decode()
+        assert record.partition == chosen[student]
+        version = json.loads(record.value)["version"]
+        by_student.setdefault(student, []).append((record.offset, version))
+    for student in students:
+        assert [version for _, version in by_student[student]] == list(range(1, 41))
+    with Session(engine) as session:
+        assert pending_count(session) == 0

@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from interlocality.common.cloudevents import MalformedEvent, decode_event
+from interlocality.common.db import insert_rows
 from interlocality.contracts.topics import TopicSpec
 
 __all__ = [
@@ -268,8 +269,8 @@ class EventApplier:
             session.flush()
             if processed:
                 now = datetime.now(UTC)
-                session.execute(
-                    insert(ProcessedEvent), [{**row, "applied_at": now} for row in processed]
+                insert_rows(
+                    session, ProcessedEvent, [{**row, "applied_at": now} for row in processed]
                 )
         done.update(seen)
         return results

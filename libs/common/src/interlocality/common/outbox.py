@@ -21,11 +21,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Engine, LargeBinary, func, insert, update
+from sqlalchemy import Engine, LargeBinary, func, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Column, Field, Session, SQLModel, select
 
 from interlocality.common.cloudevents import KafkaRecord, encode_event
+from interlocality.common.db import insert_rows
 from interlocality.common.telemetry import current_trace_headers, linked_context
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.topics import topic_of_event
@@ -85,7 +86,7 @@ def stage_events(session: Session, events: Sequence[CloudEvent[Any]]) -> None:
                 "created_at": datetime.now(UTC),
             }
         )
-    session.execute(insert(OutboxMessage), rows)
+    insert_rows(session, OutboxMessage, rows)
 
 
 def stage_event(session: Session, event: CloudEvent[Any]) -> OutboxMessage:

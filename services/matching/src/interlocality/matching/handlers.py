@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import insert
 from sqlmodel import Session
 
+from interlocality.common.db import insert_rows
 from interlocality.common.service import ServiceRuntime
 from interlocality.contracts.companies import CompanyRegistered
 from interlocality.contracts.envelope import CloudEvent
@@ -295,7 +295,7 @@ def register_kafka_handlers(runtime: ServiceRuntime, index: MatchIndex) -> None:
                     ),
                 )
         if new_rows:
-            session.execute(insert(MatchRecord), new_rows)
+            insert_rows(session, MatchRecord, new_rows)
             runtime.emit_many(session, found)
         withdraw(session, [m for k, m in current.items() if k not in seen], "no_longer_fits")
 

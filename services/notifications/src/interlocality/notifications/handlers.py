@@ -14,10 +14,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session, col, delete, or_, select, update
 
 from interlocality.common.consumer import Batched
+from interlocality.common.db import insert_rows
 from interlocality.common.service import ServiceRuntime
 from interlocality.contracts.companies import CompanyRegistered
 from interlocality.contracts.dating import DatingAgendaIssued
@@ -295,10 +295,10 @@ def register_kafka_handlers(runtime: ServiceRuntime, hub: FeedHub) -> None:
                 deliveries.extend(push_deliveries(session, recipient, notification_id))
         if not rows:
             return
-        # Core inserts of plain rows: the ORM's per-row bookkeeping is most of the cost here
-        session.execute(insert(NotificationRecord.__table__), rows)  # type: ignore[attr-defined]
-        session.execute(
-            insert(FeedEvent.__table__),  # type: ignore[attr-defined]
+        insert_rows(session, NotificationRecord, rows)
+        insert_rows(
+            session,
+            FeedEvent,
             [
                 {
                     "student_id": row["student_id"],

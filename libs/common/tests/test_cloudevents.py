@@ -59,6 +59,12 @@ def test_an_event_of_another_topic_is_malformed_here() -> None:
     [
         ([], b"{}", "missing ce_type"),
         ([("ce_type", b"org.interlocality.StudentProfileErased.v1")], b"{not json", "not JSON"),
+        ([("ce_type", b"org.interlocality.StudentProfileErased.v1")], b"\xff\xfe{", "not JSON"),
+        (
+            [("ce_type", b"org.interlocality.Unheard.v1")],
+            b"{}",
+            "not a valid students event: type 'org.interlocality.Unheard.v1' is none of",
+        ),
         (
             [("ce_type", b"org.interlocality.StudentProfileErased.v1")],
             b'{"student_id": "x"}',

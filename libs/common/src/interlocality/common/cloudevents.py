@@ -6,14 +6,13 @@ the event's ``subject``. Any CloudEvents-aware tool reads our topics this way.
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.topics import TopicSpec
@@ -92,14 +91,22 @@ def encode_event(event: CloudEvent[Any], topic: str) -> KafkaRecord:
 
 
 @cache
-def _adapter(event_union: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(event_union)
+def _event_classes(event_types: tuple[type, ...]) -> dict[str, type[CloudEvent[Any]]]:
+    return {t.model_fields["type"].default: t for t in event_types}  # type: ignore[attr-defined]
+
+
+@cache
+def _data_adapter(event_class: type[CloudEvent[Any]]) -> TypeAdapter[Any]:
+    data_type: Any = event_class.model_fields["data"].annotation
+    return TypeAdapter(data_type)
 
 
 def decode_event(spec: TopicSpec, headers: list[tuple[str, bytes]], value: bytes) -> Any:
     """Rebuild and validate the event of ``spec``'s union from a binary-mode record.
 
-    Raises :class:`MalformedEvent` with a readable reason when it is not one.
+    The data is parsed and validated in one pass (``validate_json``), for the event class
+    its ``ce_type`` names. Raises :class:`MalformedEvent` with a readable reason when it is
+    not an event of ``spec``.
     """
     attributes: dict[str, Any] = {}
     for key, raw in headers:
@@ -107,11 +114,20 @@ def decode_event(spec: TopicSpec, headers: list[tuple[str, bytes]], value: bytes
             attributes[key[3:]] = raw.decode("utf-8", errors="replace")
     if "type" not in attributes:
         raise MalformedEvent("missing ce_type header: not a CloudEvent in binary mode")
+    classes = _event_classes(spec.event_types)
+    event_class = classes.get(attributes["type"])
+    if event_class is None:
+        raise MalformedEvent(
+            f"not a valid {spec.entity} event: type {attributes['type']!r} is none of "
+            + ", ".join(sorted(classes))
+        )
     try:
-        attributes["data"] = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MalformedEvent(f"data is not JSON: {exc}") from exc
+        attributes["data"] = _data_adapter(event_class).validate_json(value)
+    except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise MalformedEvent(f"data is not JSON: {exc}") from exc
+        raise MalformedEvent(f"not a valid {spec.entity} event: {exc}") from exc
     try:
-        return _adapter(spec.event_union).validate_python(attributes)
-    except ValueError as exc:
+        return event_class.model_validate(attributes)
+    except ValidationError as exc:
         raise MalformedEvent(f"not a valid {spec.entity} event: {exc}") from exc

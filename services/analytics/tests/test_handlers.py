@@ -8,16 +8,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 
 from interlocality.analytics.app import create_app
-from interlocality.common.cloudevents import encode_event
-from interlocality.common.testing import found
+from interlocality.common.testing import found, publish, wait_until
 from interlocality.contracts.applications import ApplicationSubmitted, FunnelStep, PlacementMade
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.notifications import Delivery, NotificationSent
-from interlocality.contracts.topics import topic_of_event
 from interlocality.contracts.vacancies import Vacancy, VacancyPublished
 
 
@@ -73,30 +70,6 @@ def step(
             at=datetime.now(UTC),
         ),
     )
-
-
-async def publish(bootstrap: str, events: list[CloudEvent[Any]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
-    await producer.start()
-    try:
-        sent = []
-        for event in events:
-            record = encode_event(event, topic_of_event(type(event)).name(event.region))
-            sent.append(
-                await producer.send(
-                    record.topic, value=record.value, key=record.key, headers=record.headers
-                )
-            )
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
 
 
 def test_events_are_counted_once_each_and_make_each_vacancys_funnel(

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 
-from interlocality.common.cloudevents import encode_event
 from interlocality.common.esco import default_vocabulary
-from interlocality.common.testing import read_topic
+from interlocality.common.testing import publish, read_topic, wait_until
 from interlocality.contracts.common import SkillLevel, SkillRequirement
 from interlocality.contracts.students import (
     PermittedWork,
@@ -22,7 +19,7 @@ from interlocality.contracts.students import (
     StudentProfileErased,
     StudentProfileUpserted,
 )
-from interlocality.contracts.topics import MATCHES, topic_of_event
+from interlocality.contracts.topics import MATCHES
 from interlocality.contracts.vacancies import Vacancy, VacancyClosed, VacancyPublished
 from interlocality.matching.app import create_app
 
@@ -81,32 +78,12 @@ def student_event(
     )
 
 
-async def publish(bootstrap: str, events: list[Any]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        for event in events:
-            record = encode_event(event, topic_of_event(type(event)).name(event.region))
-            await producer.send_and_wait(
-                record.topic, value=record.value, key=record.key, headers=record.headers
-            )
-    finally:
-        await producer.stop()
-
-
 def ranked(client: TestClient, path: str) -> list[tuple[str, float]]:
     """The (student, score) pairs of a match list; none while matching has not seen the id."""
     response = client.get(path)
     if response.status_code == 404:
         return []
     return [(item["student_id"], item["score"]) for item in response.json()["items"]]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
 
 
 def test_matches_follow_students_and_vacancies(
@@ -126,7 +103,7 @@ def test_matches_follow_students_and_vacancies(
                 ],
             )
         )
-        wait_for(lambda: len(ranked(client, "/v1/vacancies/v-1/matches")) == 2)
+        wait_until(lambda: len(ranked(client, "/v1/vacancies/v-1/matches")) == 2)
         found = ranked(client, "/v1/vacancies/v-1/matches")
         assert [student for student, _ in found] == ["s-all", "s-one"]
         assert found[0][1] > found[1][1] >= 0.3
@@ -169,7 +146,7 @@ def test_matches_follow_students_and_vacancies(
                 ],
             )
         )
-        wait_for(lambda: ranked(client, "/v1/students/s-one/matches")[0][1] == found[0][1])
+        wait_until(lambda: ranked(client, "/v1/students/s-one/matches")[0][1] == found[0][1])
         asyncio.run(
             publish(
                 kafka_bootstrap,
@@ -184,13 +161,13 @@ def test_matches_follow_students_and_vacancies(
                 ],
             )
         )
-        wait_for(lambda: ranked(client, "/v1/vacancies/v-1/matches") == [])
+        wait_until(lambda: ranked(client, "/v1/vacancies/v-1/matches") == [])
         assert client.get("/v1/students/s-all/matches").status_code == 404
 
         asyncio.run(publish(kafka_bootstrap, [student_event(region, "s-back", uris[:2])]))
-        wait_for(lambda: len(ranked(client, "/v1/students/s-back/matches")) == 1)
+        wait_until(lambda: len(ranked(client, "/v1/students/s-back/matches")) == 1)
         asyncio.run(publish(kafka_bootstrap, [vacancy_event(region, VacancyClosed, "closed", 2)]))
-        wait_for(lambda: ranked(client, "/v1/students/s-back/matches") == [])
+        wait_until(lambda: ranked(client, "/v1/students/s-back/matches") == [])
         records = asyncio.run(read_topic(kafka_bootstrap, MATCHES.name(region), count=7))
 
     story = [(dict(r.headers)["ce_type"].decode().split(".")[2], r.key.decode()) for r in records]
@@ -228,14 +205,14 @@ def test_pairs_below_the_region_minimum_are_not_matches(
                 ],
             )
         )
-        wait_for(lambda: len(ranked(client, "/v1/vacancies/v-1/matches")) == 1)
+        wait_until(lambda: len(ranked(client, "/v1/vacancies/v-1/matches")) == 1)
         # s-one shares a skill (1/3) but stays under 0.5; once it learns more it matches.
         asyncio.run(publish(kafka_bootstrap, [student_event(region, "s-one", uris, version=2)]))
-        wait_for(lambda: len(ranked(client, "/v1/vacancies/v-1/matches")) == 2)
+        wait_until(lambda: len(ranked(client, "/v1/vacancies/v-1/matches")) == 2)
         assert [s for s, _ in ranked(client, "/v1/vacancies/v-1/matches")] == ["s-one", "s-two"]
         # Falling under the minimum again withdraws the match.
         asyncio.run(publish(kafka_bootstrap, [student_event(region, "s-one", uris[:1], version=3)]))
-        wait_for(lambda: [s for s, _ in ranked(client, "/v1/vacancies/v-1/matches")] == ["s-two"])
+        wait_until(lambda: [s for s, _ in ranked(client, "/v1/vacancies/v-1/matches")] == ["s-two"])
 
 
 def test_a_vacancy_keeps_its_best_students_up_to_the_limit(
@@ -250,9 +227,9 @@ def test_a_vacancy_keeps_its_best_students_up_to_the_limit(
                 [student_event(region, "s-all", uris), student_event(region, "s-two", uris[:2])],
             )
         )
-        wait_for(lambda: client.get("/v1/students/s-two/matches").status_code == 200)
+        wait_until(lambda: client.get("/v1/students/s-two/matches").status_code == 200)
         asyncio.run(publish(kafka_bootstrap, [vacancy_event(region, VacancyPublished, "open", 1)]))
-        wait_for(lambda: len(ranked(client, "/v1/vacancies/v-1/matches")) == 1)
+        wait_until(lambda: len(ranked(client, "/v1/vacancies/v-1/matches")) == 1)
         assert [s for s, _ in ranked(client, "/v1/vacancies/v-1/matches")] == ["s-all"]
         why = client.get("/v1/students/s-two/vacancies/v-1/evaluation").json()
         assert why["is_match"] is True  # a match by the rules, outranked by the limit

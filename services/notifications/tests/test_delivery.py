@@ -7,7 +7,6 @@ import asyncio
 import json
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -18,13 +17,12 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import uvicorn
-from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from interlocality.common.cloudevents import decode_event, encode_event
+from interlocality.common.cloudevents import decode_event
 from interlocality.common.embedded_broker import free_port
-from interlocality.common.testing import read_topic, recording_receiver
+from interlocality.common.testing import publish, read_topic, recording_receiver, wait_until
 from interlocality.contracts.common import SkillLevel
 from interlocality.contracts.companies import Company, CompanyContact, CompanyRegistered
 from interlocality.contracts.dating import AgendaSlot, DatingAgenda, DatingAgendaIssued
@@ -45,7 +43,7 @@ from interlocality.contracts.students import (
     StudentProfile,
     StudentProfileUpserted,
 )
-from interlocality.contracts.topics import DELIVERIES, PREFERENCES, topic_of_event
+from interlocality.contracts.topics import DELIVERIES, PREFERENCES
 from interlocality.contracts.vacancies import Vacancy, VacancyClosed, VacancyPublished
 from interlocality.notifications.app import create_app
 from interlocality.notifications.deliveries import DeliveryWorker, Outgoing
@@ -62,16 +60,6 @@ JAVA = SKILL + "19a8293b-8e95-4de3-983f-77484079c389"
 SQL = SKILL + "598de5b0-5b58-4ea7-8058-a4bc4d18c742"
 
 
-def wait_until(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"condition not met in time (last: {value!r})"
-        time.sleep(0.05)
-
-
 class Region:
     """Builds the events of one region and publishes them to the real broker."""
 
@@ -85,19 +73,7 @@ class Region:
         return self.versions[key]
 
     def publish(self, *events: CloudEvent[Any]) -> None:
-        async def send() -> None:
-            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap)
-            await producer.start()
-            try:
-                for event in events:
-                    record = encode_event(event, topic_of_event(type(event)).name(self.name))
-                    await producer.send_and_wait(
-                        record.topic, value=record.value, key=record.key, headers=record.headers
-                    )
-            finally:
-                await producer.stop()
-
-        asyncio.run(send())
+        asyncio.run(publish(self.bootstrap, events))
 
     def student(
         self,

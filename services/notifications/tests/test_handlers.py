@@ -6,13 +6,10 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 
-from interlocality.common.cloudevents import encode_event
-from interlocality.common.testing import found
-from interlocality.contracts.matches import MatchFound, MatchWithdrawal, MatchWithdrawn
-from interlocality.contracts.topics import MATCHES
+from interlocality.common.testing import found, publish, wait_until
+from interlocality.contracts.matches import MatchWithdrawal, MatchWithdrawn
 from interlocality.notifications.app import create_app
 
 
@@ -25,29 +22,9 @@ def withdrawn(region: str, student_id: str, vacancy_id: str) -> MatchWithdrawn:
     )
 
 
-async def publish(bootstrap: str, events: list[MatchFound | MatchWithdrawn]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        for event in events:
-            record = encode_event(event, MATCHES.name(event.region))
-            await producer.send_and_wait(
-                record.topic, value=record.value, key=record.key, headers=record.headers
-            )
-    finally:
-        await producer.stop()
-
-
 def feed(client: TestClient, student_id: str) -> list[dict]:
     response = client.get(f"/v1/students/{student_id}/notifications")
     return response.json()["items"] if response.status_code == 200 else []
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
 
 
 def test_one_notification_per_student_and_vacancy_however_often_matched(

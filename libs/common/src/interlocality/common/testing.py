@@ -1,4 +1,5 @@
-"""Helpers for integration tests against a real broker: wait for a condition, read a topic."""
+"""Helpers for integration tests against a real broker: publish events, wait for a
+condition, read a topic."""
 
 from __future__ import annotations
 
@@ -6,26 +7,31 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from interlocality.common.cloudevents import encode_event
 from interlocality.contracts.common import SkillLevel
+from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.matches import Match, MatchFound
 from interlocality.contracts.students import StudentProfile, StudentProfileUpserted
+from interlocality.contracts.topics import topic_of_event
 
 __all__ = [
     "Received",
     "Receiver",
     "eventually",
     "found",
+    "publish",
     "read_topic",
     "recording_receiver",
     "upserted",
+    "wait_until",
 ]
 
 
@@ -76,6 +82,33 @@ def found(
             missing_skills=list(missing),
         ),
     )
+
+
+async def publish(bootstrap: str, events: Sequence[CloudEvent[Any]]) -> None:
+    """Publish ``events`` in order, each on its type's topic in its region, as a service's
+    relay would; returns once the broker has every one."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for event in events:
+            record = encode_event(event, topic_of_event(type(event)).name(event.region))
+            await producer.send_and_wait(
+                record.topic, value=record.value, key=record.key, headers=record.headers
+            )
+    finally:
+        await producer.stop()
+
+
+def wait_until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Wait until ``check()`` returns something truthy and return it; fail with the last
+    value (the blocking twin of :func:`eventually`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"condition not met within {timeout} s: {value!r}"
+        time.sleep(0.05)
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:

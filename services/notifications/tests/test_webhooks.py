@@ -7,10 +7,13 @@ import hashlib
 import hmac
 import random
 import socket
+import ssl
 from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import trustme
 
 from interlocality.common.embedded_broker import free_port
 from interlocality.common.testing import Receiver, recording_receiver
@@ -40,9 +43,15 @@ def receiver() -> Iterator[Receiver]:
 
 
 async def deliver(
-    url: str, *, timeout: float = 5.0, deployment: str = "embedded", delivery_id: str = "d-1"
+    url: str,
+    *,
+    timeout: float = 5.0,
+    deployment: str = "embedded",
+    delivery_id: str = "d-1",
+    resolve: Callable[[str, int], list[str]] | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> WebhookResult:
-    async with httpx.AsyncClient(trust_env=False) as client:
+    async with httpx.AsyncClient(trust_env=False, verify=verify) as client:
         return await post_webhook(
             client,
             url,
@@ -52,6 +61,7 @@ async def deliver(
             event="match.found",
             timeout=timeout,
             deployment=deployment,
+            resolve=resolve,
         )
 
 
@@ -64,6 +74,31 @@ def resolving_to(*addresses: str) -> Callable[[str, int], list[str]]:
 
 def not_resolving(host: str, port: int) -> list[str]:
     raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+
+class CountingResolver:
+    """Answers ``addresses`` for every name, and counts the lookups."""
+
+    def __init__(self, *addresses: str) -> None:
+        self.addresses = list(addresses)
+        self.lookups: list[str] = []
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.lookups.append(host)
+        return self.addresses
+
+
+@pytest.fixture(scope="module")
+def authority() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def tls_receiver(authority: trustme.CA) -> Iterator[Receiver]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("hooks.example.test").configure_cert(context)
+    with recording_receiver(SLOW_SECONDS, tls=context) as recorder:
+        yield recorder
 
 
 async def test_delivery_arrives_signed_with_the_four_headers(receiver: Receiver) -> None:
@@ -151,6 +186,74 @@ async def test_connection_refused_is_a_failure_not_an_exception() -> None:
     assert result.status is None
     assert result.error == "connection refused"
     assert not result.permanent
+
+
+async def test_request_goes_to_the_address_the_check_looked_up(receiver: Receiver) -> None:
+    # The name exists only for this resolver: the client cannot have looked it up again.
+    port = urlsplit(receiver.base_url).port
+    resolve = CountingResolver("127.0.0.1")
+
+    result = await deliver(
+        f"http://hooks.example.test:{port}/hook", delivery_id="d-pinned", resolve=resolve
+    )
+
+    assert result.ok, result
+    assert resolve.lookups == ["hooks.example.test"]
+    [request] = [r for r in receiver.received("/hook") if r.headers[DELIVERY_HEADER] == "d-pinned"]
+    assert request.headers["Host"] == f"hooks.example.test:{port}"
+    assert request.body == BODY
+
+
+async def test_next_address_is_tried_when_one_refuses_the_connection(receiver: Receiver) -> None:
+    port = urlsplit(receiver.base_url).port
+    # nothing listens on 127.0.0.2: the receiver is bound to 127.0.0.1 only
+    resolve = CountingResolver("127.0.0.2", "127.0.0.1")
+
+    result = await deliver(
+        f"http://hooks.example.test:{port}/hook", delivery_id="d-second", resolve=resolve
+    )
+
+    assert result.ok, result
+    sent = [r for r in receiver.received("/hook") if r.headers[DELIVERY_HEADER] == "d-second"]
+    assert len(sent) == 1
+
+
+async def test_unresolvable_name_is_a_failure_to_retry() -> None:
+    result = await deliver("http://nowhere.example.test/hook", resolve=not_resolving)
+
+    assert not result.ok
+    assert result.error == "the host does not resolve"
+    assert not result.permanent
+
+
+async def test_tls_certificate_is_checked_against_the_name_not_the_address(
+    tls_receiver: Receiver, authority: trustme.CA
+) -> None:
+    port = urlsplit(tls_receiver.base_url).port
+    trusted = ssl.create_default_context()
+    authority.configure_trust(trusted)
+    loopback = CountingResolver("127.0.0.1")
+
+    named = await deliver(
+        f"https://hooks.example.test:{port}/hook",
+        delivery_id="d-tls",
+        resolve=loopback,
+        verify=trusted,
+    )
+    other = await deliver(
+        f"https://other.example.test:{port}/hook",
+        delivery_id="d-other",
+        resolve=loopback,
+        verify=trusted,
+    )
+
+    assert named.ok, named
+    assert [r.headers["Host"] for r in tls_receiver.received("/hook")] == [
+        f"hooks.example.test:{port}"
+    ]
+    assert not other.ok
+    assert other.error is not None and other.error.startswith("TLS failed: ")
+    assert "CERTIFICATE_VERIFY_FAILED" in other.error
 
 
 async def test_refused_url_is_permanent_and_never_called(receiver: Receiver) -> None:

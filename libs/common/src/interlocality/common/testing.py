@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -171,10 +172,16 @@ class Receiver:
 
 
 @contextlib.contextmanager
-def recording_receiver(slow_seconds: float = 10.0) -> Iterator[Receiver]:
-    """A :class:`Receiver` on a free port of 127.0.0.1, for the duration of the block."""
+def recording_receiver(
+    slow_seconds: float = 10.0, tls: ssl.SSLContext | None = None
+) -> Iterator[Receiver]:
+    """A :class:`Receiver` on a free port of 127.0.0.1, for the duration of the block;
+    with ``tls`` (a server context holding its certificate) it answers https."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    recorder = Receiver(f"http://127.0.0.1:{server.server_address[1]}", slow_seconds)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    recorder = Receiver(f"{scheme}://127.0.0.1:{server.server_address[1]}", slow_seconds)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -193,7 +200,8 @@ def recording_receiver(slow_seconds: float = 10.0) -> Iterator[Receiver]:
             pass
 
         def handle_one_request(self) -> None:
-            with contextlib.suppress(ConnectionError):  # a client gave up on a slow answer
+            # a client gave up on a slow answer, or refused the certificate
+            with contextlib.suppress(ConnectionError, ssl.SSLError):
                 super().handle_one_request()
 
     server.RequestHandlerClass = Handler

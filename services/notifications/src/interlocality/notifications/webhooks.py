@@ -66,6 +66,21 @@ def check_webhook_url(url: str, deployment: str, *, resolve: Resolver | None = N
     name looked up with ``resolve`` (default: the system resolver), must only have public
     addresses.
     """
+    target = _target(url, deployment)
+    if deployment != "embedded":
+        _public_addresses(target.host, target.port, resolve or _system_resolve)
+    return target.url
+
+
+@dataclass(frozen=True)
+class _Target:
+    url: str
+    host: str
+    port: int
+
+
+def _target(url: str, deployment: str) -> _Target:
+    """The checks of :func:`check_webhook_url` that need no lookup."""
     production = deployment != "embedded"
     parts = _split(url, {"https"} if production else {"http", "https"})
     host = _ascii_host(parts)
@@ -80,9 +95,21 @@ def check_webhook_url(url: str, deployment: str, *, resolve: Resolver | None = N
     if not _client_reads_host(checked, host):
         # The address checked must be the one called, whichever URL parser reads it.
         raise WebhookUrlRefused(f"{url!r} names its host ambiguously")
-    if production:
-        _check_public(host, port or _DEFAULT_PORTS[parts.scheme], resolve or _system_resolve)
-    return checked
+    return _Target(checked, host, port or _DEFAULT_PORTS[parts.scheme])
+
+
+def _addresses(target: _Target, deployment: str, resolve: Resolver) -> list[str]:
+    """The addresses to call ``target`` at: looked up once, and in production only if every
+    one of them is public. The request goes to these, so a name that resolves elsewhere by
+    the time the client connects (DNS rebinding) is never called there."""
+    if deployment != "embedded":
+        return _public_addresses(target.host, target.port, resolve)
+    if _literal_address(target.host) is not None:
+        return [target.host]
+    addresses = resolve(target.host, target.port)
+    if not addresses:
+        raise socket.gaierror(socket.EAI_NONAME, f"{target.host} does not resolve")
+    return addresses
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -157,9 +184,11 @@ async def post_webhook(
 ) -> WebhookResult:
     """POST ``body`` to ``url``, signed with ``secret``; never raises for network failures.
 
-    The URL is checked again first, since a name may resolve elsewhere by now. Redirects are
-    not followed. The check and the request together take at most ``timeout`` seconds, so a
-    slow endpoint holds up nothing but its own delivery.
+    The URL is checked again first, since a name may resolve elsewhere by now, and the
+    request goes to the addresses that check found (the first that accepts a connection),
+    with the name in its ``Host`` header and in TLS, where the certificate must match it.
+    Redirects are not followed. The check and the request together take at most ``timeout``
+    seconds, so a slow endpoint holds up nothing but its own delivery.
     """
     started = time.perf_counter()
 
@@ -169,8 +198,11 @@ async def post_webhook(
 
     try:
         async with asyncio.timeout(timeout):
-            # The check may look names up, which blocks; a thread keeps the loop free.
-            checked = await asyncio.to_thread(check_webhook_url, url, deployment, resolve=resolve)
+            target = _target(url, deployment)
+            # The lookup blocks; a thread keeps the loop free.
+            addresses = await asyncio.to_thread(
+                _addresses, target, deployment, resolve or _system_resolve
+            )
             timestamp = int(now())
             headers = {
                 "Content-Type": "application/json",
@@ -179,18 +211,15 @@ async def post_webhook(
                 TIMESTAMP_HEADER: str(timestamp),
                 SIGNATURE_HEADER: sign(secret, timestamp, body),
             }
-            request = client.build_request(
-                "POST", checked, content=body, headers=headers, timeout=httpx.Timeout(timeout)
-            )
-            # The response body is never read: only the status matters, whatever its size.
-            response = await client.send(request, follow_redirects=False, stream=True)
-            await response.aclose()
+            response = await _post_to_first(client, target, addresses, body, headers, timeout)
     except WebhookUrlRefused as refused:
         return result(None, f"refused: {refused}", permanent=True)
     except (TimeoutError, httpx.TimeoutException):
         return result(None, f"timed out after {timeout:g} s")
     except httpx.HTTPError as failure:
         return result(None, _describe(failure))
+    except socket.gaierror:
+        return result(None, "the host does not resolve")
     except OSError as failure:
         return result(None, f"network error: {failure.strerror or failure}")
 
@@ -200,6 +229,44 @@ async def post_webhook(
     if 300 <= status < 400:
         return result(status, f"HTTP {status}: redirects are not followed")
     return result(status, f"HTTP {status}", permanent=status == 410)
+
+
+async def _post_to_first(
+    client: httpx.AsyncClient,
+    target: _Target,
+    addresses: list[str],
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+) -> httpx.Response:
+    """POST to ``target`` at the first of ``addresses`` that accepts a connection."""
+    named = _literal_address(target.host) is None
+    parts = urlsplit(target.url)
+    if named:
+        # The connection is made to an address, so it must not be pooled and later
+        # reused for another name whose certificate it was never checked against.
+        headers = {**headers, "Host": parts.netloc, "Connection": "close"}
+    failure: httpx.ConnectError | None = None
+    for address in addresses:
+        literal = f"[{address}]" if ":" in address else address
+        request = client.build_request(
+            "POST",
+            urlunsplit(parts._replace(netloc=f"{literal}:{target.port}")),
+            content=body,
+            headers=headers,
+            timeout=httpx.Timeout(timeout),
+            extensions={"sni_hostname": target.host} if named else None,
+        )
+        try:
+            # The response body is never read: only the status matters, whatever its size.
+            response = await client.send(request, follow_redirects=False, stream=True)
+        except httpx.ConnectError as error:
+            failure = error
+            continue
+        await response.aclose()
+        return response
+    assert failure is not None
+    raise failure
 
 
 def _split(url: str, schemes: set[str]) -> SplitResult:
@@ -254,13 +321,13 @@ def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address
         return None
 
 
-def _check_public(host: str, port: int, resolve: Resolver) -> None:
+def _public_addresses(host: str, port: int, resolve: Resolver) -> list[str]:
     literal = _literal_address(host)
     if literal is not None:
         kind = _non_public_kind(literal)
         if kind is not None:
             raise WebhookUrlRefused(f"{host} is {kind} address")
-        return
+        return [host]
     name = host.rstrip(".")
     if name == "localhost" or name.endswith(".localhost"):
         raise WebhookUrlRefused(f"{host} is a local name")
@@ -277,6 +344,7 @@ def _check_public(host: str, port: int, resolve: Resolver) -> None:
         kind = _non_public_kind(resolved)
         if kind is not None:
             raise WebhookUrlRefused(f"{host} resolves to {address}, {kind} address")
+    return addresses
 
 
 def _non_public_kind(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:

@@ -27,7 +27,6 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
 from faststream.specification import AsyncAPI
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pydantic import BaseModel
 from sqlmodel import Session, SQLModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -60,7 +59,7 @@ from interlocality.common.outbox import (
     stage_record,
 )
 from interlocality.common.settings import ServiceSettings
-from interlocality.common.telemetry import configure_tracing
+from interlocality.common.telemetry import configure_tracing, instrument_http
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.topics import TopicSpec, topic_of_event
 
@@ -513,9 +512,7 @@ def create_service_app(
         import_bytes=settings.max_import_bytes,
     )
     runtime.metrics.install(app)
-    FastAPIInstrumentor.instrument_app(
-        app, tracer_provider=runtime.tracer_provider, excluded_urls="healthz,readyz,metrics"
-    )
+    instrument_http(app, runtime.tracer_provider)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     def healthz() -> dict[str, str]:

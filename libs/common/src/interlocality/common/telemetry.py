@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from fastapi import FastAPI
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
 from interlocality.common.settings import ServiceSettings
 
-__all__ = ["configure_tracing", "current_trace_headers", "linked_context"]
+__all__ = ["configure_tracing", "current_trace_headers", "instrument_http", "linked_context"]
 
 
 def configure_tracing(settings: ServiceSettings) -> TracerProvider:
@@ -34,6 +36,20 @@ def configure_tracing(settings: ServiceSettings) -> TracerProvider:
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return provider
+
+
+def instrument_http(app: FastAPI, provider: TracerProvider) -> None:
+    """A server span for each request to ``app``, except the health and metrics probes.
+
+    The ASGI layer's own ``http send`` and ``http receive`` spans are left out: a live
+    stream would otherwise add one for every event it sends, for as long as it is open.
+    """
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=provider,
+        excluded_urls="healthz,readyz,metrics",
+        exclude_spans=["receive", "send"],
+    )
 
 
 def current_trace_headers() -> dict[str, str]:

@@ -46,6 +46,37 @@ LANGUAGE_SETS = (
     [{"code": "en", "level": "C1"}, {"code": "nl", "level": "A2"}],
 )
 KINDS = ("internship", "thesis", "student_job", "graduate_job")
+# How the demo students hear of their matches: each locale, instant e-mail and digests, so
+# the embedded mailbox has messages in several languages as soon as the region is up.
+NOTIFICATION_CHOICES = (
+    {"channels": ["in_app", "email"], "locale": "en", "time_zone": "Europe/Copenhagen"},
+    {"channels": ["in_app", "email"], "locale": "da", "time_zone": "Europe/Copenhagen"},
+    {"channels": ["in_app", "email"], "locale": "de", "time_zone": "Europe/Berlin"},
+    {"channels": ["in_app", "email"], "locale": "nl", "time_zone": "Europe/Amsterdam"},
+    {"channels": ["in_app", "email"], "locale": "fi", "time_zone": "Europe/Helsinki"},
+    {"channels": ["in_app", "email"], "locale": "it", "time_zone": "Europe/Rome"},
+    {"channels": ["in_app"], "locale": "en", "time_zone": "Europe/Brussels"},
+    {
+        "frequency": "daily",
+        "channels": ["in_app", "email"],
+        "locale": "de",
+        "time_zone": "Europe/Berlin",
+        "digest_hour": 8,
+    },
+    {
+        "frequency": "weekly",
+        "channels": ["in_app", "email"],
+        "locale": "nl",
+        "time_zone": "Europe/Brussels",
+        "digest_weekday": "monday",
+    },
+    {
+        "channels": ["in_app", "email"],
+        "locale": "en",
+        "time_zone": "Europe/Copenhagen",
+        "min_score": 0.6,
+    },
+)
 
 
 @dataclass
@@ -69,7 +100,8 @@ def build_demo_region(vocabulary: EscoVocabulary, seed: int = 7) -> DemoRegion:
 
     Vacancies ask for the occupation's first essential skills; each student holds most of
     one occupation's essential skills at varied levels, so every vacancy has matches of
-    different quality. ``vacancies`` pairs each body with the index of its company.
+    different quality. ``vacancies`` pairs each body with the index of its company. The
+    students choose their notifications from :data:`NOTIFICATION_CHOICES` in turn.
     """
     rng = random.Random(seed)
     occupations = [o for o in (_occupation(vocabulary, label) for label in DEMO_OCCUPATIONS) if o]
@@ -101,6 +133,7 @@ def build_demo_region(vocabulary: EscoVocabulary, seed: int = 7) -> DemoRegion:
                 "skills": [{"uri": uri, "level": rng.randint(1, 5)} for uri in chosen],
                 "languages": LANGUAGE_SETS[i % len(LANGUAGE_SETS)],
                 "engagement_kinds": rng.sample(KINDS, k=2),
+                "notification_preferences": NOTIFICATION_CHOICES[i % len(NOTIFICATION_CHOICES)],
             }
         )
     return region

@@ -171,7 +171,14 @@ class ServiceSettings(BaseSettings):
     delivery_poll_seconds: Annotated[
         float, Field(description="How often due e-mail and webhook deliveries are sent.", gt=0)
     ] = 0.5
-    outbox_poll_seconds: float = 0.05
+    outbox_poll_seconds: Annotated[
+        float,
+        Field(
+            description="How often the outbox relay looks for rows nobody told it of; every "
+            "commit that stages events wakes it at once.",
+            gt=0,
+        ),
+    ] = 1.0
     consumer_batch_size: Annotated[
         int, Field(description="Most events a consumer applies in one transaction.", ge=1)
     ] = 500

@@ -35,6 +35,16 @@ def wait(check, timeout: float = 30.0) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter()
 
 
+def items(client: httpx.Client, url: str) -> list[object]:
+    """The page's items; none while the service does not know the student yet (404)."""
+    response = client.get(url)
+    if response.status_code == 404:
+        return []
+    response.raise_for_status()
+    items: list[object] = response.json()["items"]
+    return items
+
+
 def one_round(client: httpx.Client, skills: list[str], n: int) -> dict[str, float]:
     started = time.perf_counter()
     company = client.post(f"{BASE['vacancies']}/v1/companies", json={"name": f"Bench {n}"})
@@ -61,13 +71,9 @@ def one_round(client: httpx.Client, skills: list[str], n: int) -> dict[str, floa
     student.raise_for_status()
     student_id = student.json()["student_id"]
     baseline = client.get(f"{BASE['analytics']}/v1/summary").json()["by_type"]
-    matched = wait(
-        lambda: client.get(f"{BASE['matching']}/v1/students/{student_id}/matches").json()["items"]
-    )
+    matched = wait(lambda: items(client, f"{BASE['matching']}/v1/students/{student_id}/matches"))
     notified = wait(
-        lambda: client.get(
-            f"{BASE['notifications']}/v1/students/{student_id}/notifications"
-        ).json()["items"]
+        lambda: items(client, f"{BASE['notifications']}/v1/students/{student_id}/notifications")
     )
     counted = wait(
         lambda: (

@@ -184,9 +184,10 @@ async def post_webhook(
 ) -> WebhookResult:
     """POST ``body`` to ``url``, signed with ``secret``; never raises for network failures.
 
-    The URL is checked again first, since a name may resolve elsewhere by now, and the
-    request goes to the addresses that check found (the first that accepts a connection),
-    with the name in its ``Host`` header and in TLS, where the certificate must match it.
+    The URL is checked again first, since a name may resolve elsewhere by now. Its name is
+    looked up once (in production, every address must be public) and the request goes to
+    those addresses, the first that accepts a connection, with the name in its ``Host``
+    header and in TLS, where the certificate must match it.
     Redirects are not followed. The check and the request together take at most ``timeout``
     seconds, so a slow endpoint holds up nothing but its own delivery.
     """

@@ -168,6 +168,14 @@ class ServiceSettings(BaseSettings):
         int,
         Field(description="Deliveries failed in a row after which an endpoint is paused.", ge=1),
     ] = 5
+    live_stream_sweep_seconds: Annotated[
+        float,
+        Field(
+            description="How often open live streams also read their feed, for events "
+            "another instance of notifications applied; 0 turns it off.",
+            ge=0,
+        ),
+    ] = 2.0
     delivery_poll_seconds: Annotated[
         float, Field(description="How often due e-mail and webhook deliveries are sent.", gt=0)
     ] = 0.5

@@ -40,7 +40,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     runtime.publishes(DELIVERIES)
     runtime.publishes(PREFERENCES)
-    hub = FeedHub(feed_reader(runtime))
+    hub = FeedHub(feed_reader(runtime), sweep_seconds=settings.live_stream_sweep_seconds)
     runtime.after_commit(hub.flush)
     register_kafka_handlers(runtime, hub)
     signer = LinkSigner(signing_key(settings), public_url(settings))

@@ -5,7 +5,9 @@ once the transaction has committed, :meth:`FeedHub.flush` has the hub read the n
 of every listening student it touched — in one read for all of them, not one per stream —
 and hand each stream its own. A stream first catches up on its own (from the position it
 resumes after), and drops what it has already sent, so it neither misses nor repeats an
-event.
+event. Events another instance of the service applied are never touched here, so while
+streams are open the hub also reads every listening student's feed every
+``sweep_seconds``.
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ class _Listener(Generic[T]):
 class FeedHub(Generic[T]):
     """Who listens to which student's feed; new events are read once and fanned out."""
 
-    def __init__(self, read_many: ManyReader[T] | None = None) -> None:
+    def __init__(self, read_many: ManyReader[T] | None = None, sweep_seconds: float = 2.0) -> None:
         self.read_many = read_many
+        self.sweep_seconds = sweep_seconds
+        self._sweeper: asyncio.Task[None] | None = None
         self._lock = threading.Lock()
         self._touched: set[str] = set()
         self._listeners: dict[str, set[_Listener[T]]] = {}
@@ -93,6 +97,9 @@ class FeedHub(Generic[T]):
         self._loop = asyncio.get_running_loop()
         listener: _Listener[T] = _Listener(student_id, after)
         self._listeners.setdefault(student_id, set()).add(listener)
+        if self.sweep_seconds > 0 and (self._sweeper is None or self._sweeper.done()):
+            self._sweeper = self._loop.create_task(self._sweep(), name="live-feed-sweep")
+            self._sweeper.add_done_callback(_report)
         try:
             # catch up on what came before; changes from now on arrive in the queue
             sent = after
@@ -120,6 +127,19 @@ class FeedHub(Generic[T]):
                 listeners.discard(listener)
                 if not listeners:
                     del self._listeners[student_id]
+            if not self._listeners and self._sweeper is not None:
+                self._sweeper.cancel()
+                self._sweeper = None
+
+    async def _sweep(self) -> None:
+        """Every ``sweep_seconds`` while anyone listens: the new events of every listening
+        student, whoever applied them."""
+        while True:
+            await asyncio.sleep(self.sweep_seconds)
+            try:
+                await self._fan_out(set(self._listeners))
+            except Exception:
+                logger.exception("live feed sweep failed; trying again")
 
 
 def _report(task: asyncio.Task[None]) -> None:

@@ -1,9 +1,10 @@
 """Cut the official ESCO v1.1.1 CSV downloads down to what the services ship.
 
-    python libs/common/scripts/build_esco_data.py [ESCO_DIR]
+    python libs/common/scripts/build_esco_data.py ESCO_DIR
 
-ESCO_DIR holds the Commission's two zips (default: ../shared/data/esco-v1.1.1 beside the
-repository). Writes gzip-compressed TSV files to interlocality/common/data/esco/.
+ESCO_DIR holds the Commission's two zips of the v1.1.1 CSV download (English), from
+https://esco.ec.europa.eu/en/use-esco/download. Writes gzip-compressed TSV files to
+interlocality/common/data/esco/.
 """
 
 from __future__ import annotations
@@ -98,4 +99,9 @@ def main(esco_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else REPO.parent / "shared/data/esco-v1.1.1")
+    if len(sys.argv) != 2 or not Path(sys.argv[1]).is_dir():
+        raise SystemExit(
+            "usage: build_esco_data.py ESCO_DIR  (the folder holding the two ESCO v1.1.1 "
+            "CSV zips from https://esco.ec.europa.eu/en/use-esco/download)"
+        )
+    main(Path(sys.argv[1]))

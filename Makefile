@@ -1,6 +1,7 @@
 # Interlocality — one region of the platform on this machine.
 #   make run        start a demo region (broker, topics, five services, demo data)
 #   make test       lint, type-check and run the whole test suite
+#   make browser    install the Chromium the browser tests drive, when none is found
 #   make contracts  regenerate JSON Schemas and AsyncAPI documents from the contracts
 #   make manifests  regenerate the Kafka topic manifests of every k8s overlay
 #   make migration SERVICE=matching MESSAGE="what changed"   add a schema revision
@@ -14,7 +15,7 @@ UV := $(PYTHON) -m uv
 endif
 RUN := $(UV) run --frozen
 
-.PHONY: uv install run test lint typecheck pytest contracts manifests migration bench clean
+.PHONY: uv install run test lint typecheck browser pytest contracts manifests migration bench clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { \
@@ -37,7 +38,24 @@ lint:
 typecheck:
 	$(RUN) mypy contracts/src libs/common/src services/*/src
 
-pytest:
+# Pages are tested in Chromium driven by Playwright: Playwright's own build where it can be
+# downloaded, else the distribution's chromium (apt-get, as root or through sudo).
+browser: install
+	@$(RUN) python -m interlocality.common.testing >/dev/null 2>&1 && exit 0; \
+	echo "No Chromium for the browser tests: installing Playwright's own build"; \
+	$(RUN) playwright install chromium && $(RUN) python -m interlocality.common.testing && exit 0; \
+	echo "Playwright's Chromium could not be installed: installing the distribution's chromium"; \
+	if command -v apt-get >/dev/null 2>&1; then \
+	  as_root=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	  { $$as_root apt-get install -y chromium \
+	    || { $$as_root apt-get update && $$as_root apt-get install -y chromium; }; } \
+	  && $(RUN) python -m interlocality.common.testing && exit 0; \
+	fi; \
+	echo "No Chromium could be installed for the browser tests: install Chromium (Debian:" \
+	  "apt-get install chromium) or set INTERLOCALITY_CHROMIUM to its binary." >&2; \
+	exit 1
+
+pytest: browser
 	$(RUN) pytest
 
 contracts: install

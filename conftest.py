@@ -1,21 +1,29 @@
-"""Fixtures shared by every test: a real Kafka-protocol broker and real databases.
+"""Fixtures shared by every test: a real Kafka-protocol broker, real databases and a real
+browser.
 
 Kafka: ``KAFKA_BOOTSTRAP_SERVERS`` if set, else testcontainers' Kafka when a Docker engine
 answers, else the embedded Tansu broker. PostgreSQL: ``TEST_DATABASE_URL``, else the server
-on 127.0.0.1:5432 (user postgres). Neither is ever skipped: a missing one fails the run.
+on 127.0.0.1:5432 (user postgres). Chromium: see
+:func:`interlocality.common.testing.chromium_executable`. None is ever skipped: a missing
+one fails the run.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from interlocality.common.embedded_broker import EmbeddedBroker
+from interlocality.common.testing import CHROMIUM_ARGS, BrowserMissing, chromium_executable
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
 
 REPO_ROOT = Path(__file__).resolve().parent
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -115,3 +123,37 @@ def service_settings(kafka_bootstrap: str, region: str, database_url: str):  # t
         return load_settings(service, **values)
 
     return make
+
+
+@pytest.fixture(scope="session")
+async def chromium() -> AsyncIterator[Browser]:
+    """A headless Chromium driven by Playwright, for the whole session.
+
+    Playwright's async API: its sync API holds an event loop in the test's thread, where the
+    broker helpers run their own.
+    """
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        try:
+            executable = chromium_executable(playwright.chromium.executable_path)
+        except BrowserMissing as exc:
+            pytest.fail(f"browser tests need Chromium: {exc}")
+        browser = await playwright.chromium.launch(
+            executable_path=executable, args=list(CHROMIUM_ARGS)
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where browser tests save screenshots for a person to look at:
+    ``$INTERLOCALITY_SCREENSHOTS``, else a folder of this run's temporary directory."""
+    configured = os.environ.get("INTERLOCALITY_SCREENSHOTS")
+    if configured:
+        Path(configured).mkdir(parents=True, exist_ok=True)
+        return Path(configured)
+    return tmp_path_factory.mktemp("screenshots")

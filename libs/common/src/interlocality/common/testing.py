@@ -1,22 +1,32 @@
 """Helpers for integration tests against a real broker: publish events, wait for a
-condition, read a topic."""
+condition, read a topic; serve an app on a real socket and find the Chromium that browser
+tests drive.
+
+``python -m interlocality.common.testing`` prints that Chromium, or says why there is none
+(exit status 1): ``make test`` runs it to decide whether to install one.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from interlocality.common.cloudevents import encode_event
+from interlocality.common.embedded_broker import free_port
 from interlocality.contracts.common import SkillLevel
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.matches import Match, MatchFound
@@ -24,16 +34,35 @@ from interlocality.contracts.students import StudentProfile, StudentProfileUpser
 from interlocality.contracts.topics import topic_of_event
 
 __all__ = [
+    "CHROMIUM_ARGS",
+    "CHROMIUM_VARIABLE",
+    "DISTRIBUTION_CHROMIUM",
+    "BrowserMissing",
     "Received",
     "Receiver",
+    "chromium_executable",
     "eventually",
     "found",
     "publish",
     "read_topic",
     "recording_receiver",
+    "served",
     "upserted",
     "wait_until",
 ]
+
+CHROMIUM_VARIABLE = "INTERLOCALITY_CHROMIUM"
+DISTRIBUTION_CHROMIUM = Path("/usr/bin/chromium")
+# Without a sandbox, as tests may run as root; and none of the connections Chromium opens on
+# its own (updates, sync, field trials), which a closed network refuses slowly.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+)
 
 
 def upserted(region: str, student_id: str = "s-1", version: int = 1) -> StudentProfileUpserted:
@@ -213,3 +242,62 @@ def recording_receiver(
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+class BrowserMissing(RuntimeError):
+    """No Chromium to drive: the message says where it was looked for."""
+
+
+def chromium_executable(playwright_build: str | Path) -> Path:
+    """The Chromium browser tests drive: ``$INTERLOCALITY_CHROMIUM`` if set, else
+    Playwright's own build when installed (``playwright_build``, the path Playwright expects
+    it at), else the distribution's ``/usr/bin/chromium``.
+
+    Raises :class:`BrowserMissing` when there is none (a test then fails, never skips).
+    """
+    configured = os.environ.get(CHROMIUM_VARIABLE)
+    if configured:
+        if not Path(configured).is_file():
+            raise BrowserMissing(f"{CHROMIUM_VARIABLE}={configured} is not a file")
+        return Path(configured)
+    for candidate in (Path(playwright_build), DISTRIBUTION_CHROMIUM):
+        if candidate.is_file():
+            return candidate
+    raise BrowserMissing(
+        f"no Chromium: not at {playwright_build} (Playwright's own) nor at "
+        f"{DISTRIBUTION_CHROMIUM}; run `make browser`, or set {CHROMIUM_VARIABLE}"
+    )
+
+
+@contextlib.contextmanager
+def served(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn (lifespan included) on a free port of 127.0.0.1 for the
+    duration of the block, in a thread of its own; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started or not thread.is_alive())
+        assert server.started, "the app did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def _print_chromium() -> int:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        own = playwright.chromium.executable_path
+    try:
+        print(chromium_executable(own))
+    except BrowserMissing as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_print_chromium())

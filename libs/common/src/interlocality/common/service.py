@@ -21,6 +21,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
@@ -503,7 +504,11 @@ def create_service_app(
             await runtime.stop()
             logger.info("service stopped")
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    # /docs and /redoc load Swagger UI and ReDoc from the service, not a CDN: a region may
+    # have no internet.
+    app: FastAPI = FastAPIOffline(
+        title=title, description=description, version="0.1.0", lifespan=lifespan
+    )
     app.state.runtime = runtime
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,12 @@ from interlocality.notifications.domain import (
     last_digest_slot,
     send_time,
 )
-from interlocality.notifications.links import InvalidLink, LinkSigner
+from interlocality.notifications.links import (
+    PREFERENCES_LINK_LIFETIME,
+    ExpiredLink,
+    InvalidLink,
+    LinkSigner,
+)
 
 CPH = "Europe/Copenhagen"
 
@@ -121,3 +126,16 @@ def test_signed_links_name_their_student_and_purpose_and_refuse_tampering() -> N
         signer.student_of(forged, "unsubscribe")
     with pytest.raises(InvalidLink):
         signer.student_of("garbage", "unsubscribe")
+
+
+def test_a_preferences_link_expires_and_an_unsubscribe_link_does_not() -> None:
+    signer = LinkSigner(b"k" * 32, "https://notify.example.org")
+    sent = utc("2026-01-10T09:00:00")
+    token = signer.token("s-ø1", "preferences", sent)
+    last_day = sent + PREFERENCES_LINK_LIFETIME
+    assert signer.student_of(token, "preferences", now=last_day) == "s-ø1"
+    with pytest.raises(ExpiredLink, match="expired"):
+        signer.student_of(token, "preferences", now=last_day + timedelta(seconds=1))
+    # a year-old unsubscribe link still unsubscribes
+    unsubscribe = signer.token("s-ø1", "unsubscribe")
+    assert signer.student_of(unsubscribe, "unsubscribe", now=sent + timedelta(days=365)) == "s-ø1"

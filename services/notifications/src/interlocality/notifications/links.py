@@ -1,8 +1,11 @@
 """Signed links in messages: change preferences or unsubscribe without logging in.
 
 A link carries the student id and what it is for, signed with HMAC-SHA256 under the
-service's key; it cannot be altered or used for another student or purpose. Links do not
-expire (an unsubscribe link in a year-old e-mail still works); changing the key
+service's key; it cannot be altered or used for another student or purpose. Unsubscribe
+links do not expire (an unsubscribe link in a year-old e-mail still works). A preferences
+link lets whoever holds it change how the student is reached, and mail is forwarded and
+archived: it carries the time it was made and expires after
+:data:`PREFERENCES_LINK_LIFETIME`; every message carries a fresh one. Changing the key
 (``INTERLOCALITY_SIGNING_KEY``) voids every link sent so far.
 """
 
@@ -13,18 +16,32 @@ import hashlib
 import hmac
 import os
 import secrets
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
 from interlocality.common.settings import ServiceSettings
 
-__all__ = ["InvalidLink", "LinkSigner", "Purpose", "public_url", "signing_key"]
+__all__ = [
+    "PREFERENCES_LINK_LIFETIME",
+    "ExpiredLink",
+    "InvalidLink",
+    "LinkSigner",
+    "Purpose",
+    "public_url",
+    "signing_key",
+]
 
 Purpose = Literal["preferences", "unsubscribe"]
+PREFERENCES_LINK_LIFETIME = timedelta(days=90)
 
 
 class InvalidLink(ValueError):
     """A link that was not signed by this service, or not for this purpose."""
+
+
+class ExpiredLink(InvalidLink):
+    """A genuine preferences link older than :data:`PREFERENCES_LINK_LIFETIME`."""
 
 
 def _encode(raw: bytes) -> str:
@@ -45,22 +62,33 @@ class LinkSigner:
     def _signature(self, payload: str) -> str:
         return _encode(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
 
-    def token(self, student_id: str, purpose: Purpose) -> str:
-        """A token naming ``student_id`` for ``purpose``."""
-        payload = _encode(f"{purpose}\x1f{student_id}".encode())
+    def token(self, student_id: str, purpose: Purpose, made_at: datetime | None = None) -> str:
+        """A token naming ``student_id`` for ``purpose``; a preferences token also carries
+        when it was made (``made_at``, default now)."""
+        fields = [purpose, student_id]
+        if purpose == "preferences":
+            fields.append(str(int((made_at or datetime.now(UTC)).timestamp())))
+        payload = _encode("\x1f".join(fields).encode())
         return f"{payload}.{self._signature(payload)}"
 
-    def student_of(self, token: str, purpose: Purpose) -> str:
-        """The student a token names, if it is genuine and for ``purpose``."""
+    def student_of(self, token: str, purpose: Purpose, now: datetime | None = None) -> str:
+        """The student a token names, if it is genuine, for ``purpose`` and, for a
+        preferences token, not expired at ``now`` (default now)."""
         payload, _, signature = token.partition(".")
         if not payload or not hmac.compare_digest(signature, self._signature(payload)):
             raise InvalidLink("this link is not valid: it was changed or is not ours")
         try:
-            said, _, student_id = _decode(payload).decode().partition("\x1f")
+            said, _, named = _decode(payload).decode().partition("\x1f")
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidLink("this link is not valid") from exc
-        if said != purpose or not student_id:
+        if said != purpose or not named:
             raise InvalidLink(f"this link is not a {purpose} link")
+        if purpose == "unsubscribe":
+            return named
+        student_id, _, made = named.rpartition("\x1f")
+        made_at = datetime.fromtimestamp(int(made), UTC) if made.isdigit() else None
+        if made_at is None or (now or datetime.now(UTC)) - made_at > PREFERENCES_LINK_LIFETIME:
+            raise ExpiredLink("this link has expired: use the one in the latest message")
         return student_id
 
     def preferences_url(self, student_id: str) -> str:

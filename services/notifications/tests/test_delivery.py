@@ -694,7 +694,7 @@ def test_preferences_by_signed_link_with_clear_errors(notifications: Start) -> N
     applied = n.knows("s-10")["preferences"]
     assert (applied["frequency"], applied["locale"], applied["min_score"]) == ("weekly", "fi", 0.6)
     page = n.client.get("/v1/preferences", params={"token": token}, headers={"accept": "text/html"})
-    assert "<form" in page.text and "selected>weekly" in page.text
+    assert "<form" in page.text and 'value="weekly" checked' in page.text
     wrong = n.client.put(
         "/v1/preferences", params={"token": signer.token("s-10", "unsubscribe")}, json={}
     )

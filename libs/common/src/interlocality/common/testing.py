@@ -30,7 +30,11 @@ from interlocality.common.embedded_broker import free_port
 from interlocality.contracts.common import SkillLevel
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.matches import Match, MatchFound
-from interlocality.contracts.students import StudentProfile, StudentProfileUpserted
+from interlocality.contracts.students import (
+    NotificationPreferences,
+    StudentProfile,
+    StudentProfileUpserted,
+)
 from interlocality.contracts.topics import topic_of_event
 
 __all__ = [
@@ -65,14 +69,22 @@ CHROMIUM_ARGS = (
 )
 
 
-def upserted(region: str, student_id: str = "s-1", version: int = 1) -> StudentProfileUpserted:
+def upserted(
+    region: str,
+    student_id: str = "s-1",
+    version: int = 1,
+    *,
+    name: str = "Ana Souza",
+    preferences: NotificationPreferences | None = None,
+) -> StudentProfileUpserted:
+    """The profile of student ``student_id`` as profiles announces it."""
     return StudentProfileUpserted(
         source=f"/interlocality/{region}/profiles",
         region=region,
         subject=student_id,
         data=StudentProfile(
             student_id=student_id,
-            name="Ana Souza",
+            name=name,
             email="ana.souza@students.example.org",
             skills=[
                 SkillLevel(
@@ -84,6 +96,7 @@ def upserted(region: str, student_id: str = "s-1", version: int = 1) -> StudentP
             engagement_kinds=["internship"],
             version=version,
             updated_at=datetime.now(UTC),
+            notification_preferences=preferences or NotificationPreferences(),
         ),
     )
 

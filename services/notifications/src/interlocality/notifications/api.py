@@ -3,32 +3,30 @@ through signed links, and webhook endpoints."""
 
 from __future__ import annotations
 
-import html
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col, or_, select
 
-from interlocality.common.codes import readable_message
 from interlocality.common.service import ServiceRuntime, problem
 from interlocality.contracts.notifications import (
     NotificationPreferencesChanged,
     PreferencesChange,
 )
 from interlocality.contracts.students import NotificationPreferences
+from interlocality.notifications import pages
 from interlocality.notifications.deliveries import resume_endpoint
-from interlocality.notifications.domain import WEEKDAYS
 from interlocality.notifications.handlers import apply_preferences, preferences_of
-from interlocality.notifications.links import InvalidLink, LinkSigner
-from interlocality.notifications.messages import LOCALES
+from interlocality.notifications.links import ExpiredLink, InvalidLink, LinkSigner, Purpose
+from interlocality.notifications.pages import LinkProblem
 from interlocality.notifications.store import (
     AgendaRecord,
     FeedEvent,
@@ -73,6 +71,14 @@ class PreferencesView(BaseModel):
     student_id: str
     subscribed: bool
     preferences: NotificationPreferences
+
+
+@dataclass(frozen=True)
+class LinkedStudent:
+    """The student a signed link names: their name and preferences."""
+
+    name: str
+    view: PreferencesView
 
 
 class WebhookRegistration(BaseModel):
@@ -260,11 +266,44 @@ def create_router(
 
     # -- preferences through signed links ----------------------------------------------
 
-    def student_from(token: str, purpose: str) -> str:
+    def student_from(token: str, purpose: Purpose) -> str:
         try:
-            return signer.student_of(token, purpose)  # type: ignore[arg-type]
+            return signer.student_of(token, purpose)
         except InvalidLink as exc:
             raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+
+    def refused(request: Request, kind: LinkProblem, detail: str) -> Response:
+        """A link that cannot be followed: a page in the browser's language, or JSON.
+
+        403 for a link that is not genuine or has expired (the request is well formed; the
+        link does not authorise it), 404 for a student no longer known here.
+        """
+        code = status.HTTP_404_NOT_FOUND if kind == "unknown" else status.HTTP_403_FORBIDDEN
+        if not pages.wants_page(request.headers.get("accept")):
+            return JSONResponse({"detail": detail}, status_code=code)
+        locale = pages.accepted_locale(request.headers.get("accept-language"))
+        return HTMLResponse(pages.link_problem_page(locale, kind), status_code=code)
+
+    def linked(request: Request, token: str, purpose: Purpose) -> Response | LinkedStudent:
+        """The student a link names, or the answer to a link that cannot be followed."""
+        try:
+            student_id = signer.student_of(token, purpose)
+        except ExpiredLink as exc:
+            return refused(request, "expired", str(exc))
+        except InvalidLink as exc:
+            return refused(request, "invalid", str(exc))
+        with runtime.reading() as session:
+            recipient = session.get(Recipient, student_id)
+            if recipient is None:
+                return refused(request, "unknown", "this student is not known here")
+            return LinkedStudent(
+                name=recipient.name,
+                view=PreferencesView(
+                    student_id=student_id,
+                    subscribed=recipient.consent,
+                    preferences=preferences_of(recipient),
+                ),
+            )
 
     def change(
         student_id: str, preferences: NotificationPreferences | None, subscribed: bool
@@ -293,17 +332,6 @@ def create_router(
                 student_id=student_id, subscribed=subscribed, preferences=preferences
             )
 
-    def current(student_id: str) -> PreferencesView:
-        with runtime.reading() as session:
-            recipient = session.get(Recipient, student_id)
-            if recipient is None:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, "this student is not known here")
-            return PreferencesView(
-                student_id=student_id,
-                subscribed=recipient.consent,
-                preferences=preferences_of(recipient),
-            )
-
     @router.get(
         "/preferences",
         summary="A student's notification preferences (signed link, no login)",
@@ -311,10 +339,21 @@ def create_router(
         responses={200: {"content": {"text/html": {}}}},
     )
     def preferences_page(request: Request, token: Annotated[str, Query(min_length=1)]) -> Any:
-        view = current(student_from(token, "preferences"))
-        if "text/html" in request.headers.get("accept", ""):
-            return HTMLResponse(_preferences_html(view, token))
-        return view
+        found = linked(request, token, "preferences")
+        if isinstance(found, Response):
+            return found
+        if not pages.wants_page(request.headers.get("accept")):
+            return found.view
+        preferences = found.view.preferences
+        return HTMLResponse(
+            pages.preferences_page(
+                preferences.locale,
+                name=found.name,
+                token=token,
+                form=pages.PreferencesForm.of(preferences),
+                subscribed=found.view.subscribed,
+            )
+        )
 
     @router.put("/preferences", summary="Change notification preferences (signed link)")
     def put_preferences(
@@ -327,41 +366,50 @@ def create_router(
         summary="Change notification preferences from the page's form (signed link)",
         response_class=HTMLResponse,
     )
-    async def post_preferences(request: Request, token: Annotated[str, Query()]) -> HTMLResponse:
-        student_id = student_from(token, "preferences")
-        form = parse_qs((await request.body()).decode(), keep_blank_values=True)
-        values: dict[str, Any] = {k: v[-1] for k, v in form.items() if k != "channels"}
-        values["channels"] = form.get("channels", [])
-        for optional in ("quiet_hours_start", "quiet_hours_end"):
-            if not values.get(optional):
-                values[optional] = None
-        try:
-            preferences = NotificationPreferences.model_validate(values)
-        except ValidationError as exc:
-            view = current(student_id)
-            errors = [
-                ".".join(str(part) for part in error["loc"]) + ": " + readable_message(error)
-                for error in exc.errors()
-            ]
-            return HTMLResponse(_preferences_html(view, token, errors), status_code=422)
-        view = change(student_id, preferences, True)
-        return HTMLResponse(_preferences_html(view, token, saved=True))
+    async def post_preferences(request: Request, token: Annotated[str, Query()]) -> Response:
+        found = linked(request, token, "preferences")
+        if isinstance(found, Response):
+            return found
+        form = pages.PreferencesForm.parse(await request.body())
+        preferences, errors = form.read()
+        if preferences is None:
+            return HTMLResponse(
+                pages.preferences_page(
+                    found.view.preferences.locale,
+                    name=found.name,
+                    token=token,
+                    form=form,
+                    subscribed=found.view.subscribed,
+                    errors=errors,
+                ),
+                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            )
+        saved = change(found.view.student_id, preferences, True)
+        return HTMLResponse(
+            pages.preferences_page(
+                saved.preferences.locale,
+                name=found.name,
+                token=token,
+                form=pages.PreferencesForm.of(saved.preferences),
+                subscribed=saved.subscribed,
+                saved=True,
+            )
+        )
 
     @router.get(
         "/unsubscribe",
         summary="Confirm unsubscribing (signed link); a GET changes nothing",
         response_class=HTMLResponse,
     )
-    def unsubscribe_page(token: Annotated[str, Query(min_length=1)]) -> HTMLResponse:
-        student_id = student_from(token, "unsubscribe")
-        current(student_id)
+    def unsubscribe_page(request: Request, token: Annotated[str, Query(min_length=1)]) -> Response:
+        found = linked(request, token, "unsubscribe")
+        if isinstance(found, Response):
+            return found
         return HTMLResponse(
-            _page(
-                "Unsubscribe",
-                "<p>Stop all notifications of new opportunities?</p>"
-                f'<form method="post" action="?token={html.escape(token)}">'
-                '<input type="hidden" name="List-Unsubscribe" value="One-Click">'
-                '<button type="submit">Unsubscribe</button></form>',
+            pages.unsubscribe_page(
+                found.view.preferences.locale,
+                token=token,
+                preferences_token=signer.token(found.view.student_id, "preferences"),
             )
         )
 
@@ -370,15 +418,15 @@ def create_router(
         summary="Unsubscribe in one click (RFC 8058, signed link)",
         response_class=HTMLResponse,
     )
-    def unsubscribe(token: Annotated[str, Query(min_length=1)]) -> HTMLResponse:
-        student_id = student_from(token, "unsubscribe")
-        change(student_id, None, False)
+    def unsubscribe(request: Request, token: Annotated[str, Query(min_length=1)]) -> Response:
+        found = linked(request, token, "unsubscribe")
+        if isinstance(found, Response):
+            return found
+        change(found.view.student_id, None, False)
         return HTMLResponse(
-            _page(
-                "Unsubscribed",
-                "<p>You will receive no more notifications. Your matches stay in the app.</p>"
-                f'<p><a href="{html.escape(signer.preferences_url(student_id))}">'
-                "Subscribe again or change preferences</a></p>",
+            pages.unsubscribed_page(
+                found.view.preferences.locale,
+                preferences_token=signer.token(found.view.student_id, "preferences"),
             )
         )
 
@@ -461,64 +509,3 @@ def create_router(
             session.delete(endpoint_or_404(session, endpoint_id))
 
     return router
-
-
-# -- pages ----------------------------------------------------------------------------
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title>"
-        "<meta name='viewport' content='width=device-width'>"
-        "<style>body{font-family:sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem}"
-        "label{display:block;margin:.6rem 0}.error{color:#a00}.saved{color:#070}</style>"
-        f"</head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
-
-
-def _options(name: str, choices: Sequence[str], chosen: str) -> str:
-    options = "".join(
-        f"<option{' selected' if c == chosen else ''}>{html.escape(c)}</option>" for c in choices
-    )
-    return f"<select name='{name}'>{options}</select>"
-
-
-def _preferences_html(
-    view: PreferencesView, token: str, errors: Sequence[str] = (), saved: bool = False
-) -> str:
-    p = view.preferences
-    channels = "".join(
-        f"<label><input type='checkbox' name='channels' value='{c}'"
-        f"{' checked' if c in p.channels else ''}> {c.replace('_', '-')}</label>"
-        for c in ("email", "webhook", "in_app")
-    )
-    notes = "".join(f"<p class='error'>{html.escape(e)}</p>" for e in errors)
-    if saved:
-        notes += "<p class='saved'>Saved.</p>"
-    if not view.subscribed:
-        notes += "<p>You are unsubscribed; saving subscribes you again.</p>"
-    form = (
-        f"<form method='post' action='?token={html.escape(token)}'>"
-        f"<label>How often {_options('frequency', ('instant', 'daily', 'weekly'), p.frequency)}"
-        f"</label>{channels}"
-        f"<label>Language {_options('locale', LOCALES, p.locale)}"
-        "</label>"
-        f"<label>Time zone <input name='time_zone' value='{html.escape(p.time_zone)}'></label>"
-        "<label>Quiet from <input name='quiet_hours_start' placeholder='22:00' "
-        f"value='{html.escape(p.quiet_hours_start or '')}'> until "
-        "<input name='quiet_hours_end' placeholder='07:00' "
-        f"value='{html.escape(p.quiet_hours_end or '')}'></label>"
-        f"<label>Only matches scoring at least <input name='min_score' value='{p.min_score}'>"
-        "</label>"
-        f"<label>Digest at hour <input name='digest_hour' value='{p.digest_hour}'> on "
-        + _options(
-            "digest_weekday",
-            WEEKDAYS,
-            p.digest_weekday,
-        )
-        + " (weekly)</label>"
-        f"<label>At most <input name='digest_max_items' value='{p.digest_max_items}'> items a "
-        "digest</label><button type='submit'>Save</button></form>"
-    )
-    return _page("Your notifications", notes + form)

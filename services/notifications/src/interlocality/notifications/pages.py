@@ -1,0 +1,340 @@
+"""The pages a student opens from a message: their notification preferences, unsubscribing,
+and what a link that does not work shows instead.
+
+The markup is written once: ``templates/pages/layout.jinja`` and a template per page. The
+words are gettext messages, English in the templates and translated per locale in
+``templates/pages/<locale>.po``, read with Babel when first needed. One layout keeps a change
+of markup to one place for every language (the e-mail templates, copied per locale, drift
+apart); ``.po`` catalogues are what translators' tools read, an untranslated message shows
+in English rather than breaking the page, and :func:`catalogue_gaps` finds every message a
+locale lacks. Names of weekdays, languages, cities and times come from Babel (CLDR).
+
+Every page is a phone-first single column with inline CSS and nothing fetched from
+elsewhere (the region may have no internet).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import time
+from functools import cache
+from gettext import NullTranslations
+from io import BytesIO
+from typing import Any, Literal
+from urllib.parse import parse_qs
+from zoneinfo import available_timezones
+
+from annotated_types import Ge, Le
+from babel import Locale
+from babel.dates import format_time, get_day_names, get_timezone_location
+from babel.messages.extract import extract
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import Translations
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from pydantic import ValidationError
+
+from interlocality.contracts.students import NotificationPreferences
+from interlocality.notifications.domain import WEEKDAYS
+from interlocality.notifications.links import PREFERENCES_LINK_LIFETIME
+from interlocality.notifications.messages import (
+    BABEL_LOCALES,
+    FALLBACK_LOCALE,
+    LOCALES,
+    TEMPLATES,
+)
+
+__all__ = [
+    "PAGES",
+    "LinkProblem",
+    "PreferencesForm",
+    "accepted_locale",
+    "catalogue_gaps",
+    "link_problem_page",
+    "preferences_page",
+    "unsubscribe_page",
+    "unsubscribed_page",
+    "wants_page",
+]
+
+PAGES = TEMPLATES / "pages"
+LinkProblem = Literal["invalid", "expired", "unknown"]
+_CLOCK = re.compile(r"(\d{1,2})(?:[:.,h]?(\d{2}))?")
+_PERCENT = re.compile(r"(\d{1,3}(?:[.,]\d+)?)\s*%?")
+
+
+@dataclass(frozen=True)
+class PreferencesForm:
+    """The preferences form as filled in: every field's text as typed, so that a page
+    with errors shows it again. ``min_score`` is a percentage here."""
+
+    frequency: str
+    channels: tuple[str, ...]
+    locale: str
+    time_zone: str
+    quiet_hours_start: str
+    quiet_hours_end: str
+    min_score: str
+    digest_hour: str
+    digest_weekday: str
+    digest_max_items: str
+
+    @classmethod
+    def of(cls, preferences: NotificationPreferences) -> PreferencesForm:
+        """The form showing ``preferences``, numbers written as their locale writes them."""
+        percent = round(preferences.min_score * 100, 1)
+        return cls(
+            frequency=preferences.frequency,
+            channels=tuple(preferences.channels),
+            locale=preferences.locale,
+            time_zone=preferences.time_zone,
+            quiet_hours_start=preferences.quiet_hours_start or "",
+            quiet_hours_end=preferences.quiet_hours_end or "",
+            min_score=format_decimal(percent, locale=_babel_locale(preferences.locale)),
+            digest_hour=str(preferences.digest_hour),
+            digest_weekday=preferences.digest_weekday,
+            digest_max_items=str(preferences.digest_max_items),
+        )
+
+    @classmethod
+    def parse(cls, body: bytes) -> PreferencesForm:
+        """The form from the body the browser posted (``application/x-www-form-urlencoded``)."""
+        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+        def one(name: str) -> str:
+            return fields.get(name, [""])[-1]
+
+        return cls(
+            frequency=one("frequency"),
+            channels=tuple(fields.get("channels", [])),
+            locale=one("locale"),
+            time_zone=one("time_zone"),
+            quiet_hours_start=one("quiet_hours_start"),
+            quiet_hours_end=one("quiet_hours_end"),
+            min_score=one("min_score"),
+            digest_hour=one("digest_hour"),
+            digest_weekday=one("digest_weekday"),
+            digest_max_items=one("digest_max_items"),
+        )
+
+    def read(self) -> tuple[NotificationPreferences | None, frozenset[str]]:
+        """The preferences the form says, or None and the names of the fields in error.
+
+        Accepts what people write: ``60 %`` or ``57,5`` for a share, ``22.00`` or ``2200``
+        for a time. The contract judges the rest.
+        """
+        errors: set[str] = set()
+        values: dict[str, Any] = {
+            "frequency": self.frequency,
+            "channels": list(self.channels),
+            "locale": self.locale,
+            "time_zone": self.time_zone.strip(),
+            "quiet_hours_start": _clock(self.quiet_hours_start),
+            "quiet_hours_end": _clock(self.quiet_hours_end),
+            "digest_weekday": self.digest_weekday,
+        }
+        for name, number in (
+            ("min_score", _share(self.min_score)),
+            ("digest_hour", _whole(self.digest_hour)),
+            ("digest_max_items", _whole(self.digest_max_items)),
+        ):
+            if number is None:
+                errors.add(name)  # left to its default, so the other fields are still judged
+            else:
+                values[name] = number
+        try:
+            preferences = NotificationPreferences.model_validate(values)
+        except ValidationError as exc:
+            errors.update(str(error["loc"][0]) for error in exc.errors() if error["loc"])
+            return None, frozenset(errors)
+        if errors:
+            return None, frozenset(errors)
+        return preferences, frozenset()
+
+
+def preferences_page(
+    locale: str,
+    *,
+    name: str,
+    token: str,
+    form: PreferencesForm,
+    subscribed: bool,
+    errors: frozenset[str] = frozenset(),
+    saved: bool = False,
+) -> str:
+    """The preferences page of ``name`` in ``locale``, showing ``form`` with ``errors``
+    marked at their fields, or saying it was ``saved``."""
+    babel = _babel_locale(locale)
+    weekdays = get_day_names("wide", context="stand-alone", locale=babel)
+    return _render(
+        locale,
+        "preferences.jinja",
+        name=name,
+        token=token,
+        form=form,
+        subscribed=subscribed,
+        errors=errors,
+        saved=saved,
+        languages=[(code, _language_name(code)) for code in LOCALES],
+        weekdays=[(day, _capitalised(weekdays[i])) for i, day in enumerate(WEEKDAYS)],
+        hours=[(str(h), format_time(time(h), "short", locale=babel)) for h in range(24)],
+        zones=_zones(babel),
+        example_times=(
+            format_time(time(22), "short", locale=babel),
+            format_time(time(7), "short", locale=babel),
+        ),
+        bounds=_bounds(),
+    )
+
+
+def unsubscribe_page(locale: str, *, token: str, preferences_token: str) -> str:
+    """Asks to confirm unsubscribing (a GET changes nothing: link scanners follow links)."""
+    return _render(locale, "unsubscribe.jinja", token=token, preferences_token=preferences_token)
+
+
+def unsubscribed_page(locale: str, *, preferences_token: str) -> str:
+    """Says the student is unsubscribed, with the way back."""
+    return _render(locale, "unsubscribed.jinja", preferences_token=preferences_token)
+
+
+def link_problem_page(locale: str, problem: LinkProblem) -> str:
+    """What a person sees for a link that is not valid, has expired, or names a student
+    not known here."""
+    return _render(
+        locale,
+        "link_problem.jinja",
+        problem=problem,
+        lifetime_days=PREFERENCES_LINK_LIFETIME.days,
+    )
+
+
+def wants_page(accept: str | None) -> bool:
+    """Whether a request's ``Accept`` header asks for a page (a browser) rather than JSON."""
+    return "text/html" in (accept or "")
+
+
+def accepted_locale(accept_language: str | None) -> str:
+    """The locale of the browser's most preferred language (``Accept-Language``) that the
+    pages are written in; English when there is none."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, parameters = part.partition(";")
+        language = re.split(r"[-_]", tag.strip(), maxsplit=1)[0].lower()
+        quality = re.fullmatch(r"\s*q=([01](?:\.\d{0,3})?)\s*", parameters)
+        weight = float(quality.group(1)) if quality else 1.0
+        if language in LOCALES and weight > 0:
+            ranked.append((-weight, position, language))
+    return min(ranked)[2] if ranked else FALLBACK_LOCALE
+
+
+def catalogue_gaps() -> dict[str, list[str]]:
+    """Per locale, the messages of the page templates its catalogue does not translate
+    (missing, empty or fuzzy) and the ones it translates that no template uses any more."""
+    used = {
+        message
+        for template in PAGES.glob("*.jinja")
+        for _, message, _, _ in extract(
+            "jinja2.ext:babel_extract",
+            BytesIO(template.read_bytes()),
+            options={"trimmed": "true"},
+        )
+        if isinstance(message, str)
+    }
+    gaps: dict[str, list[str]] = {}
+    for locale in LOCALES:
+        if locale == FALLBACK_LOCALE:
+            continue
+        catalog = _catalog(locale)
+        translated = {str(m.id) for m in catalog if m.id and m.string and not m.fuzzy}
+        gaps[locale] = sorted(used - translated) + sorted(translated - used)
+    return gaps
+
+
+def _render(locale: str, template: str, **values: Any) -> str:
+    page_locale = locale if locale in LOCALES else FALLBACK_LOCALE
+    return _environment(page_locale).get_template(template).render(locale=page_locale, **values)
+
+
+@cache
+def _environment(locale: str) -> Environment:
+    # One environment per locale: installing translations on a shared one is not thread-safe.
+    environment = Environment(
+        loader=FileSystemLoader(PAGES),
+        autoescape=True,
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.policies["ext.i18n.trimmed"] = True
+    translations: NullTranslations = NullTranslations()
+    if locale != FALLBACK_LOCALE:
+        compiled = BytesIO()
+        write_mo(compiled, _catalog(locale))  # fuzzy entries are left out
+        compiled.seek(0)
+        translations = Translations(compiled)
+    environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    return environment
+
+
+def _catalog(locale: str) -> Any:
+    with (PAGES / f"{locale}.po").open("rb") as file:
+        return read_po(file, locale=locale)
+
+
+def _babel_locale(locale: str) -> str:
+    return BABEL_LOCALES.get(locale, locale)
+
+
+def _capitalised(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _language_name(code: str) -> str:
+    """The language as its speakers name it: "Nederlands", "Suomi"."""
+    return _capitalised(Locale.parse(code).get_display_name(code) or code)
+
+
+@cache
+def _zones(babel_locale: str) -> list[tuple[str, str]]:
+    """European time zones, each with its city as the locale names it."""
+    names = sorted(zone for zone in available_timezones() if zone.startswith("Europe/"))
+    return [(zone, get_timezone_location(zone, babel_locale, return_city=True)) for zone in names]
+
+
+@cache
+def _bounds() -> Mapping[str, tuple[int, int]]:
+    """The bounds the contract sets on the numbers of the form, as the form shows them."""
+    fields = NotificationPreferences.model_fields
+
+    def bounds(name: str, scale: int = 1) -> tuple[int, int]:
+        lowest = next(m.ge for m in fields[name].metadata if isinstance(m, Ge))
+        highest = next(m.le for m in fields[name].metadata if isinstance(m, Le))
+        return int(lowest * scale), int(highest * scale)  # type: ignore[operator]
+
+    return {"min_score": bounds("min_score", 100), "digest_max_items": bounds("digest_max_items")}
+
+
+def _clock(text: str) -> str | None:
+    """``HH:MM`` from what was typed (``7``, ``07:00``, ``22.00``, ``2200``); None for
+    nothing; what was typed when it does not look like a time (the contract refuses it)."""
+    typed = text.strip()
+    if not typed:
+        return None
+    written = _CLOCK.fullmatch(typed)
+    if written is None:
+        return typed
+    return f"{int(written.group(1)):02d}:{written.group(2) or '00'}"
+
+
+def _share(text: str) -> float | None:
+    written = _PERCENT.fullmatch(text.strip())
+    return float(written.group(1).replace(",", ".")) / 100 if written else None
+
+
+def _whole(text: str) -> int | None:
+    typed = text.strip()
+    return int(typed) if typed.isascii() and typed.isdigit() else None

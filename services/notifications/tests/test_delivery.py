@@ -16,13 +16,18 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from interlocality.common.cloudevents import decode_event
 from interlocality.common.embedded_broker import free_port
-from interlocality.common.testing import publish, read_topic, recording_receiver, wait_until
+from interlocality.common.testing import (
+    publish,
+    read_topic,
+    recording_receiver,
+    served,
+    wait_until,
+)
 from interlocality.contracts.common import SkillLevel
 from interlocality.contracts.companies import Company, CompanyContact, CompanyRegistered
 from interlocality.contracts.dating import AgendaSlot, DatingAgenda, DatingAgendaIssued
@@ -293,20 +298,13 @@ def notifications(
             client.__enter__()
             stops.append(lambda: client.__exit__(None, None, None))
             return Notifications(app, client, Path(sink.directory), place, "http://testserver")
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        wait_until(lambda: server.started)
-        base_url = f"http://127.0.0.1:{port}"
+        serving = served(app)
+        base_url = serving.__enter__()
         http = httpx.Client(base_url=base_url, timeout=30, trust_env=False)
 
         def stop() -> None:
             http.close()
-            server.should_exit = True
-            thread.join(30)
+            serving.__exit__(None, None, None)
 
         stops.append(stop)
         return Notifications(app, http, Path(sink.directory), place, base_url)

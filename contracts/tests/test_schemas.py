@@ -76,3 +76,20 @@ def test_an_enumeration_may_gain_values_but_not_lose_them() -> None:
     narrower["$defs"]["Vacancy"]["properties"]["status"]["enum"] = ["open"]
     assert incompatibilities(old, wider) == []
     assert incompatibilities(old, narrower) == ["field data.status changed type"]
+
+
+def test_a_format_may_widen_to_its_internationalised_form_but_not_narrow() -> None:
+    current = committed("StudentProfileUpserted.v1.json")
+    assert current["$defs"]["StudentProfile"]["properties"]["email"]["format"] == "idn-email"
+
+    def with_format(name: str) -> dict[str, Any]:
+        changed = copy.deepcopy(current)
+        changed["$defs"]["StudentProfile"]["properties"]["email"]["format"] = name
+        return changed
+
+    # every RFC 5322 address is an RFC 6531 one, not the other way round
+    assert incompatibilities(with_format("email"), current) == []
+    assert incompatibilities(current, with_format("email")) == ["field data.email changed type"]
+    assert incompatibilities(with_format("email"), with_format("iri")) == [
+        "field data.email changed type"
+    ]

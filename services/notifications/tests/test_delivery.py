@@ -18,6 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlmodel import col, update
 
 from interlocality.common.cloudevents import decode_event
 from interlocality.common.embedded_broker import free_port
@@ -55,6 +56,7 @@ from interlocality.notifications.deliveries import DeliveryWorker, Outgoing
 from interlocality.notifications.links import LinkSigner
 from interlocality.notifications.mail_sink import MailSink
 from interlocality.notifications.mailbox import MailSummary, read_mailbox
+from interlocality.notifications.store import DeliveryRecord, NotificationRecord
 from interlocality.notifications.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 SKILL = "http://data.europa.eu/esco/skill/"
@@ -85,6 +87,7 @@ class Region:
         student_id: str,
         *,
         name: str = "Ana Souza",
+        email: str | None = None,
         consent: bool = True,
         updated_at: datetime | None = None,
         **preferences: Any,
@@ -96,7 +99,7 @@ class Region:
             data=StudentProfile(
                 student_id=student_id,
                 name=name,
-                email=f"{student_id}@students.example.org",
+                email=email or f"{student_id}@students.example.org",
                 skills=[SkillLevel(uri=PYTHON, level=4)],
                 languages=[],
                 engagement_kinds=["internship"],
@@ -196,6 +199,38 @@ class Region:
                         SkillCoverage(uri=SQL, required=True, min_level=2),
                     ]
                 ),
+            ),
+        )
+
+    def agenda(
+        self, kind: str, participant: str, counterpart: str, name: str
+    ) -> DatingAgendaIssued:
+        """A Company Dating agenda of one 10-minute date, on 4 March 2027 at 09:00 UTC."""
+        start = datetime(2027, 3, 4, 9, 0, tzinfo=UTC)
+        return DatingAgendaIssued(
+            source=f"/interlocality/{self.name}/matching",
+            region=self.name,
+            subject=participant,
+            data=DatingAgenda(
+                dating_event_id="cd-1",
+                dating_event_name="Company Dating Aarhus",
+                venue="Navitas",
+                participant_kind=kind,  # type: ignore[arg-type]
+                participant_id=participant,
+                slots=[
+                    AgendaSlot(
+                        slot=1,
+                        starts_at=start,
+                        ends_at=start + timedelta(minutes=10),
+                        table=3,
+                        counterpart_kind="company" if kind == "student" else "student",
+                        counterpart_id=counterpart,
+                        counterpart_name=name,
+                        score=0.7,
+                    )
+                ],
+                icalendar="BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Interlocality//EN\r\n"
+                "END:VCALENDAR\r\n",
             ),
         )
 
@@ -617,39 +652,9 @@ def test_company_dating_agendas_reach_student_and_company_with_the_calendar(
         r.student("s-9", name="Søren Ørsted", channels=["email", "in_app"], locale="da"),
     )
     n.knows("s-9")
-    start = datetime(2027, 3, 4, 9, 0, tzinfo=UTC)
-    calendar = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Interlocality//EN\r\nEND:VCALENDAR\r\n"
-
-    def agenda(kind: str, participant: str, counterpart: str, name: str) -> DatingAgendaIssued:
-        return DatingAgendaIssued(
-            source=f"/interlocality/{r.name}/matching",
-            region=r.name,
-            subject=participant,
-            data=DatingAgenda(
-                dating_event_id="cd-1",
-                dating_event_name="Company Dating Aarhus",
-                venue="Navitas",
-                participant_kind=kind,  # type: ignore[arg-type]
-                participant_id=participant,
-                slots=[
-                    AgendaSlot(
-                        slot=1,
-                        starts_at=start,
-                        ends_at=start + timedelta(minutes=10),
-                        table=3,
-                        counterpart_kind="company" if kind == "student" else "student",
-                        counterpart_id=counterpart,
-                        counterpart_name=name,
-                        score=0.7,
-                    )
-                ],
-                icalendar=calendar,
-            ),
-        )
-
     r.publish(
-        agenda("student", "s-9", "c-1", "Nordlys Robotics ApS"),
-        agenda("company", "c-1", "s-9", "Søren Ørsted"),
+        r.agenda("student", "s-9", "c-1", "Nordlys Robotics ApS"),
+        r.agenda("company", "c-1", "s-9", "Søren Ørsted"),
     )
     wait_until(lambda: len(n.deliveries("s-9")) == 1)
     wait_until(lambda: n.worker.run() >= 0 and len(n.mail()) == 2)
@@ -663,6 +668,146 @@ def test_company_dating_agendas_reach_student_and_company_with_the_calendar(
     assert "10.00" in (student.text or "") and "09.00" not in (student.text or "")
     assert "Nordlys Robotics ApS" in (student.text or "")
     assert student.list_unsubscribe and company.list_unsubscribe is None
+
+
+def test_internationalised_addresses_get_their_mail_through_a_relay_with_smtputf8(
+    notifications: Start,
+) -> None:
+    n = notifications()
+    r = n.region
+    r.publish(
+        r.company("c-1", "Nordlys Robotics ApS", contact_email="mette.højgaard@nordlys.example.dk"),
+        r.vacancy("v-1", "c-1", "Data engineering intern"),
+        r.student(
+            "s-20",
+            name="Lucía Romero",
+            email="lucía.romero@students.example.org",
+            channels=["email"],
+            locale="de",
+        ),
+        r.student("s-21", name="Ana Müller", email="ana@universität.example", channels=["email"]),
+    )
+    n.knows("s-20")
+    n.knows("s-21")
+    r.publish(
+        r.match("s-20", "v-1", "c-1", "Data engineering intern"),
+        r.agenda("student", "s-21", "c-1", "Nordlys Robotics ApS"),
+        r.agenda("company", "c-1", "s-21", "Ana Müller"),
+    )
+    wait_until(lambda: n.deliveries("s-20") and n.deliveries("s-21"))
+    wait_until(lambda: n.worker.run() >= 0 and len(n.mail()) == 3)
+
+    assert sorted(m.to for m in n.mail()) == [
+        "Ana Müller <ana@universität.example>",
+        "Lucía Romero <lucía.romero@students.example.org>",
+        "Mette Holm <mette.højgaard@nordlys.example.dk>",
+    ]
+    [company] = n.mail(to="mette.højgaard@nordlys.example.dk")
+    assert [a.content_type for a in company.attachments] == ["text/calendar"]
+    [lucia] = n.mail(to="lucía.romero@students.example.org")
+    assert "Data engineering intern" in lucia.subject
+    assert {d["status"] for d in n.deliveries("s-20") + n.deliveries("s-21")} == {"sent"}
+
+
+def test_an_address_the_relay_cannot_take_fails_alone_and_its_batch_is_sent(
+    notifications: Start, tmp_path: Path
+) -> None:
+    with MailSink(tmp_path / "plain-relay", port=free_port(), smtputf8=False) as plain:
+        n = notifications(smtp_port=plain.port)
+        r = n.region
+        r.publish(
+            r.company("c-1", "Nordlys Robotics ApS"),
+            r.vacancy("v-1", "c-1", "Data engineering intern"),
+            r.student(
+                "s-22",
+                name="Elif Yılmaz",
+                email="elif.yılmaz@students.example.org",
+                channels=["email"],
+            ),
+            r.student("s-23", name="Wei Zhang", channels=["email"]),
+            r.student(
+                "s-24", name="Ana Müller", email="ana@universität.example", channels=["email"]
+            ),
+        )
+        for student in ("s-22", "s-23", "s-24"):
+            n.knows(student)
+            r.publish(r.match(student, "v-1", "c-1", "Data engineering intern"))
+        wait_until(lambda: all(n.deliveries(s) for s in ("s-22", "s-23", "s-24")))
+
+        assert n.worker.run() == 2  # one round, one batch
+        mail = read_mailbox(plain.directory)
+    assert sorted(m.to for m in mail) == [
+        "Ana Müller <ana@xn--universitt-y5a.example>",
+        "Wei Zhang <s-23@students.example.org>",
+    ]
+    [elif_] = n.deliveries("s-22")
+    assert (elif_["status"], elif_["attempts"]) == ("failed", 1)  # permanent: not retried
+    assert "the part before the @ is not ASCII, which needs SMTPUTF8" in elif_["last_error"]
+
+    events = delivery_events(n, 3)
+    [failed] = [e for e in events if e.type.endswith("NotificationFailed.v1")]
+    assert (failed.data.student_id, failed.data.reason) == ("s-22", elif_["last_error"])
+    [dead] = asyncio.run(read_topic(r.bootstrap, DELIVERIES.dlq_name(r.name), 1, timeout=10))
+    assert dict(dead.headers)["dlq_reason"].decode() == elif_["last_error"]
+    assert n.worker.run(datetime.now(UTC) + timedelta(hours=1)) == 0
+
+
+def test_a_message_that_cannot_be_made_fails_alone_is_retried_then_given_up(
+    notifications: Start,
+) -> None:
+    n = notifications(delivery_max_attempts=2)
+    r = n.region
+    r.publish(
+        r.company("c-1", "Nordlys Robotics ApS"),
+        r.vacancy("v-1", "c-1", "Data engineering intern"),
+        *(r.student(s, channels=["email"]) for s in ("s-25", "s-26", "s-27")),
+    )
+    for student in ("s-25", "s-26", "s-27"):
+        n.knows(student)
+        r.publish(r.match(student, "v-1", "c-1", "Data engineering intern"))
+    wait_until(lambda: all(n.deliveries(s) for s in ("s-25", "s-26", "s-27")))
+    # rows as an older version may have left them: content it cannot render (s-26), and a
+    # delivery id no Message-ID can be made of (s-27)
+    with n.worker.runtime.transaction() as session:
+        session.exec(
+            update(NotificationRecord)
+            .where(col(NotificationRecord.student_id) == "s-26")
+            .values(content={"matched_skills": [PYTHON], "related": {PYTHON: {}}})
+        )
+        session.exec(
+            update(DeliveryRecord)
+            .where(col(DeliveryRecord.recipient_id) == "s-27")
+            .values(id="dl s-27 <old>")
+        )
+
+    assert n.worker.run() == 1  # s-25's, in the same round
+    first = {s: n.deliveries(s)[0] for s in ("s-26", "s-27")}
+    assert {s: (d["status"], d["attempts"]) for s, d in first.items()} == {
+        "s-26": ("pending", 1),
+        "s-27": ("pending", 1),
+    }
+    assert first["s-26"]["last_error"] == "its message cannot be made: KeyError: 'via'"
+    assert first["s-27"]["last_error"] == (
+        "it failed unexpectedly: ValueError: delivery id 'dl s-27 <old>' is not a url-safe string"
+    )
+
+    assert n.worker.run(datetime.now(UTC) + timedelta(seconds=1)) == 0  # the last attempt
+    given_up = {s: n.deliveries(s)[0] for s in ("s-26", "s-27")}
+    assert {s: (d["status"], d["attempts"]) for s, d in given_up.items()} == {
+        "s-26": ("failed", 2),
+        "s-27": ("failed", 2),
+    }
+    events = delivery_events(n, 3)
+    failed = {e.data.student_id: e.data for e in events if e.type.endswith("NotificationFailed.v1")}
+    assert {s: f.reason for s, f in failed.items()} == {
+        s: d["last_error"] for s, d in given_up.items()
+    }
+    assert failed["s-26"].notification_ids == n.deliveries("s-26")[0]["notification_ids"]
+    dead = asyncio.run(read_topic(r.bootstrap, DELIVERIES.dlq_name(r.name), 2, timeout=10))
+    assert sorted(dict(d.headers)["dlq_reason"].decode() for d in dead) == sorted(
+        d["last_error"] for d in given_up.values()
+    )
+    assert [m.to for m in n.mail()] == ["Ana Souza <s-25@students.example.org>"]
 
 
 def test_preferences_by_signed_link_with_clear_errors(notifications: Start) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
+import aiosmtplib
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -38,12 +39,14 @@ CALENDAR = (
 
 
 def match_mail(
-    delivery_id: str = "dl-0193-a1b2_c3", to: str = "soren.orsted@students.example.dk"
+    delivery_id: str = "dl-0193-a1b2_c3",
+    to: str = "soren.orsted@students.example.dk",
+    to_name: str = "Søren Ørsted",
 ) -> EmailMessage:
     return build_message(
         sender=SENDER,
         to=to,
-        to_name="Søren Ørsted",
+        to_name=to_name,
         subject="Nyt match: Udvikler i Århus – 4 af 5 færdigheder",
         text="Hej Søren,\nDu har 4 af de 5 færdigheder, som stillingen kræver.",
         html="<p>Hej Søren,</p><p>Du har <b>4 af de 5</b> færdigheder.</p>",
@@ -112,6 +115,94 @@ def test_an_unusable_address_is_a_permanent_failure() -> None:
     assert failure.value.permanent
 
 
+async def test_an_internationalised_address_arrives_intact_through_a_relay_with_smtputf8(
+    relay: SmtpRelay, mail_dir: Path
+) -> None:
+    await send_message(relay, match_mail("dl-1", "lucía.romero@students.example.org", "Lucía"))
+    await send_message(relay, match_mail("dl-2", "Elif.Yılmaz@Students.Example.ORG", "Elif"))
+    await send_message(relay, match_mail("dl-3", "ana@xn--universitt-y5a.example", "Ana"))
+
+    mails = {mail.delivery_id: mail for mail in read_mailbox(mail_dir)}
+    assert mails["dl-1"].to == "Lucía <lucía.romero@students.example.org>"
+    assert mails["dl-2"].to == "Elif <Elif.Yılmaz@students.example.org>"  # domain lower-cased
+    assert mails["dl-3"].to == "Ana <ana@universität.example>"
+    assert mails["dl-1"].subject == "Nyt match: Udvikler i Århus – 4 af 5 færdigheder"
+    assert mails["dl-1"].text is not None and "Hej Søren" in mails["dl-1"].text
+    maildir = mailbox.Maildir(mail_dir, create=False)
+    raw = {mail.delivery_id: maildir.get_bytes(mail.key) for mail in mails.values()}
+    # the envelope and the header fields in UTF-8 (RFC 6531, 6532), no encoded words
+    assert "Delivered-To: lucía.romero@students.example.org\n".encode() in raw["dl-1"]
+    assert "To: Lucía <lucía.romero@students.example.org>\n".encode() in raw["dl-1"]
+    assert f"List-Unsubscribe: <{UNSUBSCRIBE_URL}>\n".encode() in raw["dl-1"]
+
+    app = FastAPI()
+    app.include_router(create_mailbox_router(mail_dir))
+    client = TestClient(app)
+    [lucia] = client.get("/v1/mailbox", params={"to": "Lucía.Romero@students.example.org"}).json()[
+        "items"
+    ]
+    assert (lucia["delivery_id"], lucia["to"]) == ("dl-1", mails["dl-1"].to)
+    as_sent = client.get(f"/v1/mailbox/{lucia['key']}/raw")
+    assert as_sent.headers["content-type"] == "message/global"
+    assert as_sent.content == raw["dl-1"]
+
+
+@pytest.fixture
+def relay_without_smtputf8(mail_dir: Path) -> Iterator[SmtpRelay]:
+    with MailSink(mail_dir, "127.0.0.1", free_port(), smtputf8=False) as sink:
+        yield SmtpRelay(host=sink.host, port=sink.port, timeout=5.0)
+
+
+async def test_without_smtputf8_an_internationalised_domain_goes_as_idna(
+    relay_without_smtputf8: SmtpRelay, mail_dir: Path
+) -> None:
+    await send_message(
+        relay_without_smtputf8, match_mail("dl-1", to="ana@universität.example", to_name="Ana")
+    )
+
+    [mail] = read_mailbox(mail_dir)
+    assert mail.to == "Ana <ana@xn--universitt-y5a.example>"
+    raw = mailbox.Maildir(mail_dir, create=False).get_bytes(mail.key)
+    assert b"Delivered-To: ana@xn--universitt-y5a.example\n" in raw
+    assert raw.isascii()
+
+
+async def test_without_smtputf8_a_non_ascii_local_part_is_a_permanent_failure(
+    relay_without_smtputf8: SmtpRelay, mail_dir: Path
+) -> None:
+    with pytest.raises(MailError) as failure:
+        await send_message(
+            relay_without_smtputf8, match_mail(to="elif.yılmaz@students.example.org")
+        )
+    assert failure.value.permanent
+    assert str(failure.value) == (
+        f"elif.yılmaz@students.example.org cannot be reached through {relay_without_smtputf8}: "
+        "the part before the @ is not ASCII, which needs SMTPUTF8 (internationalised e-mail), "
+        "and the relay does not offer it"
+    )
+    assert read_mailbox(mail_dir) == []
+
+
+def test_a_line_break_in_a_name_is_a_space_in_the_header_fields() -> None:
+    mail = match_mail(to="mette.holm@nordlys.example.dk", to_name="Mette\r\nHolm ")
+    assert str(mail["To"]) == "Mette Holm <mette.holm@nordlys.example.dk>"
+
+
+async def test_the_sink_keeps_an_envelope_address_that_is_not_utf8_as_it_came(
+    relay: SmtpRelay, mail_dir: Path
+) -> None:
+    # an old client sending Latin-1 without SMTPUTF8
+    async with aiosmtplib.SMTP(hostname=relay.host, port=relay.port, timeout=5.0) as client:
+        await client.ehlo()
+        await client.execute_command(b"MAIL", b"FROM:<notifications@interlocality.invalid>")
+        await client.execute_command(b"RCPT", b"TO:<l\xe9a@students.example.org>")
+        reply = await client.data(b"Subject: Hej\r\n\r\nHej L\xe9a\r\n")
+    assert reply.code == 250
+    [key] = mailbox.Maildir(mail_dir, create=False).keys()
+    raw = mailbox.Maildir(mail_dir, create=False).get_bytes(key)
+    assert b"Delivered-To: l\xe9a@students.example.org\n" in raw
+
+
 async def test_the_mailbox_routes_list_filter_and_serve_raw_and_attachments(
     relay: SmtpRelay, mail_dir: Path
 ) -> None:
@@ -170,6 +261,41 @@ async def test_nothing_listening_is_a_temporary_failure_with_the_reason() -> Non
     assert str(failure.value) == (
         f"cannot connect to 127.0.0.1:{port}: connection refused (nothing listens there)"
     )
+
+
+async def answer_as_a_latin1_relay(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """An SMTP relay that refuses every recipient in Latin-1, not UTF-8."""
+    writer.write(b"220 relay.example.de ESMTP\r\n")
+    while line := await reader.readline():
+        verb = line[:4].upper()
+        if verb == b"EHLO":
+            writer.write(b"250-relay.example.de\r\n250 8BITMIME\r\n")
+        elif verb == b"RCPT":
+            writer.write(b"550 5.1.1 Unbekannter Empf\xe4nger\r\n")
+        elif verb == b"QUIT":
+            writer.write(b"221 Tsch\xfcss\r\n")
+        else:
+            writer.write(b"250 Ok\r\n")
+        await writer.drain()
+    writer.close()
+
+
+async def test_a_reply_that_is_not_utf8_is_a_reason_that_can_be_stored() -> None:
+    server = await asyncio.start_server(answer_as_a_latin1_relay, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(MailError) as failure:
+            await send_message(SmtpRelay(host="127.0.0.1", port=port, timeout=5.0), match_mail())
+    finally:
+        server.close()
+    assert failure.value.permanent
+    assert str(failure.value) == (
+        f"127.0.0.1:{port} refused the recipient "
+        "(soren.orsted@students.example.dk: 550 5.1.1 Unbekannter Empf\ufffdnger)"
+    )
+    str(failure.value).encode()  # what a database column and a Kafka header need
 
 
 def test_the_entry_point_runs_until_sigterm(tmp_path: Path) -> None:

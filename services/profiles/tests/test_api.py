@@ -7,8 +7,10 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
@@ -25,6 +27,7 @@ from interlocality.contracts.topics import PREFERENCES, STUDENTS
 from interlocality.profiles.app import create_app
 from interlocality.profiles.store import StudentRecord
 
+SCHEMAS = Path(__file__).resolve().parents[3] / "contracts" / "schemas"
 PYTHON = "http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d"
 UNKNOWN = "http://data.europa.eu/esco/skill/00000000-0000-0000-0000-000000000000"
 
@@ -106,6 +109,69 @@ def test_bad_fields_are_422_naming_each_field_and_nothing_is_stored(
         assert messages["body.email"] == (
             "'not-an-address' is not an e-mail address such as name@example.org"
         )
+        assert stored_rows(client) == (0, 0)
+
+
+def published_schema(definition: str) -> jsonschema_rs.Validator:
+    """A validator of ``definition`` in the committed JSON Schema of the students topic,
+    formats checked."""
+    document = json.loads((SCHEMAS / "StudentProfileUpserted.v1.json").read_text())
+    schema = {"$ref": f"#/$defs/{definition}", "$defs": document["$defs"]}
+    return jsonschema_rs.validator_for(schema, validate_formats=True)
+
+
+def test_internationalised_addresses_are_stored_answered_and_published_as_the_schema_says(
+    service_settings: Callable[..., object], kafka_bootstrap: str
+) -> None:
+    given = {
+        "lucía.romero@students.example.org": "lucía.romero@students.example.org",
+        "elif.yılmaz@students.example.org": "elif.yılmaz@students.example.org",
+        "ana@universität.example": "ana@universität.example",
+        # normalised: NFC (an í typed as i + combining accent), the domain lower case
+        "Luci\u0301a.Romero@Universität.EXAMPLE": "Lucía.Romero@universität.example",
+        "ana@xn--universitt-y5a.example": "ana@universität.example",
+    }
+    settings = service_settings("profiles")
+    with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
+        for address in given:
+            created = client.post("/v1/students", json=student(email=address))
+            assert created.status_code == 201, created.text
+        answered = client.get("/v1/students").json()["items"]
+        topic = STUDENTS.name(settings.region)  # type: ignore[attr-defined]
+        records = asyncio.run(read_topic(kafka_bootstrap, topic, count=len(given)))
+
+    assert sorted(s["email"] for s in answered) == sorted(given.values())
+    profile = published_schema("StudentProfile")
+    for answer in answered:
+        profile.validate(answer)
+    published = [json.loads(record.value) for record in records]
+    assert sorted(p["email"] for p in published) == sorted(given.values())
+    for data in published:
+        profile.validate(data)
+
+
+def test_an_address_that_is_no_address_is_422_saying_what_is_expected(
+    service_settings: Callable[..., object],
+) -> None:
+    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+        for address, reason in (
+            ("lucía.romero", "'lucía.romero' is not an e-mail address such as name@example.org"),
+            (
+                "lucía..romero@students.example.org",
+                "'lucía..romero@students.example.org' is not an e-mail address such as "
+                "name@example.org: An email address cannot have two periods in a row.",
+            ),
+            (
+                "elif@students.invalid",
+                "'elif@students.invalid' is not an e-mail address such as name@example.org: "
+                "The part after the @-sign is a special-use or reserved name that cannot be "
+                "used with email.",
+            ),
+        ):
+            response = client.post("/v1/students", json=student(email=address))
+            assert response.status_code == 422, address
+            [problem] = response.json()["detail"]
+            assert (problem["field"], problem["msg"]) == ("body.email", reason)
         assert stored_rows(client) == (0, 0)
 
 

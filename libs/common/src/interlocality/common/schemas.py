@@ -88,12 +88,31 @@ def _shape(schema: dict[str, Any], root: dict[str, Any]) -> Any:
     return (kind, schema.get("format"))
 
 
+# JSON Schema formats whose values all belong to a wider one: an RFC 5322 address is an
+# RFC 6531 one, a URI an IRI. Widening a format keeps every value written before valid.
+_WIDER_FORMATS = {
+    "email": "idn-email",
+    "hostname": "idn-hostname",
+    "uri": "iri",
+    "uri-reference": "iri-reference",
+}
+
+
 def _widens(
     old: dict[str, Any], new: dict[str, Any], old_root: dict[str, Any], new_root: dict[str, Any]
 ) -> bool:
-    """Same type, or an enumeration that only gained values (old readers' values stay valid)."""
+    """Same type, an enumeration that only gained values, or a format that became its wider
+    form (old readers' values stay valid)."""
     old_shape, new_shape = _shape(old, old_root), _shape(new, new_root)
     if old_shape == new_shape:
+        return True
+    if (
+        isinstance(old_shape, tuple)
+        and isinstance(new_shape, tuple)
+        and old_shape[0] == new_shape[0] == "string"
+        and old_shape[1] in _WIDER_FORMATS
+        and _WIDER_FORMATS[old_shape[1]] == new_shape[1]
+    ):
         return True
     if (
         isinstance(old_shape, tuple)

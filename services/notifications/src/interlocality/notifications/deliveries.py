@@ -154,6 +154,17 @@ def opportunity_of(
     )
 
 
+def _failure(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _carried(delivery: DeliveryRecord) -> list[tuple[str, str | None]]:
+    """What ``delivery`` was to carry, as far as it says without its content."""
+    if delivery.kind == "agenda":
+        return [(delivery.agenda_id, None)] if delivery.agenda_id else []
+    return [(notification_id, None) for notification_id in delivery.notification_ids]
+
+
 def _json_default(value: object) -> str:
     if isinstance(value, date | datetime):
         return value.isoformat()
@@ -289,7 +300,19 @@ class DeliveryWorker:
                 .limit(CLAIM_BATCH)
             ).all()
             for delivery in due:
-                outgoing = self._prepare(session, delivery, now)
+                try:
+                    outgoing = self._prepare(session, delivery, now)
+                except Exception as exc:  # content that cannot be made fails this one only
+                    logger.exception("delivery cannot be prepared", extra={"delivery": delivery.id})
+                    delivery.attempts += 1
+                    self._failed(
+                        session,
+                        Outgoing(delivery=delivery, notifications=_carried(delivery)),
+                        Outcome(False, f"its message cannot be made: {_failure(exc)}"),
+                        None,
+                        now,
+                    )
+                    continue
                 if outgoing is None:
                     continue
                 delivery.status = "sending"
@@ -479,36 +502,40 @@ class DeliveryWorker:
             return list(await asyncio.gather(*(deliver(o) for o in claimed)))
 
     async def send(self, client: httpx.AsyncClient, outgoing: Outgoing) -> Outcome:
-        """Send one claimed delivery (without recording how it went)."""
+        """Send one claimed delivery (without recording how it went). Whatever goes wrong
+        with it, even unexpectedly, is its outcome: a failure of this delivery alone."""
         delivery = outgoing.delivery
-        if delivery.channel == "webhook":
-            result = await post_webhook(
-                client,
-                outgoing.url,
-                outgoing.body,
-                secret=outgoing.secret,
-                delivery_id=delivery.id,
-                event=delivery.kind,
-                timeout=self.settings.webhook_timeout_seconds,
-                deployment=self.settings.deployment,
-            )
-            return Outcome(result.ok, result.error, result.permanent)
-        assert outgoing.message is not None
-        message = build_message(
-            sender=self.settings.mail_from,
-            to=delivery.target,
-            to_name=outgoing.to_name,
-            subject=outgoing.message.subject,
-            text=outgoing.message.text,
-            html=outgoing.message.html,
-            delivery_id=delivery.id,
-            unsubscribe_url=outgoing.unsubscribe_url,
-            attachments=outgoing.attachments,
-        )
         try:
+            if delivery.channel == "webhook":
+                result = await post_webhook(
+                    client,
+                    outgoing.url,
+                    outgoing.body,
+                    secret=outgoing.secret,
+                    delivery_id=delivery.id,
+                    event=delivery.kind,
+                    timeout=self.settings.webhook_timeout_seconds,
+                    deployment=self.settings.deployment,
+                )
+                return Outcome(result.ok, result.error, result.permanent)
+            assert outgoing.message is not None
+            message = build_message(
+                sender=self.settings.mail_from,
+                to=delivery.target,
+                to_name=outgoing.to_name,
+                subject=outgoing.message.subject,
+                text=outgoing.message.text,
+                html=outgoing.message.html,
+                delivery_id=delivery.id,
+                unsubscribe_url=outgoing.unsubscribe_url,
+                attachments=outgoing.attachments,
+            )
             await send_mail(self.relay, message)
         except MailError as exc:
             return Outcome(False, str(exc), exc.permanent)
+        except Exception as exc:
+            logger.exception("delivery failed unexpectedly", extra={"delivery": delivery.id})
+            return Outcome(False, f"it failed unexpectedly: {_failure(exc)}")
         return Outcome(True)
 
     # -- outcomes ---------------------------------------------------------------------

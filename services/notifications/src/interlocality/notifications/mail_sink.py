@@ -1,5 +1,8 @@
 """The embedded SMTP sink: accepts every message, keeps it in a Maildir and relays nothing.
 
+It offers SMTPUTF8 (RFC 6531), so internationalised addresses such as
+``lucía.romero@students.example.org`` arrive as they are.
+
 ``make run`` starts it so e-mail can be read at ``/v1/mailbox`` of notifications instead of
 reaching anybody: ``python -m interlocality.notifications.mail_sink --dir var/demo/mail``.
 """
@@ -49,18 +52,31 @@ class _MaildirDelivery:
         trace = [f"Return-Path: <{envelope.mail_from}>"]
         trace += [f"Delivered-To: {recipient}" for recipient in envelope.rcpt_tos]
         content = bytes(envelope.original_content).replace(b"\r\n", b"\n")
-        key = self.maildir.add("\n".join(trace).encode() + b"\n" + content)
+        # aiosmtpd keeps bytes that are not UTF-8 as surrogates: they go back as they came
+        lines = "\n".join(trace).encode("utf-8", "surrogateescape")
+        key = self.maildir.add(lines + b"\n" + content)
         logger.debug("stored message %s for %s", key, ", ".join(envelope.rcpt_tos))
         return f"250 2.0.0 Ok: stored as {key}"
 
 
 class MailSink:
-    """The SMTP sink on ``host:port``; ``start()``/``stop()`` or use as a context manager."""
+    """The SMTP sink on ``host:port``; ``start()``/``stop()`` or use as a context manager.
 
-    def __init__(self, directory: Path | str, host: str = "127.0.0.1", port: int = 8025) -> None:
+    ``smtputf8=False`` makes it a relay without SMTPUTF8, as many still are.
+    """
+
+    def __init__(
+        self,
+        directory: Path | str,
+        host: str = "127.0.0.1",
+        port: int = 8025,
+        *,
+        smtputf8: bool = True,
+    ) -> None:
         self.directory = Path(directory)
         self.host = host
         self.port = port
+        self.smtputf8 = smtputf8
         self._controller: Controller | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -76,7 +92,7 @@ class MailSink:
             server_hostname="interlocality-mail-sink",
             ident="Interlocality mail sink",
             data_size_limit=MAX_MESSAGE_BYTES,
-            enable_SMTPUTF8=True,
+            enable_SMTPUTF8=self.smtputf8,
         )
         try:
             controller.start()

@@ -170,6 +170,13 @@ def _summary(key: str, message: EmailMessage) -> MailSummary:
     )
 
 
+def _media_type(data: bytes) -> str:
+    """``message/global`` (RFC 6532) for a message whose header fields are UTF-8, as sent
+    with SMTPUTF8; ``message/rfc822`` for one in ASCII."""
+    head = data.split(b"\n\n", 1)[0]
+    return "message/rfc822" if head.isascii() else "message/global"
+
+
 def _addressed_to(directory: Path, to: str | None) -> Iterator[tuple[str, bytes]]:
     for stored in _stored(directory):
         data = _read(stored)
@@ -236,10 +243,11 @@ def create_mailbox_router(directory: Path) -> APIRouter:
         "/mailbox/{key}/raw",
         summary="One message as it arrived",
         response_class=Response,
-        responses={200: {"content": {"message/rfc822": {}}}},
+        responses={200: {"content": {"message/rfc822": {}, "message/global": {}}}},
     )
     def get_raw_mail(key: str) -> Response:
-        return Response(raw_or_404(key), media_type="message/rfc822")
+        data = raw_or_404(key)
+        return Response(data, media_type=_media_type(data))
 
     @router.get(
         "/mailbox/{key}/attachments/{index}",

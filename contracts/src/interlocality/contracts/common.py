@@ -6,7 +6,7 @@ from functools import cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 __all__ = [
     "CEFR_LEVELS",
@@ -125,5 +125,5 @@ class LanguageRequirement(BaseModel):
     code: LanguageCode
     min_level: Annotated[CefrLevel, Field(title="Minimum CEFR level", description="A1 … C2.")]
     required: Annotated[
-        bool, Field(title="Required", description="False: nice to have, not a condition.")
+        StrictBool, Field(title="Required", description="False: nice to have, not a condition.")
     ] = True

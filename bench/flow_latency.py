@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+import uuid
 
 import httpx
 
@@ -47,11 +48,14 @@ def items(client: httpx.Client, url: str) -> list[object]:
 
 def one_round(client: httpx.Client, skills: list[str], n: int) -> dict[str, float]:
     started = time.perf_counter()
-    company = client.post(f"{BASE['vacancies']}/v1/companies", json={"name": f"Bench {n}"})
+    # a name of its own: the region refuses a second company of the same name and city
+    name = f"Bench {n} {uuid.uuid4().hex[:8]}"
+    company = client.post(f"{BASE['vacancies']}/v1/companies", json={"name": name})
+    company.raise_for_status()
     vacancy = client.post(
         f"{BASE['vacancies']}/v1/vacancies",
         json={
-            "company_id": company.json()["id"],
+            "company_id": company.json()["company_id"],
             "title": f"Bench vacancy {n}",
             "kind": "internship",
             "required_skills": [{"uri": uri, "min_level": 2} for uri in skills],

@@ -298,7 +298,7 @@ def probe_latencies(
             )
             returned = time.perf_counter()
             answer.raise_for_status()
-            vacancy_id = answer.json()["id"]
+            vacancy_id = answer.json()["vacancy_id"]
             deadline = returned + 30
             while vacancy_id not in clock.arrived and time.perf_counter() < deadline:
                 time.sleep(0.002)
@@ -406,7 +406,7 @@ def part_b(args: argparse.Namespace, workdir: Path) -> list[Row]:
             while applied(client, base, "students") < args.region_students:
                 time.sleep(0.5)
             company_ids = [
-                c["id"]
+                c["company_id"]
                 for c in client.get(region.url("vacancies", "/v1/companies?limit=50")).json()[
                     "items"
                 ]

@@ -149,7 +149,7 @@ def test_company_vacancy_student_match_notification_summary(running_region: Regi
         "vacancies",
         "/v1/vacancies",
         {
-            "company_id": company.json()["id"],
+            "company_id": company.json()["company_id"],
             "title": "Backend developer intern",
             "kind": "internship",
             "required_skills": [{"uri": uri, "min_level": 2} for uri in skills],
@@ -157,7 +157,7 @@ def test_company_vacancy_student_match_notification_summary(running_region: Regi
         },
     )
     assert vacancy.status_code == 201, vacancy.text
-    vacancy_id = vacancy.json()["id"]
+    vacancy_id = vacancy.json()["vacancy_id"]
     student = r.post(
         "profiles",
         "/v1/students",
@@ -246,7 +246,9 @@ def test_company_vacancy_student_match_notification_summary(running_region: Regi
 def test_matches_applications_and_placements_make_the_funnel(running_region: Region) -> None:
     r = running_region
     skills = skills_of("chemical engineer")
-    company_id = r.post("vacancies", "/v1/companies", {"name": "Kemi Nord A/S"}).json()["id"]
+    company_id = r.post("vacancies", "/v1/companies", {"name": "Kemi Nord A/S"}).json()[
+        "company_id"
+    ]
     vacancy_id = r.post(
         "vacancies",
         "/v1/vacancies",
@@ -256,7 +258,7 @@ def test_matches_applications_and_placements_make_the_funnel(running_region: Reg
             "kind": "thesis",
             "required_skills": [{"uri": uri, "min_level": 1} for uri in skills],
         },
-    ).json()["id"]
+    ).json()["vacancy_id"]
     students = [
         r.post(
             "profiles",
@@ -345,7 +347,7 @@ def test_consent_withdrawal_and_erasure_reach_every_service(running_region: Regi
     r = running_region
     skills = skills_of("data analyst")
     company_id = r.post("vacancies", "/v1/companies", {"name": "Elbtal Analytics GmbH"}).json()[
-        "id"
+        "company_id"
     ]
     vacancy = r.post(
         "vacancies",
@@ -377,7 +379,7 @@ def test_consent_withdrawal_and_erasure_reach_every_service(running_region: Regi
             if (
                 response := r.post(
                     "vacancies",
-                    f"/v1/vacancies/{vacancy['id']}/applications",
+                    f"/v1/vacancies/{vacancy['vacancy_id']}/applications",
                     {"student_id": student_id},
                 )
             ).status_code
@@ -416,7 +418,7 @@ def test_operator_imports_a_file_and_sees_the_state_downstream(
     r = running_region
     skills = skills_of("software developer")
     companies = tmp_path / "companies.csv"
-    companies.write_text("external_id,name,city\nco-1,Nordlys Software ApS,Aarhus\n")
+    companies.write_text("external_id,name,city\nco-1,Søndergaard Data ApS,Aarhus\n")
     vacancies = tmp_path / "vacancies.csv"
     vacancies.write_text(
         "external_id,company_external_id,title,kind,required_skills\n"
@@ -466,7 +468,7 @@ def test_a_student_picks_channels_and_frequency_and_gets_exactly_that(
     with recording_receiver() as receiver:
         company_id = r.post(
             "vacancies", "/v1/companies", {"name": "Zeeland Zonne-energie BV"}
-        ).json()["id"]
+        ).json()["company_id"]
 
         def student(name: str, email: str, preferences: dict[str, Any]) -> str:
             created = r.post(
@@ -519,7 +521,7 @@ def test_a_student_picks_channels_and_frequency_and_gets_exactly_that(
                 "kind": "thesis",
                 "required_skills": [{"uri": uri, "min_level": 2} for uri in skills],
             },
-        ).json()["id"]
+        ).json()["vacancy_id"]
 
         def mail_to(address: str) -> list[dict[str, Any]]:
             return list(r.get("notifications", "/v1/mailbox", {"to": address}).json()["items"])

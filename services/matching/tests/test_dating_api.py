@@ -106,7 +106,7 @@ def test_an_event_is_planned_stored_and_sent_to_every_participant(
         created = client.post("/v1/dating-events", json=event_body())
         assert created.status_code == 201, created.text
         schedule = created.json()
-        event_id = schedule["event_id"]
+        event_id = schedule["dating_event_id"]
         assert created.headers["location"] == f"/v1/dating-events/{event_id}"
         assert dates_of(schedule) == {
             ("kwame", "nordlys", 0.8, False),
@@ -215,7 +215,7 @@ def test_refusals_name_the_field_or_the_constraint(
 
         assert client.get("/v1/dating-events/no-such-event").status_code == 404
         assert client.get("/v1/dating-events/no-such-event/schedule.csv").status_code == 404
-        event_id = client.post("/v1/dating-events", json=event_body()).json()["event_id"]
+        event_id = client.post("/v1/dating-events", json=event_body()).json()["dating_event_id"]
         for path in ("students/nobody", "companies/nobody", "students/vestas"):
             answer = client.get(f"/v1/dating-events/{event_id}/{path}/agenda.ics")
             assert answer.status_code == 404, path

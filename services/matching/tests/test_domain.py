@@ -107,6 +107,17 @@ def test_a_vacancys_rules_reused_for_many_students_answer_as_for_each_alone() ->
         assert rules.evaluate(student) == evaluate_pair(student, vacancy, GRAPH)
 
 
+def test_an_uncovered_nice_to_have_skill_is_missing_apart_from_the_required_ones() -> None:
+    python_only = replace(STUDENT, skills={PYTHON: 4})
+    vacancy = replace(VACANCY, required=(RequiredSkill(PYTHON, 3),), nice=(RequiredSkill(SQL),))
+    result = evaluate_pair(python_only, vacancy, GRAPH)
+    assert result.missing_required == ()
+    assert result.missing_nice_to_have == (SQL,)
+    asks_sql = replace(vacancy, required=(RequiredSkill(SQL),), nice=(RequiredSkill(PYTHON),))
+    flipped = evaluate_pair(python_only, asks_sql, GRAPH)
+    assert (flipped.missing_required, flipped.missing_nice_to_have) == ((SQL,), ())
+
+
 def test_required_skills_weigh_more_than_nice_ones_and_levels_count() -> None:
     low = replace(STUDENT, skills={PYTHON: 1, SQL: 3})
     vacancy = replace(VACANCY, nice=(RequiredSkill(JAVA, 1),))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +31,14 @@ def skills() -> list[str]:
     return list(analyst.essential_skills[:3])
 
 
-def vacancy_event(region: str, event_type: type, status: str, version: int) -> Any:
+def vacancy_event(
+    region: str,
+    event_type: type,
+    status: str,
+    version: int,
+    required: list[str] | None = None,
+    nice: tuple[str, ...] = (),
+) -> Any:
     return event_type(
         source=f"/interlocality/{region}/vacancies",
         region=region,
@@ -40,7 +48,10 @@ def vacancy_event(region: str, event_type: type, status: str, version: int) -> A
             company_id="c-1",
             title="Data analyst (student job)",
             kind="student_job",
-            required_skills=[SkillRequirement(uri=uri, min_level=2) for uri in skills()],
+            required_skills=[
+                SkillRequirement(uri=uri, min_level=2) for uri in required or skills()
+            ],
+            nice_to_have_skills=[SkillRequirement(uri=uri) for uri in nice],
             languages=[],
             status=status,
             version=version,
@@ -233,3 +244,29 @@ def test_a_vacancy_keeps_its_best_students_up_to_the_limit(
         assert [s for s, _ in ranked(client, "/v1/vacancies/v-1/matches")] == ["s-all"]
         why = client.get("/v1/students/s-two/vacancies/v-1/evaluation").json()
         assert why["is_match"] is True  # a match by the rules, outranked by the limit
+
+
+CHEMISTRY = "http://data.europa.eu/esco/skill/cde9911c-f92e-4de1-811f-336e177ac4ce"
+
+
+def test_an_uncovered_nice_to_have_skill_is_said_apart_from_missing_required_ones(
+    service_settings: Callable[..., Any], kafka_bootstrap: str, region: str
+) -> None:
+    uris = skills()
+    vacancy = vacancy_event(region, VacancyPublished, "open", 1, uris[:2], nice=(CHEMISTRY,))
+    with TestClient(create_app(service_settings("matching"))) as client:
+        asyncio.run(publish(kafka_bootstrap, [vacancy, student_event(region, "s-ana", uris[:2])]))
+        wait_until(lambda: ranked(client, "/v1/students/s-ana/matches"))
+        [match] = client.get("/v1/students/s-ana/matches").json()["items"]
+        assert match["missing_skills"] == []
+        assert [(s["uri"], s["label"]) for s in match["missing_nice_to_have"]] == [
+            (CHEMISTRY, "chemistry")
+        ]
+        why = client.get("/v1/students/s-ana/vacancies/v-1/evaluation").json()
+        assert (why["missing_skills"], why["missing_nice_to_have"]) == (
+            [],
+            [{"uri": CHEMISTRY, "label": "chemistry"}],
+        )
+        [found] = asyncio.run(read_topic(kafka_bootstrap, MATCHES.name(region), count=1))
+    event = json.loads(found.value)
+    assert (event["missing_skills"], event["missing_nice_to_have"]) == ([], [CHEMISTRY])

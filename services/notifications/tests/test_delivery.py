@@ -611,7 +611,7 @@ def test_webhooks_are_signed_retried_dead_lettered_and_a_failing_endpoint_paused
         )
         assert len(receiver.received("/status/500")) == 2  # first try and one retry
         statuses = {d["target"]: d["status"] for d in n.deliveries("s-8")}
-        assert statuses == {good["id"]: "sent", bad["id"]: "failed"}
+        assert statuses == {good["webhook_id"]: "sent", bad["webhook_id"]: "failed"}
 
         events = delivery_events(n, 3)
         failed = [e for e in events if e.type.endswith("NotificationFailed.v1")]
@@ -624,11 +624,11 @@ def test_webhooks_are_signed_retried_dead_lettered_and_a_failing_endpoint_paused
         r.publish(r.match("s-8", "v-2", "c-1", "Thesis on warehouse robots"))
         wait_until(lambda: len(n.deliveries("s-8")) == 4)
         n.worker.run()
-        listed = {e["id"]: e for e in n.client.get("/v1/webhooks?student_id=s-8").json()}
-        assert listed[bad["id"]]["paused"] is True
-        assert "3 deliveries failed in a row" in listed[bad["id"]]["paused_reason"]
-        assert listed[good["id"]]["paused"] is False
-        resumed = n.client.post(f"/v1/webhooks/{bad['id']}/resume").json()
+        listed = {e["webhook_id"]: e for e in n.client.get("/v1/webhooks?student_id=s-8").json()}
+        assert listed[bad["webhook_id"]]["paused"] is True
+        assert "3 deliveries failed in a row" in listed[bad["webhook_id"]]["paused_reason"]
+        assert listed[good["webhook_id"]]["paused"] is False
+        resumed = n.client.post(f"/v1/webhooks/{bad['webhook_id']}/resume").json()
         assert (resumed["paused"], resumed["failures_in_row"]) == (False, 0)
 
 
@@ -952,6 +952,8 @@ def test_the_live_stream_pushes_changes_and_resumes_after_the_last_event_id(
         ("updated", "v-1"),
         ("unavailable", "v-1"),
     ]
+    assert len({data["notification_id"] for _, _, data in got}) == 1
+    assert not any("id" in data for _, _, data in got)
     assert got[0][2]["content"]["missing_skills"] == [SQL]
     ids = [int(event_id) for event_id, _, _ in got]
     assert ids == sorted(ids)
@@ -963,5 +965,10 @@ def test_the_live_stream_pushes_changes_and_resumes_after_the_last_event_id(
     assert [(kind, data["vacancy_id"]) for _, kind, data in again] == [("notification", "v-2")]
     assert int(again[0][0]) > ids[-1]
     assert n.client.get("/v1/students/nobody/stream").status_code == 404
+    # resuming names a position, not a student: one who does not exist is not found either
+    with n.client.stream(
+        "GET", f"{n.base_url}/v1/students/nobody/stream", headers={"Last-Event-ID": "3"}
+    ) as resumed:
+        assert resumed.status_code == 404
     bad = n.client.get(url, headers={"Last-Event-ID": "yesterday"})
     assert bad.status_code == 422 and "last-event-id" in bad.json()["detail"][0]["field"]

@@ -43,6 +43,9 @@ def test_one_notification_per_student_and_vacancy_however_often_matched(
         time.sleep(1.0)
         items = feed(client, "s-1")
         assert sorted(n["vacancy_id"] for n in items) == ["v-1", "v-2"]
+        page = client.get("/v1/students/s-1/notifications", params={"limit": 1}).json()
+        assert (len(page["items"]), page["total"], page["limit"], page["offset"]) == (1, 2, 1, 0)
+        assert page["items"][0]["notification_id"] in {n["notification_id"] for n in items}
         assert items[0]["content"]["why"] == "You have 1 of the 2 skills this vacancy asks for."
 
         asyncio.run(publish(kafka_bootstrap, [withdrawn(region, "s-1", "v-1")]))

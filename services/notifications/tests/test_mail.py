@@ -214,14 +214,16 @@ async def test_the_mailbox_routes_list_filter_and_serve_raw_and_attachments(
 
     page = client.get("/v1/mailbox").json()
     assert [item["delivery_id"] for item in page["items"]] == ["dl-2", "dl-1"]
-    assert (page["limit"], page["offset"]) == (50, 0)
+    assert (page["total"], page["limit"], page["offset"]) == (2, 50, 0)
     assert page["items"][1]["from"] == SENDER
     assert page["items"][1]["subject"] == "Nyt match: Udvikler i Århus – 4 af 5 færdigheder"
-    older = client.get("/v1/mailbox", params={"limit": 1, "offset": 1}).json()["items"]
-    assert [item["delivery_id"] for item in older] == ["dl-1"]
+    older = client.get("/v1/mailbox", params={"limit": 1, "offset": 1}).json()
+    assert [item["delivery_id"] for item in older["items"]] == ["dl-1"]
+    assert older["total"] == 2
 
     only_soren = client.get("/v1/mailbox", params={"to": "Soren.Orsted@Students.Example.DK"})
     [soren] = only_soren.json()["items"]
+    assert only_soren.json()["total"] == 1
     assert soren["delivery_id"] == "dl-1"
     assert client.get("/v1/mailbox", params={"to": "nobody@example.org"}).json()["items"] == []
 
@@ -250,7 +252,7 @@ def test_a_missing_maildir_is_an_empty_mailbox(tmp_path: Path) -> None:
     app = FastAPI()
     app.include_router(create_mailbox_router(tmp_path / "never-created"))
     client = TestClient(app)
-    assert client.get("/v1/mailbox").json() == {"items": [], "limit": 50, "offset": 0}
+    assert client.get("/v1/mailbox").json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
 
 
 async def test_nothing_listening_is_a_temporary_failure_with_the_reason() -> None:

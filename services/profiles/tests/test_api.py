@@ -255,3 +255,26 @@ def test_preferences_changed_through_a_link_are_applied_and_published(
         assert [json.loads(r.value)["version"] for r in records] == [1, 2]
         time.sleep(1.0)
         assert client.get(f"/v1/students/{student_id}").json()["version"] == 2
+
+
+def test_consents_take_only_true_or_false(service_settings: Callable[..., object]) -> None:
+    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+        for loose in (0, 1, "yes", "on", "t", "false", None):
+            response = client.post(
+                "/v1/students", json=student(consents={"matching": loose, "analytics": True})
+            )
+            assert response.status_code == 422, (loose, response.text)
+            [problem] = response.json()["detail"]
+            assert problem["field"] == "body.consents.matching"
+            assert problem["msg"] == (
+                f"true or false was expected (without quotes), not {json.dumps(loose)}"
+            )
+        assert stored_rows(client) == (0, 0)
+
+        created = client.post("/v1/students", json=student(name="Søren Ørsted"))
+        student_id = created.json()["student_id"]
+        refused = client.put(f"/v1/students/{student_id}/consents", json={"analytics": "no"})
+        assert refused.status_code == 422
+        assert [p["field"] for p in refused.json()["detail"]] == ["body.analytics"]
+        given = client.put(f"/v1/students/{student_id}/consents", json={"analytics": False})
+        assert given.json()["consents"]["analytics"]["granted"] is False

@@ -97,8 +97,9 @@ def test_import_reports_bad_rows_stores_good_ones_and_is_idempotent(
 
         listed = client.get("/v1/students?limit=2").json()
         assert len(listed["items"]) == 2 and listed["next_cursor"]
+        assert (listed["total"], listed["limit"]) == (3, 2)
         rest = client.get(f"/v1/students?limit=10&cursor={listed['next_cursor']}").json()
-        assert rest["next_cursor"] is None
+        assert rest["next_cursor"] is None and rest["total"] == 3
         everyone = listed["items"] + rest["items"]
         assert sorted(s["external_id"] for s in everyone) == ["au-1", "au-2", "au-6"]
         au6 = next(s for s in everyone if s["external_id"] == "au-6")
@@ -169,3 +170,21 @@ def test_skill_search_is_ranked_and_typo_tolerant(service_settings: Callable[...
         hits = client.get("/v1/skills", params={"q": "pyton programing", "limit": 3}).json()
         assert hits[0]["uri"] == PYTHON
         assert client.get("/v1/skills", params={"q": ""}).status_code == 422
+
+
+def test_csv_consents_are_yes_or_no_and_anything_else_is_reported(
+    service_settings: Callable[..., Any],
+) -> None:
+    good = rows()[0]
+    data = [
+        {**good, "external_id": "au-1", "consent_matching": "No"},
+        {**good, "external_id": "au-2", "consent_matching": "maybe"},  # line 3
+    ]
+    with TestClient(create_app(service_settings("profiles"))) as client:
+        report = run(client, as_csv(data))
+        assert (report["created"], report["failed"]) == (1, 1)
+        [error] = report["errors"]
+        assert (error["line"], error["field"]) == (3, "consent_matching")
+        assert error["message"] == "'maybe' is not yes or no"
+        [stored] = client.get("/v1/students").json()["items"]
+        assert stored["consents"]["matching"]["granted"] is False

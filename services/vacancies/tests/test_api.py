@@ -36,10 +36,10 @@ def test_register_publish_close_emit_snapshots(
     with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
         company = client.post("/v1/companies", json={"name": "Elbtal GmbH", "city": "Leipzig"})
         assert company.status_code == 201
-        company_id = company.json()["id"]
+        company_id = company.json()["company_id"]
         created = client.post("/v1/vacancies", json=vacancy(company_id))
         assert created.status_code == 201, created.text
-        vacancy_id = created.json()["id"]
+        vacancy_id = created.json()["vacancy_id"]
         closed = client.post(f"/v1/vacancies/{vacancy_id}/close")
         assert (closed.json()["status"], closed.json()["version"]) == ("closed", 2)
         again = client.post(f"/v1/vacancies/{vacancy_id}/close")
@@ -76,7 +76,7 @@ def test_a_vacancy_for_an_unknown_company_is_422_and_not_stored(
 
 def test_bad_vacancy_fields_are_named(service_settings: Callable[..., object]) -> None:
     with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
-        company_id = client.post("/v1/companies", json={"name": "Kempen NV"}).json()["id"]
+        company_id = client.post("/v1/companies", json={"name": "Kempen NV"}).json()["company_id"]
         response = client.post(
             "/v1/vacancies",
             json=vacancy(
@@ -92,3 +92,53 @@ def test_bad_vacancy_fields_are_named(service_settings: Callable[..., object]) -
             "body.required_skills.0.uri",
             "body.required_skills.0.min_level",
         }
+
+
+def test_booleans_take_only_true_or_false(service_settings: Callable[..., object]) -> None:
+    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+        company_id = client.post("/v1/companies", json={"name": "Ærø Café"}).json()["company_id"]
+        response = client.post(
+            "/v1/vacancies",
+            json=vacancy(
+                company_id,
+                curricular="yes",
+                languages=[{"code": "da", "min_level": "B1", "required": 0}],
+            ),
+        )
+        assert response.status_code == 422
+        problems = {p["field"]: p["msg"] for p in response.json()["detail"]}
+        assert problems == {
+            "body.curricular": 'true or false was expected (without quotes), not "yes"',
+            "body.languages.0.required": "true or false was expected (without quotes), not 0",
+        }
+        strict = client.post(
+            "/v1/vacancies",
+            json=vacancy(
+                company_id,
+                curricular=True,
+                languages=[{"code": "da", "min_level": "B1", "required": False}],
+            ),
+        )
+        assert strict.status_code == 201, strict.text
+        assert strict.json()["vacancy"]["curricular"] is True
+
+
+def test_a_second_company_of_one_name_in_one_city_is_refused_naming_the_first(
+    service_settings: Callable[..., object],
+) -> None:
+    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+        first = client.post("/v1/companies", json={"name": "Ærø Café ApS", "city": "Århus"})
+        assert first.status_code == 201, first.text
+        first_id = first.json()["company_id"]
+        for name, city in (("Ærø Café ApS", "Århus"), ("aerø  cafe aps", "ARHUS")):
+            again = client.post("/v1/companies", json={"name": name, "city": city})
+            assert again.status_code == 409, (name, city, again.text)
+            [problem] = again.json()["detail"]
+            assert (problem["field"], problem["company_id"]) == ("body.name", first_id)
+            assert first_id in problem["msg"]
+        elsewhere = client.post("/v1/companies", json={"name": "Ærø Café ApS", "city": "Odense"})
+        assert elsewhere.status_code == 201, elsewhere.text
+        other_name = client.post("/v1/companies", json={"name": "Ærø Bageri", "city": "Århus"})
+        assert other_name.status_code == 201, other_name.text
+        listed = client.get("/v1/companies").json()
+        assert listed["total"] == 3 and len(listed["items"]) == 3

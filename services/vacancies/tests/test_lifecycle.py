@@ -33,7 +33,7 @@ def company(client: TestClient, **changes: Any) -> str:
     }
     response = client.post("/v1/companies", json=body)
     assert response.status_code == 201, response.text
-    return str(response.json()["id"])
+    return str(response.json()["company_id"])
 
 
 def vacancy(client: TestClient, company_id: str, **changes: Any) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def test_draft_open_applications_placements_fill_the_vacancy(
             session.add_all([KnownStudent(id="s-1"), KnownStudent(id="s-2")])
             session.commit()
         draft = vacancy(client, company(client), status="draft")
-        vacancy_id = draft["id"]
+        vacancy_id = draft["vacancy_id"]
         assert draft["status"] == "draft"
         url = f"/v1/vacancies/{vacancy_id}"
         assert client.post(f"{url}/applications", json={"student_id": "s-1"}).status_code == 409
@@ -120,11 +120,11 @@ def test_vacancies_past_their_deadline_expire_on_their_own(
         later = vacancy(client, company_id, application_deadline=str(deadline + timedelta(days=30)))
         with runtime.transaction() as session:
             assert Lifecycle(runtime).expire_due(session, deadline + timedelta(days=1)) == 1
-        assert client.get(f"/v1/vacancies/{due['id']}").json()["status"] == "expired"
-        assert client.get(f"/v1/vacancies/{later['id']}").json()["status"] == "open"
+        assert client.get(f"/v1/vacancies/{due['vacancy_id']}").json()["status"] == "expired"
+        assert client.get(f"/v1/vacancies/{later['vacancy_id']}").json()["status"] == "open"
         records = asyncio.run(read_topic(kafka_bootstrap, VACANCIES.name(settings.region), 3))
     expired = [r for r in records if dict(r.headers)["ce_type"].endswith(b"VacancyExpired.v1")]
-    assert [r.key.decode() for r in expired] == [due["id"]]
+    assert [r.key.decode() for r in expired] == [due["vacancy_id"]]
 
 
 def test_dates_in_the_past_and_end_before_start_are_refused(
@@ -158,15 +158,16 @@ def test_import_companies_then_vacancies_by_external_id(
     service_settings: Callable[..., Any],
 ) -> None:
     companies = (
-        "external_id,name,employees,sector,country,export_markets\n"
-        "c-1,Maas Logistics BV,40,52,NL,DE;BE\n"
-        "c-2,Broken BV,-3,52,NL,\n"
+        "external_id,name,employees,sector,country,export_markets,city\n"
+        "c-1,Maas Logistics BV,40,52,NL,DE;BE,Venlo\n"
+        "c-2,Broken BV,-3,52,NL,,Venlo\n"
     )
     vacancies = (
-        "external_id,company_external_id,title,kind,required_skills,languages\n"
-        f"v-1,c-1,Planner,internship,{PYTHON}|2,en:B2;nl:B1:nice\n"
-        f"v-2,c-9,Planner,internship,{PYTHON}|2,en:B2\n"
-        "v-3,c-1,Planner,internship,pyton programing|2,en:B2\n"
+        "external_id,company_external_id,title,kind,required_skills,languages,curricular\n"
+        f"v-1,c-1,Planner,internship,{PYTHON}|2,en:B2;nl:B1:nice,yes\n"
+        f"v-2,c-9,Planner,internship,{PYTHON}|2,en:B2,no\n"
+        "v-3,c-1,Planner,internship,pyton programing|2,en:B2,\n"
+        f"v-4,c-1,Planner,internship,{PYTHON}|2,en:B2,sometimes\n"
     )
 
     def report(client: TestClient, kind: str, body: str) -> dict[str, Any]:
@@ -178,17 +179,50 @@ def test_import_companies_then_vacancies_by_external_id(
         assert (first["created"], first["failed"]) == (1, 1)
         assert first["errors"][0]["line"] == 3 and first["errors"][0]["field"] == "employees"
         second = report(client, "vacancies", vacancies)
-        assert (second["created"], second["failed"]) == (1, 2)
+        assert (second["created"], second["failed"]) == (1, 3)
         assert {(e["line"], e["field"]) for e in second["errors"]} == {
             (3, "company_external_id"),
             (4, "required_skills.0.uri"),
+            (5, "curricular"),
         }
         again = report(client, "vacancies", vacancies)
         assert (again["created"], again["unchanged"]) == (0, 1)
         listed = client.get("/v1/vacancies?status=open").json()["items"]
         assert [v["vacancy"]["external_id"] for v in listed] == ["v-1"]
+        assert listed[0]["vacancy"]["curricular"] is True
         nice = listed[0]["vacancy"]["languages"][1]
         assert (nice["code"], nice["required"]) == ("nl", False)
         by_own_id = client.get("/v1/vacancies", params={"external_id": "v-1"}).json()["items"]
-        assert [v["id"] for v in by_own_id] == [listed[0]["id"]]
+        assert [v["vacancy_id"] for v in by_own_id] == [listed[0]["vacancy_id"]]
         assert client.get("/v1/vacancies", params={"external_id": "v-2"}).json()["items"] == []
+
+
+def test_an_import_refuses_a_company_registered_under_another_id_and_stays_idempotent(
+    service_settings: Callable[..., Any],
+) -> None:
+    companies = (
+        "external_id,name,city\n"
+        "c-1,Müller & Søn GmbH,Leipzig\n"
+        "c-2,MULLER & SON GMBH,Leipzig\n"  # the same company under a second own id
+        "c-3,Müller & Søn GmbH,Dresden\n"
+    )
+
+    def report(client: TestClient, body: str) -> dict[str, Any]:
+        response = client.post("/v1/imports/companies?format=csv", content=body.encode())
+        return dict(json.loads(response.text.strip().splitlines()[-1])["report"])
+
+    with TestClient(create_app(service_settings("vacancies"))) as client:
+        http_first = client.post("/v1/companies", json={"name": "Kaffee Kontor", "city": "Halle"})
+        first = report(client, companies + "c-4,Kaffee  Kontor,halle\n")
+        assert (first["created"], first["failed"]) == (2, 2)
+        errors = {e["line"]: e for e in first["errors"]}
+        assert {line: e["field"] for line, e in errors.items()} == {3: "name", 5: "name"}
+        assert http_first.json()["company_id"] in errors[5]["message"]
+        again = report(client, companies)
+        assert (again["created"], again["unchanged"], again["failed"]) == (0, 2, 1)
+        renamed = report(client, "external_id,name,city\nc-1,Müller & Söhne GmbH,Leipzig\n")
+        assert (renamed["updated"], renamed["failed"]) == (1, 0)
+        moved = report(client, "external_id,name,city\nc-3,Müller & Söhne GmbH,Leipzig\n")
+        assert (moved["updated"], moved["failed"]) == (0, 1)
+        by_name = {c["name"]: c for c in client.get("/v1/companies").json()["items"]}
+        assert by_name["Müller & Söhne GmbH"]["version"] == 2

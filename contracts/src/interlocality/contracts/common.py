@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -152,5 +152,5 @@ class LanguageRequirement(BaseModel):
     code: LanguageCode
     min_level: Annotated[CefrLevel, Field(title="Minimum CEFR level", description="A1 … C2.")]
     required: Annotated[
-        bool, Field(title="Required", description="False: nice to have, not a condition.")
+        StrictBool, Field(title="Required", description="False: nice to have, not a condition.")
     ] = True

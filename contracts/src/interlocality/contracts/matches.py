@@ -137,6 +137,14 @@ class Match(BaseModel):
     missing_skills: Annotated[
         list[str], Field(title="Missing skills", description="Required ESCO URIs not covered.")
     ]
+    missing_nice_to_have: Annotated[
+        list[str],
+        Field(
+            title="Missing nice-to-have skills",
+            description="Nice-to-have ESCO URIs not covered: no condition, but they would add "
+            "to the score.",
+        ),
+    ] = []
     permit_flag: Annotated[
         str | None,
         Field(

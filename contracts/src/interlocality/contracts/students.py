@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from interlocality.contracts.common import (
     TIME_OF_DAY_PATTERN,
@@ -50,7 +50,7 @@ class Consent(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    granted: Annotated[bool, Field(title="Granted")] = False
+    granted: Annotated[StrictBool, Field(title="Granted")] = False
     at: Annotated[datetime | None, Field(title="Given or withdrawn at")] = None
 
 

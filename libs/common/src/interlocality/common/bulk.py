@@ -18,13 +18,17 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any, Literal, TypeVar
 
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
 
 from interlocality.common.codes import readable_message
 
 __all__ = [
+    "IMPORT_ROUTE",
     "FormT",
     "ImportFormat",
+    "ImportLine",
+    "ImportProgress",
     "ImportReport",
     "RowError",
     "RowOutcome",
@@ -36,6 +40,7 @@ __all__ = [
     "spool",
     "stream_import",
     "validate_rows",
+    "yes_or_no",
 ]
 
 ImportFormat = Literal["csv", "jsonl"]
@@ -73,6 +78,50 @@ class ImportReport:
     def as_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
         return asdict(self)
+
+
+class ImportProgress(BaseModel):
+    """How far an import has come."""
+
+    rows: int
+    failed: int
+
+
+class ImportLine(BaseModel):
+    """One line of an import's answer: ``progress`` after each batch, ``report`` last."""
+
+    progress: ImportProgress | None = None
+    report: ImportReport | None = None
+
+    def ndjson(self) -> bytes:
+        """The line as sent, with the part it does not hold left out."""
+        return self.model_dump_json(exclude_none=True).encode() + b"\n"
+
+
+NDJSON = "application/x-ndjson"
+
+# What an import route documents: the file it takes and the NDJSON lines it answers.
+IMPORT_ROUTE: dict[str, Any] = {
+    "response_class": StreamingResponse,
+    "responses": {
+        200: {
+            "description": "One JSON object a line (NDJSON): a `progress` line after each "
+            "batch, then the `report` with every bad row's line, field and reason.",
+            "content": {NDJSON: {"schema": ImportLine.model_json_schema()}},
+        }
+    },
+    "openapi_extra": {
+        "requestBody": {
+            "required": True,
+            "description": "The file: CSV with a header row (`format=csv`), or JSON Lines "
+            "in the API's JSON shape (`format=jsonl`).",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                NDJSON: {"schema": {"type": "string"}},
+            },
+        }
+    },
+}
 
 
 async def spool(chunks: AsyncIterator[bytes], max_memory: int = 8 * 1024 * 1024) -> IO[bytes]:
@@ -147,10 +196,10 @@ async def stream_import(
 ) -> AsyncIterator[bytes]:
     """Run an import in a worker thread; yield NDJSON progress lines, then the report."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+    queue: asyncio.Queue[ImportLine | None] = asyncio.Queue()
 
     def progress(report: ImportReport) -> None:
-        snapshot = {"progress": {"rows": report.rows, "failed": report.failed}}
+        snapshot = ImportLine(progress=ImportProgress(rows=report.rows, failed=report.failed))
         loop.call_soon_threadsafe(queue.put_nowait, snapshot)
 
     def work() -> ImportReport:
@@ -161,10 +210,10 @@ async def stream_import(
 
     task = asyncio.ensure_future(asyncio.to_thread(work))
     while (item := await queue.get()) is not None:
-        yield (json.dumps(item) + "\n").encode()
+        yield item.ndjson()
     report = await task
     source.close()
-    yield (json.dumps({"report": report.as_dict()}) + "\n").encode()
+    yield ImportLine(report=report).ndjson()
 
 
 class RowRejected(ValueError):
@@ -178,6 +227,21 @@ class RowRejected(ValueError):
 def fingerprint(form: BaseModel) -> str:
     """A hash of a form's content: re-importing an unchanged row changes nothing."""
     return hashlib.sha256(form.model_dump_json().encode()).hexdigest()
+
+
+YES = frozenset({"yes", "y", "true", "1"})
+NO = frozenset({"no", "n", "false", "0"})
+
+
+def yes_or_no(field: str, cell: str) -> bool:
+    """A yes/no CSV cell as a boolean (the JSON shape takes only true and false); any other
+    word is refused on ``field`` rather than guessed."""
+    word = cell.strip().lower()
+    if word in YES:
+        return True
+    if word in NO:
+        return False
+    raise RowRejected(field, f"{cell!r} is not yes or no")
 
 
 def split_list(value: str, separator: str = ";") -> list[str]:

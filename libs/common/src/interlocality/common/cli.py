@@ -77,7 +77,7 @@ def seed_demo_region(timeout: float = 30.0) -> dict[str, int]:
         for body in region.companies:
             response = client.post(f"{_url('vacancies')}/v1/companies", json=body)
             response.raise_for_status()
-            company_ids.append(response.json()["id"])
+            company_ids.append(response.json()["company_id"])
             counts["companies"] += 1
         for company_index, body in region.vacancies:
             response = client.post(

@@ -7,6 +7,7 @@ a 422 on its field with a message a person understands.
 from __future__ import annotations
 
 import gzip
+import json
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -56,7 +57,16 @@ def readable_message(error: Mapping[str, Any]) -> str:
         expected = _FORMATS.get(error.get("ctx", {}).get("pattern", ""))
         if expected is not None:
             return f"{error.get('input')!r} is not {expected}"
+    if error.get("type") in ("bool_type", "bool_parsing"):
+        return f"true or false was expected (without quotes), not {_as_json(error.get('input'))}"
     return str(error["msg"])
+
+
+def _as_json(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 @cache

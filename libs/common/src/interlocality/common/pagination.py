@@ -1,16 +1,44 @@
-"""Opaque cursors for list endpoints: keyset pagination over (sort key, id)."""
+"""The one shape of every list answer, and opaque cursors for keyset pagination over
+(sort key, id).
+
+Every list is a page: its ``items``, the ``total`` the whole list holds, the ``limit`` asked
+for, and where it is in the list — an ``offset``, or a ``next_cursor`` to pass back.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import HTTPException
+from pydantic import BaseModel, Field
 
 from interlocality.common.service import problem
 
-__all__ = ["decode_cursor", "encode_cursor"]
+__all__ = ["CursorPage", "OffsetPage", "decode_cursor", "encode_cursor"]
+
+ItemT = TypeVar("ItemT")
+
+
+class OffsetPage(BaseModel, Generic[ItemT]):
+    """One page of a list read by position: ``items`` from ``offset`` on."""
+
+    items: list[ItemT]
+    total: Annotated[int, Field(description="How many the whole list holds.", ge=0)]
+    limit: Annotated[int, Field(description="The most items a page holds.")]
+    offset: Annotated[int, Field(description="How many items come before this page.")]
+
+
+class CursorPage(BaseModel, Generic[ItemT]):
+    """One page of a list read by cursor: pass ``next_cursor`` back for the next page."""
+
+    items: list[ItemT]
+    total: Annotated[int, Field(description="How many the whole list holds.", ge=0)]
+    limit: Annotated[int, Field(description="The most items a page holds.")]
+    next_cursor: Annotated[
+        str | None, Field(description="Where the next page starts; null on the last page.")
+    ]
 
 
 def encode_cursor(*values: Any) -> str:

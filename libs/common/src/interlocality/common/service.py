@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
@@ -28,7 +28,7 @@ from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.middlewares import AckPolicy
 from faststream.specification import AsyncAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, SQLModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -65,10 +65,13 @@ from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.topics import TopicSpec, topic_of_event
 
 __all__ = [
+    "ErrorAnswer",
     "PersonalDataSource",
+    "Problem",
     "ReplaySource",
     "ServiceRuntime",
     "create_service_app",
+    "error_answers",
     "problem",
 ]
 
@@ -472,6 +475,99 @@ def problem(field: Sequence[str | int], message: str, kind: str, **extra: Any) -
     }
 
 
+class Problem(BaseModel):
+    """One thing wrong with a request: where the bad value is and what was expected."""
+
+    model_config = ConfigDict(extra="allow")
+
+    loc: Annotated[
+        list[str | int],
+        Field(description="Where: 'body', 'query', 'path' or 'header', then the field's path."),
+    ]
+    field: Annotated[str, Field(description="The same path in dots, e.g. 'body.skills.0.uri'.")]
+    msg: Annotated[str, Field(description="What is wrong and what was expected, in words.")]
+    type: Annotated[str, Field(description="A stable code of the kind of problem.")]
+    input: Annotated[Any, Field(description="The value that was refused, when there is one.")] = (
+        None
+    )
+
+
+class ErrorAnswer(BaseModel):
+    """The body of every 4xx answer: a sentence, or the problems of the request one by one
+    (422, and conflicts about one field)."""
+
+    detail: Annotated[
+        str | list[Problem],
+        Field(description="What went wrong: in words, or one entry per bad field."),
+    ]
+
+
+_ERROR_MEANINGS = {
+    403: "The signed link is invalid, expired or for another purpose.",
+    404: "Nothing is known by this id.",
+    409: "The request conflicts with what is stored.",
+    413: "The request body is larger than the service accepts.",
+    422: "The request is malformed: each problem names its field and what was expected.",
+}
+
+
+def error_answers(meanings: Mapping[int, str]) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route for the error answers it gives, each with its meaning
+    and the :class:`ErrorAnswer` body, e.g. ``error_answers({404: "No such vacancy."})``."""
+    return {
+        code: {"model": ErrorAnswer, "description": meaning or _ERROR_MEANINGS.get(code, "")}
+        for code, meaning in meanings.items()
+    }
+
+
+def _document_error_answers(app: FastAPI, ids_never_missing: Iterable[str]) -> None:
+    """Document the error answers every route shares: 422 with :class:`ErrorAnswer`
+    (FastAPI's default schema lacks ``field`` and ``input``), 413 where a request body is
+    taken, and 404 where the path names something by id — except on ``ids_never_missing``,
+    the paths that answer for any id."""
+    answer_any_id = set(ids_never_missing)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        answer = ErrorAnswer.model_json_schema(
+            ref_template="#/components/schemas/{model}", mode="serialization"
+        )
+        for name, schema in answer.pop("$defs", {}).items():
+            schemas.setdefault(name, schema)
+        schemas.setdefault("ErrorAnswer", answer)
+        body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorAnswer"}}}
+        ref = body["application/json"]["schema"]
+        for path, operations in document.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                for response in responses.values():
+                    # an error answer is JSON also where the route answers another type
+                    if any(c.get("schema") == ref for c in response.get("content", {}).values()):
+                        response["content"] = body
+                names_an_id = any(p.get("in") == "path" for p in operation.get("parameters", []))
+                if names_an_id and path not in answer_any_id:
+                    responses.setdefault(
+                        "404", {"description": _ERROR_MEANINGS[404], "content": body}
+                    )
+                if "422" in responses:
+                    responses["422"]["content"] = body
+                    if responses["422"].get("description") == "Validation Error":
+                        responses["422"]["description"] = _ERROR_MEANINGS[422]
+                if "requestBody" in operation:
+                    responses.setdefault(
+                        "413", {"description": _ERROR_MEANINGS[413], "content": body}
+                    )
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(unused, None)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     details = [
@@ -571,4 +667,5 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router)
+    _document_error_answers(app, ids_never_missing=["/v1/privacy/students/{student_id}"])
     return app

@@ -9,15 +9,17 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from interlocality.common.esco import EscoVocabulary
-from interlocality.common.service import ServiceRuntime
+from interlocality.common.pagination import OffsetPage
+from interlocality.common.service import ServiceRuntime, error_answers
 from interlocality.contracts.matches import MatchExplanation
 from interlocality.matching.domain import evaluate_pair
 from interlocality.matching.gaps import SkillGap, skill_gaps
-from interlocality.matching.handlers import explanation_of
+from interlocality.matching.handlers import explanation_of, missing_nice_to_have
 from interlocality.matching.index import MatchIndex
 from interlocality.matching.store import (
     MatchRecord,
     match_count_of_student,
+    match_count_of_vacancy,
     matches_of_student,
     matches_of_vacancy,
 )
@@ -41,7 +43,12 @@ class MatchPublic(BaseModel):
     vacancy_title: str
     score: float
     matched_skills: list[SkillRef]
-    missing_skills: list[SkillRef]
+    missing_skills: Annotated[
+        list[SkillRef], Field(description="Required skills the student has nothing for.")
+    ]
+    missing_nice_to_have: Annotated[
+        list[SkillRef], Field(description="Nice-to-have skills the student has nothing for.")
+    ]
     permit_flag: str | None
     explanation: MatchExplanation | None
     labels: Annotated[
@@ -49,13 +56,8 @@ class MatchPublic(BaseModel):
     ] = {}
 
 
-class MatchPage(BaseModel):
-    """One page of ranked matches."""
-
-    items: list[MatchPublic]
-    limit: int
-    offset: int
-    total: int | None = None
+class MatchPage(OffsetPage[MatchPublic]):
+    """One page of ranked matches, best first."""
 
 
 class PairEvaluationPublic(BaseModel):
@@ -67,6 +69,12 @@ class PairEvaluationPublic(BaseModel):
     score: float
     minimum_score: float
     failed_conditions: list[str]
+    missing_skills: Annotated[
+        list[SkillRef], Field(description="Required skills the student has nothing for.")
+    ]
+    missing_nice_to_have: Annotated[
+        list[SkillRef], Field(description="Nice-to-have skills the student has nothing for.")
+    ]
     explanation: MatchExplanation
     labels: dict[str, str]
 
@@ -92,6 +100,12 @@ class SkillGapAdvice(BaseModel):
     vacancies: list[UnlockedVacancy]
 
 
+NO_STUDENT = (
+    "Matching holds no student of this id: unknown, erased, or without consent to matching."
+)
+NO_VACANCY = "Matching knows no vacancy of this id."
+
+
 def create_router(
     runtime: ServiceRuntime, vocabulary: EscoVocabulary, index: MatchIndex
 ) -> APIRouter:
@@ -100,6 +114,9 @@ def create_router(
 
     def labels(uris: Sequence[str]) -> dict[str, str]:
         return {uri: vocabulary.label(uri) for uri in uris}
+
+    def skill_refs(uris: Sequence[str]) -> list[SkillRef]:
+        return [SkillRef(uri=uri, label=vocabulary.label(uri)) for uri in uris]
 
     def public(record: MatchRecord) -> MatchPublic:
         explanation = (
@@ -116,12 +133,9 @@ def create_router(
             company_id=record.company_id,
             vacancy_title=record.vacancy_title,
             score=record.score,
-            matched_skills=[
-                SkillRef(uri=u, label=vocabulary.label(u)) for u in record.matched_skills
-            ],
-            missing_skills=[
-                SkillRef(uri=u, label=vocabulary.label(u)) for u in record.missing_skills
-            ],
+            matched_skills=skill_refs(record.matched_skills),
+            missing_skills=skill_refs(record.missing_skills),
+            missing_nice_to_have=skill_refs(missing_nice_to_have(explanation)),
             permit_flag=record.permit_flag,
             explanation=explanation,
             labels=labels(named),
@@ -141,7 +155,11 @@ def create_router(
                 status.HTTP_404_NOT_FOUND, f"matching knows no vacancy {vacancy_id}"
             )
 
-    @router.get("/students/{student_id}/matches", summary="A student's matches, best first")
+    @router.get(
+        "/students/{student_id}/matches",
+        summary="A student's matches, best first",
+        responses=error_answers({404: NO_STUDENT}),
+    )
     def student_matches(
         student_id: str,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -155,7 +173,11 @@ def create_router(
             items=[public(r) for r in records], limit=limit, offset=offset, total=total
         )
 
-    @router.get("/vacancies/{vacancy_id}/matches", summary="A vacancy's matches, best first")
+    @router.get(
+        "/vacancies/{vacancy_id}/matches",
+        summary="A vacancy's matches, best first",
+        responses=error_answers({404: NO_VACANCY}),
+    )
     def vacancy_matches(
         vacancy_id: str,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -164,13 +186,17 @@ def create_router(
         known_vacancy(vacancy_id)
         with runtime.reading() as session:
             records = matches_of_vacancy(session, vacancy_id, limit, offset)
-        return MatchPage(items=[public(r) for r in records], limit=limit, offset=offset)
+            total = match_count_of_vacancy(session, vacancy_id)
+        return MatchPage(
+            items=[public(r) for r in records], limit=limit, offset=offset, total=total
+        )
 
     @router.get(
         "/students/{student_id}/vacancies/{vacancy_id}/evaluation",
         summary="Why a student and a vacancy match or not",
         description="Every hard condition with its outcome, the covered and missing skills and "
         "languages, and the parts of the score — also for pairs that are no match.",
+        responses=error_answers({404: f"{NO_STUDENT} Or: {NO_VACANCY}"}),
     )
     def evaluation(student_id: str, vacancy_id: str) -> PairEvaluationPublic:
         with index.lock:
@@ -190,6 +216,8 @@ def create_router(
             score=result.score,
             minimum_score=index.min_score,
             failed_conditions=[f"{c.name}: {c.detail}" for c in result.failed],
+            missing_skills=skill_refs(result.missing_required),
+            missing_nice_to_have=skill_refs(result.missing_nice_to_have),
             explanation=explanation,
             labels=labels(named),
         )
@@ -197,6 +225,7 @@ def create_router(
     @router.get(
         "/students/{student_id}/skill-gaps",
         summary="The skills that would unlock the most, and the best, open vacancies",
+        responses=error_answers({404: NO_STUDENT}),
     )
     def student_skill_gaps(
         student_id: str, limit: Annotated[int, Query(ge=1, le=20)] = 5

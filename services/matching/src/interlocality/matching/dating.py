@@ -411,7 +411,14 @@ class ScheduleTotals(BaseModel):
 class DatingSchedule(BaseModel):
     """A Company Dating event with its schedule, per date and per participant."""
 
-    event_id: Annotated[str, Field(title="Event id", description="The dating event's id.")]
+    event_id: Annotated[
+        str,
+        Field(
+            title="Dating event id",
+            description="The dating event's id.",
+            serialization_alias="dating_event_id",  # its name in answers and agendas
+        ),
+    ]
     name: Annotated[str, Field(title="Name", description="What the event is called.")]
     venue: Annotated[str | None, Field(title="Venue", description="Where it takes place.")]
     issued_at: Annotated[

@@ -206,6 +206,11 @@ class PairEvaluation:
         """Required skills the student has nothing for."""
         return tuple(s.uri for s in self.skills if s.required and s.via is None)
 
+    @property
+    def missing_nice_to_have(self) -> tuple[str, ...]:
+        """Nice-to-have skills the student has nothing for."""
+        return tuple(s.uri for s in self.skills if not s.required and s.via is None)
+
 
 @cache
 def _official_languages(country: str) -> tuple[str, ...]:

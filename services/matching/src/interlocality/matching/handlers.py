@@ -66,6 +66,7 @@ from interlocality.matching.store import (
 __all__ = [
     "explanation_of",
     "match_found",
+    "missing_nice_to_have",
     "register_kafka_handlers",
     "student_entry_of",
     "vacancy_entry_of",
@@ -157,6 +158,14 @@ def explanation_of(evaluation: PairEvaluation) -> MatchExplanation:
     )
 
 
+def missing_nice_to_have(explanation: MatchExplanation | None) -> list[str]:
+    """The nice-to-have skills an explained match leaves uncovered (its stored explanation
+    says so for every match, also those found before matches said it apart)."""
+    if explanation is None:
+        return []
+    return [s.uri for s in explanation.skills if not s.required and s.via is None]
+
+
 def _match_of(
     record: MatchRecord | dict[str, Any], explanation: MatchExplanation | None = None
 ) -> Match:
@@ -171,6 +180,7 @@ def _match_of(
         score=values["score"],
         matched_skills=values["matched_skills"],
         missing_skills=values["missing_skills"],
+        missing_nice_to_have=missing_nice_to_have(explanation),
         permit_flag=values["permit_flag"],
         explanation=explanation,
     )

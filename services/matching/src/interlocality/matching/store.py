@@ -31,6 +31,7 @@ __all__ = [
     "delete_student",
     "load_index",
     "match_count_of_student",
+    "match_count_of_vacancy",
     "matches_of_student",
     "matches_of_vacancy",
     "open_vacancies_of_company",
@@ -281,6 +282,14 @@ def match_count_of_student(session: Session, student_id: str) -> int:
     """How many matches a student has."""
     statement = (
         select(func.count()).select_from(MatchRecord).where(MatchRecord.student_id == student_id)
+    )
+    return int(session.exec(statement).one())
+
+
+def match_count_of_vacancy(session: Session, vacancy_id: str) -> int:
+    """How many matches a vacancy has."""
+    statement = (
+        select(func.count()).select_from(MatchRecord).where(MatchRecord.vacancy_id == vacancy_id)
     )
     return int(session.exec(statement).one())
 

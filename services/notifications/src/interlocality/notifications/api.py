@@ -14,9 +14,10 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, func, or_, select
 
-from interlocality.common.service import ServiceRuntime, problem
+from interlocality.common.pagination import OffsetPage
+from interlocality.common.service import ServiceRuntime, error_answers, problem
 from interlocality.contracts.notifications import (
     NotificationPreferencesChanged,
     PreferencesChange,
@@ -41,12 +42,14 @@ from interlocality.notifications.webhooks import WebhookUrlRefused, check_webhoo
 __all__ = ["NotificationPublic", "create_router", "feed_reader"]
 
 FEED_READ_LIMIT = 5_000  # feed events read at once; a stream further behind reads again
+NO_STUDENT = "Notifications knows no student of this id."
+NO_WEBHOOK = "No webhook endpoint has this id."
 
 
 class NotificationPublic(BaseModel):
     """An in-app notification."""
 
-    id: str
+    notification_id: str
     student_id: str
     vacancy_id: str
     company_id: str
@@ -57,12 +60,23 @@ class NotificationPublic(BaseModel):
     created_at: datetime
 
 
-class NotificationPage(BaseModel):
+class NotificationPage(OffsetPage[NotificationPublic]):
     """One page of a student's feed, newest first."""
 
-    items: list[NotificationPublic]
-    limit: int
-    offset: int
+
+def notification_public(record: NotificationRecord) -> NotificationPublic:
+    """A stored notification as the feed and the live stream show it."""
+    return NotificationPublic(
+        notification_id=record.id,
+        student_id=record.student_id,
+        vacancy_id=record.vacancy_id,
+        company_id=record.company_id,
+        title=record.title,
+        score=record.score,
+        content=record.content,
+        available=record.available,
+        created_at=record.created_at,
+    )
 
 
 class PreferencesView(BaseModel):
@@ -98,7 +112,7 @@ class WebhookRegistration(BaseModel):
 class WebhookPublic(BaseModel):
     """A webhook endpoint and how it fares."""
 
-    id: str
+    webhook_id: str
     url: str
     student_id: str | None
     description: str
@@ -114,6 +128,18 @@ class WebhookCreated(WebhookPublic):
     """A new endpoint, with the secret its deliveries are signed with (shown only now)."""
 
     secret: str
+
+
+def _webhook_fields(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {
+        "webhook_id": endpoint.id,
+        **endpoint.model_dump(include=set(WebhookPublic.model_fields) - {"webhook_id"}),
+    }
+
+
+def webhook_public(endpoint: WebhookEndpoint) -> WebhookPublic:
+    """A webhook endpoint as the API shows it (never with its secret)."""
+    return WebhookPublic(**_webhook_fields(endpoint))
 
 
 def feed_reader(
@@ -167,11 +193,10 @@ def feed_reader(
                             "icalendar": agenda.icalendar,
                         }
                 else:
-                    body = {"id": event.notification_id, "available": False}
+                    body = {"notification_id": event.notification_id, "available": False}
                     record = records.get(event.notification_id)
                     if record is not None:
-                        public = NotificationPublic.model_validate(record, from_attributes=True)
-                        body = public.model_dump(mode="json")
+                        body = notification_public(record).model_dump(mode="json")
                 position = event.position or 0
                 found.setdefault(event.student_id, []).append(
                     (position, ServerSentEvent(id=str(position), event=event.kind, data=body))
@@ -195,7 +220,11 @@ def create_router(
         ):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no student {student_id!r} here")
 
-    @router.get("/students/{student_id}/notifications", summary="A student's in-app feed")
+    @router.get(
+        "/students/{student_id}/notifications",
+        summary="A student's in-app feed",
+        responses=error_answers({404: NO_STUDENT}),
+    )
     def student_notifications(
         student_id: str,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -204,8 +233,14 @@ def create_router(
         with runtime.reading() as session:
             known_student(session, student_id)
             records = notifications_of(session, student_id, limit, offset)
+            total = session.exec(
+                select(func.count())
+                .select_from(NotificationRecord)
+                .where(NotificationRecord.student_id == student_id)
+            ).one()
         return NotificationPage(
-            items=[NotificationPublic.model_validate(r, from_attributes=True) for r in records],
+            items=[notification_public(r) for r in records],
+            total=total,
             limit=limit,
             offset=offset,
         )
@@ -220,21 +255,21 @@ def create_router(
             int | None, Query(ge=0, description="Start after this position (0: everything).")
         ] = None,
     ) -> int:
-        if last_event_id:
-            if not last_event_id.isdigit():
-                raise HTTPException(
-                    status.HTTP_422_UNPROCESSABLE_CONTENT,
-                    [
-                        problem(
-                            ("header", "last-event-id"),
-                            f"{last_event_id!r} is not an event id (a whole number)",
-                            "int_parsing",
-                        )
-                    ],
-                )
-            return int(last_event_id)
         with runtime.reading() as session:
             known_student(session, student_id)
+            if last_event_id:
+                if not last_event_id.isdigit():
+                    raise HTTPException(
+                        status.HTTP_422_UNPROCESSABLE_CONTENT,
+                        [
+                            problem(
+                                ("header", "last-event-id"),
+                                f"{last_event_id!r} is not an event id (a whole number)",
+                                "int_parsing",
+                            )
+                        ],
+                    )
+                return int(last_event_id)
             if after is not None:
                 return after
             last = session.exec(
@@ -252,6 +287,7 @@ def create_router(
         description="Events `notification`, `updated`, `unavailable` and `agenda`, each with "
         "its position as id; reconnecting with `Last-Event-ID` resumes after it. Without it, "
         "the stream starts with what comes next (`?after=0` replays the whole feed).",
+        responses=error_answers({404: NO_STUDENT}),
     )
     async def student_stream(
         student_id: str,
@@ -436,6 +472,7 @@ def create_router(
         "/webhooks",
         summary="Register a webhook endpoint",
         status_code=status.HTTP_201_CREATED,
+        responses=error_answers({422: "A URL that may not be called, or an unknown student."}),
     )
     def register_webhook(registration: WebhookRegistration) -> WebhookCreated:
         try:
@@ -467,7 +504,7 @@ def create_router(
             )
             session.add(endpoint)
             session.flush()
-            return WebhookCreated.model_validate(endpoint, from_attributes=True)
+            return WebhookCreated(**_webhook_fields(endpoint), secret=endpoint.secret)
 
     @router.get("/webhooks", summary="Webhook endpoints, paused ones with the reason")
     def list_webhooks(student_id: str | None = None) -> list[WebhookPublic]:
@@ -480,32 +517,34 @@ def create_router(
                         col(WebhookEndpoint.student_id).is_(None),
                     )
                 )
-            return [
-                WebhookPublic.model_validate(e, from_attributes=True)
-                for e in session.exec(query).all()
-            ]
+            return [webhook_public(e) for e in session.exec(query).all()]
 
-    def endpoint_or_404(session: Session, endpoint_id: str) -> WebhookEndpoint:
-        endpoint = session.get(WebhookEndpoint, endpoint_id)
+    def endpoint_or_404(session: Session, webhook_id: str) -> WebhookEndpoint:
+        endpoint = session.get(WebhookEndpoint, webhook_id)
         if endpoint is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no webhook {endpoint_id!r}")
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no webhook {webhook_id!r}")
         return endpoint
 
-    @router.post("/webhooks/{endpoint_id}/resume", summary="Resume a paused endpoint")
-    def resume_webhook(endpoint_id: str) -> WebhookPublic:
+    @router.post(
+        "/webhooks/{webhook_id}/resume",
+        summary="Resume a paused endpoint",
+        responses=error_answers({404: NO_WEBHOOK}),
+    )
+    def resume_webhook(webhook_id: str) -> WebhookPublic:
         with runtime.transaction() as session:
-            endpoint = endpoint_or_404(session, endpoint_id)
+            endpoint = endpoint_or_404(session, webhook_id)
             resume_endpoint(session, endpoint)
             session.flush()
-            return WebhookPublic.model_validate(endpoint, from_attributes=True)
+            return webhook_public(endpoint)
 
     @router.delete(
-        "/webhooks/{endpoint_id}",
+        "/webhooks/{webhook_id}",
         summary="Remove an endpoint",
         status_code=status.HTTP_204_NO_CONTENT,
+        responses=error_answers({404: NO_WEBHOOK}),
     )
-    def delete_webhook(endpoint_id: str) -> None:
+    def delete_webhook(webhook_id: str) -> None:
         with runtime.transaction() as session:
-            session.delete(endpoint_or_404(session, endpoint_id))
+            session.delete(endpoint_or_404(session, webhook_id))
 
     return router

@@ -124,7 +124,7 @@ def choose_digest(
 def in_app_content(match: Match) -> dict[str, Any]:
     """What the feed shows of ``match``: headline, why it matches, what is missing."""
     covered = len(match.matched_skills)
-    needed = covered + len(match.missing_skills)
+    needed = covered + len(match.missing_skills) + len(match.missing_nice_to_have)
     explanation = match.explanation
     return {
         "headline": f"New match: {match.vacancy_title}",
@@ -132,6 +132,7 @@ def in_app_content(match: Match) -> dict[str, Any]:
         "score": match.score,
         "matched_skills": list(match.matched_skills),
         "missing_skills": list(match.missing_skills),
+        "missing_nice_to_have": list(match.missing_nice_to_have),
         "related": {
             s.uri: {"via": s.via, "relation": s.relation}
             for s in (explanation.skills if explanation else [])

@@ -17,17 +17,22 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
+from interlocality.common.pagination import OffsetPage
+from interlocality.common.service import error_answers
+
 __all__ = [
     "MailAttachment",
     "MailPage",
     "MailSummary",
     "create_mailbox_router",
+    "mailbox_page",
     "raw_mail",
     "read_mail",
     "read_mailbox",
 ]
 
 _PARSER = BytesParser(EmailMessage, policy=email.policy.default)
+NO_MESSAGE = "The mailbox holds no message of this key."
 
 
 class MailAttachment(BaseModel):
@@ -61,12 +66,8 @@ class MailSummary(BaseModel):
     ]
 
 
-class MailPage(BaseModel):
+class MailPage(OffsetPage[MailSummary]):
     """One page of the sink's mail, newest first."""
-
-    items: list[MailSummary]
-    limit: int
-    offset: int
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,19 @@ def read_mailbox(
     return page
 
 
+def mailbox_page(
+    directory: Path, *, to: str | None = None, limit: int = 50, offset: int = 0
+) -> MailPage:
+    """A page of :func:`read_mailbox`, with how many messages there are in all."""
+    items: list[MailSummary] = []
+    total = 0
+    for index, (key, data) in enumerate(_addressed_to(directory, to)):
+        total += 1
+        if offset <= index < offset + limit:
+            items.append(_summary(key, _PARSER.parsebytes(data)))
+    return MailPage(items=items, total=total, limit=limit, offset=offset)
+
+
 def raw_mail(directory: Path, key: str) -> bytes | None:
     """The message ``key`` as stored, or ``None`` when the Maildir has no such message."""
     for stored in _stored(directory):
@@ -229,10 +243,13 @@ def create_mailbox_router(directory: Path) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> MailPage:
-        items = read_mailbox(directory, to=to, limit=limit, offset=offset)
-        return MailPage(items=items, limit=limit, offset=offset)
+        return mailbox_page(directory, to=to, limit=limit, offset=offset)
 
-    @router.get("/mailbox/{key}", summary="One message the sink received, decoded")
+    @router.get(
+        "/mailbox/{key}",
+        summary="One message the sink received, decoded",
+        responses=error_answers({404: NO_MESSAGE}),
+    )
     def get_mail(key: str) -> MailSummary:
         summary = read_mail(directory, key)
         if summary is None:
@@ -243,7 +260,10 @@ def create_mailbox_router(directory: Path) -> APIRouter:
         "/mailbox/{key}/raw",
         summary="One message as it arrived",
         response_class=Response,
-        responses={200: {"content": {"message/rfc822": {}, "message/global": {}}}},
+        responses={
+            200: {"content": {"message/rfc822": {}, "message/global": {}}},
+            **error_answers({404: NO_MESSAGE}),
+        },
     )
     def get_raw_mail(key: str) -> Response:
         data = raw_or_404(key)
@@ -253,7 +273,10 @@ def create_mailbox_router(directory: Path) -> APIRouter:
         "/mailbox/{key}/attachments/{index}",
         summary="One attached file, with its content type",
         response_class=Response,
-        responses={200: {"content": {"application/octet-stream": {}}}},
+        responses={
+            200: {"content": {"application/octet-stream": {}}},
+            **error_answers({404: "No such message, or it has no attachment of this number."}),
+        },
     )
     def get_attachment(key: str, index: int) -> Response:
         attachments = _attachments(_PARSER.parsebytes(raw_or_404(key)))

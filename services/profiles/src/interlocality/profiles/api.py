@@ -9,12 +9,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from sqlmodel import select
+from sqlmodel import func, select
 
-from interlocality.common.bulk import fingerprint, spool, stream_import
+from interlocality.common.bulk import IMPORT_ROUTE, fingerprint, spool, stream_import
 from interlocality.common.esco import EscoVocabulary
-from interlocality.common.pagination import decode_cursor, encode_cursor
-from interlocality.common.service import ServiceRuntime
+from interlocality.common.pagination import CursorPage, decode_cursor, encode_cursor
+from interlocality.common.service import ServiceRuntime, error_answers
 from interlocality.common.vocabulary_checks import require_known_skills
 from interlocality.common.work_rules import WorkRules
 from interlocality.contracts.students import (
@@ -44,11 +44,11 @@ class SkillHit(BaseModel):
     skill_type: str
 
 
-class StudentPage(BaseModel):
-    """One page of students; pass ``next_cursor`` back for the next."""
+class StudentPage(CursorPage[StudentProfile]):
+    """One page of the region's students, in id order."""
 
-    items: list[StudentProfile]
-    next_cursor: str | None
+
+NO_STUDENT = "No student has this id."
 
 
 def snapshot_of(record: StudentRecord, rules: WorkRules) -> StudentProfile:
@@ -132,6 +132,12 @@ def create_router(
         status_code=status.HTTP_201_CREATED,
         tags=["students"],
         summary="Create a student profile",
+        responses=error_answers(
+            {
+                409: "The external_id belongs to another student.",
+                422: "A malformed profile or an unknown skill.",
+            }
+        ),
     )
     def create_student(form: StudentForm) -> StudentProfile:
         check_skills(form)
@@ -166,14 +172,31 @@ def create_router(
             records = page_of_students(
                 session, after[0] if after else None, limit + 1, external_id=external_id
             )
+            counted = select(func.count()).select_from(StudentRecord)
+            if external_id is not None:
+                counted = counted.where(StudentRecord.external_id == external_id)
+            total = session.exec(counted).one()
         more = len(records) > limit
         records = records[:limit]
         return StudentPage(
             items=[snapshot(r) for r in records],
+            total=total,
+            limit=limit,
             next_cursor=encode_cursor(records[-1].id) if more else None,
         )
 
-    @router.put("/students/{student_id}", tags=["students"], summary="Replace a student profile")
+    @router.put(
+        "/students/{student_id}",
+        tags=["students"],
+        summary="Replace a student profile",
+        responses=error_answers(
+            {
+                404: NO_STUDENT,
+                409: "The external_id belongs to another student.",
+                422: "A malformed profile or an unknown skill.",
+            }
+        ),
+    )
     def replace_student(student_id: str, form: StudentForm) -> StudentProfile:
         check_skills(form)
         with runtime.transaction() as session:
@@ -198,6 +221,7 @@ def create_router(
         "/students/{student_id}/consents",
         tags=["students"],
         summary="Give or withdraw consents; takes effect downstream at once",
+        responses=error_answers({404: NO_STUDENT}),
     )
     def set_consents(student_id: str, choices: ConsentChoices) -> StudentProfile:
         with runtime.transaction() as session:
@@ -211,7 +235,12 @@ def create_router(
                 runtime.emit(session, publish(record))
             return snapshot(record)
 
-    @router.get("/students/{student_id}", tags=["students"], summary="Read a student profile")
+    @router.get(
+        "/students/{student_id}",
+        tags=["students"],
+        summary="Read a student profile",
+        responses=error_answers({404: NO_STUDENT}),
+    )
     def read_student(student_id: str) -> StudentProfile:
         with runtime.reading() as session:
             return snapshot(get_or_404(session, student_id))
@@ -220,6 +249,7 @@ def create_router(
         "/students/{student_id}/export",
         tags=["privacy"],
         summary="Everything the region holds on a student in this service (GDPR)",
+        responses=error_answers({404: NO_STUDENT}),
     )
     def export_student(student_id: str) -> dict[str, Any]:
         with runtime.reading() as session:
@@ -242,6 +272,7 @@ def create_router(
         status_code=status.HTTP_204_NO_CONTENT,
         tags=["privacy"],
         summary="Erase a student (GDPR): every service deletes what it holds",
+        responses=error_answers({404: NO_STUDENT}),
     )
     def erase_student(student_id: str) -> Response:
         with runtime.transaction() as session:
@@ -259,7 +290,7 @@ def create_router(
         "/imports/students",
         tags=["imports"],
         summary="Import students from CSV or JSON Lines (idempotent by external_id)",
-        response_description="NDJSON: progress lines, then {'report': …}",
+        **IMPORT_ROUTE,
     )
     async def import_students(
         request: Request, format: Annotated[Literal["csv", "jsonl"], Query()] = "csv"

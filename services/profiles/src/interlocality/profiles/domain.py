@@ -11,10 +11,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationInfo,
     field_validator,
 )
 
+from interlocality.common.bulk import yes_or_no
 from interlocality.common.codes import IscedFCode, LanguageCode
 from interlocality.common.work_rules import WorkRules, permitted_work
 from interlocality.contracts.common import (
@@ -71,9 +73,9 @@ class ConsentChoices(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    matching: bool = True
-    notifications: bool = True
-    analytics: bool = True
+    matching: StrictBool = True
+    notifications: StrictBool = True
+    analytics: StrictBool = True
 
 
 class StudentForm(BaseModel):
@@ -258,12 +260,7 @@ def form_from_csv_row(row: dict[str, str], resolve_skill: Any) -> dict[str, Any]
         elif key in ("engagement_kinds", "preferred_locations"):
             data[key] = _split(value)
         elif key.startswith("consent_"):
-            data.setdefault("consents", {})[key.removeprefix("consent_")] = value.lower() in (
-                "yes",
-                "true",
-                "1",
-                "y",
-            )
+            data.setdefault("consents", {})[key.removeprefix("consent_")] = yes_or_no(key, value)
         elif key.startswith("notify_"):
             target = data.setdefault("notification_preferences", {})
             name = key.removeprefix("notify_")

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
-from interlocality.common.bulk import fingerprint, spool, stream_import
+from interlocality.common.bulk import IMPORT_ROUTE, fingerprint, spool, stream_import
 from interlocality.common.esco import EscoVocabulary
-from interlocality.common.pagination import decode_cursor, encode_cursor
-from interlocality.common.service import ServiceRuntime, problem
+from interlocality.common.pagination import CursorPage, decode_cursor, encode_cursor
+from interlocality.common.service import ServiceRuntime, error_answers, problem
 from interlocality.common.vocabulary_checks import require_known_skills
 from interlocality.contracts.companies import Company
 from interlocality.vacancies.domain import CompanyForm, VacancyForm, company_of
 from interlocality.vacancies.importer import CompanyImporter, VacancyImporter
-from interlocality.vacancies.lifecycle import Lifecycle, TransitionRefused
+from interlocality.vacancies.lifecycle import (
+    CompanyRegisteredAlready,
+    Lifecycle,
+    TransitionRefused,
+)
 from interlocality.vacancies.store import (
     ApplicationRecord,
     CompanyRecord,
@@ -34,13 +37,11 @@ __all__ = ["create_router"]
 class CompanyPublic(Company):
     """A registered company, as the API shows it."""
 
-    id: str
-
 
 class VacancyPublic(BaseModel):
     """A vacancy with its lifecycle state."""
 
-    id: str
+    vacancy_id: str
     status: str
     positions_filled: int
     version: int
@@ -49,11 +50,26 @@ class VacancyPublic(BaseModel):
     vacancy: dict[str, Any]
 
 
-class Page(BaseModel):
-    """One page of a list; pass ``next_cursor`` back for the next."""
+class ApplicationPublic(BaseModel):
+    """A student's application to a vacancy, and whether it led to a placement."""
 
-    items: list[Any]
-    next_cursor: str | None
+    application_id: str
+    vacancy_id: str
+    student_id: str
+    placed: bool
+    applied_at: datetime
+    placed_at: datetime | None
+
+
+class CompanyPage(CursorPage[CompanyPublic]):
+    """One page of the region's companies, in id order."""
+
+
+class VacancyPage(CursorPage[VacancyPublic]):
+    """One page of vacancies, in id order."""
+
+
+NO_VACANCY = "No vacancy has this id."
 
 
 class StudentRef(BaseModel):
@@ -77,11 +93,11 @@ def create_router(
             version=record.version,
             updated_at=record.updated_at,
         )
-        return CompanyPublic(id=record.id, **snapshot.model_dump())
+        return CompanyPublic(**snapshot.model_dump())
 
     def vacancy_public(record: VacancyRecord) -> VacancyPublic:
         return VacancyPublic(
-            id=record.id,
+            vacancy_id=record.id,
             status=record.status,
             positions_filled=record.positions_filled,
             version=record.version,
@@ -99,26 +115,61 @@ def create_router(
     def refused(exc: TransitionRefused) -> HTTPException:
         return HTTPException(status.HTTP_409_CONFLICT, str(exc))
 
-    @router.post("/companies", status_code=201, tags=["companies"], summary="Register a company")
+    @router.post(
+        "/companies",
+        status_code=201,
+        tags=["companies"],
+        summary="Register a company",
+        description="A second company of the same name in the same city (compared without "
+        "case, accents or spacing) is refused with 409, naming the one registered.",
+        responses=error_answers(
+            {
+                409: "A company of this name is registered in this city already: its id is "
+                "in the problem's `company_id`."
+            }
+        ),
+    )
     def register_company(form: CompanyForm) -> CompanyPublic:
-        record = CompanyRecord(id=str(uuid.uuid4()), name=form.name, content_hash="")
-        with runtime.transaction() as session:
-            lifecycle.store_company(session, record, form, fingerprint(form), datetime.now(UTC))
+        record = lifecycle.new_company(form)
+        try:
+            with runtime.transaction() as session:
+                lifecycle.store_company(session, record, form, fingerprint(form), datetime.now(UTC))
+        except CompanyRegisteredAlready as exc:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                [
+                    problem(
+                        ("body", "name"),
+                        str(exc),
+                        "company_registered_already",
+                        input=form.name,
+                        company_id=exc.existing_id,
+                    )
+                ],
+            ) from exc
         return company_public(record)
 
     @router.get("/companies", tags=["companies"], summary="List companies, a page at a time")
     def list_companies(
         limit: Annotated[int, Query(ge=1, le=500)] = 50, cursor: str | None = None
-    ) -> Page:
+    ) -> CompanyPage:
         after = decode_cursor(cursor, 1)
         with runtime.reading() as session:
             rows = page(session, CompanyRecord, after[0] if after else None, limit + 1)
-        return Page(
+            total = session.exec(select(func.count()).select_from(CompanyRecord)).one()
+        return CompanyPage(
             items=[company_public(r) for r in rows[:limit]],
+            total=total,
+            limit=limit,
             next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None,
         )
 
-    @router.get("/companies/{company_id}", tags=["companies"], summary="Read a company")
+    @router.get(
+        "/companies/{company_id}",
+        tags=["companies"],
+        summary="Read a company",
+        responses=error_answers({404: "No company has this id."}),
+    )
     def read_company(company_id: str) -> CompanyPublic:
         with runtime.reading() as session:
             record = session.get(CompanyRecord, company_id)
@@ -126,7 +177,13 @@ def create_router(
                 raise HTTPException(status.HTTP_404_NOT_FOUND, f"no company {company_id}")
             return company_public(record)
 
-    @router.post("/vacancies", status_code=201, tags=["vacancies"], summary="Create a vacancy")
+    @router.post(
+        "/vacancies",
+        status_code=201,
+        tags=["vacancies"],
+        summary="Create a vacancy",
+        responses=error_answers({422: "A malformed vacancy, an unknown skill or company."}),
+    )
     def create_vacancy(form: VacancyForm) -> VacancyPublic:
         require_known_skills(
             vocabulary,
@@ -169,28 +226,44 @@ def create_router(
         external_id: Annotated[
             str | None, Query(max_length=100, description="Only the vacancy with this own id")
         ] = None,
-    ) -> Page:
+    ) -> VacancyPage:
         after = decode_cursor(cursor, 1)
+        conditions = []
+        if status_filter:
+            conditions.append(col(VacancyRecord.status) == status_filter)
+        if external_id is not None:
+            conditions.append(col(VacancyRecord.external_id) == external_id)
         with runtime.reading() as session:
-            statement = select(VacancyRecord).order_by(VacancyRecord.id).limit(limit + 1)
+            statement = select(VacancyRecord).where(*conditions).order_by(col(VacancyRecord.id))
             if after:
                 statement = statement.where(VacancyRecord.id > after[0])
-            if status_filter:
-                statement = statement.where(VacancyRecord.status == status_filter)
-            if external_id is not None:
-                statement = statement.where(VacancyRecord.external_id == external_id)
-            rows = list(session.exec(statement).all())
-        return Page(
+            rows = list(session.exec(statement.limit(limit + 1)).all())
+            total = session.exec(
+                select(func.count()).select_from(VacancyRecord).where(*conditions)
+            ).one()
+        return VacancyPage(
             items=[vacancy_public(r) for r in rows[:limit]],
+            total=total,
+            limit=limit,
             next_cursor=encode_cursor(rows[limit - 1].id) if len(rows) > limit else None,
         )
 
-    @router.get("/vacancies/{vacancy_id}", tags=["vacancies"], summary="Read a vacancy")
+    @router.get(
+        "/vacancies/{vacancy_id}",
+        tags=["vacancies"],
+        summary="Read a vacancy",
+        responses=error_answers({404: NO_VACANCY}),
+    )
     def read_vacancy(vacancy_id: str) -> VacancyPublic:
         with runtime.reading() as session:
             return vacancy_public(vacancy_or_404(session, vacancy_id))
 
-    @router.post("/vacancies/{vacancy_id}/publish", tags=["vacancies"], summary="Draft → open")
+    @router.post(
+        "/vacancies/{vacancy_id}/publish",
+        tags=["vacancies"],
+        summary="Draft → open",
+        responses=error_answers({404: NO_VACANCY, 409: "The vacancy is no draft any more."}),
+    )
     def publish_vacancy(vacancy_id: str) -> VacancyPublic:
         with runtime.transaction() as session:
             record = vacancy_or_404(session, vacancy_id)
@@ -200,7 +273,12 @@ def create_router(
                 raise refused(exc) from exc
         return vacancy_public(record)
 
-    @router.post("/vacancies/{vacancy_id}/close", tags=["vacancies"], summary="Close a vacancy")
+    @router.post(
+        "/vacancies/{vacancy_id}/close",
+        tags=["vacancies"],
+        summary="Close a vacancy",
+        responses=error_answers({404: NO_VACANCY}),
+    )
     def close_vacancy(vacancy_id: str) -> VacancyPublic:
         with runtime.transaction() as session:
             record = vacancy_or_404(session, vacancy_id)
@@ -212,8 +290,15 @@ def create_router(
         status_code=201,
         tags=["funnel"],
         summary="A student applied",
+        responses=error_answers(
+            {
+                404: NO_VACANCY,
+                409: "The student applied already, or the vacancy is not open.",
+                422: "A malformed request, or a student the region does not know.",
+            }
+        ),
     )
-    def apply(vacancy_id: str, body: StudentRef) -> dict[str, Any]:
+    def apply(vacancy_id: str, body: StudentRef) -> ApplicationPublic:
         with runtime.transaction() as session:
             record = vacancy_or_404(session, vacancy_id)
             if session.get(KnownStudent, body.student_id) is None:
@@ -239,13 +324,27 @@ def create_router(
                 application = lifecycle.apply(session, record, body.student_id)
             except TransitionRefused as exc:
                 raise refused(exc) from exc
-            return application.model_dump(mode="json")
+            return ApplicationPublic(
+                application_id=application.id,
+                vacancy_id=application.vacancy_id,
+                student_id=application.student_id,
+                placed=application.placed,
+                applied_at=application.applied_at,
+                placed_at=application.placed_at,
+            )
 
     @router.post(
         "/vacancies/{vacancy_id}/placements",
         status_code=201,
         tags=["funnel"],
         summary="A student who applied was hired",
+        responses=error_answers(
+            {
+                404: NO_VACANCY,
+                409: "No position of the vacancy is free.",
+                422: "A malformed request, or a student who has not applied.",
+            }
+        ),
     )
     def place(vacancy_id: str, body: StudentRef) -> VacancyPublic:
         with runtime.transaction() as session:
@@ -280,13 +379,23 @@ def create_router(
             media_type="application/x-ndjson",
         )
 
-    @router.post("/imports/companies", tags=["imports"], summary="Import companies")
+    @router.post(
+        "/imports/companies",
+        tags=["imports"],
+        summary="Import companies from CSV or JSON Lines (idempotent by external_id)",
+        **IMPORT_ROUTE,
+    )
     async def import_companies(
         request: Request, format: Annotated[Literal["csv", "jsonl"], Query()] = "csv"
     ) -> StreamingResponse:
         return await run_import(request, CompanyImporter(runtime, lifecycle, format), format)
 
-    @router.post("/imports/vacancies", tags=["imports"], summary="Import vacancies")
+    @router.post(
+        "/imports/vacancies",
+        tags=["imports"],
+        summary="Import vacancies from CSV or JSON Lines (idempotent by external_id)",
+        **IMPORT_ROUTE,
+    )
     async def import_vacancies(
         request: Request, format: Annotated[Literal["csv", "jsonl"], Query()] = "csv"
     ) -> StreamingResponse:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import unicodedata
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
 from interlocality.common.codes import CountryCode, LanguageCode, NaceCode
 from interlocality.contracts.common import EngagementKind, LanguageRequirement, SkillRequirement
@@ -15,6 +17,7 @@ from interlocality.contracts.vacancies import Vacancy
 __all__ = [
     "CompanyForm",
     "VacancyForm",
+    "company_key",
     "company_of",
     "size_class",
     "vacancy_of",
@@ -32,6 +35,25 @@ def size_class(employees: int | None) -> SizeClass | None:
     if employees < 250:
         return "medium"
     return "large"
+
+
+# Letters that Unicode does not decompose into a base letter and a mark, as people write
+# them on a keyboard without them.
+_PLAIN_LETTERS = str.maketrans(
+    {"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "ı": "i", "þ": "th"}
+)
+
+
+def _folded(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(plain.translate(_PLAIN_LETTERS).split())
+
+
+def company_key(name: str, city: str) -> str:
+    """What two registrations of one company share: the name in the city, compared without
+    case, accents or spacing, so "Ærø  Café" in "Århus" is "aero cafe" in "Arhus"."""
+    return hashlib.sha256(f"{_folded(name)}\n{_folded(city)}".encode()).hexdigest()
 
 
 class CompanyForm(BaseModel):
@@ -81,7 +103,7 @@ class VacancyForm(BaseModel):
     remote: Literal["on_site", "hybrid", "remote"] = "on_site"
     positions: Annotated[int, Field(ge=1, le=1000)] = 1
     application_deadline: date | None = None
-    curricular: bool = False
+    curricular: StrictBool = False
     status: Annotated[
         Literal["draft", "open"], Field(description="Start as a draft, or open at once.")
     ] = "open"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,12 +15,13 @@ from interlocality.common.bulk import (
     fingerprint,
     split_list,
     validate_rows,
+    yes_or_no,
 )
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.service import ServiceRuntime
 from interlocality.common.vocabulary_checks import resolve_skill_labels, unknown_skill_errors
 from interlocality.vacancies.domain import CompanyForm, VacancyForm
-from interlocality.vacancies.lifecycle import Lifecycle
+from interlocality.vacancies.lifecycle import CompanyRegisteredAlready, Lifecycle
 from interlocality.vacancies.store import CompanyRecord, VacancyRecord, by_external_id
 
 __all__ = ["CompanyImporter", "VacancyImporter", "company_row", "vacancy_row"]
@@ -57,8 +57,8 @@ def vacancy_row(row: dict[str, str]) -> dict[str, Any]:
     """A vacancy CSV row as form fields.
 
     ``required_skills``/``nice_to_have_skills`` as ``URI-or-label|min_level;…``,
-    ``languages`` as ``code:level`` or ``code:level:nice``; ``company_external_id`` may
-    name the company instead of ``company_id``.
+    ``languages`` as ``code:level`` or ``code:level:nice``, ``curricular`` as yes/no;
+    ``company_external_id`` may name the company instead of ``company_id``.
     """
     data: dict[str, Any] = {}
     for key, raw in row.items():
@@ -76,6 +76,8 @@ def vacancy_row(row: dict[str, str]) -> dict[str, Any]:
                     entry["required"] = parts[2].lower() != "nice"
                 languages.append(entry)
             data["languages"] = languages
+        elif key == "curricular":
+            data[key] = yes_or_no(key, value)
         else:
             data[key] = value
     return data
@@ -101,22 +103,25 @@ class CompanyImporter:
             existing = by_external_id(
                 session, CompanyRecord, [f.external_id for _, f in forms if f.external_id]
             )
-            for _, form in forms:
+            for line, form in forms:
                 record = existing.get(form.external_id or "")
                 digest = fingerprint(form)
                 if record is not None and record.content_hash == digest:
                     report.unchanged += 1
                     continue
-                if record is None:
-                    record = CompanyRecord(
-                        id=str(uuid.uuid4()), name=form.name, content_hash=digest
-                    )
+                new = record is None
+                record = record or self.lifecycle.new_company(form)
+                try:
+                    self.lifecycle.store_company(session, record, form, digest, now)
+                except CompanyRegisteredAlready as exc:
+                    report.failed += 1
+                    report.add_error(RowError(line, "name", str(exc)))
+                    continue
+                if new:
                     existing[form.external_id or ""] = record
                     report.created += 1
                 else:
-                    record.version += 1
                     report.updated += 1
-                self.lifecycle.store_company(session, record, form, digest, now)
 
 
 class VacancyImporter:

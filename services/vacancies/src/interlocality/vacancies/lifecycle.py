@@ -18,16 +18,23 @@ from interlocality.contracts.vacancies import (
     VacancyFilled,
     VacancyPublished,
 )
-from interlocality.vacancies.domain import CompanyForm, VacancyForm, company_of, vacancy_of
+from interlocality.vacancies.domain import (
+    CompanyForm,
+    VacancyForm,
+    company_key,
+    company_of,
+    vacancy_of,
+)
 from interlocality.vacancies.store import (
     ApplicationRecord,
     CompanyRecord,
     VacancyRecord,
     applications_to,
+    company_with_key,
     expired_vacancies,
 )
 
-__all__ = ["Lifecycle", "TransitionRefused"]
+__all__ = ["CompanyRegisteredAlready", "Lifecycle", "TransitionRefused"]
 
 EVENT_OF_STATUS = {
     "open": VacancyPublished,
@@ -41,11 +48,24 @@ class TransitionRefused(ValueError):
     """A lifecycle step that the vacancy's current status does not allow."""
 
 
+class CompanyRegisteredAlready(ValueError):
+    """Another company of the same name is registered in the same city."""
+
+    def __init__(self, form: CompanyForm, existing_id: str) -> None:
+        where = f" in {form.city}" if form.city else " without a city"
+        super().__init__(f"{form.name!r} is registered{where} already, as company {existing_id}")
+        self.existing_id = existing_id
+
+
 class Lifecycle:
     """Stores companies, vacancies and the funnel, staging the events they cause."""
 
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
+
+    def new_company(self, form: CompanyForm) -> CompanyRecord:
+        """An unsaved company record for ``form``."""
+        return CompanyRecord(id=str(uuid.uuid4()), name=form.name, content_hash="", version=0)
 
     def store_company(
         self,
@@ -55,11 +75,21 @@ class Lifecycle:
         digest: str,
         now: datetime,
     ) -> None:
-        """Save a new or changed company and publish its snapshot."""
+        """Save a new or changed company and publish its snapshot.
+
+        A second company of the same name in the same city is refused: the operator most
+        likely registers one company twice (compared as :func:`company_key` says).
+        """
+        name_key = company_key(form.name, form.city)
+        existing = company_with_key(session, name_key, record.id)
+        if existing is not None:
+            raise CompanyRegisteredAlready(form, existing.id)
+        record.name_key = name_key
         record.external_id = form.external_id
         record.name = form.name
         record.document = form.model_dump(mode="json")
         record.content_hash = digest
+        record.version += 1
         record.updated_at = now
         session.add(record)
         self.runtime.emit(session, self.company_event(record))

@@ -18,6 +18,7 @@ __all__ = [
     "applications_of_student",
     "applications_to",
     "by_external_id",
+    "company_with_key",
     "expired_vacancies",
     "in_id_order",
     "page",
@@ -32,6 +33,8 @@ class CompanyRecord(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     external_id: str | None = Field(default=None, max_length=100, unique=True, index=True)
     name: str = Field(max_length=200)
+    # company_key of the name and city: one company is registered once
+    name_key: str = Field(default="", max_length=64, index=True)
     document: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     content_hash: str = Field(max_length=64)
     version: int = 1
@@ -114,6 +117,15 @@ def by_external_id(
         return {}
     rows = session.exec(select(model).where(col(model.external_id).in_(list(external_ids))))
     return {row.external_id: row for row in rows if row.external_id}
+
+
+def company_with_key(session: Session, name_key: str, other_than: str) -> CompanyRecord | None:
+    """A company other than ``other_than`` with this name key, if any."""
+    return session.exec(
+        select(CompanyRecord).where(
+            CompanyRecord.name_key == name_key, CompanyRecord.id != other_than
+        )
+    ).first()
 
 
 def expired_vacancies(session: Session, today: date, limit: int = 500) -> list[VacancyRecord]:

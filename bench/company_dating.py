@@ -57,7 +57,10 @@ def event(
             else:
                 continue
             scores[student, company] = round(score, 4)
-    start = datetime(2026, 3, 12, 13, 0, tzinfo=UTC)
+    # Slots must lie ahead (at most two years): a month from now.
+    start = (datetime.now(UTC) + timedelta(days=30)).replace(
+        hour=13, minute=0, second=0, microsecond=0
+    )
     must_meet = sorted(
         (student.student_id, rng.choice(list(sector_of_company)))
         for student in rng.sample(roster, 30)

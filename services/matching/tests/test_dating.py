@@ -6,6 +6,7 @@ import csv
 import io
 import itertools
 import random
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,18 +19,25 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_array
 
 from interlocality.matching.dating import (
+    FILE_NAME_PART_BYTES,
+    DatingCompany,
     DatingEventRequest,
     DatingInfeasible,
     DatingSchedule,
+    DatingStudent,
     _integral_optimum,
+    agenda_file_name,
     agenda_ics,
+    download_name,
     greedy_pairs,
     plan_dating_event,
     schedule_csv,
+    schedule_file_name,
     seat_dates,
 )
 
-START = datetime(2026, 3, 12, 14, 0, tzinfo=UTC)
+# Slots must lie between an hour ago and two years ahead: a month from now.
+START = (datetime.now(UTC) + timedelta(days=30)).replace(hour=14, minute=0, second=0, microsecond=0)
 Scores = dict[tuple[str, str], float]
 
 
@@ -321,7 +329,11 @@ def test_impossible_must_meet_pairs_are_explained() -> None:
 @pytest.mark.parametrize(
     ("change", "field", "says"),
     [
-        ({"slot_minutes": 15}, "slot_starts", "slot 2 starts at 2026-03-12T14:10:00+00:00"),
+        (
+            {"slot_minutes": 15},
+            "slot_starts",
+            f"slot 2 starts at {(START + timedelta(minutes=10)).isoformat()}",
+        ),
         ({"breaks": [4]}, "breaks", "break 4 is not a slot number: slots are numbered 1 to 3"),
         ({"breaks": [1, 2, 3]}, "breaks", "every slot is a break"),
         ({"companies": [{"company_id": "a"}, {"company_id": "a"}]}, "companies", "'a' is listed"),
@@ -336,7 +348,7 @@ def test_impossible_must_meet_pairs_are_explained() -> None:
             "must_meet",
             "must-meet pair 1 (s1, a) is listed twice",
         ),
-        ({"slot_starts": ["2026-03-12T14:00:00"]}, "slot_starts", "timezone"),
+        ({"slot_starts": ["2027-03-12T14:00:00"]}, "slot_starts", "with its UTC offset"),
     ],
 )
 def test_malformed_requests_name_the_field(change: dict[str, Any], field: str, says: str) -> None:
@@ -406,3 +418,220 @@ def test_a_fractional_relaxation_is_settled_by_branch_and_bound() -> None:
     none = csr_array(np.zeros((0, 3)))
     x = _integral_optimum(-np.ones(3), none, exclusive, np.ones(3), np.zeros(3), np.ones(3))
     assert sorted(x.tolist()) == [0, 0, 1]
+
+
+def valid_body(**changes: Any) -> dict[str, Any]:
+    body = request(companies={"a": 1}, students={"s1": 1}).model_dump(mode="json")
+    return {**body, **changes}
+
+
+@pytest.mark.parametrize(
+    ("where", "character", "named"),
+    [
+        (("name",), "\n", "a line break"),
+        (("venue",), "\r", "a carriage return"),
+        (("companies", 0, "name"), "\t", "a tab"),
+        (("companies", 0, "company_id"), "\x00", "the control character U+0000"),
+        (("students", 0, "student_id"), "\u2028", "a line separator (U+2028)"),
+        (("students", 0, "name"), "\x85", "the control character U+0085"),
+        (("must_meet", 0, "company_id"), "\x1b", "the control character U+001B"),
+    ],
+)
+def test_names_and_ids_are_one_line(
+    where: tuple[str | int, ...], character: str, named: str
+) -> None:
+    body = valid_body(must_meet=[{"student_id": "s1", "company_id": "a"}])
+    body["students"][0]["name"] = "Lucía Romero"
+    parent: Any = body
+    for step in where[:-1]:
+        parent = parent[step]
+    parent[where[-1]] = f"ab{character}c"
+    with pytest.raises(ValidationError) as raised:
+        DatingEventRequest.model_validate(body)
+    [error] = raised.value.errors()
+    assert error["loc"] == where
+    assert error["msg"] == (
+        f"should be one line of text without control characters, but has {named} at position 3"
+    )
+
+
+def test_names_are_not_blank_and_lose_surrounding_spaces() -> None:
+    with pytest.raises(ValidationError) as raised:
+        DatingEventRequest.model_validate(valid_body(name="   ", venue=" "))
+    assert [(e["loc"], e["msg"]) for e in raised.value.errors()] == [
+        (("name",), "should not be blank"),
+        (("venue",), "should not be blank"),
+    ]
+    event = DatingEventRequest.model_validate(valid_body(name="  Company Dating Århus "))
+    assert event.name == "Company Dating Århus"
+
+
+@pytest.mark.parametrize("value", ["2", 2.0, True])
+def test_counts_are_whole_numbers_not_text_or_truth_values(value: object) -> None:
+    body = valid_body()
+    body["companies"][0]["tables"] = value
+    with pytest.raises(ValidationError) as raised:
+        DatingEventRequest.model_validate(body)
+    assert [e["loc"] for e in raised.value.errors()] == [("companies", 0, "tables")]
+
+
+def test_slots_start_between_an_hour_ago_and_two_years_ahead() -> None:
+    now = datetime.now(UTC)
+
+    def refusals(*starts: object) -> list[tuple[Any, ...]]:
+        try:
+            DatingEventRequest.model_validate(valid_body(slot_starts=list(starts), breaks=[]))
+        except ValidationError as error:
+            return [(e["loc"], e["type"]) for e in error.errors()]
+        return []
+
+    soon = now - timedelta(minutes=50)
+    assert refusals(soon.isoformat(), (now + timedelta(days=729)).isoformat()) == []
+    assert refusals(
+        0,
+        "1970-01-01T00:00:00Z",
+        "0120-03-12T14:00:00+01:00",
+        (now - timedelta(minutes=70)).isoformat(),
+        (now + timedelta(days=731)).isoformat(),
+        "9999-12-31T23:59:00-01:00",
+        "1800000000",
+    ) == [
+        (("slot_starts", 0), "date_time_text"),
+        (("slot_starts", 1), "slot_start_past"),
+        (("slot_starts", 2), "slot_start_past"),
+        (("slot_starts", 3), "slot_start_past"),
+        (("slot_starts", 4), "slot_start_too_far"),
+        (("slot_starts", 5), "slot_start_too_far"),
+        (("slot_starts", 6), "date_time_text"),
+    ]
+
+
+# Names as people write them: every ASCII punctuation mark, letters of the region's
+# languages, other scripts, four-byte characters, and the longest names accepted, with
+# multi-byte characters where lines are folded.
+ACCEPTED_NAMES = [
+    "Ærø Café ApS",
+    "Nuñez & Yılmaz, Rådgivning; Øst",
+    r"Sales\North, R&D\new; C:\Users\Ærø\N",
+    r"""Back\slash "quoted" ApS: a/b <c> {d} [e] |f| ~g^ `h` 'i' #1 $2 %3 *4 +5 =6 ?7 !8 @9""",
+    "İstanbul Şirketi — Ğüç Çalışma",
+    "王芳咨询 🚀 Консалтинг",
+    "x" * 72 + "é" * 128,
+    "y" * 73 + "🚀" * 127,
+    ("Smørrebrød, Søn; " * 12)[:200].strip(),
+]
+
+
+def escaped(text: str) -> str:
+    """TEXT as RFC 5545 (3.3.11) writes it."""
+    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+
+
+def assert_rfc_5545(text: str) -> list[str]:
+    """The content lines of an iCalendar file that keeps RFC 5545's rules, unfolded."""
+    lines = text.encode().split(b"\r\n")
+    assert lines.pop() == b"", "the file ends with CRLF"
+    for line in lines:
+        assert len(line) <= 75, line  # octets, excluding the line break
+        line.decode("utf-8")  # folding never splits a character
+        assert not re.search(rb"[\x00-\x1f\x7f]", line), line
+    return text.replace("\r\n ", "").split("\r\n")
+
+
+@pytest.mark.parametrize("name", ACCEPTED_NAMES)
+def test_calendars_hold_any_accepted_name_escaped_and_folded(name: str) -> None:
+    body = valid_body(
+        name=name,
+        venue=name,
+        companies=[{"company_id": "c-1", "name": name}],
+        students=[{"student_id": "s-1", "max_dates": 1}],
+    )
+    schedule = plan(DatingEventRequest.model_validate(body), {("s-1", "c-1"): 0.5})
+    [student] = schedule.students
+    unfolded = assert_rfc_5545(agenda_ics(schedule, student))
+    assert f"NAME:{escaped(f'{name}: s-1')}" in unfolded
+    assert f"X-WR-CALNAME:{escaped(f'{name}: s-1')}" in unfolded
+    [event] = Calendar.from_ical(agenda_ics(schedule, student)).walk("VEVENT")
+    assert str(event["SUMMARY"]) == f"{name}: {name}"
+    assert str(event["LOCATION"]) == f"{name}, table 1"
+
+
+@pytest.mark.parametrize("name", ACCEPTED_NAMES)
+def test_a_company_calendar_names_the_students_it_meets(name: str) -> None:
+    body = valid_body(
+        name="Company Dating Aarhus",
+        companies=[{"company_id": "c-1", "name": name}],
+        students=[{"student_id": "s-1", "name": name, "max_dates": 1}],
+    )
+    schedule = plan(DatingEventRequest.model_validate(body), {("s-1", "c-1"): 0.5})
+    # The student's calendar shows the company, the company's the student: both are "name".
+    for agenda in (*schedule.students, *schedule.companies):
+        text = agenda_ics(schedule, agenda)
+        unfolded = assert_rfc_5545(text)
+        title = f"Company Dating Aarhus: {name}"
+        assert f"NAME:{escaped(title)}" in unfolded
+        [event] = Calendar.from_ical(text).walk("VEVENT")
+        assert str(event["SUMMARY"]) == title
+
+
+def test_a_stored_schedule_with_control_characters_still_makes_a_calendar() -> None:
+    # Stored events are loaded without validation, as they were accepted once.
+    stored = DatingEventRequest.model_construct(
+        name="Company\nDating",
+        venue="Navitas\x0b",
+        slot_minutes=8,
+        slot_starts=[START],
+        breaks=[],
+        companies=[
+            DatingCompany.model_construct(company_id="c\n1", name="Nordlys\r\nApS", tables=1)
+        ],
+        students=[DatingStudent.model_construct(student_id="s\x001", name=None, max_dates=1)],
+        must_meet=[],
+    )
+    schedule = plan(stored, {})
+    student = Calendar.from_ical(agenda_ics(schedule, schedule.students[0]))
+    company = Calendar.from_ical(agenda_ics(schedule, schedule.companies[0]))
+    assert str(student.walk("VEVENT")[0]["SUMMARY"]) == "Company Dating: Nordlys ApS"
+    assert str(company.walk("VEVENT")[0]["SUMMARY"]) == "Company Dating: student s 1"
+
+
+@pytest.mark.parametrize(
+    ("who", "name", "ascii_name"),
+    [
+        ("Lucía Romero", "Lucía Romero", "Lucia Romero"),
+        ("Ærø Café ApS", "Ærø Café ApS", "AEro Cafe ApS"),
+        ("Kübra Yılmaz", "Kübra Yılmaz", "Kubra Yilmaz"),
+        ('Smørrebrød/Søn: 100% "best"?', "Smørrebrød Søn 100% best", "Smorrebrod Son 100 best"),
+        ("..hidden. ", "hidden", "hidden"),
+        ("王芳", "王芳", "s-1"),
+    ],
+)
+def test_agenda_files_are_named_by_the_event_and_the_participant(
+    who: str, name: str, ascii_name: str
+) -> None:
+    body = valid_body(students=[{"student_id": "s-1", "name": who, "max_dates": 1}])
+    schedule = plan(DatingEventRequest.model_validate(body), {})
+    [agenda] = schedule.students
+    assert agenda_file_name(schedule, agenda) == f"Company Dating Aarhus - {name}.ics"
+    ascii = agenda_file_name(schedule, agenda, ascii_only=True)
+    assert ascii == f"Company Dating Aarhus - {ascii_name}.ics"
+    assert schedule_file_name(schedule) == "Company Dating Aarhus - schedule.csv"
+
+
+def test_long_names_make_file_names_file_systems_keep() -> None:
+    longest = "Ø" + "é" * 199
+    name = download_name([longest, longest], ".ics")
+    assert len(name.encode()) <= 2 * FILE_NAME_PART_BYTES + len(" - .ics")
+    assert name.startswith("Øéé") and name.endswith("é.ics")
+    assert download_name(["///", "\n"], ".csv") == "Company Dating.csv"
+
+
+def test_the_csv_keeps_names_from_being_run_as_formulas() -> None:
+    body = valid_body(
+        companies=[{"company_id": "a", "name": '=HYPERLINK("http://example.org")'}],
+        students=[{"student_id": "s1", "name": "@SUM(1+1)", "max_dates": 1}],
+    )
+    schedule = plan(DatingEventRequest.model_validate(body), {})
+    [row] = csv.DictReader(io.StringIO(schedule_csv(schedule)))
+    assert row["company_name"] == '\'=HYPERLINK("http://example.org")'
+    assert row["student_name"] == "'@SUM(1+1)"

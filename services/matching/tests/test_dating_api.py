@@ -5,25 +5,39 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 from icalendar import Calendar
+from sqlmodel import func, select
 
 from interlocality.common.cloudevents import decode_event, encode_event
 from interlocality.common.service import ServiceRuntime
-from interlocality.common.testing import read_topic
+from interlocality.common.testing import publish, read_topic, wait_until
+from interlocality.contracts.companies import Company, CompanyRegistered
 from interlocality.contracts.dating import DatingAgendaIssued
-from interlocality.contracts.students import StudentErasure, StudentProfileErased
+from interlocality.contracts.students import (
+    Consent,
+    Consents,
+    StudentErasure,
+    StudentProfile,
+    StudentProfileErased,
+    StudentProfileUpserted,
+)
 from interlocality.contracts.topics import DATING_AGENDAS, STUDENTS
 from interlocality.matching.app import create_app
-from interlocality.matching.store import MatchRecord
+from interlocality.matching.dating_store import DatingEventRecord
+from interlocality.matching.store import CompanyView, MatchRecord, StudentView
 
-START = datetime(2026, 3, 12, 14, 0, tzinfo=UTC)
+# A weekday afternoon a month ahead: slots must lie between an hour ago and two years ahead.
+START = (datetime.now(UTC) + timedelta(days=30)).replace(hour=14, minute=0, second=0, microsecond=0)
 
 
 async def publish_erasure(bootstrap: str, region: str, student_id: str) -> None:
@@ -43,6 +57,76 @@ async def publish_erasure(bootstrap: str, region: str, student_id: str) -> None:
         )
     finally:
         await producer.stop()
+
+
+def student_profile(
+    region: str, student_id: str, name: str, *, version: int = 1, consents: bool = True
+) -> StudentProfileUpserted:
+    """A student's profile as profiles publishes it, consenting to matching or not."""
+    return StudentProfileUpserted(
+        source=f"/interlocality/{region}/profiles",
+        region=region,
+        subject=student_id,
+        data=StudentProfile(
+            student_id=student_id,
+            name=name,
+            email=f"{student_id}@students.example.org",
+            skills=[],
+            languages=[],
+            engagement_kinds=["internship"],
+            version=version,
+            updated_at=datetime.now(UTC),
+            consents=Consents(matching=Consent(granted=consents)),
+        ),
+    )
+
+
+def company_registered(region: str, company_id: str, name: str) -> CompanyRegistered:
+    """A company as vacancies registers it."""
+    return CompanyRegistered(
+        source=f"/interlocality/{region}/vacancies",
+        region=region,
+        subject=company_id,
+        data=Company(
+            company_id=company_id, name=name, city="Aarhus", version=1, updated_at=datetime.now(UTC)
+        ),
+    )
+
+
+def register(
+    runtime: ServiceRuntime,
+    bootstrap: str,
+    students: Iterable[str] = ("kwame", "ana", "li"),
+    companies: Iterable[str] = ("nordlys", "vestas"),
+) -> None:
+    """Make participants known to matching the way it learns them: from the topics."""
+    region = runtime.settings.region
+    students, companies = list(students), list(companies)
+    events = [student_profile(region, s, s.title()) for s in students]
+    events += [company_registered(region, c, c.title()) for c in companies]
+    asyncio.run(publish(bootstrap, events))
+
+    def all_known() -> bool:
+        with runtime.reading() as session:
+            return all(session.get(StudentView, s) for s in students) and all(
+                session.get(CompanyView, c) for c in companies
+            )
+
+    wait_until(all_known)
+
+
+def stored_events(runtime: ServiceRuntime) -> int:
+    with runtime.reading() as session:
+        return int(session.exec(select(func.count()).select_from(DatingEventRecord)).one())
+
+
+def download_names(content_disposition: str) -> tuple[str, str]:
+    """The file name a browser saves (RFC 6266 ``filename*``) and the ASCII fallback."""
+    encoded = re.search(r"filename\*=UTF-8''([^;\s]+)", content_disposition)
+    fallback = re.search(r'filename="([^"]*)"', content_disposition)
+    assert encoded and fallback, content_disposition
+    assert content_disposition.isascii()
+    return unquote(encoded.group(1), errors="strict"), fallback.group(1)
 
 
 def seed_matches(runtime: ServiceRuntime, matches: list[tuple[str, str, str, float]]) -> None:
@@ -93,6 +177,7 @@ def test_an_event_is_planned_stored_and_sent_to_every_participant(
     app = create_app(service_settings("matching"))
     runtime: ServiceRuntime = app.state.runtime
     with TestClient(app) as client:
+        register(runtime, kafka_bootstrap)
         seed_matches(
             runtime,
             [
@@ -103,7 +188,9 @@ def test_an_event_is_planned_stored_and_sent_to_every_participant(
                 ("li", "v-9", "elsewhere", 0.95),  # a company that is not at the event
             ],
         )
-        created = client.post("/v1/dating-events", json=event_body())
+        body = event_body()
+        body["students"][1]["name"] = "Ana Souza"
+        created = client.post("/v1/dating-events", json=body)
         assert created.status_code == 201, created.text
         schedule = created.json()
         event_id = schedule["dating_event_id"]
@@ -161,12 +248,17 @@ def test_an_event_is_planned_stored_and_sent_to_every_participant(
         ]
         assert sent["li"].slots[0].must_meet
         assert sent["vestas"].slots[0].counterpart_kind == "student"
+        # A company's agenda names the students it meets, where the operator gave names.
+        nordlys = {(s.counterpart_id, s.counterpart_name) for s in sent["nordlys"].slots}
+        assert nordlys == {("kwame", None), ("ana", "Ana Souza")}
         attached = Calendar.from_ical(sent["ana"].icalendar).walk("VEVENT")
         assert len(attached) == 2 and {e.data.dating_event_id for e in events} == {event_id}
 
         # What Company Dating holds on a student is shown, and goes when they are forgotten.
         held = client.get("/v1/privacy/students/ana").json()["holds"]["dating_events"]
-        assert [(e["event_id"], len(e["dates"])) for e in held] == [(event_id, 2)]
+        assert [(e["event_id"], e["student_name"], len(e["dates"])) for e in held] == [
+            (event_id, "Ana Souza", 2)
+        ]
         asyncio.run(publish_erasure(kafka_bootstrap, region, "ana"))
         deadline = time.monotonic() + 30
         while client.get("/v1/privacy/students/ana").json()["holds"]["dating_events"]:
@@ -180,9 +272,11 @@ def test_an_event_is_planned_stored_and_sent_to_every_participant(
 
 
 def test_refusals_name_the_field_or_the_constraint(
-    service_settings: Callable[..., Any],
+    service_settings: Callable[..., Any], kafka_bootstrap: str
 ) -> None:
-    with TestClient(create_app(service_settings("matching"))) as client:
+    app = create_app(service_settings("matching"))
+    with TestClient(app) as client:
+        register(app.state.runtime, kafka_bootstrap)
         malformed = client.post("/v1/dating-events", json=event_body(breaks=[5]))
         assert malformed.status_code == 422
         [problem] = malformed.json()["detail"]
@@ -213,10 +307,204 @@ def test_refusals_name_the_field_or_the_constraint(
             }
         ]
 
-        assert client.get("/v1/dating-events/no-such-event").status_code == 404
-        assert client.get("/v1/dating-events/no-such-event/schedule.csv").status_code == 404
+        # Events are named by UUIDs: anything else is malformed, an unknown one is not found.
+        malformed = client.get("/v1/dating-events/no-such-event")
+        assert malformed.status_code == 422
+        assert malformed.json()["detail"][0]["field"] == "path.event_id"
+        assert client.get(f"/v1/dating-events/{uuid.uuid4()}").status_code == 404
+        assert client.get(f"/v1/dating-events/{uuid.uuid4()}/schedule.csv").status_code == 404
         event_id = client.post("/v1/dating-events", json=event_body()).json()["dating_event_id"]
         for path in ("students/nobody", "companies/nobody", "students/vestas"):
             answer = client.get(f"/v1/dating-events/{event_id}/{path}/agenda.ics")
             assert answer.status_code == 404, path
         assert client.get(f"/v1/dating-events/{event_id}/companies/vestas/agenda.ics").is_success
+
+
+def test_a_line_break_in_a_name_or_id_is_refused_naming_the_field(
+    service_settings: Callable[..., Any],
+) -> None:
+    app = create_app(service_settings("matching"))
+    with TestClient(app) as client:
+        body = event_body(
+            name="Company Dating\nAarhus",
+            venue="Navitas\r\nAarhus",
+            companies=[
+                {"company_id": "nordlys", "name": "Nordlys\tSoftware ApS", "tables": 2},
+                {"company_id": "vestas", "name": "Vestas\nWind Systems"},
+            ],
+            students=[
+                {"student_id": "kwame", "max_dates": 2},
+                {"student_id": "ana\n", "max_dates": 2},
+                {"student_id": "li", "max_dates": 1},
+            ],
+        )
+        refused = client.post("/v1/dating-events", json=body)
+        assert refused.status_code == 422, refused.text
+        said = {p["field"]: p["msg"] for p in refused.json()["detail"]}
+        assert said == {
+            "body.name": "should be one line of text without control characters, but has "
+            "a line break at position 15",
+            "body.venue": "should be one line of text without control characters, but has "
+            "a carriage return at position 8",
+            "body.companies.0.name": "should be one line of text without control characters, "
+            "but has a tab at position 8",
+            "body.companies.1.name": "should be one line of text without control characters, "
+            "but has a line break at position 7",
+            "body.students.1.student_id": "should be one line of text without control "
+            "characters, but has a line break at position 4",
+        }
+        assert stored_events(app.state.runtime) == 0
+
+
+def test_participants_matching_does_not_know_are_refused_and_sent_nothing(
+    service_settings: Callable[..., Any], kafka_bootstrap: str, region: str
+) -> None:
+    app = create_app(service_settings("matching"))
+    runtime: ServiceRuntime = app.state.runtime
+    with TestClient(app) as client:
+        register(runtime, kafka_bootstrap, students=["kwame", "ana"], companies=["nordlys"])
+        body = event_body(
+            students=[
+                {"student_id": "kwame", "max_dates": 2},
+                {"student_id": "ana", "max_dates": 2},
+                {"student_id": "li", "max_dates": 1},
+                {"student_id": "ghost", "max_dates": 1},
+            ],
+            must_meet=[
+                {"student_id": "li", "company_id": "vestas"},
+                {"student_id": "ana", "company_id": "nordlys"},
+            ],
+        )
+        refused = client.post("/v1/dating-events", json=body)
+        assert refused.status_code == 422, refused.text
+        student = "is known to matching here (registered and consenting to matching)"
+        company = "is known to matching here (registered in this region)"
+        assert [(p["field"], p["msg"], p["type"]) for p in refused.json()["detail"]] == [
+            ("body.students.2.student_id", f"no student 'li' {student}", "unknown_student"),
+            ("body.students.3.student_id", f"no student 'ghost' {student}", "unknown_student"),
+            ("body.companies.1.company_id", f"no company 'vestas' {company}", "unknown_company"),
+            ("body.must_meet.0.student_id", f"no student 'li' {student}", "unknown_student"),
+            ("body.must_meet.0.company_id", f"no company 'vestas' {company}", "unknown_company"),
+        ]
+        assert stored_events(runtime) == 0
+
+        # A student who withdraws consent to matching is no longer known to it either.
+        asyncio.run(
+            publish(
+                kafka_bootstrap, [student_profile(region, "ana", "Ana", version=2, consents=False)]
+            )
+        )
+        wait_until(lambda: client.get("/v1/students/ana/matches").status_code == 404)
+        known = event_body(
+            companies=[{"company_id": "nordlys", "name": "Nordlys Software ApS", "tables": 2}],
+            students=[{"student_id": "kwame", "max_dates": 2}, {"student_id": "ana"}],
+            must_meet=[],
+        )
+        known["students"][1]["max_dates"] = 1
+        withdrawn = client.post("/v1/dating-events", json=known)
+        assert withdrawn.status_code == 422
+        assert [p["field"] for p in withdrawn.json()["detail"]] == ["body.students.1.student_id"]
+        assert stored_events(runtime) == 0
+
+        # Only the event of known participants is sent: nothing went out for the refused.
+        known["students"] = known["students"][:1]
+        created = client.post("/v1/dating-events", json=known)
+        assert created.status_code == 201, created.text
+        records = asyncio.run(
+            read_topic(kafka_bootstrap, DATING_AGENDAS.name(region), count=3, timeout=5)
+        )
+        sent = [decode_event(DATING_AGENDAS, list(r.headers), r.value) for r in records]
+        assert sorted(e.data.participant_id for e in sent) == ["kwame", "nordlys"]
+        assert {e.data.dating_event_id for e in sent} == {created.json()["dating_event_id"]}
+        assert stored_events(runtime) == 1
+
+
+def test_slot_starts_in_1970_the_year_0120_or_years_ahead_are_refused(
+    service_settings: Callable[..., Any], kafka_bootstrap: str
+) -> None:
+    app = create_app(service_settings("matching"))
+    with TestClient(app) as client:
+        register(app.state.runtime, kafka_bootstrap)
+        later = [(START + timedelta(minutes=10 * k)).isoformat() for k in (1, 2)]
+        for starts, field, says in [
+            ([0, *later], "body.slot_starts.0", "should be a date and time with its UTC offset"),
+            (["1970-01-01T00:00:00Z", *later], "body.slot_starts.0", "in the past"),
+            ([*later, "0120-03-12T14:00:00+01:00"], "body.slot_starts.2", "in the past"),
+            (
+                [*later, (START + timedelta(days=3 * 365)).isoformat()],
+                "body.slot_starts.2",
+                "more than two years from now",
+            ),
+        ]:
+            refused = client.post("/v1/dating-events", json=event_body(slot_starts=starts))
+            assert refused.status_code == 422, (starts, refused.text)
+            [problem] = refused.json()["detail"]
+            assert (problem["field"], says in problem["msg"]) == (field, True), problem
+        assert stored_events(app.state.runtime) == 0
+        # The rule is stated where the field is documented.
+        schema = client.get("/openapi.json").json()["components"]["schemas"]
+        described = schema["DatingEventRequest"]["properties"]["slot_starts"]["description"]
+        assert "at most an hour before now and at most two years from now" in described
+
+
+def test_names_in_any_language_reach_the_calendars_and_the_file_names(
+    service_settings: Callable[..., Any], kafka_bootstrap: str
+) -> None:
+    app = create_app(service_settings("matching"))
+    runtime: ServiceRuntime = app.state.runtime
+    with TestClient(app) as client:
+        register(runtime, kafka_bootstrap, ["lucia", "kubra"], ["aero", "smorrebrod"])
+        seed_matches(runtime, [("lucia", "v-1", "aero", 0.7), ("kubra", "v-1", "aero", 0.8)])
+        body = event_body(
+            venue="Navitas, Inge Lehmanns Gade 10; 8000 Aarhus C",
+            companies=[
+                {"company_id": "aero", "name": "Ærø Café ApS", "tables": 2},
+                {"company_id": "smorrebrod", "name": "Smørrebrød & Søn, Nørrebro; Århus"},
+            ],
+            students=[
+                {"student_id": "lucia", "name": "Lucía Romero Nuñez", "max_dates": 2},
+                {"student_id": "kubra", "name": "Kübra Yılmaz", "max_dates": 2},
+            ],
+            must_meet=[{"student_id": "lucia", "company_id": "smorrebrod"}],
+        )
+        created = client.post("/v1/dating-events", json=body)
+        assert created.status_code == 201, created.text
+        event_id = created.json()["dating_event_id"]
+
+        lucia = client.get(f"/v1/dating-events/{event_id}/students/lucia/agenda.ics")
+        calendar = Calendar.from_ical(lucia.text)
+        assert {str(e["SUMMARY"]) for e in calendar.walk("VEVENT")} == {
+            "Company Dating Aarhus: Ærø Café ApS",
+            "Company Dating Aarhus: Smørrebrød & Søn, Nørrebro; Århus",
+        }
+        assert {str(e["LOCATION"]) for e in calendar.walk("VEVENT")} <= {
+            "Navitas, Inge Lehmanns Gade 10; 8000 Aarhus C, table 1",
+            "Navitas, Inge Lehmanns Gade 10; 8000 Aarhus C, table 2",
+        }
+        assert download_names(lucia.headers["content-disposition"]) == (
+            "Company Dating Aarhus - Lucía Romero Nuñez.ics",
+            "Company Dating Aarhus - Lucia Romero Nunez.ics",
+        )
+
+        aero = client.get(f"/v1/dating-events/{event_id}/companies/aero/agenda.ics")
+        met = {str(e["SUMMARY"]) for e in Calendar.from_ical(aero.text).walk("VEVENT")}
+        assert met == {
+            "Company Dating Aarhus: Kübra Yılmaz",
+            "Company Dating Aarhus: Lucía Romero Nuñez",
+        }
+        assert download_names(aero.headers["content-disposition"]) == (
+            "Company Dating Aarhus - Ærø Café ApS.ics",
+            "Company Dating Aarhus - AEro Cafe ApS.ics",
+        )
+
+        table = client.get(f"/v1/dating-events/{event_id}/schedule.csv")
+        assert download_names(table.headers["content-disposition"]) == (
+            "Company Dating Aarhus - schedule.csv",
+            "Company Dating Aarhus - schedule.csv",
+        )
+        rows = list(csv.DictReader(io.StringIO(table.text)))
+        assert {(r["student_name"], r["company_name"]) for r in rows} == {
+            ("Lucía Romero Nuñez", "Smørrebrød & Søn, Nørrebro; Århus"),
+            ("Lucía Romero Nuñez", "Ærø Café ApS"),
+            ("Kübra Yılmaz", "Ærø Café ApS"),
+        }

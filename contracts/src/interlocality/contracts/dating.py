@@ -44,7 +44,10 @@ class AgendaSlot(BaseModel):
     ]
     counterpart_name: Annotated[
         str | None,
-        Field(title="Counterpart name", description="The company's name, when one was given."),
+        Field(
+            title="Counterpart name",
+            description="The company's or the student's name, when one was given.",
+        ),
     ] = None
     score: Annotated[
         float,

@@ -23,25 +23,43 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Annotated, Literal
 
 import numpy as np
-from icalendar import Calendar, Event
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from icalendar import Calendar, Event, vText
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import coo_array, csr_array
 
 __all__ = [
+    "FILE_NAME_PART_BYTES",
     "MAX_COMPANIES",
     "MAX_SLOTS",
     "MAX_STUDENTS",
+    "ONE_LINE_PATTERN",
+    "SLOT_START_GRACE",
+    "SLOT_START_HORIZON",
     "Agenda",
     "AgendaEntry",
     "DatingCompany",
@@ -55,15 +73,20 @@ __all__ = [
     "ParticipantKind",
     "ScheduleTotals",
     "ScheduledDate",
+    "UnknownParticipant",
+    "agenda_file_name",
     "agenda_ics",
     "build_schedule",
+    "download_name",
     "exact_pairs",
     "greedy_pairs",
     "infeasibilities",
     "most_students_with_a_date",
     "plan_dating_event",
     "schedule_csv",
+    "schedule_file_name",
     "seat_dates",
+    "unknown_participants",
 ]
 
 MAX_SLOTS = 48
@@ -81,6 +104,114 @@ Pair = tuple[str, str]
 
 # -- the request ------------------------------------------------------------------------
 
+# What is no part of one line of text: C0 and C1 controls (tab and line breaks among them)
+# and the Unicode line and paragraph separators. Names and ids end up in calendar files,
+# CSV rows, file names and e-mail, where each of these breaks something.
+_NOT_ONE_LINE = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+ONE_LINE_PATTERN = f"^[^{_NOT_ONE_LINE}]*$"
+# Lone surrogates, which JSON can escape but UTF-8 cannot hold, are refused as well.
+_LINE_BREAKER = re.compile(rf"[{_NOT_ONE_LINE}\ud800-\udfff]+")
+_CHARACTER_NAMES = {
+    "\t": "a tab",
+    "\n": "a line break",
+    "\r": "a carriage return",
+    "\u2028": "a line separator (U+2028)",
+    "\u2029": "a paragraph separator (U+2029)",
+}
+
+
+def _character_name(character: str) -> str:
+    if character in _CHARACTER_NAMES:
+        return _CHARACTER_NAMES[character]
+    if "\ud800" <= character <= "\udfff":
+        return f"a lone surrogate (U+{ord(character):04X})"
+    return f"the control character U+{ord(character):04X}"
+
+
+def _one_line(value: str) -> str:
+    found = _LINE_BREAKER.search(value)
+    if found is not None:
+        raise PydanticCustomError(
+            "not_one_line",
+            "should be one line of text without control characters, but has {character} "
+            "at position {position}",
+            {"character": _character_name(found.group()[0]), "position": found.start() + 1},
+        )
+    return value
+
+
+def _not_blank(value: str) -> str:
+    stripped = value.strip()
+    if not stripped:
+        raise PydanticCustomError("blank", "should not be blank")
+    return stripped
+
+
+_ONE_LINE_SCHEMA = Field(json_schema_extra={"pattern": ONE_LINE_PATTERN})
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    AfterValidator(_one_line),
+    AfterValidator(_not_blank),
+    _ONE_LINE_SCHEMA,
+]
+"""A name people read: one line without control characters, not blank; surrounding
+spaces are dropped."""
+Venue = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=300),
+    AfterValidator(_one_line),
+    AfterValidator(_not_blank),
+    _ONE_LINE_SCHEMA,
+]
+"""Where an event takes place, a name of up to 300 characters."""
+ParticipantId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(_one_line), _ONE_LINE_SCHEMA
+]
+"""A student's or a company's id in this region: one line without control characters."""
+Count = Annotated[int, Strict()]
+"""A whole number, given as one: not ``"2"``, ``2.0`` or ``true``."""
+
+# A slot may start a little before the request (an event being planned as it begins), and
+# events are planned at most this far ahead: anything else is a mistyped date.
+SLOT_START_GRACE = timedelta(hours=1)
+SLOT_START_HORIZON = timedelta(days=2 * 365)
+_DATE_TIME_TEXT = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+def _date_time_text(value: object) -> object:
+    # pydantic also takes numbers (and numeric text) as Unix times: 0 would be 1970.
+    if isinstance(value, datetime) or (isinstance(value, str) and _DATE_TIME_TEXT.fullmatch(value)):
+        return value
+    raise PydanticCustomError(
+        "date_time_text",
+        "should be a date and time with its UTC offset, such as 2027-03-12T14:00:00+01:00",
+    )
+
+
+def _bookable(start: datetime) -> datetime:
+    now = datetime.now(UTC)
+    if start < now - SLOT_START_GRACE:
+        raise PydanticCustomError(
+            "slot_start_past",
+            "starts at {start}, in the past: a slot may start at most an hour before now ({now})",
+            {"start": start.isoformat(), "now": now.isoformat(timespec="minutes")},
+        )
+    if start > now + SLOT_START_HORIZON:
+        raise PydanticCustomError(
+            "slot_start_too_far",
+            "starts at {start}, more than two years from now ({now}): events are planned "
+            "at most two years ahead",
+            {"start": start.isoformat(), "now": now.isoformat(timespec="minutes")},
+        )
+    return start
+
+
+SlotStart = Annotated[AwareDatetime, BeforeValidator(_date_time_text), AfterValidator(_bookable)]
+"""When a slot starts: ISO 8601 with an offset, from an hour ago to two years ahead."""
+
 
 class DatingCompany(BaseModel):
     """A company at the event."""
@@ -88,20 +219,21 @@ class DatingCompany(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     company_id: Annotated[
-        str,
+        ParticipantId,
         Field(
             title="Company id",
-            description="The company's id in this region.",
-            min_length=1,
-            max_length=64,
+            description="The company's id in this region, as matching knows it.",
         ),
     ]
     name: Annotated[
-        str | None,
-        Field(title="Name", description="Shown to the students it meets.", max_length=200),
+        Name | None,
+        Field(
+            title="Name",
+            description="Shown to the students it meets and in its file names.",
+        ),
     ] = None
     tables: Annotated[
-        int,
+        Count,
         Field(
             title="Tables",
             description="How many students the company meets at the same time.",
@@ -117,16 +249,22 @@ class DatingStudent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     student_id: Annotated[
-        str,
+        ParticipantId,
         Field(
             title="Student id",
-            description="The student's id in this region.",
-            min_length=1,
-            max_length=64,
+            description="The student's id in this region; matching must know the student "
+            "(registered and consenting to matching).",
         ),
     ]
+    name: Annotated[
+        Name | None,
+        Field(
+            title="Name",
+            description="Shown to the companies the student meets and in the student's file names.",
+        ),
+    ] = None
     max_dates: Annotated[
-        int,
+        Count,
         Field(
             title="Most dates",
             description="The most dates the student wants; fewer may be scheduled.",
@@ -142,10 +280,10 @@ class MustMeet(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     student_id: Annotated[
-        str, Field(title="Student id", description="A registered student.", min_length=1)
+        ParticipantId, Field(title="Student id", description="A student of the event.")
     ]
     company_id: Annotated[
-        str, Field(title="Company id", description="A registered company.", min_length=1)
+        ParticipantId, Field(title="Company id", description="A company of the event.")
     ]
 
 
@@ -154,30 +292,27 @@ class DatingEventRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: Annotated[
-        str,
-        Field(title="Name", description="What the event is called.", min_length=1, max_length=200),
-    ]
+    name: Annotated[Name, Field(title="Name", description="What the event is called.")]
     venue: Annotated[
-        str | None,
-        Field(title="Venue", description="Where the event takes place.", max_length=300),
+        Venue | None, Field(title="Venue", description="Where the event takes place.")
     ] = None
     slot_minutes: Annotated[
-        int,
+        Count,
         Field(title="Slot length", description="Minutes of one date.", ge=1, le=240),
     ]
     slot_starts: Annotated[
-        list[AwareDatetime],
+        list[SlotStart],
         Field(
             title="Slot starts",
-            description="When each slot starts, in order, with a time zone; slot numbers "
-            "count from 1 in this order.",
+            description="When each slot starts, in order, as a date and time with its UTC "
+            "offset (2027-03-12T14:00:00+01:00); slot numbers count from 1 in this order. "
+            "Every slot starts at most an hour before now and at most two years from now.",
             min_length=1,
             max_length=MAX_SLOTS,
         ),
     ]
     breaks: Annotated[
-        list[int],
+        list[Count],
         Field(
             title="Breaks",
             description="Numbers of the slots in which nobody meets.",
@@ -188,7 +323,8 @@ class DatingEventRequest(BaseModel):
         list[DatingCompany],
         Field(
             title="Companies",
-            description="The companies at the event.",
+            description="The companies at the event, each known to matching (registered in "
+            "this region).",
             min_length=1,
             max_length=MAX_COMPANIES,
         ),
@@ -197,7 +333,8 @@ class DatingEventRequest(BaseModel):
         list[DatingStudent],
         Field(
             title="Students",
-            description="The students registered for the event.",
+            description="The students registered for the event, each known to matching "
+            "(registered and consenting to matching).",
             min_length=1,
             max_length=MAX_STUDENTS,
         ),
@@ -305,6 +442,52 @@ class DatingEventRequest(BaseModel):
         return start, start + timedelta(minutes=self.slot_minutes)
 
 
+# What matching must hold on a participant for it to take part.
+_KNOWN_AS = {
+    "student": "registered and consenting to matching",
+    "company": "registered in this region",
+}
+
+
+@dataclass(frozen=True)
+class UnknownParticipant:
+    """A place where the request names a student or company that matching does not know."""
+
+    field: tuple[str | int, ...]
+    message: str
+    kind: ParticipantKind
+    participant_id: str
+
+
+def unknown_participants(
+    request: DatingEventRequest, known_students: AbstractSet[str], known_companies: AbstractSet[str]
+) -> list[UnknownParticipant]:
+    """Every place ``request`` names a participant missing from the known ids, in order.
+
+    A schedule for them would send agendas to nobody, so each is refused where it is named:
+    in the list of students or companies and in the must-meet pairs.
+    """
+    known = {"student": known_students, "company": known_companies}
+
+    def unknown(
+        field: tuple[str | int, ...], kind: ParticipantKind, value: str
+    ) -> list[UnknownParticipant]:
+        if value in known[kind]:
+            return []
+        message = f"no {kind} '{value}' is known to matching here ({_KNOWN_AS[kind]})"
+        return [UnknownParticipant(("body", *field), message, kind, value)]
+
+    found = []
+    for index, student in enumerate(request.students):
+        found += unknown(("students", index, "student_id"), "student", student.student_id)
+    for index, company in enumerate(request.companies):
+        found += unknown(("companies", index, "company_id"), "company", company.company_id)
+    for index, pair in enumerate(request.must_meet):
+        found += unknown(("must_meet", index, "student_id"), "student", pair.student_id)
+        found += unknown(("must_meet", index, "company_id"), "company", pair.company_id)
+    return found
+
+
 def _refuse_duplicates(kind: str, ids: Sequence[str]) -> None:
     seen: set[str] = set()
     for value in ids:
@@ -337,6 +520,9 @@ class ScheduledDate(BaseModel):
     ends_at: Annotated[datetime, Field(title="Ends at", description="End of the date.")]
     table: Annotated[int, Field(title="Table", description="The company's table, from 1.")]
     student_id: Annotated[str, Field(title="Student id", description="Who comes to the table.")]
+    student_name: Annotated[
+        str | None, Field(title="Student name", description="As the operator gave it.")
+    ] = None
     company_id: Annotated[str, Field(title="Company id", description="Whose table it is.")]
     company_name: Annotated[
         str | None, Field(title="Company name", description="As the operator gave it.")
@@ -360,7 +546,8 @@ class AgendaEntry(BaseModel):
         str, Field(title="Counterpart id", description="The company or student met.")
     ]
     counterpart_name: Annotated[
-        str | None, Field(title="Counterpart name", description="A company's name, if given.")
+        str | None,
+        Field(title="Counterpart name", description="The company's or student's name, if given."),
     ] = None
     score: Annotated[float, Field(title="Score", description="Match score of the pair.")]
     must_meet: Annotated[
@@ -375,9 +562,9 @@ class Agenda(BaseModel):
         ParticipantKind, Field(title="Participant kind", description="Student or company.")
     ]
     participant_id: Annotated[str, Field(title="Participant id", description="Whose agenda.")]
-    name: Annotated[str | None, Field(title="Name", description="A company's name, if given.")] = (
-        None
-    )
+    name: Annotated[
+        str | None, Field(title="Name", description="The participant's name, if given.")
+    ] = None
     dates: Annotated[list[AgendaEntry], Field(title="Dates", description="In slot order.")]
 
 
@@ -846,7 +1033,8 @@ def plan_dating_event(
     baseline = _greedy(problem)
     greedy_seconds = time.perf_counter() - started
 
-    names = {c.company_id: c.name for c in request.companies}
+    company_names = {c.company_id: c.name for c in request.companies}
+    student_names = {s.student_id: s.name for s in request.students}
     must_meet = {(p.student_id, p.company_id) for p in request.must_meet}
     dates = []
     for slot, table, pair in seats:
@@ -858,8 +1046,9 @@ def plan_dating_event(
                 ends_at=ends_at,
                 table=table,
                 student_id=pair[0],
+                student_name=student_names[pair[0]],
                 company_id=pair[1],
-                company_name=names[pair[1]],
+                company_name=company_names[pair[1]],
                 score=scores.get(pair, 0.0),
                 must_meet=pair in must_meet,
             )
@@ -941,7 +1130,11 @@ def build_schedule(
                 counterpart_id=date.company_id, counterpart_name=date.company_name, **common
             )
         )
-        of_company[date.company_id].append(AgendaEntry(counterpart_id=date.student_id, **common))
+        of_company[date.company_id].append(
+            AgendaEntry(
+                counterpart_id=date.student_id, counterpart_name=date.student_name, **common
+            )
+        )
     return DatingSchedule(
         event_id=event_id,
         name=request.name,
@@ -954,6 +1147,7 @@ def build_schedule(
             Agenda(
                 participant_kind="student",
                 participant_id=s.student_id,
+                name=s.name,
                 dates=of_student[s.student_id],
             )
             for s in request.students
@@ -982,13 +1176,25 @@ CSV_COLUMNS = (
     "company_name",
     "table",
     "student_id",
+    "student_name",
     "score",
     "must_meet",
 )
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def _spreadsheet_text(value: str | None) -> str:
+    if value and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value or ""
 
 
 def schedule_csv(schedule: DatingSchedule) -> str:
-    """The whole schedule as CSV, one date a row, by slot, company and table."""
+    """The whole schedule as CSV, one date a row, by slot, company and table.
+
+    Names and ids that a spreadsheet would take for a formula start with an apostrophe.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -998,10 +1204,11 @@ def schedule_csv(schedule: DatingSchedule) -> str:
                 date.slot,
                 date.starts_at.isoformat(),
                 date.ends_at.isoformat(),
-                date.company_id,
-                date.company_name or "",
+                _spreadsheet_text(date.company_id),
+                _spreadsheet_text(date.company_name),
                 date.table,
-                date.student_id,
+                _spreadsheet_text(date.student_id),
+                _spreadsheet_text(date.student_name),
                 f"{date.score:.4f}",
                 "yes" if date.must_meet else "no",
             )
@@ -1009,34 +1216,120 @@ def schedule_csv(schedule: DatingSchedule) -> str:
     return out.getvalue()
 
 
+class _CalendarText(vText):
+    """TEXT written as RFC 5545 (3.3.11) says.
+
+    icalendar's own writer takes a backslash before "N" for a line break, so that
+    "C:\\New" would come back as two lines; this one escapes every backslash.
+    """
+
+    def to_ical(self) -> bytes:
+        escaped = self.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+        return escaped.encode()
+
+
+def _calendar_text(value: str) -> _CalendarText:
+    # TEXT has no way to write control characters. Requests refuse them; events stored
+    # before that have them replaced, so that every stored schedule can be written.
+    return _CalendarText(_LINE_BREAKER.sub(" ", value))
+
+
 def agenda_ics(schedule: DatingSchedule, agenda: Agenda) -> str:
     """One participant's agenda as an iCalendar (RFC 5545) file, times in UTC.
 
-    A date has the same UID in the student's and in the company's file.
+    Text is escaped and long lines are folded at 75 octets, never inside a character. A
+    date has the same UID in the student's and in the company's file, and the same agenda
+    gives the same file.
     """
     who = agenda.name or agenda.participant_id
-    calendar = Calendar.new(
-        prodid="-//Interlocality//Company Dating//EN",
-        method="PUBLISH",
-        name=f"{schedule.name}: {who}",
-    )
+    calendar = Calendar()
+    calendar.add("PRODID", "-//Interlocality//Company Dating//EN")
+    calendar.add("VERSION", "2.0")
+    calendar.add("METHOD", "PUBLISH")
+    title = _calendar_text(f"{schedule.name}: {who}")
+    calendar.add("NAME", title)
+    calendar.add("X-WR-CALNAME", title)
     for entry in agenda.dates:
         if agenda.participant_kind == "student":
             company_id = entry.counterpart_id
             summary = entry.counterpart_name or entry.counterpart_id
         else:
             company_id = agenda.participant_id
-            summary = f"student {entry.counterpart_id}"
+            summary = entry.counterpart_name or f"student {entry.counterpart_id}"
         place = f"table {entry.table}"
-        event = Event.new(
-            uid=f"{schedule.event_id}.{entry.slot}.{company_id}.{entry.table}@interlocality",
-            stamp=schedule.issued_at,
-            start=entry.starts_at.astimezone(UTC),
-            end=entry.ends_at.astimezone(UTC),
-            summary=f"{schedule.name}: {summary}",
-            location=f"{schedule.venue}, {place}" if schedule.venue else place,
-            description=f"Slot {entry.slot}, {place}. Match score {entry.score:.2f}."
-            + (" The organisers asked for this meeting." if entry.must_meet else ""),
+        event = Event()
+        uid = f"{schedule.event_id}.{entry.slot}.{company_id}.{entry.table}@interlocality"
+        event.add("UID", _calendar_text(uid))
+        event.add("DTSTAMP", schedule.issued_at.astimezone(UTC))
+        event.add("DTSTART", entry.starts_at.astimezone(UTC))
+        event.add("DTEND", entry.ends_at.astimezone(UTC))
+        event.add("SUMMARY", _calendar_text(f"{schedule.name}: {summary}"))
+        location = f"{schedule.venue}, {place}" if schedule.venue else place
+        event.add("LOCATION", _calendar_text(location))
+        description = f"Slot {entry.slot}, {place}. Match score {entry.score:.2f}." + (
+            " The organisers asked for this meeting." if entry.must_meet else ""
         )
+        event.add("DESCRIPTION", _calendar_text(description))
         calendar.add_component(event)
-    return str(calendar.to_ical().decode())
+    return calendar.to_ical().decode()
+
+
+# What no file system or browser keeps in a file name, besides what is no text.
+_NOT_IN_FILE_NAMES = re.compile(rf'[\\/:*?"<>|{_NOT_ONE_LINE}\ud800-\udfff]+')
+# Letters of the region's languages that Unicode decomposition leaves without ASCII form.
+_ASCII_LETTERS = str.maketrans(
+    {
+        "Æ": "AE",
+        "æ": "ae",
+        "Ø": "O",
+        "ø": "o",
+        "Œ": "OE",
+        "œ": "oe",
+        "ß": "ss",
+        "ı": "i",
+        "Ł": "L",
+        "ł": "l",
+        "Đ": "D",
+        "đ": "d",
+        "Ð": "D",
+        "ð": "d",
+        "Þ": "Th",
+        "þ": "th",
+    }
+)
+# Each part of a file name keeps at most this many bytes of UTF-8: two parts, " - " and
+# the extension stay well under the 255 bytes file systems allow.
+FILE_NAME_PART_BYTES = 100
+
+
+def _file_name_part(text: str, ascii_only: bool) -> str:
+    if ascii_only:
+        decomposed = unicodedata.normalize("NFKD", text.translate(_ASCII_LETTERS))
+        # Some clients read %XX in the plain file name as an escape (RFC 6266, appendix D).
+        text = decomposed.encode("ascii", "ignore").decode().replace("%", " ")
+    words = " ".join(_NOT_IN_FILE_NAMES.sub(" ", text).split())
+    return words.encode()[:FILE_NAME_PART_BYTES].decode(errors="ignore").strip(" .")
+
+
+def download_name(parts: Sequence[str], extension: str, *, ascii_only: bool = False) -> str:
+    """A file name a person recognises in a downloads folder: ``parts`` joined by " - ".
+
+    Characters no file system keeps are replaced by spaces and each part is shortened to
+    :data:`FILE_NAME_PART_BYTES`; ``ascii_only`` gives the plain ASCII form for clients that
+    cannot read an RFC 6266 ``filename*`` (letters lose their accents, "Æ" becomes "AE").
+    """
+    kept = [part for part in (_file_name_part(p, ascii_only) for p in parts) if part]
+    return " - ".join(kept or ["Company Dating"]) + extension
+
+
+def agenda_file_name(schedule: DatingSchedule, agenda: Agenda, *, ascii_only: bool = False) -> str:
+    """ "Company Dating Aarhus - Lucía Romero.ics": the event, then whose agenda it is."""
+    who = agenda.name or agenda.participant_id
+    if ascii_only and not _file_name_part(who, ascii_only):
+        who = agenda.participant_id  # a name in another script: its id says more than nothing
+    return download_name([schedule.name, who], ".ics", ascii_only=ascii_only)
+
+
+def schedule_file_name(schedule: DatingSchedule, *, ascii_only: bool = False) -> str:
+    """ "Company Dating Aarhus - schedule.csv"."""
+    return download_name([schedule.name, "schedule"], ".csv", ascii_only=ascii_only)

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Response, status
+from fastapi.openapi.constants import REF_PREFIX
+from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from interlocality.common.service import ServiceRuntime, problem
 from interlocality.contracts.dating import AgendaSlot, DatingAgenda, DatingAgendaIssued
@@ -15,17 +20,70 @@ from interlocality.matching.dating import (
     DatingInfeasible,
     DatingSchedule,
     ParticipantKind,
+    agenda_file_name,
     agenda_ics,
     plan_dating_event,
     schedule_csv,
+    schedule_file_name,
+    unknown_participants,
 )
 from interlocality.matching.dating_store import load_dating_event, save_dating_event
-from interlocality.matching.store import best_scores_by_company
+from interlocality.matching.store import (
+    best_scores_by_company,
+    known_company_ids,
+    known_student_ids,
+)
 
-__all__ = ["agenda_issued", "create_dating_router"]
+__all__ = ["ErrorMessage", "agenda_issued", "attachment", "create_dating_router"]
 
 CALENDAR = "text/calendar; charset=utf-8"
 OTHER_SIDE: dict[ParticipantKind, ParticipantKind] = {"student": "company", "company": "student"}
+
+
+class ErrorMessage(BaseModel):
+    """An answer that says in words what went wrong."""
+
+    detail: Annotated[str, Field(title="Detail", description="What went wrong, in words.")]
+
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorMessage, "description": "No such event, or the participant is not at it"}
+}
+REFUSED: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorMessage, "description": "The body cannot be read as JSON: it is not UTF-8"},
+    413: {"model": ErrorMessage, "description": "The body is larger than the service accepts"},
+    422: {
+        "description": "A malformed request, participants matching does not know, or "
+        "must-meet pairs no schedule fits; each problem names its field",
+        "content": {"application/json": {"schema": {"$ref": f"{REF_PREFIX}HTTPValidationError"}}},
+    },
+}
+
+
+def attachment(name: str, ascii_name: str) -> str:
+    """A ``Content-Disposition`` that saves the file as ``name`` (RFC 6266).
+
+    ``filename*`` carries the name in UTF-8; ``filename``, for clients that cannot read
+    it, ``ascii_name`` (which must hold no quotes or backslashes).
+    """
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def refuse_unknown_participants(session: Session, request: DatingEventRequest) -> None:
+    """Refuse, with a 422 naming each place, a request naming participants matching lacks."""
+    unknown = unknown_participants(
+        request,
+        known_student_ids(session, [s.student_id for s in request.students]),
+        known_company_ids(session, [c.company_id for c in request.companies]),
+    )
+    if unknown:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                problem(u.field, u.message, f"unknown_{u.kind}", input=u.participant_id)
+                for u in unknown
+            ],
+        )
 
 
 def agenda_issued(
@@ -65,14 +123,14 @@ def create_dating_router(runtime: ServiceRuntime) -> APIRouter:
     """Routes for Company Dating events."""
     router = APIRouter(prefix="/v1/dating-events", tags=["company dating"])
 
-    def schedule_or_404(event_id: str) -> DatingSchedule:
+    def schedule_or_404(event_id: uuid.UUID) -> DatingSchedule:
         with runtime.reading() as session:
-            schedule = load_dating_event(session, event_id)
+            schedule = load_dating_event(session, str(event_id))
         if schedule is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no dating event {event_id}")
         return schedule
 
-    def agenda_file(event_id: str, kind: ParticipantKind, participant_id: str) -> Response:
+    def agenda_file(event_id: uuid.UUID, kind: ParticipantKind, participant_id: str) -> Response:
         schedule = schedule_or_404(event_id)
         agenda = schedule.agenda(kind, participant_id)
         if agenda is None:
@@ -80,22 +138,23 @@ def create_dating_router(runtime: ServiceRuntime) -> APIRouter:
                 status.HTTP_404_NOT_FOUND,
                 f"{kind} {participant_id} is not at dating event {event_id}",
             )
+        name = agenda_file_name(schedule, agenda)
+        ascii_name = agenda_file_name(schedule, agenda, ascii_only=True)
         return Response(
             agenda_ics(schedule, agenda),
             media_type=CALENDAR,
-            headers={"Content-Disposition": f'attachment; filename="agenda-{event_id}-{kind}.ics"'},
+            headers={"Content-Disposition": attachment(name, ascii_name)},
         )
 
     @router.post(
         "",
         status_code=status.HTTP_201_CREATED,
         summary="Create a Company Dating event: the best schedule, stored and sent to everyone",
-        responses={
-            422: {"description": "A malformed request, or must-meet pairs no schedule fits"}
-        },
+        responses=REFUSED,
     )
     def create_dating_event(request: DatingEventRequest, response: Response) -> DatingSchedule:
         with runtime.reading() as session:
+            refuse_unknown_participants(session, request)
             scores = best_scores_by_company(
                 session,
                 [s.student_id for s in request.students],
@@ -122,46 +181,54 @@ def create_dating_router(runtime: ServiceRuntime) -> APIRouter:
                 ],
             ) from exc
         with runtime.transaction() as session:
+            # Again where it counts: a participant may have been erased during the solve.
+            refuse_unknown_participants(session, request)
             save_dating_event(session, request, schedule)
             for agenda in (*schedule.students, *schedule.companies):
                 runtime.emit(session, agenda_issued(runtime, schedule, agenda))
         response.headers["Location"] = f"{router.prefix}/{schedule.event_id}"
         return schedule
 
-    @router.get("/{event_id}", summary="A Company Dating event with its schedule and agendas")
-    def get_dating_event(event_id: str) -> DatingSchedule:
+    @router.get(
+        "/{event_id}",
+        summary="A Company Dating event with its schedule and agendas",
+        responses=NOT_FOUND,
+    )
+    def get_dating_event(event_id: uuid.UUID) -> DatingSchedule:
         return schedule_or_404(event_id)
 
     @router.get(
         "/{event_id}/schedule.csv",
         summary="The whole schedule as CSV, one date a row",
         response_class=Response,
-        responses={200: {"content": {"text/csv": {}}}},
+        responses={200: {"content": {"text/csv": {}}}, **NOT_FOUND},
     )
-    def get_schedule_csv(event_id: str) -> Response:
+    def get_schedule_csv(event_id: uuid.UUID) -> Response:
         schedule = schedule_or_404(event_id)
+        name = schedule_file_name(schedule)
+        ascii_name = schedule_file_name(schedule, ascii_only=True)
         return Response(
             schedule_csv(schedule),
             media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="schedule-{event_id}.csv"'},
+            headers={"Content-Disposition": attachment(name, ascii_name)},
         )
 
     @router.get(
         "/{event_id}/students/{student_id}/agenda.ics",
         summary="A student's agenda as an iCalendar file",
         response_class=Response,
-        responses={200: {"content": {"text/calendar": {}}}},
+        responses={200: {"content": {"text/calendar": {}}}, **NOT_FOUND},
     )
-    def get_student_agenda(event_id: str, student_id: str) -> Response:
+    def get_student_agenda(event_id: uuid.UUID, student_id: str) -> Response:
         return agenda_file(event_id, "student", student_id)
 
     @router.get(
         "/{event_id}/companies/{company_id}/agenda.ics",
         summary="A company's agenda as an iCalendar file",
         response_class=Response,
-        responses={200: {"content": {"text/calendar": {}}}},
+        responses={200: {"content": {"text/calendar": {}}}, **NOT_FOUND},
     )
-    def get_company_agenda(event_id: str, company_id: str) -> Response:
+    def get_company_agenda(event_id: uuid.UUID, company_id: str) -> Response:
         return agenda_file(event_id, "company", company_id)
 
     return router

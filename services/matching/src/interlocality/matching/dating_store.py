@@ -63,12 +63,13 @@ class DatingCompanyRecord(SQLModel, table=True):
 
 
 class DatingStudentRecord(SQLModel, table=True):
-    """A student registered for an event."""
+    """A student registered for an event, with the name the operator gave."""
 
     __tablename__ = "dating_student"
 
     event_id: str = Field(primary_key=True, max_length=36)
     student_id: str = Field(primary_key=True, max_length=64, index=True)
+    name: str | None = Field(default=None, max_length=200)
     max_dates: int
     position: int
 
@@ -137,6 +138,7 @@ def save_dating_event(
                 {
                     "event_id": schedule.event_id,
                     "student_id": s.student_id,
+                    "name": s.name,
                     "max_dates": s.max_dates,
                     "position": position,
                 }
@@ -193,12 +195,15 @@ def load_dating_event(session: Session, event_id: str) -> DatingSchedule | None:
             for c in companies
         ],
         students=[
-            DatingStudent.model_construct(student_id=s.student_id, max_dates=s.max_dates)
+            DatingStudent.model_construct(
+                student_id=s.student_id, name=s.name, max_dates=s.max_dates
+            )
             for s in students
         ],
         must_meet=[],
     )
-    names = {c.company_id: c.name for c in companies}
+    company_names = {c.company_id: c.name for c in companies}
+    student_names = {s.student_id: s.name for s in students}
     scheduled = []
     for date in dates:
         starts_at, ends_at = request.slot_times(date.slot)
@@ -209,8 +214,9 @@ def load_dating_event(session: Session, event_id: str) -> DatingSchedule | None:
                 ends_at=ends_at,
                 table=date.table_number,
                 student_id=date.student_id,
+                student_name=student_names.get(date.student_id),
                 company_id=date.company_id,
-                company_name=names.get(date.company_id),
+                company_name=company_names.get(date.company_id),
                 score=date.score,
                 must_meet=date.must_meet,
             )
@@ -262,6 +268,7 @@ def dating_personal_data(session: Session, student_id: str) -> dict[str, Any]:
             {
                 "event_id": event.id,
                 "name": event.name,
+                "student_name": registration.name,
                 "max_dates": registration.max_dates,
                 "dates": by_event.get(event.id, []),
             }

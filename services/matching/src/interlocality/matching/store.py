@@ -29,6 +29,8 @@ __all__ = [
     "best_scores_by_company",
     "company_export_markets",
     "delete_student",
+    "known_company_ids",
+    "known_student_ids",
     "load_index",
     "match_count_of_student",
     "match_count_of_vacancy",
@@ -230,6 +232,27 @@ def save_vacancy(session: Session, entry: VacancyEntry) -> None:
 def save_company(session: Session, company_id: str, export_markets: Sequence[str]) -> None:
     """Store (or replace) a company's export markets."""
     upsert(session, CompanyView, [{"id": company_id, "export_markets": list(export_markets)}])
+
+
+def known_student_ids(session: Session, student_ids: Sequence[str]) -> set[str]:
+    """Those of ``student_ids`` that matching holds: registered and consenting to matching."""
+    return _known_ids(session, StudentView, student_ids)
+
+
+def known_company_ids(session: Session, company_ids: Sequence[str]) -> set[str]:
+    """Those of ``company_ids`` that matching holds: registered in this region."""
+    return _known_ids(session, CompanyView, company_ids)
+
+
+def _known_ids(
+    session: Session, view: type[StudentView] | type[CompanyView], ids: Sequence[str]
+) -> set[str]:
+    unique = list(dict.fromkeys(ids))
+    known: set[str] = set()
+    for start in range(0, len(unique), IDS_PER_QUERY):
+        chunk = unique[start : start + IDS_PER_QUERY]
+        known.update(session.exec(select(view.id).where(col(view.id).in_(chunk))))
+    return known
 
 
 def company_export_markets(session: Session, company_id: str) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -19,8 +20,9 @@ from typing import Annotated, Any, TypeVar
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -30,6 +32,8 @@ from faststream.middlewares import AckPolicy
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, SQLModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from interlocality.common.cloudevents import KafkaRecord, snapshot_event_id
@@ -464,6 +468,100 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class UnpairedSurrogates:
+    """Refuses a JSON request body with a string that escapes half of a surrogate pair
+    (``"\\ud800"``) with 422 naming the field.
+
+    JSON text may say it, and Python takes it as a string, but no UTF-8 can carry it: the
+    database, Kafka and even the answer echoing the value would fail on it later. Bulk
+    imports (read row by row by the services) are left to their own checks.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("POST", "PUT", "PATCH")
+            or scope.get("path", "").startswith("/v1/imports/")
+            or not _is_json(scope)
+        ):
+            await self.app(scope, receive, send)
+            return
+        messages = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+        try:
+            where = _unpaired_surrogate(json.loads(body), ["body"])
+        except (ValueError, RecursionError):
+            where = None  # not JSON: the route's own parsing says so
+        if where is not None:
+            field, value = where
+            response = JSONResponse(
+                {
+                    "detail": [
+                        problem(
+                            field,
+                            "text with half of a UTF-16 surrogate pair (a \\uD800–\\uDFFF "
+                            "escape without its partner), which is no character",
+                            "string_unicode",
+                            input=value.encode("utf-16", "surrogatepass").decode(
+                                "utf-16", "replace"
+                            ),
+                        )
+                    ]
+                },
+                status_code=422,
+            )
+            await response(scope, receive, send)
+            return
+        replay = iter(messages)
+
+        async def replayed() -> Message:
+            return next(replay, None) or await receive()
+
+        await self.app(scope, replayed, send)
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            kind = value.split(b";", 1)[0].strip().lower()
+            return kind == b"application/json" or kind.endswith(b"+json")
+    return False  # FastAPI reads a body as JSON only when it says it is
+
+
+def _unpaired_surrogate(value: Any, path: list[str | int]) -> tuple[list[str | int], str] | None:
+    """Where in ``value`` a string (or key) holds a lone surrogate, and that string."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return path, value
+        return None
+    items: Iterable[tuple[Any, Any]]
+    if isinstance(value, dict):
+        for key in value:
+            found = _unpaired_surrogate(key, path)
+            if found is not None:
+                return found
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _unpaired_surrogate(item, [*path, key])
+        if found is not None:
+            return found
+    return None
+
+
 def problem(field: Sequence[str | int], message: str, kind: str, **extra: Any) -> dict[str, Any]:
     """One entry of a 422 response: where the bad value is and what was expected."""
     return {
@@ -503,6 +601,7 @@ class ErrorAnswer(BaseModel):
 
 
 _ERROR_MEANINGS = {
+    400: "The request body cannot be read: it is not UTF-8 text.",
     403: "The signed link is invalid, expired or for another purpose.",
     404: "Nothing is known by this id.",
     409: "The request conflicts with what is stored.",
@@ -522,8 +621,8 @@ def error_answers(meanings: Mapping[int, str]) -> dict[int | str, dict[str, Any]
 
 def _document_error_answers(app: FastAPI, ids_never_missing: Iterable[str]) -> None:
     """Document the error answers every route shares: 422 with :class:`ErrorAnswer`
-    (FastAPI's default schema lacks ``field`` and ``input``), 413 where a request body is
-    taken, and 404 where the path names something by id — except on ``ids_never_missing``,
+    (FastAPI's default schema lacks ``field`` and ``input``), 400 and 413 where a request body
+    is taken, and 404 where the path names something by id — except on ``ids_never_missing``,
     the paths that answer for any id."""
     answer_any_id = set(ids_never_missing)
     generate = app.openapi
@@ -558,9 +657,10 @@ def _document_error_answers(app: FastAPI, ids_never_missing: Iterable[str]) -> N
                     if responses["422"].get("description") == "Validation Error":
                         responses["422"]["description"] = _ERROR_MEANINGS[422]
                 if "requestBody" in operation:
-                    responses.setdefault(
-                        "413", {"description": _ERROR_MEANINGS[413], "content": body}
-                    )
+                    for code in ("400", "413"):
+                        responses.setdefault(
+                            code, {"description": _ERROR_MEANINGS[int(code)], "content": body}
+                        )
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
         return document
@@ -580,6 +680,26 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         for error in exc.errors()
     ]
     return JSONResponse({"detail": jsonable_encoder(details)}, status_code=422)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's answer to an HTTP error, with a 405's ``Allow`` naming every method of the
+    path: each method is a route of its own, and Starlette names only the first's."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        allowed = [
+            method
+            for method in _METHODS
+            if any(
+                route.matches({**request.scope, "method": method})[0] == Match.FULL
+                for route in request.app.router.routes
+            )
+        ]
+        exc = StarletteHTTPException(405, exc.detail, headers={"Allow": ", ".join(allowed)})
+    return await http_exception_handler(request, exc)
 
 
 def create_service_app(
@@ -607,6 +727,8 @@ def create_service_app(
     )
     app.state.runtime = runtime
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(UnpairedSurrogates)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

@@ -1,0 +1,83 @@
+"""What every service's HTTP app answers to requests it cannot serve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
+from interlocality.common.service import ServiceRuntime, create_service_app
+from interlocality.common.settings import load_settings
+
+
+class Company(BaseModel):
+    name: str
+
+
+def app_with(router: APIRouter, tmp_path: Path) -> TestClient:
+    settings = load_settings(
+        "vacancies",
+        region="tapp",
+        kafka_bootstrap_servers="127.0.0.1:1",
+        database_url=f"sqlite:///{tmp_path / 'app.db'}",
+        log_format="console",
+    )
+    app = create_service_app(ServiceRuntime(settings, []), [router], title="t", description="d")
+    return TestClient(app)  # no lifespan: these answers need neither broker nor database
+
+
+def test_half_a_surrogate_pair_is_refused_naming_the_field_not_a_server_error(
+    tmp_path: Path,
+) -> None:
+    router = APIRouter()
+
+    @router.post("/v1/companies", status_code=201)
+    def register(company: Company) -> Company:
+        return company
+
+    client = app_with(router, tmp_path)
+    # JSON text may escape half of a surrogate pair; no UTF-8 can carry it on.
+    answer = client.post(
+        "/v1/companies",
+        content=b'{"name": "\\u00c6r\\u00f8 Caf\\u00e9 \\ud800"}',
+        headers={"content-type": "application/json"},
+    )
+    assert answer.status_code == 422, answer.text
+    [problem] = answer.json()["detail"]
+    assert problem["field"] == "body.name"
+    assert problem["input"] == "Ærø Café \ufffd"
+    # A whole pair is a character like any other, and an escaped backslash is no escape.
+    for text, name in (
+        (b'{"name": "Caf\\u00e9 \\ud83d\\ude00"}', "Café 😀"),
+        (b'{"name": "C:\\\\ud800"}', "C:\\ud800"),
+    ):
+        answer = client.post(
+            "/v1/companies", content=text, headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == 201, answer.text
+        assert answer.json() == {"name": name}
+
+
+def test_a_method_the_path_lacks_is_405_naming_every_method_it_has(tmp_path: Path) -> None:
+    router = APIRouter()
+
+    @router.get("/v1/webhooks")
+    def listed() -> list[str]:
+        return []
+
+    @router.post("/v1/webhooks", status_code=201)
+    def registered() -> dict[str, str]:
+        return {}
+
+    @router.delete("/v1/webhooks/{webhook_id}", status_code=204)
+    def removed(webhook_id: str) -> None:
+        return None
+
+    client = app_with(router, tmp_path)
+    answer = client.request("PATCH", "/v1/webhooks")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET, POST"
+    assert client.request("OPTIONS", "/v1/webhooks/w-1").headers["allow"] == "DELETE"
+    assert client.get("/v1/webhooks").status_code == 200

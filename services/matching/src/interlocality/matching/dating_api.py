@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Response, status
-from fastapi.openapi.constants import REF_PREFIX
-from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from interlocality.common.service import ServiceRuntime, problem
+from interlocality.common.service import ServiceRuntime, error_answers, problem
 from interlocality.contracts.dating import AgendaSlot, DatingAgenda, DatingAgendaIssued
 from interlocality.matching.dating import (
     Agenda,
@@ -34,30 +31,19 @@ from interlocality.matching.store import (
     known_student_ids,
 )
 
-__all__ = ["ErrorMessage", "agenda_issued", "attachment", "create_dating_router"]
+__all__ = ["agenda_issued", "attachment", "create_dating_router"]
 
 CALENDAR = "text/calendar; charset=utf-8"
 OTHER_SIDE: dict[ParticipantKind, ParticipantKind] = {"student": "company", "company": "student"}
 
 
-class ErrorMessage(BaseModel):
-    """An answer that says in words what went wrong."""
-
-    detail: Annotated[str, Field(title="Detail", description="What went wrong, in words.")]
-
-
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorMessage, "description": "No such event, or the participant is not at it"}
-}
-REFUSED: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorMessage, "description": "The body cannot be read as JSON: it is not UTF-8"},
-    413: {"model": ErrorMessage, "description": "The body is larger than the service accepts"},
-    422: {
-        "description": "A malformed request, participants matching does not know, or "
-        "must-meet pairs no schedule fits; each problem names its field",
-        "content": {"application/json": {"schema": {"$ref": f"{REF_PREFIX}HTTPValidationError"}}},
-    },
-}
+NOT_FOUND = error_answers({404: "No such event, or the participant is not at it."})
+REFUSED = error_answers(
+    {
+        422: "A malformed request, participants matching does not know, or must-meet pairs "
+        "no schedule fits; each problem names its field."
+    }
+)
 
 
 def attachment(name: str, ascii_name: str) -> str:

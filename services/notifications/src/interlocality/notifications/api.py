@@ -44,6 +44,13 @@ __all__ = ["NotificationPublic", "create_router", "feed_reader"]
 FEED_READ_LIMIT = 5_000  # feed events read at once; a stream further behind reads again
 NO_STUDENT = "Notifications knows no student of this id."
 NO_WEBHOOK = "No webhook endpoint has this id."
+# A link that cannot be followed: a page in the browser's language, or JSON for programs.
+LINK_REFUSED = error_answers(
+    {
+        403: "The link is not genuine, is for another purpose, or has expired.",
+        404: "The student the link names is no longer known here.",
+    }
+)
 
 
 class NotificationPublic(BaseModel):
@@ -372,7 +379,7 @@ def create_router(
         "/preferences",
         summary="A student's notification preferences (signed link, no login)",
         response_model=PreferencesView,
-        responses={200: {"content": {"text/html": {}}}},
+        responses={200: {"content": {"text/html": {}}}, **LINK_REFUSED},
     )
     def preferences_page(request: Request, token: Annotated[str, Query(min_length=1)]) -> Any:
         found = linked(request, token, "preferences")
@@ -391,7 +398,11 @@ def create_router(
             )
         )
 
-    @router.put("/preferences", summary="Change notification preferences (signed link)")
+    @router.put(
+        "/preferences",
+        summary="Change notification preferences (signed link)",
+        responses=LINK_REFUSED,
+    )
     def put_preferences(
         preferences: NotificationPreferences, token: Annotated[str, Query(min_length=1)]
     ) -> PreferencesView:
@@ -401,6 +412,7 @@ def create_router(
         "/preferences",
         summary="Change notification preferences from the page's form (signed link)",
         response_class=HTMLResponse,
+        responses=LINK_REFUSED,
     )
     async def post_preferences(request: Request, token: Annotated[str, Query()]) -> Response:
         found = linked(request, token, "preferences")
@@ -436,6 +448,7 @@ def create_router(
         "/unsubscribe",
         summary="Confirm unsubscribing (signed link); a GET changes nothing",
         response_class=HTMLResponse,
+        responses=LINK_REFUSED,
     )
     def unsubscribe_page(request: Request, token: Annotated[str, Query(min_length=1)]) -> Response:
         found = linked(request, token, "unsubscribe")
@@ -453,6 +466,7 @@ def create_router(
         "/unsubscribe",
         summary="Unsubscribe in one click (RFC 8058, signed link)",
         response_class=HTMLResponse,
+        responses=LINK_REFUSED,
     )
     def unsubscribe(request: Request, token: Annotated[str, Query(min_length=1)]) -> Response:
         found = linked(request, token, "unsubscribe")

@@ -142,3 +142,28 @@ def test_a_second_company_of_one_name_in_one_city_is_refused_naming_the_first(
         assert other_name.status_code == 201, other_name.text
         listed = client.get("/v1/companies").json()
         assert listed["total"] == 3 and len(listed["items"]) == 3
+
+
+def test_an_external_id_names_one_company_and_one_vacancy_a_second_is_409(
+    service_settings: Callable[..., object],
+) -> None:
+    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+        first = client.post(
+            "/v1/companies", json={"name": "Søstrene Nørgaard ApS", "external_id": "crm-7"}
+        )
+        assert first.status_code == 201, first.text
+        company_id = first.json()["company_id"]
+        again = client.post("/v1/companies", json={"name": "Peña Studio", "external_id": "crm-7"})
+        assert again.status_code == 409, again.text
+        [problem] = again.json()["detail"]
+        assert (problem["field"], problem["company_id"]) == ("body.external_id", company_id)
+
+        posted = client.post("/v1/vacancies", json=vacancy(company_id, external_id="v-1"))
+        assert posted.status_code == 201, posted.text
+        twice = client.post("/v1/vacancies", json=vacancy(company_id, external_id="v-1"))
+        assert twice.status_code == 409, twice.text
+        [problem] = twice.json()["detail"]
+        assert problem["field"] == "body.external_id"
+        assert problem["vacancy_id"] == posted.json()["vacancy_id"]
+        assert client.get("/v1/companies").json()["total"] == 1
+        assert client.get("/v1/vacancies").json()["total"] == 1

@@ -20,6 +20,7 @@ from interlocality.vacancies.domain import CompanyForm, VacancyForm, company_of
 from interlocality.vacancies.importer import CompanyImporter, VacancyImporter
 from interlocality.vacancies.lifecycle import (
     CompanyRegisteredAlready,
+    ExternalIdTaken,
     Lifecycle,
     TransitionRefused,
 )
@@ -115,6 +116,22 @@ def create_router(
     def refused(exc: TransitionRefused) -> HTTPException:
         return HTTPException(status.HTTP_409_CONFLICT, str(exc))
 
+    def external_id_taken(
+        exc: ExternalIdTaken, external_id: str | None, **holder: str
+    ) -> HTTPException:
+        return HTTPException(
+            status.HTTP_409_CONFLICT,
+            [
+                problem(
+                    ("body", "external_id"),
+                    str(exc),
+                    "external_id_taken",
+                    input=external_id,
+                    **holder,
+                )
+            ],
+        )
+
     @router.post(
         "/companies",
         status_code=201,
@@ -124,8 +141,9 @@ def create_router(
         "case, accents or spacing) is refused with 409, naming the one registered.",
         responses=error_answers(
             {
-                409: "A company of this name is registered in this city already: its id is "
-                "in the problem's `company_id`."
+                409: "A company of this name is registered in this city already, or its "
+                "external_id names another company: that one's id is in the problem's "
+                "`company_id`."
             }
         ),
     )
@@ -147,6 +165,8 @@ def create_router(
                     )
                 ],
             ) from exc
+        except ExternalIdTaken as exc:
+            raise external_id_taken(exc, form.external_id, company_id=exc.existing_id) from exc
         return company_public(record)
 
     @router.get("/companies", tags=["companies"], summary="List companies, a page at a time")
@@ -182,7 +202,13 @@ def create_router(
         status_code=201,
         tags=["vacancies"],
         summary="Create a vacancy",
-        responses=error_answers({422: "A malformed vacancy, an unknown skill or company."}),
+        responses=error_answers(
+            {
+                409: "The external_id names another vacancy: its id is in the problem's "
+                "`vacancy_id`.",
+                422: "A malformed vacancy, an unknown skill or company.",
+            }
+        ),
     )
     def create_vacancy(form: VacancyForm) -> VacancyPublic:
         require_known_skills(
@@ -212,7 +238,10 @@ def create_router(
                     ],
                 )
             record = lifecycle.new_vacancy(form, digest, now)
-            lifecycle.store_vacancy(session, record, form, digest, now)
+            try:
+                lifecycle.store_vacancy(session, record, form, digest, now)
+            except ExternalIdTaken as exc:
+                raise external_id_taken(exc, form.external_id, vacancy_id=exc.existing_id) from exc
         return vacancy_public(record)
 
     @router.get("/vacancies", tags=["vacancies"], summary="List vacancies, a page at a time")

@@ -32,9 +32,10 @@ from interlocality.vacancies.store import (
     applications_to,
     company_with_key,
     expired_vacancies,
+    holder_of_external_id,
 )
 
-__all__ = ["CompanyRegisteredAlready", "Lifecycle", "TransitionRefused"]
+__all__ = ["CompanyRegisteredAlready", "ExternalIdTaken", "Lifecycle", "TransitionRefused"]
 
 EVENT_OF_STATUS = {
     "open": VacancyPublished,
@@ -54,6 +55,14 @@ class CompanyRegisteredAlready(ValueError):
     def __init__(self, form: CompanyForm, existing_id: str) -> None:
         where = f" in {form.city}" if form.city else " without a city"
         super().__init__(f"{form.name!r} is registered{where} already, as company {existing_id}")
+        self.existing_id = existing_id
+
+
+class ExternalIdTaken(ValueError):
+    """The operator's own id already names another company or vacancy."""
+
+    def __init__(self, kind: str, external_id: str, existing_id: str) -> None:
+        super().__init__(f"external_id {external_id!r} belongs to {kind} {existing_id} already")
         self.existing_id = existing_id
 
 
@@ -84,6 +93,9 @@ class Lifecycle:
         existing = company_with_key(session, name_key, record.id)
         if existing is not None:
             raise CompanyRegisteredAlready(form, existing.id)
+        holder = holder_of_external_id(session, CompanyRecord, form.external_id, record.id)
+        if holder is not None:
+            raise ExternalIdTaken("company", str(form.external_id), holder)
         record.name_key = name_key
         record.external_id = form.external_id
         record.name = form.name
@@ -146,6 +158,9 @@ class Lifecycle:
         now: datetime,
     ) -> None:
         """Save a new or edited vacancy; an edit of a published one republishes it."""
+        holder = holder_of_external_id(session, VacancyRecord, form.external_id, record.id)
+        if holder is not None:
+            raise ExternalIdTaken("vacancy", str(form.external_id), holder)
         record.external_id = form.external_id
         record.company_id = form.company_id
         record.application_deadline = form.application_deadline

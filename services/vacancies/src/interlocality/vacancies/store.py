@@ -128,6 +128,20 @@ def company_with_key(session: Session, name_key: str, other_than: str) -> Compan
     ).first()
 
 
+def holder_of_external_id(
+    session: Session,
+    table: type[CompanyRecord] | type[VacancyRecord],
+    external_id: str | None,
+    other_than: str,
+) -> str | None:
+    """The id of the row of ``table`` other than ``other_than`` that has this operator's id."""
+    if not external_id:
+        return None
+    return session.exec(
+        select(table.id).where(table.external_id == external_id, table.id != other_than)
+    ).first()
+
+
 def expired_vacancies(session: Session, today: date, limit: int = 500) -> list[VacancyRecord]:
     """Open vacancies whose application deadline has passed."""
     return list(

@@ -19,6 +19,7 @@ from interlocality.common.demo import (
     VACANCIES,
     DemoRegion,
     SeededRegion,
+    _applicants,
     build_demo_region,
     dating_event_request,
 )
@@ -278,3 +279,30 @@ def test_applications_and_a_placement_leave_the_vacancy_open() -> None:
 
     assert sum(v.applicants for v in applied) >= 5
     assert len(placed) == 1 and placed[0].positions > 1 and placed[0].applicants >= 1
+
+
+def test_applicants_are_the_best_matches_among_the_demos_own_students() -> None:
+    region = build_demo_region(default_vocabulary(), now=SEEDED_AT)
+    seeded = SeededRegion(
+        region,
+        company_ids=[f"c{i}" for i in range(len(region.companies))],
+        vacancy_ids=[f"v{i}" for i in range(len(region.vacancies))],
+        student_ids=[f"s{i}" for i in range(len(region.students))],
+    )
+    # a region seeded twice: the other seeding's students match the same vacancies
+    matches = {
+        vacancy_id: [
+            {"student_id": "earlier-1", "score": 0.99},
+            {"student_id": "s3", "score": 0.8},
+            {"student_id": "earlier-2", "score": 0.7},
+            {"student_id": "s1", "score": 0.6},
+            {"student_id": "s2", "score": 0.5},
+        ]
+        for vacancy_id in seeded.vacancy_ids
+    }
+
+    applying = {index: students for index, _, students in _applicants(seeded, matches)}
+
+    assert applying
+    for index, students in applying.items():
+        assert students == ["s3", "s1", "s2"][: VACANCIES[index].applicants]

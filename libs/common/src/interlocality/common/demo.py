@@ -1218,11 +1218,12 @@ def _applicants(
     seeded: SeededRegion, matches: Mapping[str, list[dict[str, Any]]]
 ) -> Iterator[tuple[int, str, list[str]]]:
     """For each demo vacancy that has applicants: its index, id and the students who
-    apply (its best matches, best first)."""
+    apply (its best matches among the demo's students, best first)."""
+    ours = set(seeded.student_ids)
     for index, (vacancy, vacancy_id) in enumerate(zip(VACANCIES, seeded.vacancy_ids, strict=True)):
         if vacancy.applicants:
-            best = [m["student_id"] for m in matches[vacancy_id][: vacancy.applicants]]
-            yield index, vacancy_id, best
+            best = [m["student_id"] for m in matches[vacancy_id] if m["student_id"] in ours]
+            yield index, vacancy_id, best[: vacancy.applicants]
 
 
 def stage_demo_activity(

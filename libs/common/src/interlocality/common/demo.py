@@ -1298,6 +1298,9 @@ def stage_demo_activity_later(
                 activity = stage_demo_activity(
                     urls, client, seeded, time_zone=time_zone, timeout=timeout
                 )
+        except httpx.TransportError as exc:  # e.g. the region is stopping
+            say(f"demo activity not staged: a service stopped answering ({exc})")
+            return
         except (DemoSeedError, httpx.HTTPError) as exc:
             say(f"demo activity not staged: {exc}")
             return

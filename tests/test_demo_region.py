@@ -133,7 +133,7 @@ def test_the_launcher_seeds_the_demo_and_announces_what_follows(demo_run: DemoRu
     assert "demo region seeded: 8 companies, 12 vacancies, 25 students" in output
     assert ANNOUNCED.search(output), output
     assert re.search(r"demo: 6 applications, \S.* hired as .*/v1/funnel", output), output
-    assert re.search(r"demo: daily digest of Priya Natarajan due at \d\d:00 Europe/", output)
+    assert re.search(r"demo: daily digest of Rahul Mehta due at \d\d:00 Europe/", output)
 
 
 def test_every_vacancy_has_several_matches_of_varied_quality(demo_run: DemoRun) -> None:
@@ -179,15 +179,15 @@ def _address(to: str) -> str:
 
 def test_the_daily_digest_student_is_not_mailed_each_match(demo_run: DemoRun) -> None:
     students = demo_run.get("profiles", "/v1/students", limit=50)["items"]
-    priya = next(s for s in students if s["name"] == "Priya Natarajan")
+    daily = next(s for s in students if s["notification_preferences"]["frequency"] == "daily")
 
     feed = demo_run.wait_for(
-        lambda: demo_run.get("notifications", f"/v1/students/{priya['student_id']}/notifications")[
+        lambda: demo_run.get("notifications", f"/v1/students/{daily['student_id']}/notifications")[
             "items"
         ]
     )
     assert feed
-    mailed = [m for m in demo_run.mailbox() if _address(m["to"]) == priya["email"]]
+    mailed = [m for m in demo_run.mailbox() if _address(m["to"]) == daily["email"]]
     assert all(m["attachments"] for m in mailed), "a match was mailed instead of held"
 
 

@@ -545,7 +545,7 @@ STUDENTS: tuple[DemoStudent, ...] = (
         studies=(("mechatronics engineer", 0.45), ("electrical engineer", 0.3)),
         levels=(2, 4),
         hours_per_week=40,
-        notifications=_instant("it", ROM),
+        notifications={**DAILY_DIGEST, "locale": "it", "time_zone": ROM},
     ),
     DemoStudent(
         name="Oluwaseun Adeyemi",
@@ -654,7 +654,7 @@ STUDENTS: tuple[DemoStudent, ...] = (
         studies=(("data analyst", 0.8), ("software developer", 0.2)),
         levels=(3, 5),
         hours_per_week=20,
-        notifications={**DAILY_DIGEST, "locale": "en", "time_zone": CPH},
+        notifications=_instant("en", CPH),
     ),
     DemoStudent(
         name="Ana Souza",
@@ -1204,12 +1204,12 @@ def _scored_matches(
             if matches == previous:
                 return matches
             previous = matches
-        elif time.monotonic() > deadline:
+        if time.monotonic() > deadline:
             raise DemoSeedError(
-                f"matching has not scored the demo region in time: it does not know "
+                f"matching has not settled on the demo region in time: it does not know "
                 f"{len(unknown_students)} of {len(seeded.student_ids)} students and "
                 f"{len(seeded.vacancy_ids) - len(matches)} of {len(seeded.vacancy_ids)} "
-                "vacancies yet; see the matching service's log"
+                "vacancies yet, or their matches still change; see the matching service's log"
             )
         time.sleep(0.3)
 

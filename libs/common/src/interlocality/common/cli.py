@@ -66,31 +66,15 @@ def _wait_ready(
 
 
 def seed_demo_region(timeout: float = 30.0) -> dict[str, int]:
-    """Post the demo region's companies, vacancies and students over HTTP."""
-    from interlocality.common.demo import build_demo_region
-    from interlocality.common.esco import default_vocabulary
+    """Register the demo region over HTTP; what follows once matching has scored it (Company
+    Dating, applications, a placement) is staged in the background and announced."""
+    from interlocality.common import demo
 
-    region = build_demo_region(default_vocabulary())
-    counts = {"companies": 0, "vacancies": 0, "students": 0}
+    urls = {service: _url(service) for service in SERVICES}
     with httpx.Client(timeout=timeout) as client:
-        company_ids = []
-        for body in region.companies:
-            response = client.post(f"{_url('vacancies')}/v1/companies", json=body)
-            response.raise_for_status()
-            company_ids.append(response.json()["company_id"])
-            counts["companies"] += 1
-        for company_index, body in region.vacancies:
-            response = client.post(
-                f"{_url('vacancies')}/v1/vacancies",
-                json={**body, "company_id": company_ids[company_index]},
-            )
-            response.raise_for_status()
-            counts["vacancies"] += 1
-        for body in region.students:
-            response = client.post(f"{_url('profiles')}/v1/students", json=body)
-            response.raise_for_status()
-            counts["students"] += 1
-    return counts
+        seeded = demo.seed_demo_region(urls, client)
+    demo.stage_demo_activity_later(urls, seeded, say=_say, time_zone=ServiceSettings().time_zone)
+    return seeded.counts
 
 
 def replay_all(timeout: float = 120.0) -> dict[str, int]:

@@ -124,7 +124,7 @@ def demo_run(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def _vacancy_id(item: dict[str, Any]) -> str:
-    return str(item.get("vacancy_id") or item["id"])
+    return str(item["vacancy_id"])
 
 
 def test_the_launcher_seeds_the_demo_and_announces_what_follows(demo_run: DemoRun) -> None:

@@ -1268,7 +1268,7 @@ def stage_demo_activity(
     ]
     totals = schedule["totals"]
     return DemoActivity(
-        dating_event_url=f"{urls['matching']}/v1/dating-events/{schedule['event_id']}",
+        dating_event_url=f"{urls['matching']}/v1/dating-events/{schedule['dating_event_id']}",
         dating_event_day=date.fromisoformat(request["slot_starts"][0][:10]),
         dating_dates=int(totals["dates"]),
         dating_students=int(totals["students_with_a_date"]),

@@ -254,7 +254,12 @@ def main(services: Sequence[str] | None = None) -> None:
     answers = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)  # what the imports print goes to the log, not among the answers
     for service in services or SERVICE_PORTS:
-        importlib.import_module(f"interlocality.{service}.app")
+        try:
+            importlib.import_module(f"interlocality.{service}.app")
+        except Exception:
+            # That service's fork fails the same way and says so in its own log; the
+            # others are not held back by it.
+            traceback.print_exc()
     # Every service loads the shipped vocabulary and its lookups: once here serves them all.
     default_vocabulary().prepare()
     if threading.active_count() != 1:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from interlocality.common.processes import process_info
 from interlocality.common.run_file import (
     BrokerRun,
     RegionNotRunning,
@@ -88,3 +89,29 @@ def test_a_run_file_reads_back_as_written_and_a_broken_one_is_none(tmp_path: Pat
     assert list(path.parent.iterdir()) == [path]
     path.write_text('{"region": "aar')
     assert read_run_file(path) is None
+
+
+def test_a_running_launcher_s_run_file_is_used_unless_its_pid_now_names_another_process(
+    tmp_path: Path,
+) -> None:
+    # A process with a launcher's command line: `… interlocality up`.
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "interlocality", "up"]
+    )
+    try:
+        info = process_info(launcher.pid)
+        assert info is not None
+        run = run_of(launcher.pid).model_copy(update={"launcher_started": info.started})
+        run.write(run_file_path(tmp_path, "aarhus"))
+        located = locate_region("aarhus", tmp_path)
+        assert located.bootstrap == "127.0.0.1:23192"
+        assert located.url("vacancies") == "http://127.0.0.1:23101"
+
+        # The same pid, started at another time: another process, the run file is stale.
+        reused = run.model_copy(update={"launcher_started": info.started + 1})
+        reused.write(run_file_path(tmp_path, "aarhus"))
+        with pytest.raises(RegionNotRunning):
+            locate_region("aarhus", tmp_path).url("vacancies")
+    finally:
+        launcher.kill()
+        launcher.wait()

@@ -33,7 +33,6 @@ from interlocality.common.embedded_broker import (
     EmbeddedBroker,
     EmbeddedBrokerError,
     free_port,
-    is_embedded_broker,
     stale_broker_on,
     stop_stale_broker,
     wait_for_port,
@@ -41,7 +40,6 @@ from interlocality.common.embedded_broker import (
 from interlocality.common.forkserver import ForkServer, ForkServerError
 from interlocality.common.processes import (
     die_with_parent,
-    is_alive,
     listening_pid,
     process_info,
 )
@@ -210,7 +208,7 @@ def _mail_sink(
 
 
 def _clear_stale_run(run_path: Path) -> None:
-    """Refuse to start a region that runs; stop what a killed launcher left running."""
+    """Refuse to start a region that runs; replace the run file a killed launcher left."""
     run = read_run_file(run_path)
     if run is None:
         return
@@ -219,28 +217,7 @@ def _clear_stale_run(run_path: Path) -> None:
             f"region {run.region!r} is already running: launcher pid {run.launcher_pid} "
             f"({run_path}); stop it first (Ctrl-C in its terminal, or kill {run.launcher_pid})"
         )
-    left = {}
-    for name, pid in run.pids().items():
-        info = process_info(pid)
-        ours = info is not None and (
-            is_embedded_broker(info) or any("interlocality" in part for part in info.command)
-        )
-        if ours and is_alive(pid):
-            left[name] = pid
-    _say(
-        f"{run_path} was left by a launcher that no longer runs (pid {run.launcher_pid})"
-        + (
-            "; stopping what it left running: "
-            + ", ".join(f"{name} (pid {pid})" for name, pid in left.items())
-            if left
-            else ""
-        )
-    )
-    for pid in left.values():
-        os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while any(is_alive(pid) for pid in left.values()) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    _say(f"{run_path} was left by a launcher that no longer runs (pid {run.launcher_pid})")
     run_path.unlink(missing_ok=True)
 
 
@@ -328,6 +305,7 @@ def _up(args: argparse.Namespace) -> int:
         bootstrap, {service: f"http://127.0.0.1:{_port(service)}" for service in SERVICES}
     )
     launched_at = datetime.now(UTC)
+    launcher = process_info(os.getpid())
 
     def write_run_file(_: Supervised | None = None) -> None:
         assert _addresses is not None
@@ -335,6 +313,7 @@ def _up(args: argparse.Namespace) -> int:
         RegionRun(
             region=region,
             launcher_pid=os.getpid(),
+            launcher_started=launcher.started if launcher is not None else None,
             started_at=launched_at,
             broker=BrokerRun(
                 bootstrap=bootstrap,

@@ -108,6 +108,7 @@ class ProcessInfo:
     pid: int
     parent: int
     state: str
+    started: int  # clock ticks after boot: with the pid, names the process even after pid reuse
     executable: Path | None
     command: tuple[str, ...]
 
@@ -139,6 +140,7 @@ def process_info(pid: int) -> ProcessInfo | None:
         pid=pid,
         parent=int(fields[1]),
         state=fields[0],
+        started=int(fields[19]),
         executable=executable,
         command=command,
     )

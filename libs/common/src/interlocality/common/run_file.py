@@ -5,7 +5,8 @@ the broker's bootstrap servers, pid and how it was started, each service's URL a
 mail sink — and removes it on a clean stop. Every command reads it to find the region
 without flags; flags and the environment still win. A run file whose launcher no longer
 runs (it was killed) is stale: commands say the region is not running rather than guess,
-and the next ``up`` stops what it names that still runs.
+and the next ``up`` replaces it. What the launcher started died with it (a parent-death
+signal), so nothing it names is stopped by pid, which another process may have by now.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from interlocality.common.processes import is_launcher
+from interlocality.common.processes import is_launcher, process_info
 from interlocality.common.settings import SERVICE_PORTS
 
 __all__ = [
@@ -72,6 +73,9 @@ class RegionRun(BaseModel):
 
     region: str
     launcher_pid: int
+    launcher_started: Annotated[
+        int | None, Field(description="the launcher's start in clock ticks after boot (/proc)")
+    ] = None
     started_at: datetime
     broker: BrokerRun
     services: dict[str, ServiceRun] = {}
@@ -79,16 +83,13 @@ class RegionRun(BaseModel):
     fork_server_pid: int | None = None
 
     def launcher_runs(self) -> bool:
-        """True while the launcher that wrote it runs."""
-        return is_launcher(self.launcher_pid)
-
-    def pids(self) -> dict[str, int]:
-        """Every process the launcher named, by what it is."""
-        named = {name: service.pid for name, service in self.services.items()}
-        named["broker"] = self.broker.pid
-        named["mail sink"] = self.mail_sink.pid if self.mail_sink else None
-        named["fork server"] = self.fork_server_pid
-        return {name: pid for name, pid in named.items() if pid}
+        """True while the launcher that wrote it runs (not another process with its pid)."""
+        if not is_launcher(self.launcher_pid):
+            return False
+        info = process_info(self.launcher_pid)
+        return self.launcher_started is None or (
+            info is not None and info.started == self.launcher_started
+        )
 
     def write(self, path: Path) -> None:
         """Write the run file at once (a reader never sees half of it)."""

@@ -87,6 +87,8 @@ class Launcher:
                 env=self.up_env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
+                # A process group of its own, as a shell gives a command in a terminal.
+                process_group=0,
             )
         process = self.process
         wait_until(lambda: process.poll() is not None or "is up" in self.log(), timeout=150)
@@ -103,10 +105,14 @@ class Launcher:
         said = re.findall(r"embedded broker \(Tansu, in memory\) on 127\.0\.0\.1:(\d+)", self.log())
         return int(said[-1])
 
-    def stop(self) -> None:
-        """SIGTERM, as a service manager stops it: everything stops in order."""
+    def stop(self, ctrl_c: bool = False) -> None:
+        """SIGTERM, as a service manager stops it, or a Ctrl-C in its terminal (SIGINT to its
+        whole process group): everything stops in order."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
+        if ctrl_c:
+            os.killpg(self.process.pid, signal.SIGINT)
+        else:
+            self.process.send_signal(signal.SIGTERM)
         try:
             code = self.process.wait(60)
         except subprocess.TimeoutExpired:
@@ -291,6 +297,10 @@ def test_a_killed_launcher_takes_its_children_and_the_next_start_replays(
     assert all(listening.values()), listening
     assert launcher.process is not None
     launcher_pid = launcher.process.pid
+    # A Ctrl-C in the terminal goes to the launcher's process group: none of its children is
+    # in it, so they stop when the launcher stops them, in order.
+    terminal_group = os.getpgid(launcher_pid)
+    assert all(os.getpgid(pid) != terminal_group for pid in listening.values() if pid)
     launcher.process.kill()
     launcher.process.wait()
     launcher.process = None
@@ -323,7 +333,7 @@ def test_a_killed_launcher_takes_its_children_and_the_next_start_replays(
     assert "state re-published: profiles " in launcher.log(), launcher.log()
     assert student_id in launcher.students_on_the_broker()
 
-    launcher.stop()
+    launcher.stop(ctrl_c=True)
     assert not launcher.run_path.exists()
 
 

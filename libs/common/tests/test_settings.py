@@ -32,3 +32,22 @@ def test_a_malformed_region_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INTERLOCALITY_REGION", "no spaces allowed")
     with pytest.raises(ValueError, match="region"):
         load_settings("profiles")
+
+
+def test_consumer_session_timeout_and_heartbeat_fit_one_machine_and_can_be_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defaults = load_settings("matching")
+    assert (defaults.consumer_session_timeout_ms, defaults.consumer_heartbeat_interval_ms) == (
+        6000,
+        2000,
+    )
+    monkeypatch.setenv("INTERLOCALITY_CONSUMER_SESSION_TIMEOUT_MS", "10000")
+    monkeypatch.setenv("INTERLOCALITY_CONSUMER_HEARTBEAT_INTERVAL_MS", "3000")
+    configured = load_settings("matching")
+    assert configured.consumer_session_timeout_ms == 10000
+    assert configured.consumer_heartbeat_interval_ms == 3000
+
+    monkeypatch.setenv("INTERLOCALITY_CONSUMER_HEARTBEAT_INTERVAL_MS", "10000")
+    with pytest.raises(ValueError, match="HEARTBEAT_INTERVAL_MS must be less than"):
+        load_settings("matching")

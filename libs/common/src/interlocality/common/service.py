@@ -45,6 +45,7 @@ from interlocality.common.consumer import (
     IncomingRecord,
     ProcessedEvent,
 )
+from interlocality.common.consumer_groups import leave_group, unleft_membership
 from interlocality.common.db import (
     create_db_engine,
     database_reachable,
@@ -239,6 +240,8 @@ class ServiceRuntime:
             batch=True,
             max_records=self.settings.consumer_batch_size,
             batch_timeout_ms=100,
+            session_timeout_ms=self.settings.consumer_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
             parser=tolerant_batch_parser,
             decoder=raw_batch_decoder,
             title=f"{self.settings.consumer_group}",
@@ -322,11 +325,24 @@ class ServiceRuntime:
         ]
 
     async def stop(self) -> None:
-        """Stop consuming, flush the outbox, close connections."""
+        """Stop consuming and leave the consumer group, flush the outbox, close connections."""
         for task in self._periodic_tasks:
             task.cancel()
         await asyncio.gather(*self._periodic_tasks, return_exceptions=True)
+        # aiokafka leaves the group on stop only after the first generation (see
+        # consumer_groups): a restart must not wait for this member's session to expire.
+        unleft = [
+            membership
+            for subscriber in self.broker.subscribers
+            if (consumer := getattr(subscriber, "consumer", None)) is not None
+            and (membership := unleft_membership(consumer)) is not None
+        ]
         await self.broker.stop()
+        for membership in unleft:
+            try:
+                await leave_group(self.started_producer().client, membership)
+            except Exception:
+                logger.warning("could not leave the consumer group", exc_info=True)
         if self.relay is not None:
             await self.relay.stop()
         if self.producer is not None:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["SERVICE_PORTS", "ServiceSettings", "load_settings"]
@@ -190,6 +190,33 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: Annotated[
         int, Field(description="Most events a consumer applies in one transaction.", ge=1)
     ] = 500
+    consumer_session_timeout_ms: Annotated[
+        int,
+        Field(
+            description="How long the broker waits for a consumer that stopped answering "
+            "before its partitions go to others. A joining consumer waits about half of it on "
+            "the embedded broker. Apache Kafka refuses less than its "
+            "group.min.session.timeout.ms (6 s unless configured).",
+            ge=1000,
+        ),
+    ] = 6000
+    consumer_heartbeat_interval_ms: Annotated[
+        int,
+        Field(
+            description="How often a consumer tells the broker it is alive; well under the "
+            "session timeout (a third, as Kafka advises).",
+            ge=100,
+        ),
+    ] = 2000
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self) -> ServiceSettings:
+        if self.consumer_heartbeat_interval_ms >= self.consumer_session_timeout_ms:
+            raise ValueError(
+                "INTERLOCALITY_CONSUMER_HEARTBEAT_INTERVAL_MS must be less than "
+                "INTERLOCALITY_CONSUMER_SESSION_TIMEOUT_MS"
+            )
+        return self
 
     @field_validator("region", mode="before")
     @classmethod

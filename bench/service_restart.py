@@ -184,7 +184,7 @@ def main() -> None:
         try:
             company = client.post(
                 region.url("vacancies", "/v1/companies"), json={"name": "Soak Oy", "city": "Oulu"}
-            ).json()["id"]
+            ).json()["company_id"]
             for n, needed in enumerate(skills):
                 client.post(
                     region.url("vacancies", "/v1/vacancies"),

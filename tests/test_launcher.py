@@ -228,7 +228,7 @@ def test_a_killed_service_is_started_again_and_misses_nothing(launcher: Launcher
     vacancy = launcher.http.post(
         launcher.url("vacancies", "/v1/vacancies"),
         json={
-            "company_id": company.json()["id"],
+            "company_id": company.json()["company_id"],
             "title": "Backend-udvikler, praktik",
             "kind": "internship",
             "required_skills": [{"uri": uri, "min_level": 2} for uri in skills],
@@ -236,7 +236,7 @@ def test_a_killed_service_is_started_again_and_misses_nothing(launcher: Launcher
         },
     )
     assert vacancy.status_code == 201, vacancy.text
-    vacancy_id = vacancy.json()["id"]
+    vacancy_id = vacancy.json()["vacancy_id"]
     matches_url = launcher.url("matching", f"/v1/vacancies/{vacancy_id}/matches")
     wait_until(lambda: launcher.http.get(matches_url).status_code == 200)
 

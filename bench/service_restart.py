@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import statistics
@@ -36,57 +35,12 @@ from tables import Row, print_table
 
 from interlocality.common.embedded_broker import free_port
 from interlocality.common.esco import default_vocabulary
+from interlocality.common.testing import LaunchedRegion
 from interlocality.common.topics_admin import ensure_topics
 
 SERVICES = ("profiles", "vacancies", "matching", "notifications", "analytics")
 REGION = "soak"
 OCCUPATIONS = ("software developer", "data analyst", "chemical engineer")
-
-
-class Region:
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.ports = {s: free_port() for s in SERVICES}
-        env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS",)}
-        env |= {
-            "INTERLOCALITY_VAR_DIR": str(workdir / "var"),
-            "INTERLOCALITY_BROKER_PORT": str(free_port()),
-            **{f"{s.upper()}_PORT": str(p) for s, p in self.ports.items()},
-        }
-        env.pop("INTERLOCALITY_SMTP_HOST", None)
-        self.log_path = workdir / "up.log"
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "interlocality.common.cli",
-                    "--region",
-                    REGION,
-                    "up",
-                    "--no-seed",
-                    "--smtp-port",
-                    str(free_port()),
-                ],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 180
-        while "is up" not in self.log_path.read_text():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(self.log_path.read_text())
-            time.sleep(0.2)
-
-    def run_file(self) -> dict[str, object]:
-        return dict(json.loads((self.workdir / "var" / REGION / "run.json").read_text()))
-
-    def url(self, service: str, path: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}{path}"
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(60)
 
 
 def ready(client: httpx.Client, url: str) -> bool:
@@ -100,7 +54,7 @@ class Load(threading.Thread):
     """Posts a student every ``interval`` seconds; a post refused for lack of a connection
     (profiles is being restarted) is sent again."""
 
-    def __init__(self, region: Region, skills: list[list[str]], interval: float) -> None:
+    def __init__(self, region: LaunchedRegion, skills: list[list[str]], interval: float) -> None:
         super().__init__(daemon=True)
         self.region = region
         self.skills = skills
@@ -179,7 +133,10 @@ def main() -> None:
     ]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        region = Region(workdir)
+        region = LaunchedRegion(
+            workdir, name=REGION, env={"INTERLOCALITY_BROKER_PORT": str(free_port())}
+        )
+        region.start()
         client = httpx.Client(timeout=30)
         try:
             company = client.post(
@@ -240,7 +197,7 @@ def main() -> None:
                 twice += len(vacancies) - len(set(vacancies))
         finally:
             client.close()
-            region.stop()
+            region.close()
     rows = []
     for service in SERVICES:
         rows.append(

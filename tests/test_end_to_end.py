@@ -4,132 +4,45 @@ real broker; the test drives them over HTTP like a user and reads results back t
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from interlocality.common.embedded_broker import free_port
 from interlocality.common.esco import default_vocabulary
-from interlocality.common.testing import recording_receiver
+from interlocality.common.testing import (
+    REGION_SERVICES,
+    LaunchedRegion,
+    launched_region,
+    recording_receiver,
+)
 from interlocality.notifications.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
-SERVICES = ("profiles", "vacancies", "matching", "notifications", "analytics")
+SERVICES = REGION_SERVICES
 pytestmark = pytest.mark.e2e
-
-
-class Region:
-    def __init__(self, name: str, urls: dict[str, str], logs: Path) -> None:
-        self.name = name
-        self.urls = urls
-        self.logs = logs
-        self.http = httpx.Client(timeout=10)
-
-    def trouble(self) -> str:
-        """What analytics counted and what the services logged above info: for a failure
-        message."""
-        counts = self.get("analytics", "/v1/summary").json()["by_type"]
-        logs = sorted(self.logs.glob("*.log"))
-        lines = [
-            f"{path.stem}: {line[:600]}"
-            for path in logs
-            for line in path.read_text(errors="replace").splitlines()
-            if '"level": "info"' not in line and '"level": "debug"' not in line
-        ]
-        return (
-            f"analytics counted {counts}; of {len(logs)} service logs, above info:\n"
-            + "\n".join(lines[-40:])
-        )
-
-    def url(self, service: str, path: str) -> str:
-        return self.urls[service] + path
-
-    def post(self, service: str, path: str, body: Any = None) -> httpx.Response:
-        return self.http.post(self.url(service, path), json=body)
-
-    def get(self, service: str, path: str, params: dict[str, str] | None = None) -> httpx.Response:
-        return self.http.get(self.url(service, path), params=params)
-
-    def matches(self, path: str) -> list[dict[str, Any]]:
-        """A page of matches from matching; none while it has not seen the student or vacancy."""
-        response = self.get("matching", path)
-        if response.status_code == 404:
-            return []
-        response.raise_for_status()
-        return list(response.json()["items"])
-
-    def wait_for(self, what: Callable[[], Any], timeout: float = 30.0) -> Any:
-        deadline = time.monotonic() + timeout
-        value = None
-        while time.monotonic() < deadline:
-            value = what()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"not within {timeout} s; last value {value!r}")
 
 
 @pytest.fixture(scope="module")
 def running_region(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Region]:
-    region = f"e2e{uuid.uuid4().hex[:8]}"
-    tmp_path = tmp_path_factory.mktemp("region")
-    ports = {service: free_port() for service in SERVICES}
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "INTERLOCALITY_SMTP_HOST"},
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "INTERLOCALITY_VAR_DIR": str(tmp_path / "var"),
-        **{f"{service.upper()}_PORT": str(port) for service, port in ports.items()},
-    }
-    log = tmp_path / "up.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "interlocality.common.cli",
-                "--region",
-                region,
-                "up",
-                "--no-seed",
-                "--smtp-port",
-                str(free_port()),
-            ],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    region_under_test = Region(
-        region,
-        {s: f"http://127.0.0.1:{p}" for s, p in ports.items()},
-        logs=tmp_path / "var" / region / "logs",
-    )
-    try:
-        region_under_test.wait_for(
-            lambda: process.poll() is not None or "is up" in log.read_text(), timeout=90
-        )
-        assert process.poll() is None, log.read_text()
-        yield region_under_test
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
-        region_under_test.http.close()
-        assert code == 0, log.read_text()
-        assert "stopped" in log.read_text()
+) -> Iterator[LaunchedRegion]:
+    with launched_region(
+        tmp_path_factory.mktemp("region"), kafka_bootstrap=kafka_bootstrap
+    ) as region:
+        yield region
+
+
+def matches_of(r: LaunchedRegion, path: str) -> list[dict[str, Any]]:
+    """A page of matches from matching; none while it has not seen the student or vacancy."""
+    response = r.get("matching", path)
+    if response.status_code == 404:
+        return []
+    response.raise_for_status()
+    return list(response.json()["items"])
 
 
 def skills_of(occupation_label: str) -> list[str]:
@@ -138,7 +51,7 @@ def skills_of(occupation_label: str) -> list[str]:
     return [uri for uri in occupation.essential_skills if uri in vocabulary][:4]
 
 
-def test_company_vacancy_student_match_notification_summary(running_region: Region) -> None:
+def test_company_vacancy_student_match_notification_summary(running_region: LaunchedRegion) -> None:
     r = running_region
     skills = skills_of("software developer")
     company = r.post(
@@ -172,7 +85,7 @@ def test_company_vacancy_student_match_notification_summary(running_region: Regi
     assert student.status_code == 201, student.text
     student_id = student.json()["student_id"]
 
-    matches = r.wait_for(lambda: r.matches(f"/v1/students/{student_id}/matches"))
+    matches = r.wait_for(lambda: matches_of(r, f"/v1/students/{student_id}/matches"))
     assert len(matches) == 1
     match = matches[0]
     assert match["vacancy_id"] == vacancy_id
@@ -181,7 +94,7 @@ def test_company_vacancy_student_match_notification_summary(running_region: Regi
     assert [s["uri"] for s in match["matched_skills"]] == skills[:2]
     assert [s["uri"] for s in match["missing_skills"]] == skills[2:]
     assert all(s["label"] for s in match["matched_skills"])
-    by_vacancy = r.matches(f"/v1/vacancies/{vacancy_id}/matches")
+    by_vacancy = matches_of(r, f"/v1/vacancies/{vacancy_id}/matches")
     assert [m["student_id"] for m in by_vacancy] == [student_id]
 
     notifications = r.wait_for(
@@ -224,7 +137,7 @@ def test_company_vacancy_student_match_notification_summary(running_region: Regi
 
     # Closing the vacancy withdraws the match; the notification stays, marked unavailable.
     assert r.post("vacancies", f"/v1/vacancies/{vacancy_id}/close").json()["status"] == "closed"
-    r.wait_for(lambda: r.matches(f"/v1/students/{student_id}/matches") == [])
+    r.wait_for(lambda: matches_of(r, f"/v1/students/{student_id}/matches") == [])
     r.wait_for(
         lambda: (
             not r.get("notifications", f"/v1/students/{student_id}/notifications")
@@ -243,7 +156,9 @@ def test_company_vacancy_student_match_notification_summary(running_region: Regi
     )
 
 
-def test_matches_applications_and_placements_make_the_funnel(running_region: Region) -> None:
+def test_matches_applications_and_placements_make_the_funnel(
+    running_region: LaunchedRegion,
+) -> None:
     r = running_region
     skills = skills_of("chemical engineer")
     company_id = r.post("vacancies", "/v1/companies", {"name": "Kemi Nord A/S"}).json()[
@@ -272,7 +187,7 @@ def test_matches_applications_and_placements_make_the_funnel(running_region: Reg
         ).json()["student_id"]
         for name in ("Amara Okafor", "Jonas Berg")
     ]
-    r.wait_for(lambda: len(r.matches(f"/v1/vacancies/{vacancy_id}/matches")) == 2)
+    r.wait_for(lambda: len(matches_of(r, f"/v1/vacancies/{vacancy_id}/matches")) == 2)
 
     # Both are told before the placement fills the vacancy: a filled vacancy is not
     # notified any more.
@@ -331,7 +246,7 @@ def test_matches_applications_and_placements_make_the_funnel(running_region: Reg
     assert r.get("analytics", "/v1/funnel", params={"kind": "apprenticeship"}).status_code == 422
 
 
-def test_services_report_health_readiness_and_metrics(running_region: Region) -> None:
+def test_services_report_health_readiness_and_metrics(running_region: LaunchedRegion) -> None:
     r = running_region
     for service in SERVICES:
         assert r.get(service, "/healthz").json()["service"] == service
@@ -343,7 +258,7 @@ def test_services_report_health_readiness_and_metrics(running_region: Region) ->
         assert f'service="{service}"' in metrics
 
 
-def test_consent_withdrawal_and_erasure_reach_every_service(running_region: Region) -> None:
+def test_consent_withdrawal_and_erasure_reach_every_service(running_region: LaunchedRegion) -> None:
     r = running_region
     skills = skills_of("data analyst")
     company_id = r.post("vacancies", "/v1/companies", {"name": "Elbtal Analytics GmbH"}).json()[
@@ -366,7 +281,7 @@ def test_consent_withdrawal_and_erasure_reach_every_service(running_region: Regi
         "engagement_kinds": ["student_job"],
     }
     student_id = r.post("profiles", "/v1/students", body).json()["student_id"]
-    r.wait_for(lambda: r.matches(f"/v1/students/{student_id}/matches"))
+    r.wait_for(lambda: matches_of(r, f"/v1/students/{student_id}/matches"))
     r.wait_for(
         lambda: (
             r.get("notifications", f"/v1/students/{student_id}/notifications").json().get("items")
@@ -394,7 +309,7 @@ def test_consent_withdrawal_and_erasure_reach_every_service(running_region: Regi
         r.url("profiles", f"/v1/students/{student_id}/consents"),
         json={"matching": False, "notifications": True, "analytics": True},
     ).raise_for_status()
-    r.wait_for(lambda: r.matches(f"/v1/students/{student_id}/matches") == [])
+    r.wait_for(lambda: matches_of(r, f"/v1/students/{student_id}/matches") == [])
     held = r.get("matching", f"/v1/privacy/students/{student_id}").json()["holds"]
     assert held["skills"] is None and held["matches"] == []
     assert all(value in (None, [], {}) for value in held.values()), held
@@ -413,7 +328,7 @@ def test_consent_withdrawal_and_erasure_reach_every_service(running_region: Regi
 
 
 def test_operator_imports_a_file_and_sees_the_state_downstream(
-    running_region: Region, tmp_path: Path
+    running_region: LaunchedRegion, tmp_path: Path
 ) -> None:
     r = running_region
     skills = skills_of("software developer")
@@ -430,21 +345,10 @@ def test_operator_imports_a_file_and_sees_the_state_downstream(
         f"st-1,Amir Haddad,amir@students.example.org,{skills[0]}|3;{skills[1]}|2,internship\n"
         f"st-2,Broken Row,not-an-email,{skills[0]}|3,internship\n"
     )
-    env = {**os.environ, **{f"{s.upper()}_PORT": u.rsplit(":", 1)[1] for s, u in r.urls.items()}}
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "interlocality.common.cli", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-
-    assert cli("import", "companies", str(companies)).returncode == 0
-    assert cli("import", "vacancies", str(vacancies)).returncode == 0
-    result = cli("import", "students", str(students))
+    # The commands find the running region by its name and var dir alone.
+    assert r.cli("import", "companies", str(companies)).returncode == 0
+    assert r.cli("import", "vacancies", str(vacancies)).returncode == 0
+    result = r.cli("import", "students", str(students))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "1 created" in result.stdout and "1 failed" in result.stdout
     report = (tmp_path / "students.csv.errors.csv").read_text()
@@ -452,8 +356,8 @@ def test_operator_imports_a_file_and_sees_the_state_downstream(
 
     listed = r.get("profiles", "/v1/students?limit=500").json()["items"]
     amir = next(s for s in listed if s["external_id"] == "st-1")
-    r.wait_for(lambda: r.matches(f"/v1/students/{amir['student_id']}/matches"))
-    exported = cli("export", amir["student_id"])
+    r.wait_for(lambda: matches_of(r, f"/v1/students/{amir['student_id']}/matches"))
+    exported = r.cli("export", amir["student_id"])
     assert exported.returncode == 0
     services = json.loads(exported.stdout)["services"]
     assert services["profiles"]["profile"]["name"] == "Amir Haddad"
@@ -461,7 +365,7 @@ def test_operator_imports_a_file_and_sees_the_state_downstream(
 
 
 def test_a_student_picks_channels_and_frequency_and_gets_exactly_that(
-    running_region: Region,
+    running_region: LaunchedRegion,
 ) -> None:
     r = running_region
     skills = skills_of("software developer")

@@ -6,7 +6,6 @@ the tests of this module, in order; each start is the launcher's own embedded br
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import signal
@@ -14,134 +13,38 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from interlocality.common.embedded_broker import free_port, tansu_binary, wait_for_port
+from interlocality.common.embedded_broker import tansu_binary, wait_for_port
 from interlocality.common.esco import default_vocabulary
 from interlocality.common.processes import is_alive, listening_pid
-from interlocality.common.testing import read_topic, wait_until
+from interlocality.common.testing import REGION_SERVICES as SERVICES
+from interlocality.common.testing import LaunchedRegion, read_topic, wait_until
 
-SERVICES = ("profiles", "vacancies", "matching", "notifications", "analytics")
 pytestmark = pytest.mark.e2e
 
 
-class Launcher:
-    """The region under test and the ``interlocality up`` currently running it."""
+class Launcher(LaunchedRegion):
+    """The region under test, with the launcher's own embedded broker preferring a port."""
 
     def __init__(self, workdir: Path, broker_port: int) -> None:
-        self.workdir = workdir
-        self.name = f"l{uuid.uuid4().hex[:8]}"
-        self.var_dir = workdir / "var"
-        self.ports = {service: free_port() for service in SERVICES}
+        super().__init__(workdir, env={"INTERLOCALITY_BROKER_PORT": str(broker_port)})
         self.broker_port = broker_port
-        self.smtp_port = free_port()
-        base = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("KAFKA_BOOTSTRAP_SERVERS", "INTERLOCALITY_SMTP_HOST")
-            and not k.endswith("_PORT")
-        }
-        # Commands get nothing but the region and its var dir: they find the rest.
-        self.command_env = {
-            **base,
-            "INTERLOCALITY_REGION": self.name,
-            "INTERLOCALITY_VAR_DIR": str(self.var_dir),
-        }
-        self.up_env = {
-            **self.command_env,
-            "INTERLOCALITY_BROKER_PORT": str(broker_port),
-            **{f"{service.upper()}_PORT": str(port) for service, port in self.ports.items()},
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = workdir / "up-0.log"
-        self.starts = 0
-        self.http = httpx.Client(timeout=10)
-
-    @property
-    def run_path(self) -> Path:
-        return self.var_dir / self.name / "run.json"
-
-    def url(self, service: str, path: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}{path}"
-
-    def start(self) -> None:
-        self.starts += 1
-        self.log_path = self.workdir / f"up-{self.starts}.log"
-        with open(self.log_path, "wb") as output:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "interlocality.common.cli",
-                    "up",
-                    "--no-seed",
-                    "--smtp-port",
-                    str(self.smtp_port),
-                ],
-                env=self.up_env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                # A process group of its own, as a shell gives a command in a terminal.
-                process_group=0,
-            )
-        process = self.process
-        wait_until(lambda: process.poll() is not None or "is up" in self.log(), timeout=150)
-        assert process.poll() is None, self.log()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def run_file(self) -> dict[str, Any]:
-        return dict(json.loads(self.run_path.read_text()))
 
     def broker_port_in_use(self) -> int:
         """The port the running launcher said its embedded broker listens on."""
         said = re.findall(r"embedded broker \(Tansu, in memory\) on 127\.0\.0\.1:(\d+)", self.log())
         return int(said[-1])
 
-    def stop(self, ctrl_c: bool = False) -> None:
-        """SIGTERM, as a service manager stops it, or a Ctrl-C in its terminal (SIGINT to its
-        whole process group): everything stops in order."""
-        assert self.process is not None
-        if ctrl_c:
-            os.killpg(self.process.pid, signal.SIGINT)
-        else:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
-        assert code == 0, self.log()
-        assert "stopped" in self.log()
-        self.process = None
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "interlocality.common.cli", *args],
-            env=self.command_env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
-
-    def ready(self, service: str) -> bool:
-        try:
-            return self.http.get(self.url(service, "/readyz"), timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     def post_student(self, name: str, email: str, skills: list[str]) -> str:
-        created = self.http.post(
-            self.url("profiles", "/v1/students"),
-            json={
+        created = self.post(
+            "profiles",
+            "/v1/students",
+            {
                 "name": name,
                 "email": email,
                 "skills": [{"uri": uri, "level": 3} for uri in skills],
@@ -181,9 +84,7 @@ def launcher(
     try:
         yield region
     finally:
-        if region.process is not None and region.process.poll() is None:
-            region.stop()
-        region.http.close()
+        region.close()
 
 
 def skills_of(occupation_label: str) -> list[str]:

@@ -139,6 +139,18 @@ def test_json_lines_import_uses_the_api_shape(service_settings: Callable[..., An
     assert {(e["line"], e["field"]) for e in report["errors"]} == {(2, "skills.0.level"), (3, "")}
 
 
+def test_an_empty_upload_is_refused_before_any_import_starts(
+    service_settings: Callable[..., Any],
+) -> None:
+    with TestClient(create_app(service_settings("profiles"))) as client:
+        for body, fmt in ((b"", "csv"), (b"\n  \n", "jsonl")):
+            answer = client.post(f"/v1/imports/students?format={fmt}", content=body)
+            assert answer.status_code == 422, answer.text
+            [problem] = answer.json()["detail"]
+            assert problem["field"] == "body" and "the file is empty" in problem["msg"]
+        assert client.get("/v1/students").json()["total"] == 0
+
+
 def test_consent_withdrawal_and_export(service_settings: Callable[..., Any]) -> None:
     with TestClient(create_app(service_settings("profiles"))) as client:
         created = client.post(

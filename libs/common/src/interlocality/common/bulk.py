@@ -18,10 +18,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any, Literal, TypeVar
 
+from fastapi import HTTPException, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
 
 from interlocality.common.codes import readable_message
+from interlocality.common.service import problem
 
 __all__ = [
     "IMPORT_ROUTE",
@@ -125,10 +127,29 @@ IMPORT_ROUTE: dict[str, Any] = {
 
 
 async def spool(chunks: AsyncIterator[bytes], max_memory: int = 8 * 1024 * 1024) -> IO[bytes]:
-    """Copy an upload to a temporary file (in memory only while small); rewound."""
+    """Copy an upload to a temporary file (in memory only while small); rewound.
+
+    An upload with nothing in it but white space is refused with 422 before any answer
+    starts: an import of no file at all is a mistake, not an import of no rows.
+    """
     target = tempfile.SpooledTemporaryFile(max_size=max_memory)  # noqa: SIM115
+    empty = True
     async for chunk in chunks:
         target.write(chunk)
+        empty = empty and not chunk.strip()
+    if empty:
+        target.close()
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                problem(
+                    ("body",),
+                    "the file is empty: send the CSV with its header row, or the JSON Lines, "
+                    "as the request body",
+                    "missing",
+                )
+            ],
+        )
     target.seek(0)
     return target
 

@@ -151,6 +151,24 @@ def test_an_empty_upload_is_refused_before_any_import_starts(
         assert client.get("/v1/students").json()["total"] == 0
 
 
+def test_a_csv_whose_header_lacks_columns_every_row_needs_is_refused_naming_them(
+    service_settings: Callable[..., Any],
+) -> None:
+    with TestClient(create_app(service_settings("profiles"))) as client:
+        # A spreadsheet set to a regional format separates its columns by semicolons.
+        excel = "name;email;engagement_kinds\nJosé Núñez;jose@students.example.org;thesis\n"
+        answer = client.post("/v1/imports/students", content=excel.encode())
+        assert answer.status_code == 422, answer.text
+        [problem] = answer.json()["detail"]
+        assert problem["field"] == "body"
+        assert "lacks name, email, engagement_kinds" in problem["msg"]
+        assert "separated by ';': separate them by commas" in problem["msg"]
+        answer = client.post("/v1/imports/students", content=b"name,city\nAna,Oulu\n")
+        assert answer.status_code == 422, answer.text
+        assert "lacks email, engagement_kinds; it names name, city" in answer.text
+        assert client.get("/v1/students").json()["total"] == 0
+
+
 def test_consent_withdrawal_and_export(service_settings: Callable[..., Any]) -> None:
     with TestClient(create_app(service_settings("profiles"))) as client:
         created = client.post(

@@ -14,11 +14,11 @@ import io
 import json
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, Any, Literal, Protocol, TypeVar
 
-from fastapi import HTTPException, status
+from fastapi import HTTPException, Request, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
 
@@ -27,6 +27,7 @@ from interlocality.common.service import problem
 
 __all__ = [
     "IMPORT_ROUTE",
+    "BatchImporter",
     "FormT",
     "ImportFormat",
     "ImportLine",
@@ -36,6 +37,7 @@ __all__ = [
     "RowOutcome",
     "RowRejected",
     "fingerprint",
+    "import_answer",
     "iter_rows",
     "run_import",
     "split_list",
@@ -127,31 +129,69 @@ IMPORT_ROUTE: dict[str, Any] = {
 
 
 async def spool(chunks: AsyncIterator[bytes], max_memory: int = 8 * 1024 * 1024) -> IO[bytes]:
-    """Copy an upload to a temporary file (in memory only while small); rewound.
-
-    An upload with nothing in it but white space is refused with 422 before any answer
-    starts: an import of no file at all is a mistake, not an import of no rows.
-    """
+    """Copy an upload to a temporary file (in memory only while small); rewound."""
     target = tempfile.SpooledTemporaryFile(max_size=max_memory)  # noqa: SIM115
-    empty = True
     async for chunk in chunks:
         target.write(chunk)
-        empty = empty and not chunk.strip()
-    if empty:
-        target.close()
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [
-                problem(
-                    ("body",),
-                    "the file is empty: send the CSV with its header row, or the JSON Lines, "
-                    "as the request body",
-                    "missing",
-                )
-            ],
-        )
     target.seek(0)
     return target
+
+
+class BatchImporter(Protocol):
+    """What an import route runs: applies batches of rows, and says which CSV columns every
+    row needs (each entry a column, or alternatives of which one will do)."""
+
+    @property
+    def csv_columns(self) -> Sequence[Sequence[str]]: ...
+
+    def __call__(self, batch: list[tuple[int, dict[str, Any]]], report: ImportReport) -> None: ...
+
+
+async def import_answer(
+    request: Request, fmt: ImportFormat, importer: BatchImporter
+) -> StreamingResponse:
+    """The answer of an import route: the upload is kept, checked, and imported as its NDJSON
+    lines stream back.
+
+    Refused with 422 before any row is read: an upload of nothing but white space (an
+    import of no file is a mistake, not one of no rows), and a CSV whose header row lacks a
+    column every row needs (most often a spreadsheet that separates columns by ``;``).
+    """
+    upload = await spool(request.stream())
+    try:
+        if not any(chunk.strip() for chunk in iter(lambda: upload.read(65536), b"")):
+            raise _refused_upload(
+                "the file is empty: send the CSV with its header row, or the JSON Lines, as "
+                "the request body"
+            )
+        upload.seek(0)
+        if fmt == "csv":
+            _require_columns(upload.readline(), importer.csv_columns)
+            upload.seek(0)
+    except HTTPException:
+        upload.close()
+        raise
+    return StreamingResponse(stream_import(upload, fmt, importer), media_type=NDJSON)
+
+
+def _require_columns(header_line: bytes, columns: Sequence[Sequence[str]]) -> None:
+    header = next(csv.reader([header_line.decode("utf-8-sig", errors="replace")]), [])
+    present = {name.strip() for name in header}
+    missing = [" or ".join(names) for names in columns if present.isdisjoint(names)]
+    if not missing:
+        return
+    message = f"the CSV's header row lacks {', '.join(missing)}; it names {', '.join(header)}"
+    separator = next((c for c in (";", "\t") if len(header) == 1 and c in header[0]), None)
+    if separator is not None:
+        shown = "tabs" if separator == "\t" else f"'{separator}'"
+        message += f" — its columns are separated by {shown}: separate them by commas"
+    raise _refused_upload(message)
+
+
+def _refused_upload(message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT, [problem(("body",), message, "unusable_file")]
+    )
 
 
 def iter_rows(source: IO[bytes], fmt: ImportFormat) -> Iterator[tuple[int, dict[str, Any] | str]]:

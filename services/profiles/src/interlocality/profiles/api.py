@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlmodel import func, select
 
-from interlocality.common.bulk import IMPORT_ROUTE, fingerprint, spool, stream_import
+from interlocality.common.bulk import IMPORT_ROUTE, fingerprint, import_answer
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.pagination import CursorPage, decode_cursor, encode_cursor
 from interlocality.common.service import ServiceRuntime, error_answers
@@ -295,10 +295,8 @@ def create_router(
     async def import_students(
         request: Request, format: Annotated[Literal["csv", "jsonl"], Query()] = "csv"
     ) -> StreamingResponse:
-        upload = await spool(request.stream())
-        importer = StudentImporter(runtime, vocabulary, rules, format)
-        return StreamingResponse(
-            stream_import(upload, format, importer), media_type="application/x-ndjson"
+        return await import_answer(
+            request, format, StudentImporter(runtime, vocabulary, rules, format)
         )
 
     return router

@@ -34,6 +34,8 @@ __all__ = ["StudentImporter"]
 class StudentImporter:
     """Applies batches of import rows; every bad row is reported, every good one stored."""
 
+    csv_columns = (("name",), ("email",), ("engagement_kinds",))
+
     def __init__(
         self,
         runtime: ServiceRuntime,

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, func, select
 
-from interlocality.common.bulk import IMPORT_ROUTE, fingerprint, spool, stream_import
+from interlocality.common.bulk import IMPORT_ROUTE, fingerprint, import_answer
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.pagination import CursorPage, decode_cursor, encode_cursor
 from interlocality.common.service import ServiceRuntime, error_answers, problem
@@ -401,13 +401,6 @@ def create_router(
                 raise refused(exc) from exc
         return vacancy_public(record)
 
-    async def run_import(request: Request, importer: Any, fmt: str) -> StreamingResponse:
-        upload = await spool(request.stream())
-        return StreamingResponse(
-            stream_import(upload, fmt, importer),  # type: ignore[arg-type]
-            media_type="application/x-ndjson",
-        )
-
     @router.post(
         "/imports/companies",
         tags=["imports"],
@@ -417,7 +410,7 @@ def create_router(
     async def import_companies(
         request: Request, format: Annotated[Literal["csv", "jsonl"], Query()] = "csv"
     ) -> StreamingResponse:
-        return await run_import(request, CompanyImporter(runtime, lifecycle, format), format)
+        return await import_answer(request, format, CompanyImporter(runtime, lifecycle, format))
 
     @router.post(
         "/imports/vacancies",
@@ -429,6 +422,6 @@ def create_router(
         request: Request, format: Annotated[Literal["csv", "jsonl"], Query()] = "csv"
     ) -> StreamingResponse:
         importer = VacancyImporter(runtime, lifecycle, vocabulary, format)
-        return await run_import(request, importer, format)
+        return await import_answer(request, format, importer)
 
     return router

@@ -86,6 +86,8 @@ def vacancy_row(row: dict[str, str]) -> dict[str, Any]:
 class CompanyImporter:
     """Applies batches of company rows."""
 
+    csv_columns = (("name",),)
+
     def __init__(self, runtime: ServiceRuntime, lifecycle: Lifecycle, fmt: ImportFormat) -> None:
         self.runtime = runtime
         self.lifecycle = lifecycle
@@ -126,6 +128,13 @@ class CompanyImporter:
 
 class VacancyImporter:
     """Applies batches of vacancy rows; companies are found by id or external id."""
+
+    csv_columns = (
+        ("company_external_id", "company_id"),
+        ("title",),
+        ("kind",),
+        ("required_skills",),
+    )
 
     def __init__(
         self,

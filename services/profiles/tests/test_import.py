@@ -151,7 +151,7 @@ def test_an_empty_upload_is_refused_before_any_import_starts(
         assert client.get("/v1/students").json()["total"] == 0
 
 
-def test_a_csv_whose_header_lacks_columns_every_row_needs_is_refused_naming_them(
+def test_a_file_in_the_wrong_shape_is_refused_before_any_row_is_read(
     service_settings: Callable[..., Any],
 ) -> None:
     with TestClient(create_app(service_settings("profiles"))) as client:
@@ -166,6 +166,10 @@ def test_a_csv_whose_header_lacks_columns_every_row_needs_is_refused_naming_them
         answer = client.post("/v1/imports/students", content=b"name,city\nAna,Oulu\n")
         assert answer.status_code == 422, answer.text
         assert "lacks email, engagement_kinds; it names name, city" in answer.text
+        array = b'[{"name": "Ana", "email": "ana@students.example.org"}]'
+        answer = client.post("/v1/imports/students?format=jsonl", content=array)
+        assert answer.status_code == 422, answer.text
+        assert "looks like one JSON array: put each of its objects on a line" in answer.text
         assert client.get("/v1/students").json()["total"] == 0
 
 

@@ -154,8 +154,9 @@ async def import_answer(
     lines stream back.
 
     Refused with 422 before any row is read: an upload of nothing but white space (an
-    import of no file is a mistake, not one of no rows), and a CSV whose header row lacks a
-    column every row needs (most often a spreadsheet that separates columns by ``;``).
+    import of no file is a mistake, not one of no rows), a CSV whose header row lacks a
+    column every row needs (most often a spreadsheet that separates columns by ``;``), and
+    JSON Lines whose first line is no JSON object (most often one JSON array).
     """
     upload = await spool(request.stream())
     try:
@@ -167,7 +168,9 @@ async def import_answer(
         upload.seek(0)
         if fmt == "csv":
             _require_columns(upload.readline(), importer.csv_columns)
-            upload.seek(0)
+        else:
+            _require_json_lines(upload)
+        upload.seek(0)
     except HTTPException:
         upload.close()
         raise
@@ -185,6 +188,20 @@ def _require_columns(header_line: bytes, columns: Sequence[Sequence[str]]) -> No
     if separator is not None:
         shown = "tabs" if separator == "\t" else f"'{separator}'"
         message += f" — its columns are separated by {shown}: separate them by commas"
+    raise _refused_upload(message)
+
+
+def _require_json_lines(upload: IO[bytes]) -> None:
+    first = next(line for line in iter(upload.readline, b"") if line.strip())
+    try:
+        value = json.loads(first)
+    except ValueError:
+        value = None
+    if isinstance(value, dict):
+        return
+    message = "the first line is not a JSON object: JSON Lines has one object on each line"
+    if first.lstrip().startswith(b"["):
+        message += " — this looks like one JSON array: put each of its objects on a line"
     raise _refused_upload(message)
 
 

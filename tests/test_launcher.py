@@ -34,6 +34,7 @@ class Launcher(LaunchedRegion):
     def __init__(self, workdir: Path, broker_port: int) -> None:
         super().__init__(workdir, env={"INTERLOCALITY_BROKER_PORT": str(broker_port)})
         self.broker_port = broker_port
+        self.profiles_preferred_port = 0
 
     def broker_port_in_use(self) -> int:
         """The port the running launcher said its embedded broker listens on."""
@@ -80,11 +81,15 @@ def launcher(
     tmp_path_factory: pytest.TempPathFactory, taken_port: socket.socket
 ) -> Iterator[Launcher]:
     region = Launcher(tmp_path_factory.mktemp("launcher"), taken_port.getsockname()[1])
-    region.start()
-    try:
-        yield region
-    finally:
-        region.close()
+    # The port profiles would listen on is taken too, by something that answers HTTP.
+    region.profiles_preferred_port = region.ports["profiles"]
+    with socket.create_server(("127.0.0.1", region.profiles_preferred_port)) as holder:
+        region.start()
+        try:
+            yield region
+        finally:
+            region.close()
+            holder.close()
 
 
 def skills_of(occupation_label: str) -> list[str]:
@@ -105,9 +110,14 @@ def test_a_taken_broker_port_moves_the_broker_and_commands_find_it(launcher: Lau
     assert broker["bootstrap"] == f"127.0.0.1:{port}"
     assert broker["started"] == "embedded" and broker["pid"] == listening_pid(port)
     assert run["launcher_pid"] == launcher.process.pid  # type: ignore[union-attr]
-    assert {s: run["services"][s]["url"] for s in SERVICES} == {
-        s: f"http://127.0.0.1:{p}" for s, p in launcher.ports.items()
-    }
+    # So is a service's: it listens elsewhere, and the commands find it there too.
+    taken_by_other = launcher.profiles_preferred_port
+    moved = launcher.ports["profiles"]
+    assert moved != taken_by_other
+    assert f"port {taken_by_other} is taken by " in launcher.log()
+    assert f"profiles listens on port {moved} instead" in launcher.log()
+    assert run["services"]["profiles"]["url"] == f"http://127.0.0.1:{moved}"
+    assert listening_pid(moved) == run["services"]["profiles"]["pid"]
     assert run["mail_sink"]["smtp"] == f"127.0.0.1:{launcher.smtp_port}"
 
     topics = launcher.cli("topics")

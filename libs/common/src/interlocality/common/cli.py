@@ -156,15 +156,24 @@ def _start_embedded_broker(preferred_port: int, log_path: Path, run_path: Path) 
     return EmbeddedBroker(port=port, log_path=log_path).start()
 
 
-def _free_smtp_port(preferred_port: int) -> int:
+def _free_port_for(what: str, preferred_port: int) -> int:
+    """``preferred_port`` when nothing listens there, else a free port, said so."""
     if not wait_for_port("127.0.0.1", preferred_port, 0.2):
         return preferred_port
     port = free_port()
     _say(
-        f"port {preferred_port} is taken by {_taken_by(preferred_port)}: the mail sink "
-        f"listens on port {port} instead"
+        f"port {preferred_port} is taken by {_taken_by(preferred_port)}: {what} listens on "
+        f"port {port} instead"
     )
     return port
+
+
+def _serves(client: httpx.Client, supervisor: Supervisor, service: str) -> bool:
+    """Whether the process started as ``service`` is ready, not another on its port."""
+    port = int(_url(service).rsplit(":", 1)[1])
+    return (
+        _answers_ready(client, service) and listening_pid(port) == supervisor.children[service].pid
+    )
 
 
 def _mail_sink(
@@ -286,7 +295,11 @@ def _up(args: argparse.Namespace) -> int:
     mail_dir: Path | None = None
     smtp_port = args.smtp_port
     _addresses = RegionAddresses(
-        bootstrap, {service: f"http://127.0.0.1:{_port(service)}" for service in SERVICES}
+        bootstrap,
+        {
+            service: f"http://127.0.0.1:{_free_port_for(service, _port(service))}"
+            for service in SERVICES
+        },
     )
     launched_at = datetime.now(UTC)
     launcher = process_info(os.getpid())
@@ -345,10 +358,14 @@ def _up(args: argparse.Namespace) -> int:
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "INTERLOCALITY_VAR_DIR": str(var_dir),
             "INTERLOCALITY_DEPLOYMENT": "embedded",
+            **{
+                f"{service.upper()}_PORT": _addresses.url(service).rsplit(":", 1)[1]
+                for service in SERVICES
+            },
         }
         if not os.environ.get("INTERLOCALITY_SMTP_HOST"):
             mail_dir = region_dir / "mail"
-            smtp_port = _free_smtp_port(args.smtp_port)
+            smtp_port = _free_port_for("the mail sink", args.smtp_port)
             env["INTERLOCALITY_SMTP_HOST"] = "127.0.0.1"
             env["INTERLOCALITY_SMTP_PORT"] = str(smtp_port)
             env["INTERLOCALITY_MAIL_SINK_DIR"] = str(mail_dir)
@@ -367,7 +384,7 @@ def _up(args: argparse.Namespace) -> int:
             supervisor.add(
                 service,
                 start=partial(fork_server.fork, service, env, log_dir / f"{service}.log"),
-                ready=partial(_answers_ready, client, service),
+                ready=partial(_serves, client, supervisor, service),
                 log=log_dir / f"{service}.log",
                 # The embedded broker serves only the launcher's services: every member of a
                 # service's group went with its process, and the restarted one need not wait

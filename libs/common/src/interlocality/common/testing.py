@@ -413,6 +413,9 @@ class LaunchedRegion:
             assert time.monotonic() < deadline, f"not up within {timeout} s:\n{self.trouble()}"
             time.sleep(0.2)
         assert process.poll() is None, self.trouble()
+        # Where the services listen: a port found taken moves, and the run file says where.
+        self.urls = {s: r["url"] for s, r in self.run_file()["services"].items()}
+        self.ports = {s: int(url.rsplit(":", 1)[1]) for s, url in self.urls.items()}
 
     def stop(self, ctrl_c: bool = False) -> None:
         """SIGTERM, as a service manager stops it, or a Ctrl-C in its terminal (SIGINT to its

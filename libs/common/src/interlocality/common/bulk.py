@@ -120,8 +120,8 @@ IMPORT_ROUTE: dict[str, Any] = {
             "description": "The file: CSV with a header row (`format=csv`), or JSON Lines "
             "in the API's JSON shape (`format=jsonl`).",
             "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                NDJSON: {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string", "format": "binary"}},
+                NDJSON: {"schema": {"type": "string", "format": "binary"}},
             },
         }
     },

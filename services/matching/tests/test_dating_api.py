@@ -13,72 +13,27 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
-from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 from icalendar import Calendar
 from sqlmodel import func, select
 
-from interlocality.common.cloudevents import decode_event, encode_event
+from interlocality.common.cloudevents import decode_event
 from interlocality.common.service import ServiceRuntime
-from interlocality.common.testing import publish, read_topic, wait_until
+from interlocality.common.testing import erased, publish, read_topic, upserted, wait_until
 from interlocality.contracts.companies import Company, CompanyRegistered
 from interlocality.contracts.dating import DatingAgendaIssued
 from interlocality.contracts.students import (
     Consent,
     Consents,
-    StudentErasure,
-    StudentProfile,
-    StudentProfileErased,
-    StudentProfileUpserted,
 )
-from interlocality.contracts.topics import DATING_AGENDAS, STUDENTS
+from interlocality.contracts.topics import DATING_AGENDAS
 from interlocality.matching.app import create_app
 from interlocality.matching.dating_store import DatingEventRecord
 from interlocality.matching.store import CompanyView, MatchRecord, StudentView
 
+NO_MATCHING = Consents(matching=Consent(granted=False))
 # A weekday afternoon a month ahead: slots must lie between an hour ago and two years ahead.
 START = (datetime.now(UTC) + timedelta(days=30)).replace(hour=14, minute=0, second=0, microsecond=0)
-
-
-async def publish_erasure(bootstrap: str, region: str, student_id: str) -> None:
-    """A student's erasure on the students topic, as profiles publishes it."""
-    event = StudentProfileErased(
-        source=f"/interlocality/{region}/profiles",
-        region=region,
-        subject=student_id,
-        data=StudentErasure(student_id=student_id, erased_at=datetime.now(UTC)),
-    )
-    record = encode_event(event, STUDENTS.name(region))
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            record.topic, value=record.value, key=record.key, headers=record.headers
-        )
-    finally:
-        await producer.stop()
-
-
-def student_profile(
-    region: str, student_id: str, name: str, *, version: int = 1, consents: bool = True
-) -> StudentProfileUpserted:
-    """A student's profile as profiles publishes it, consenting to matching or not."""
-    return StudentProfileUpserted(
-        source=f"/interlocality/{region}/profiles",
-        region=region,
-        subject=student_id,
-        data=StudentProfile(
-            student_id=student_id,
-            name=name,
-            email=f"{student_id}@students.example.org",
-            skills=[],
-            languages=[],
-            engagement_kinds=["internship"],
-            version=version,
-            updated_at=datetime.now(UTC),
-            consents=Consents(matching=Consent(granted=consents)),
-        ),
-    )
 
 
 def company_registered(region: str, company_id: str, name: str) -> CompanyRegistered:
@@ -102,7 +57,7 @@ def register(
     """Make participants known to matching the way it learns them: from the topics."""
     region = runtime.settings.region
     students, companies = list(students), list(companies)
-    events = [student_profile(region, s, s.title()) for s in students]
+    events = [upserted(region, s, name=s.title()) for s in students]
     events += [company_registered(region, c, c.title()) for c in companies]
     asyncio.run(publish(bootstrap, events))
 
@@ -259,7 +214,7 @@ def test_an_event_is_planned_stored_and_sent_to_every_participant(
         assert [(e["event_id"], e["student_name"], len(e["dates"])) for e in held] == [
             (event_id, "Ana Souza", 2)
         ]
-        asyncio.run(publish_erasure(kafka_bootstrap, region, "ana"))
+        asyncio.run(publish(kafka_bootstrap, [erased(region, "ana")]))
         deadline = time.monotonic() + 30
         while client.get("/v1/privacy/students/ana").json()["holds"]["dating_events"]:
             assert time.monotonic() < deadline, "the erasure did not reach Company Dating"
@@ -390,9 +345,7 @@ def test_participants_matching_does_not_know_are_refused_and_sent_nothing(
 
         # A student who withdraws consent to matching is no longer known to it either.
         asyncio.run(
-            publish(
-                kafka_bootstrap, [student_profile(region, "ana", "Ana", version=2, consents=False)]
-            )
+            publish(kafka_bootstrap, [upserted(region, "ana", 2, name="Ana", consents=NO_MATCHING)])
         )
         wait_until(lambda: client.get("/v1/students/ana/matches").status_code == 404)
         known = event_body(

@@ -37,8 +37,11 @@ from interlocality.contracts.common import SkillLevel
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.matches import Match, MatchFound
 from interlocality.contracts.students import (
+    Consents,
     NotificationPreferences,
+    StudentErasure,
     StudentProfile,
+    StudentProfileErased,
     StudentProfileUpserted,
 )
 from interlocality.contracts.topics import topic_of_event
@@ -52,6 +55,7 @@ __all__ = [
     "Received",
     "Receiver",
     "chromium_executable",
+    "erased",
     "eventually",
     "found",
     "launched_region",
@@ -84,6 +88,7 @@ def upserted(
     *,
     name: str = "Ana Souza",
     preferences: NotificationPreferences | None = None,
+    consents: Consents | None = None,
 ) -> StudentProfileUpserted:
     """The profile of student ``student_id`` as profiles announces it."""
     return StudentProfileUpserted(
@@ -94,6 +99,7 @@ def upserted(
             student_id=student_id,
             name=name,
             email="ana.souza@students.example.org",
+            consents=consents or Consents(),
             skills=[
                 SkillLevel(
                     uri="http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d",
@@ -106,6 +112,16 @@ def upserted(
             updated_at=datetime.now(UTC),
             notification_preferences=preferences or NotificationPreferences(),
         ),
+    )
+
+
+def erased(region: str, student_id: str) -> StudentProfileErased:
+    """The erasure of student ``student_id`` as profiles announces it."""
+    return StudentProfileErased(
+        source=f"/interlocality/{region}/profiles",
+        region=region,
+        subject=student_id,
+        data=StudentErasure(student_id=student_id, erased_at=datetime.now(UTC)),
     )
 
 

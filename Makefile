@@ -55,8 +55,11 @@ browser: install
 	  "apt-get install chromium) or set INTERLOCALITY_CHROMIUM to its binary." >&2; \
 	exit 1
 
+# Most tests wait on a broker, a database or a process rather than compute: three workers
+# keep two cores busy. Each test module stays on one worker (its region is started once).
+PYTEST_WORKERS ?= 3
 pytest: browser
-	$(RUN) pytest
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 contracts: install
 	$(RUN) python -m interlocality.common.schemas contracts

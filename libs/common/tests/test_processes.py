@@ -80,7 +80,7 @@ def test_the_process_listening_on_a_port_is_found_with_its_command_line() -> Non
     assert info is not None
     assert info.parent == os.getppid() and info.state in ("R", "S")
     assert info.executable is not None and info.executable.name.startswith("python")
-    assert any("pytest" in part for part in info.command)
+    assert list(info.command) == sys.orig_argv
 
 
 def test_exit_codes_are_described_with_the_signal_that_ended_the_process() -> None:

@@ -278,8 +278,15 @@ def _up(args: argparse.Namespace) -> int:
     run_path = run_file_path(var_dir, region)
     _clear_stale_run(run_path)
 
+    stopping = False
+
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        # Ctrl-C under `make run` comes twice, from the terminal and forwarded by uv: the
+        # second must not cut the orderly stop short.
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
 
     # Ctrl-C, SIGTERM and a closed terminal (SIGHUP) stop the region in order, unless the
     # launcher was started with them ignored (nohup, a background job of a script).
@@ -420,10 +427,7 @@ def _up(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        # A second Ctrl-C or SIGTERM must not cut the shutdown short and orphan a process.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        stopping = True  # however the region ends, a signal now must not cut its stop short
         _say("stopping …")
         supervisor.stop_all()
         if broker is not None:

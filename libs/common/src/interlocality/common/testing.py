@@ -434,10 +434,13 @@ class LaunchedRegion:
         self.ports = {s: int(url.rsplit(":", 1)[1]) for s, url in self.urls.items()}
 
     def stop(self, ctrl_c: bool = False) -> None:
-        """SIGTERM, as a service manager stops it, or a Ctrl-C in its terminal (SIGINT to its
-        process group); either stops everything in order."""
+        """SIGTERM, as a service manager stops it, or a Ctrl-C in its terminal as ``make run``
+        passes it on: SIGINT to its process group, then again, as ``uv run`` forwards it.
+        Either stops everything in order."""
         assert self.process is not None
         if ctrl_c:
+            os.killpg(self.process.pid, signal.SIGINT)
+            time.sleep(0.05)  # not at once: the kernel would merge the two into one
             os.killpg(self.process.pid, signal.SIGINT)
         else:
             self.process.send_signal(signal.SIGTERM)

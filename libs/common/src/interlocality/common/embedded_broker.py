@@ -21,7 +21,6 @@ from interlocality.common.processes import (
     ProcessInfo,
     die_with_parent,
     is_alive,
-    is_launcher,
     listening_pid,
     process_info,
 )
@@ -180,16 +179,21 @@ def is_embedded_broker(info: ProcessInfo) -> bool:
 
 
 def stale_broker_on(port: int) -> ProcessInfo | None:
-    """An embedded broker of ours listening on ``port`` that no running launcher owns.
+    """An embedded broker of ours listening on ``port`` whose starter is gone.
 
-    One an older launcher left behind (killed before brokers died with their launcher), or
-    one whose starter is gone. A broker a running ``interlocality up`` started is not stale.
+    Every embedded broker is started by a Python process of ours (``interlocality up``,
+    ``interlocality broker``, the test suite); one whose parent is no Python process was
+    adopted by init or a subreaper when its starter ended — such as a broker an older
+    launcher left running when it was killed. A broker whose starter still runs is in use.
     """
     pid = listening_pid(port)
     if pid is None:
         return None
     info = process_info(pid)
-    if info is None or not is_embedded_broker(info) or is_launcher(info.parent):
+    if info is None or not is_embedded_broker(info):
+        return None
+    parent = process_info(info.parent)
+    if parent is not None and parent.state != "Z" and parent.name.startswith("python"):
         return None
     return info
 

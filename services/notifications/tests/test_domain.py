@@ -126,6 +126,10 @@ def test_signed_links_name_their_student_and_purpose_and_refuse_tampering() -> N
         signer.student_of(forged, "unsubscribe")
     with pytest.raises(InvalidLink):
         signer.student_of("garbage", "unsubscribe")
+    # A link mangled on its way (a mail client's quoting, a paste) is refused like any other.
+    for mangled in (token + "é", "ø" + token, token.replace(".", ".ñ", 1)):
+        with pytest.raises(InvalidLink):
+            signer.student_of(mangled, "unsubscribe")
 
 
 def test_a_preferences_link_expires_and_an_unsubscribe_link_does_not() -> None:

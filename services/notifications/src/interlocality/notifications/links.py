@@ -75,7 +75,9 @@ class LinkSigner:
         """The student a token names, if it is genuine, for ``purpose`` and, for a
         preferences token, not expired at ``now`` (default now)."""
         payload, _, signature = token.partition(".")
-        if not payload or not hmac.compare_digest(signature, self._signature(payload)):
+        if not payload or not hmac.compare_digest(
+            signature.encode(), self._signature(payload).encode()
+        ):
             raise InvalidLink("this link is not valid: it was changed or is not ours")
         try:
             said, _, named = _decode(payload).decode().partition("\x1f")

@@ -160,21 +160,36 @@ async def import_answer(
     """
     upload = await spool(request.stream())
     try:
-        if not any(chunk.strip() for chunk in iter(lambda: upload.read(65536), b"")):
-            raise _refused_upload(
-                "the file is empty: send the CSV with its header row, or the JSON Lines, as "
-                "the request body"
-            )
-        upload.seek(0)
-        if fmt == "csv":
-            _require_columns(upload.readline(), importer.csv_columns)
-        else:
-            _require_json_lines(upload)
-        upload.seek(0)
+        _check_upload(upload, fmt, importer.csv_columns)
     except HTTPException:
         upload.close()
         raise
     return StreamingResponse(stream_import(upload, fmt, importer), media_type=NDJSON)
+
+
+_PEEK = 65536  # what the checks read of an upload at most: a header row, a first character
+
+
+def _check_upload(upload: IO[bytes], fmt: ImportFormat, columns: Sequence[Sequence[str]]) -> None:
+    start = b""
+    for chunk in iter(lambda: upload.read(_PEEK), b""):
+        start = chunk.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()  # a byte order mark too
+        if start:
+            break
+    upload.seek(0)
+    if not start:
+        raise _refused_upload(
+            "the file is empty: send the CSV with its header row, or the JSON Lines, as the "
+            "request body"
+        )
+    if fmt == "csv":
+        _require_columns(upload.readline(_PEEK), columns)
+        upload.seek(0)
+    elif not start.startswith(b"{"):
+        message = "the first line is not a JSON object: JSON Lines has one object on each line"
+        if start.startswith(b"["):
+            message += " — this looks like one JSON array: put each of its objects on a line"
+        raise _refused_upload(message)
 
 
 def _require_columns(header_line: bytes, columns: Sequence[Sequence[str]]) -> None:
@@ -188,20 +203,6 @@ def _require_columns(header_line: bytes, columns: Sequence[Sequence[str]]) -> No
     if separator is not None:
         shown = "tabs" if separator == "\t" else f"'{separator}'"
         message += f" — its columns are separated by {shown}: separate them by commas"
-    raise _refused_upload(message)
-
-
-def _require_json_lines(upload: IO[bytes]) -> None:
-    first = next(line for line in iter(upload.readline, b"") if line.strip())
-    try:
-        value = json.loads(first)
-    except ValueError:
-        value = None
-    if isinstance(value, dict):
-        return
-    message = "the first line is not a JSON object: JSON Lines has one object on each line"
-    if first.lstrip().startswith(b"["):
-        message += " — this looks like one JSON array: put each of its objects on a line"
     raise _refused_upload(message)
 
 

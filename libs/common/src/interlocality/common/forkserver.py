@@ -75,6 +75,7 @@ class ForkServer:
 
     def start(self) -> ForkServer:
         """Start the server; it imports the services' code before it answers."""
+        self.close()  # the pipes of one that ended
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "interlocality.common.forkserver", *self.services],
@@ -145,7 +146,9 @@ class ForkServer:
             line, self._unread = self._unread.split(b"\n", 1)
             message = json.loads(line)
             if "forked" in message:
-                self._forked.append((message["forked"], int(message["pid"])))
+                pid = int(message["pid"])
+                self._exit_codes.pop(pid, None)  # a reused pid: its former process ended
+                self._forked.append((message["forked"], pid))
             elif "exited" in message:
                 self._exit_codes[int(message["exited"])] = int(message["code"])
         return True

@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -29,6 +29,7 @@ import httpx
 from aiokafka.errors import KafkaConnectionError
 
 from interlocality.common.consumer_groups import remove_group_members
+from interlocality.common.demo import DemoSeedError
 from interlocality.common.embedded_broker import (
     EmbeddedBroker,
     EmbeddedBrokerError,
@@ -214,11 +215,14 @@ def _clear_stale_run(run_path: Path) -> None:
     run_path.unlink(missing_ok=True)
 
 
-def _wait_until_up(supervisor: Supervisor, timeout: float) -> None:
+def _wait_until_up(
+    supervisor: Supervisor, timeout: float, stop_if_requested: Callable[[], None]
+) -> None:
     """Keep the processes running until every one is ready; each is said once ready."""
     deadline = time.monotonic() + timeout
     announced: set[str] = set()
     while True:
+        stop_if_requested()
         supervisor.check()
         for name, child in supervisor.children.items():
             if child.given_up:
@@ -249,6 +253,7 @@ def _restart_embedded_broker(
     supervisor: Supervisor,
     client: httpx.Client,
     timeout: float,
+    stop_if_requested: Callable[[], None],
 ) -> None:
     """The in-memory broker lost its log: start it again and have every service re-publish."""
     _say("embedded broker stopped unexpectedly: restarting it and re-publishing state …")
@@ -261,6 +266,7 @@ def _restart_embedded_broker(
     ):
         if time.monotonic() > deadline:
             raise SystemExit(f"the services did not reconnect within {timeout:.0f} s")
+        stop_if_requested()
         supervisor.check()
         time.sleep(0.2)
     counts = replay_all()
@@ -278,14 +284,17 @@ def _up(args: argparse.Namespace) -> int:
     run_path = run_file_path(var_dir, region)
     _clear_stale_run(run_path)
 
-    stopping = False
+    stop_requested = False
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        # Ctrl-C under `make run` comes twice, from the terminal and forwarded by uv: the
-        # second must not cut the orderly stop short.
-        nonlocal stopping
-        if not stopping:
-            stopping = True
+        # Only noted here: an exception raised wherever the launcher happens to be could cut
+        # a fork request or a read from the fork server in two. And `make run` passes a
+        # Ctrl-C twice (the terminal's, and uv's), which changes nothing.
+        nonlocal stop_requested
+        stop_requested = True
+
+    def stop_if_requested() -> None:
+        if stop_requested:
             raise KeyboardInterrupt
 
     # Ctrl-C, SIGTERM and a closed terminal (SIGHUP) stop the region in order, unless the
@@ -402,7 +411,7 @@ def _up(args: argparse.Namespace) -> int:
             )
         supervisor.start_all()
         _say(f"starting {len(SERVICES)} services (logs in {log_dir}) …")
-        _wait_until_up(supervisor, timeout=args.timeout)
+        _wait_until_up(supervisor, args.timeout, stop_if_requested)
         counts = replay_all()
         if any(counts.values()) or (region_dir / STARTED_MARKER).exists():
             _say("state re-published: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -419,15 +428,17 @@ def _up(args: argparse.Namespace) -> int:
         _say(f"  {'run file':<14} {run_path}")
         _say("Ctrl-C stops everything.")
         while True:
+            stop_if_requested()
             supervisor.check()
             if broker is not None and not broker.running():
-                _restart_embedded_broker(broker, region, supervisor, client, args.timeout)
+                _restart_embedded_broker(
+                    broker, region, supervisor, client, args.timeout, stop_if_requested
+                )
                 write_run_file()
             time.sleep(0.25)
     except KeyboardInterrupt:
         return 0
     finally:
-        stopping = True  # however the region ends, a signal now must not cut its stop short
         _say("stopping …")
         supervisor.stop_all()
         if broker is not None:
@@ -661,8 +672,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{exc.response.text[:500]}",
             file=sys.stderr,
         )
-    except (EmbeddedBrokerError, ForkServerError, RegionNotRunning) as exc:
+    except (EmbeddedBrokerError, ForkServerError, RegionNotRunning, DemoSeedError) as exc:
         print(f"interlocality: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
     return 1
 
 

@@ -25,7 +25,6 @@ import csv
 import io
 import re
 import time
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -51,6 +50,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 from scipy.sparse import coo_array, csr_array
+
+from interlocality.common.text import plain_letters
 
 __all__ = [
     "FILE_NAME_PART_BYTES",
@@ -1276,27 +1277,6 @@ def agenda_ics(schedule: DatingSchedule, agenda: Agenda) -> str:
 
 # What no file system or browser keeps in a file name, besides what is no text.
 _NOT_IN_FILE_NAMES = re.compile(rf'[\\/:*?"<>|{_NOT_ONE_LINE}\ud800-\udfff]+')
-# Letters of the region's languages that Unicode decomposition leaves without ASCII form.
-_ASCII_LETTERS = str.maketrans(
-    {
-        "Æ": "AE",
-        "æ": "ae",
-        "Ø": "O",
-        "ø": "o",
-        "Œ": "OE",
-        "œ": "oe",
-        "ß": "ss",
-        "ı": "i",
-        "Ł": "L",
-        "ł": "l",
-        "Đ": "D",
-        "đ": "d",
-        "Ð": "D",
-        "ð": "d",
-        "Þ": "Th",
-        "þ": "th",
-    }
-)
 # Each part of a file name keeps at most this many bytes of UTF-8: two parts, " - " and
 # the extension stay well under the 255 bytes file systems allow.
 FILE_NAME_PART_BYTES = 100
@@ -1304,9 +1284,8 @@ FILE_NAME_PART_BYTES = 100
 
 def _file_name_part(text: str, ascii_only: bool) -> str:
     if ascii_only:
-        decomposed = unicodedata.normalize("NFKD", text.translate(_ASCII_LETTERS))
         # Some clients read %XX in the plain file name as an escape (RFC 6266, appendix D).
-        text = decomposed.encode("ascii", "ignore").decode().replace("%", " ")
+        text = plain_letters(text).encode("ascii", "ignore").decode().replace("%", " ")
     words = " ".join(_NOT_IN_FILE_NAMES.sub(" ", text).split())
     return words.encode()[:FILE_NAME_PART_BYTES].decode(errors="ignore").strip(" .")
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
 from interlocality.common.codes import CountryCode, LanguageCode, NaceCode
+from interlocality.common.text import plain_letters
 from interlocality.contracts.common import EngagementKind, LanguageRequirement, SkillRequirement
 from interlocality.contracts.companies import Company, CompanyContact, SizeClass
 from interlocality.contracts.vacancies import Vacancy
@@ -37,17 +37,8 @@ def size_class(employees: int | None) -> SizeClass | None:
     return "large"
 
 
-# Letters that Unicode does not decompose into a base letter and a mark, as people write
-# them on a keyboard without them.
-_PLAIN_LETTERS = str.maketrans(
-    {"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "ı": "i", "þ": "th"}
-)
-
-
 def _folded(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(plain.translate(_PLAIN_LETTERS).split())
+    return " ".join(plain_letters(text).casefold().split())
 
 
 def company_key(name: str, city: str) -> str:

@@ -15,10 +15,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from interlocality.common.settings import load_settings
+from interlocality.common.settings import SERVICE_PORTS, load_settings
 from interlocality.common.topics_admin import ensure_topics
 
-SERVICES = ("profiles", "vacancies", "matching", "notifications", "analytics")
+SERVICES = tuple(SERVICE_PORTS)
 # The one route that answers for any id: what a service holds on a student, maybe nothing.
 ANSWERS_FOR_ANY_ID = {"/v1/privacy/students/{student_id}"}
 IMPORTS = {

@@ -33,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from interlocality.common.cloudevents import encode_event
 from interlocality.common.embedded_broker import free_port
+from interlocality.common.settings import SERVICE_PORTS
 from interlocality.contracts.common import SkillLevel
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.matches import Match, MatchFound
@@ -336,11 +337,7 @@ def _print_chromium() -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(_print_chromium())
-
-
-REGION_SERVICES = ("profiles", "vacancies", "matching", "notifications", "analytics")
+REGION_SERVICES = tuple(SERVICE_PORTS)
 
 
 class LaunchedRegion:
@@ -542,3 +539,7 @@ def launched_region(
         yield region
     finally:
         region.close()
+
+
+if __name__ == "__main__":
+    sys.exit(_print_chromium())

@@ -309,12 +309,6 @@ def create_router(
 
     # -- preferences through signed links ----------------------------------------------
 
-    def student_from(token: str, purpose: Purpose) -> str:
-        try:
-            return signer.student_of(token, purpose)
-        except InvalidLink as exc:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
-
     def refused(request: Request, kind: LinkProblem, detail: str) -> Response:
         """A link that cannot be followed: a page in the browser's language, or JSON.
 
@@ -401,12 +395,18 @@ def create_router(
     @router.put(
         "/preferences",
         summary="Change notification preferences (signed link)",
+        response_model=PreferencesView,
         responses=LINK_REFUSED,
     )
     def put_preferences(
-        preferences: NotificationPreferences, token: Annotated[str, Query(min_length=1)]
-    ) -> PreferencesView:
-        return change(student_from(token, "preferences"), preferences, True)
+        request: Request,
+        preferences: NotificationPreferences,
+        token: Annotated[str, Query(min_length=1)],
+    ) -> Any:
+        found = linked(request, token, "preferences")
+        if isinstance(found, Response):
+            return found
+        return change(found.view.student_id, preferences, True)
 
     @router.post(
         "/preferences",

@@ -82,6 +82,8 @@ class MailSink:
 
     def start(self) -> MailSink:
         """Listen in a background thread; ``OSError`` when the port cannot be bound."""
+        # aiosmtpd logs a line per SMTP command, the raw envelope addresses among them.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         loop = asyncio.new_event_loop()
         controller = Controller(
             _MaildirDelivery(open_maildir(self.directory)),
@@ -140,7 +142,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=settings.smtp_port, help="SMTP port")
     args = parser.parse_args(argv)
     configure_logging("mail-sink", settings.region, settings.log_format, settings.log_level)
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd: lines per command
 
     stopping = threading.Event()
 

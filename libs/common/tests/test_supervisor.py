@@ -22,7 +22,7 @@ if mode == "stubborn":
 with open(sys.argv[1], "w") as ready:
     ready.write(str(os.getpid()))
 if mode == "brief":
-    time.sleep(0.3)
+    time.sleep(1)
     sys.exit(1)
 time.sleep(120)
 """
@@ -119,7 +119,12 @@ def test_a_process_that_keeps_ending_soon_after_its_start_waits_longer_each_time
     said: list[str] = []
     supervisor = Supervisor(said.append)
     worker = Worker(tmp_path, "notifications", "brief")
-    child = supervisor.add("notifications", worker.start, worker.ready_file.exists, worker.log)
+
+    def ready() -> bool:  # this start's own process, not the file an earlier one left
+        child = supervisor.children["notifications"]
+        return worker.ready_file.exists() and worker.ready_file.read_text() == str(child.pid)
+
+    child = supervisor.add("notifications", worker.start, ready, worker.log)
     supervisor.start_all()
     try:
         checked_until(supervisor, lambda: sum("ended with code 1" in line for line in said) == 3)

@@ -83,8 +83,8 @@ async def _coordinator(client: AIOKafkaClient, group_id: str) -> int:
 async def group_members(bootstrap_servers: str, group_id: str) -> list[GroupMember]:
     """The members the group coordinator lists for ``group_id`` right now."""
     client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5_000)
-    await client.bootstrap()
     try:
+        await client.bootstrap()
         return await _members(client, await _coordinator(client, group_id), group_id)
     finally:
         await client.close()
@@ -107,8 +107,8 @@ async def remove_group_members(bootstrap_servers: str, group_id: str) -> list[st
     its process died — so that the next member does not wait for their sessions to expire.
     """
     client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5_000)
-    await client.bootstrap()
     try:
+        await client.bootstrap()
         coordinator = await _coordinator(client, group_id)
         members = await _members(client, coordinator, group_id)
         for member in members:

@@ -441,20 +441,28 @@ class LaunchedRegion:
             os.killpg(self.process.pid, signal.SIGINT)
         else:
             self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
-        self.process = None
+        code = self._ended()
         assert code == 0, self.log()
         assert "stopped" in self.log()
 
+    def _ended(self, timeout: float = 60.0) -> int:
+        """The launcher's exit code once it ended (killed after ``timeout``)."""
+        assert self.process is not None
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+        finally:
+            self.process = None
+
     def close(self) -> None:
-        """Stop the launcher if it runs, and the HTTP client."""
+        """Stop the launcher if it runs (without judging how: a test that failed says why),
+        and the HTTP client."""
         try:
             if self.process is not None and self.process.poll() is None:
-                self.stop()
+                self.process.send_signal(signal.SIGTERM)
+                self._ended()
         finally:
             self.http.close()
 

@@ -34,9 +34,9 @@ from interlocality.common.embedded_broker import (
     EmbeddedBroker,
     EmbeddedBrokerError,
     free_port,
+    port_taken,
     stale_broker_on,
     stop_stale_broker,
-    wait_for_port,
 )
 from interlocality.common.forkserver import ForkServer, ForkServerError
 from interlocality.common.processes import (
@@ -135,7 +135,7 @@ def _start_embedded_broker(preferred_port: int, log_path: Path, run_path: Path) 
     """The embedded broker on ``preferred_port``, or on a free port when something else
     holds it; a stale broker of ours holding it is stopped and replaced."""
     port = preferred_port
-    if wait_for_port("127.0.0.1", port, 0.2):
+    if port_taken("127.0.0.1", port):
         stale = stale_broker_on(port)
         if stale is not None:
             _say(
@@ -144,7 +144,7 @@ def _start_embedded_broker(preferred_port: int, log_path: Path, run_path: Path) 
             )
             stop_stale_broker(stale)
             deadline = time.monotonic() + 10
-            while wait_for_port("127.0.0.1", port, 0.1) and time.monotonic() < deadline:
+            while port_taken("127.0.0.1", port) and time.monotonic() < deadline:
                 time.sleep(0.1)
         else:
             holder = _taken_by(port)
@@ -159,7 +159,7 @@ def _start_embedded_broker(preferred_port: int, log_path: Path, run_path: Path) 
 
 def _free_port_for(what: str, preferred_port: int) -> int:
     """``preferred_port`` when nothing listens there, else a free port, said so."""
-    if not wait_for_port("127.0.0.1", preferred_port, 0.2):
+    if not port_taken("127.0.0.1", preferred_port):
         return preferred_port
     port = free_port()
     _say(
@@ -389,7 +389,7 @@ def _up(args: argparse.Namespace) -> int:
             supervisor.add(
                 "mail-sink",
                 start=lambda: _mail_sink(sink_dir, sink_port, env, log_dir / "mail-sink.log"),
-                ready=lambda: wait_for_port("127.0.0.1", sink_port, 0.1),
+                ready=lambda: port_taken("127.0.0.1", sink_port),
                 log=log_dir / "mail-sink.log",
             )
             _say(f"embedded mail sink on 127.0.0.1:{smtp_port}, mail kept in {mail_dir}")

@@ -30,6 +30,7 @@ __all__ = [
     "EmbeddedBrokerError",
     "free_port",
     "is_embedded_broker",
+    "port_taken",
     "stale_broker_on",
     "stop_stale_broker",
     "tansu_binary",
@@ -67,6 +68,15 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections on ``host:port`` right now (one attempt)."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def wait_for_port(host: str, port: int, timeout: float) -> bool:

@@ -55,7 +55,7 @@ from interlocality.notifications.app import create_app
 from interlocality.notifications.deliveries import DeliveryWorker, Outgoing
 from interlocality.notifications.links import LinkSigner
 from interlocality.notifications.mail_sink import MailSink
-from interlocality.notifications.mailbox import MailSummary, read_mailbox
+from interlocality.notifications.mailbox import MailSummary, mailbox_page
 from interlocality.notifications.store import DeliveryRecord, NotificationRecord
 from interlocality.notifications.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
@@ -268,7 +268,7 @@ class Notifications:
         return signer
 
     def mail(self, to: str | None = None) -> list[MailSummary]:
-        return read_mailbox(self.sink_dir, to=to, limit=500)
+        return mailbox_page(self.sink_dir, to=to, limit=500).items
 
     def feed(self, student_id: str) -> list[dict[str, Any]]:
         response = self.client.get(f"/v1/students/{student_id}/notifications")
@@ -735,7 +735,7 @@ def test_an_address_the_relay_cannot_take_fails_alone_and_its_batch_is_sent(
         wait_until(lambda: all(n.deliveries(s) for s in ("s-22", "s-23", "s-24")))
 
         assert n.worker.run() == 2  # one round, one batch
-        mail = read_mailbox(plain.directory)
+        mail = mailbox_page(plain.directory).items
     assert sorted(m.to for m in mail) == [
         "Ana Müller <ana@xn--universitt-y5a.example>",
         "Wei Zhang <s-23@students.example.org>",

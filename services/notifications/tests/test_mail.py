@@ -27,7 +27,7 @@ from interlocality.notifications.mail import (
     send_message,
 )
 from interlocality.notifications.mail_sink import MailSink
-from interlocality.notifications.mailbox import create_mailbox_router, read_mailbox
+from interlocality.notifications.mailbox import create_mailbox_router, mailbox_page
 
 SENDER = "Interlocality <notifications@interlocality.invalid>"
 UNSUBSCRIBE_URL = "https://notifications.example.org/v1/unsubscribe?token=" + "t0ken" * 30
@@ -74,7 +74,7 @@ async def test_a_sent_message_is_kept_in_the_maildir_and_read_back_decoded(
 
     stored = mailbox.Maildir(mail_dir, create=False)
     assert len(stored) == 1
-    [mail] = read_mailbox(mail_dir)
+    [mail] = mailbox_page(mail_dir).items
     assert mail.message_id == "<dl-0193-a1b2_c3@interlocality>"
     assert mail.delivery_id == "dl-0193-a1b2_c3"
     assert mail.from_ == SENDER
@@ -122,7 +122,7 @@ async def test_an_internationalised_address_arrives_intact_through_a_relay_with_
     await send_message(relay, match_mail("dl-2", "Elif.Yılmaz@Students.Example.ORG", "Elif"))
     await send_message(relay, match_mail("dl-3", "ana@xn--universitt-y5a.example", "Ana"))
 
-    mails = {mail.delivery_id: mail for mail in read_mailbox(mail_dir)}
+    mails = {mail.delivery_id: mail for mail in mailbox_page(mail_dir).items}
     assert mails["dl-1"].to == "Lucía <lucía.romero@students.example.org>"
     assert mails["dl-2"].to == "Elif <Elif.Yılmaz@students.example.org>"  # domain lower-cased
     assert mails["dl-3"].to == "Ana <ana@universität.example>"
@@ -160,7 +160,7 @@ async def test_without_smtputf8_an_internationalised_domain_goes_as_idna(
         relay_without_smtputf8, match_mail("dl-1", to="ana@universität.example", to_name="Ana")
     )
 
-    [mail] = read_mailbox(mail_dir)
+    [mail] = mailbox_page(mail_dir).items
     assert mail.to == "Ana <ana@xn--universitt-y5a.example>"
     raw = mailbox.Maildir(mail_dir, create=False).get_bytes(mail.key)
     assert b"Delivered-To: ana@xn--universitt-y5a.example\n" in raw
@@ -180,7 +180,7 @@ async def test_without_smtputf8_a_non_ascii_local_part_is_a_permanent_failure(
         "the part before the @ is not ASCII, which needs SMTPUTF8 (internationalised e-mail), "
         "and the relay does not offer it"
     )
-    assert read_mailbox(mail_dir) == []
+    assert mailbox_page(mail_dir).items == []
 
 
 def test_a_line_break_in_a_name_is_a_space_in_the_header_fields() -> None:
@@ -248,7 +248,7 @@ async def test_the_mailbox_routes_list_filter_and_serve_raw_and_attachments(
 
 
 def test_a_missing_maildir_is_an_empty_mailbox(tmp_path: Path) -> None:
-    assert read_mailbox(tmp_path / "never-created") == []
+    assert mailbox_page(tmp_path / "never-created").items == []
     app = FastAPI()
     app.include_router(create_mailbox_router(tmp_path / "never-created"))
     client = TestClient(app)
@@ -328,7 +328,7 @@ def test_the_entry_point_runs_until_sigterm(tmp_path: Path) -> None:
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
         asyncio.run(send_message(SmtpRelay(host="127.0.0.1", port=port, timeout=5.0), match_mail()))
-        assert [m.delivery_id for m in read_mailbox(mail_dir)] == ["dl-0193-a1b2_c3"]
+        assert [m.delivery_id for m in mailbox_page(mail_dir).items] == ["dl-0193-a1b2_c3"]
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -28,7 +28,6 @@ __all__ = [
     "mailbox_page",
     "raw_mail",
     "read_mail",
-    "read_mailbox",
 ]
 
 _PARSER = BytesParser(EmailMessage, policy=email.policy.default)
@@ -187,23 +186,11 @@ def _addressed_to(directory: Path, to: str | None) -> Iterator[tuple[str, bytes]
             yield stored.key, data
 
 
-def read_mailbox(
-    directory: Path, *, to: str | None = None, limit: int = 50, offset: int = 0
-) -> list[MailSummary]:
-    """Mail in the Maildir at ``directory``, newest first; ``to`` keeps one recipient's."""
-    page: list[MailSummary] = []
-    for index, (key, data) in enumerate(_addressed_to(directory, to)):
-        if index >= offset + limit:
-            break
-        if index >= offset:
-            page.append(_summary(key, _PARSER.parsebytes(data)))
-    return page
-
-
 def mailbox_page(
     directory: Path, *, to: str | None = None, limit: int = 50, offset: int = 0
 ) -> MailPage:
-    """A page of :func:`read_mailbox`, with how many messages there are in all."""
+    """Mail in the Maildir at ``directory``, newest first, a page at a time with how many
+    messages there are in all; ``to`` keeps one recipient's."""
     items: list[MailSummary] = []
     total = 0
     for index, (key, data) in enumerate(_addressed_to(directory, to)):

@@ -10,8 +10,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +17,16 @@ from typing import Any
 
 import pytest
 
-from interlocality.common.embedded_broker import tansu_binary, wait_for_port
+from interlocality.common.embedded_broker import wait_for_port
 from interlocality.common.esco import default_vocabulary
 from interlocality.common.processes import is_alive, listening_pid
 from interlocality.common.testing import REGION_SERVICES as SERVICES
-from interlocality.common.testing import LaunchedRegion, read_topic, wait_until
+from interlocality.common.testing import (
+    LaunchedRegion,
+    broker_left_behind,
+    read_topic,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -251,32 +254,14 @@ def test_a_killed_launcher_takes_its_children_and_the_next_start_replays(
 def test_a_broker_left_behind_on_the_port_is_replaced(
     launcher: Launcher, taken_port: socket.socket
 ) -> None:
-    if launcher.process is not None:
-        launcher.stop()
+    if launcher.process is None:
+        launcher.start()
+    # State of its own to re-publish, whichever tests ran before.
+    launcher.post_student("Søren Ødegård", "soren.odegard@example.dk", skills_of("data analyst"))
+    launcher.stop()
     taken_port.close()
     port = launcher.broker_port
-    # Started from a process that ends at once: nobody's child any more, as a broker an
-    # earlier launcher left running is.
-    starter = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import subprocess, sys; print(subprocess.Popen(sys.argv[1:], "
-            "start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid)",
-            str(tansu_binary()),
-            "broker",
-            "--listener-url",
-            f"tcp://127.0.0.1:{port}",
-            "--advertised-listener-url",
-            f"tcp://127.0.0.1:{port}",
-            "--storage-engine",
-            "memory://tansu/",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    left_behind = int(starter.stdout)
+    left_behind = broker_left_behind(port)
     try:
         assert wait_for_port("127.0.0.1", port, 20)
         launcher.start()

@@ -32,7 +32,7 @@ import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from interlocality.common.cloudevents import encode_event
-from interlocality.common.embedded_broker import free_port
+from interlocality.common.embedded_broker import free_port, tansu_binary
 from interlocality.common.settings import SERVICE_PORTS
 from interlocality.contracts.common import SkillLevel
 from interlocality.contracts.envelope import CloudEvent
@@ -55,6 +55,7 @@ __all__ = [
     "LaunchedRegion",
     "Received",
     "Receiver",
+    "broker_left_behind",
     "chromium_executable",
     "erased",
     "eventually",
@@ -280,6 +281,32 @@ def recording_receiver(
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def broker_left_behind(port: int) -> int:
+    """Start an embedded broker on ``port`` from a process that ends at once, so that it is
+    nobody's child any more, as a broker an older launcher left running when it was killed;
+    returns its pid."""
+    starter = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys; print(subprocess.Popen(sys.argv[1:], "
+            "start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid)",
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            f"tcp://127.0.0.1:{port}",
+            "--advertised-listener-url",
+            f"tcp://127.0.0.1:{port}",
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(starter.stdout)
 
 
 class BrowserMissing(RuntimeError):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter
+import pytest
+from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from interlocality.common.service import ServiceRuntime, create_service_app
+from interlocality.common.service import Provided, ServiceRuntime, create_service_app
 from interlocality.common.settings import load_settings
 
 
@@ -16,7 +18,7 @@ class Company(BaseModel):
     name: str
 
 
-def app_with(router: APIRouter, tmp_path: Path) -> TestClient:
+def app_with(router: APIRouter, tmp_path: Path, provides: tuple[object, ...] = ()) -> TestClient:
     settings = load_settings(
         "vacancies",
         region="tapp",
@@ -24,7 +26,9 @@ def app_with(router: APIRouter, tmp_path: Path) -> TestClient:
         database_url=f"sqlite:///{tmp_path / 'app.db'}",
         log_format="console",
     )
-    app = create_service_app(ServiceRuntime(settings, []), [router], title="t", description="d")
+    app = create_service_app(
+        ServiceRuntime(settings, []), [router], title="t", description="d", provides=provides
+    )
     return TestClient(app)  # no lifespan: these answers need neither broker nor database
 
 
@@ -81,3 +85,29 @@ def test_a_method_the_path_lacks_is_405_naming_every_method_it_has(tmp_path: Pat
     assert answer.headers["allow"] == "GET, POST"
     assert client.request("OPTIONS", "/v1/webhooks/w-1").headers["allow"] == "DELETE"
     assert client.get("/v1/webhooks").status_code == 200
+
+
+class Greeter:
+    """A part of a service, as a service layer is."""
+
+    def __init__(self, greeting: str) -> None:
+        self.greeting = greeting
+
+
+def test_a_module_level_route_reaches_the_parts_the_app_was_given(tmp_path: Path) -> None:
+    router = APIRouter()
+
+    @router.get("/v1/greeting/{name}")
+    def greet(
+        name: str,
+        greeter: Annotated[Greeter, Depends(Provided(Greeter))],
+        runtime: Annotated[ServiceRuntime, Depends(Provided(ServiceRuntime))],
+    ) -> dict[str, str]:
+        return {"text": f"{greeter.greeting}, {name}", "region": runtime.settings.region}
+
+    client = app_with(router, tmp_path, provides=(Greeter("Hej"),))
+    answer = client.get("/v1/greeting/Søren")
+    assert answer.json() == {"text": "Hej, Søren", "region": "tapp"}
+
+    with pytest.raises(LookupError, match="not given a Greeter"):
+        app_with(router, tmp_path).get("/v1/greeting/Åsa")

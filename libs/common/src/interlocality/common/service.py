@@ -15,7 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
@@ -73,6 +73,7 @@ __all__ = [
     "ErrorAnswer",
     "PersonalDataSource",
     "Problem",
+    "Provided",
     "ReplaySource",
     "ServiceRuntime",
     "create_service_app",
@@ -718,10 +719,40 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return await http_exception_handler(request, exc)
 
 
+PartT = TypeVar("PartT")
+
+
+class Provided(Generic[PartT]):
+    """A FastAPI dependency answering the part of type ``kind`` the composition root gave
+    :func:`create_service_app` in ``provides``, so routers can be module-level::
+
+        Students = Annotated[StudentService, Depends(Provided(StudentService))]
+    """
+
+    def __init__(self, kind: type[PartT]) -> None:
+        self.kind = kind
+
+    def __call__(self, request: Request) -> PartT:
+        parts: dict[type, object] = request.app.state.provided
+        part = parts.get(self.kind)
+        if part is None:
+            raise LookupError(f"the app was not given a {self.kind.__name__} in provides=")
+        return cast(PartT, part)
+
+
 def create_service_app(
-    runtime: ServiceRuntime, routers: Sequence[APIRouter], *, title: str, description: str
+    runtime: ServiceRuntime,
+    routers: Sequence[APIRouter],
+    *,
+    title: str,
+    description: str,
+    provides: Sequence[object] = (),
 ) -> FastAPI:
-    """The HTTP app of a service: its routers plus health, readiness, metrics, replay."""
+    """The HTTP app of a service: its routers plus health, readiness, metrics, replay.
+
+    ``provides`` are the parts the routers' :class:`Provided` dependencies answer (the
+    service layer, a vocabulary, …), one per type; the runtime is always provided.
+    """
     settings = runtime.settings
     configure_logging(settings.service, settings.region, settings.log_format, settings.log_level)
 
@@ -742,6 +773,7 @@ def create_service_app(
         title=title, description=description, version="0.1.0", lifespan=lifespan
     )
     app.state.runtime = runtime
+    app.state.provided = {type(part): part for part in (runtime, *provides)}
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(UnpairedSurrogates)

@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.pagination import OffsetPage
-from interlocality.common.service import ServiceRuntime, error_answers
+from interlocality.common.service import Provided, ServiceRuntime, error_answers
 from interlocality.contracts.matches import MatchExplanation
 from interlocality.matching.domain import evaluate_pair
+from interlocality.matching.events import explanation_of, missing_nice_to_have
 from interlocality.matching.gaps import SkillGap, skill_gaps
-from interlocality.matching.handlers import explanation_of, missing_nice_to_have
 from interlocality.matching.index import MatchIndex
 from interlocality.matching.store import (
     MatchRecord,
@@ -24,7 +24,7 @@ from interlocality.matching.store import (
     matches_of_vacancy,
 )
 
-__all__ = ["MatchPage", "MatchPublic", "PairEvaluationPublic", "SkillGapAdvice", "create_router"]
+__all__ = ["MatchPage", "MatchPublic", "PairEvaluationPublic", "SkillGapAdvice", "router"]
 
 
 class SkillRef(BaseModel):
@@ -106,153 +106,166 @@ NO_STUDENT = (
 NO_VACANCY = "Matching knows no vacancy of this id."
 
 
-def create_router(
-    runtime: ServiceRuntime, vocabulary: EscoVocabulary, index: MatchIndex
-) -> APIRouter:
-    """Routes for reading matches, evaluations and skill gaps."""
-    router = APIRouter(prefix="/v1", tags=["matches"])
+Runtime = Annotated[ServiceRuntime, Depends(Provided(ServiceRuntime))]
+Vocabulary = Annotated[EscoVocabulary, Depends(Provided(EscoVocabulary))]
+Index = Annotated[MatchIndex, Depends(Provided(MatchIndex))]
 
-    def labels(uris: Sequence[str]) -> dict[str, str]:
-        return {uri: vocabulary.label(uri) for uri in uris}
+router = APIRouter(prefix="/v1", tags=["matches"])
 
-    def skill_refs(uris: Sequence[str]) -> list[SkillRef]:
-        return [SkillRef(uri=uri, label=vocabulary.label(uri)) for uri in uris]
 
-    def public(record: MatchRecord) -> MatchPublic:
-        explanation = (
-            MatchExplanation.model_validate(record.explanation) if record.explanation else None
-        )
-        named = [*record.matched_skills, *record.missing_skills]
-        if explanation is not None:
-            named += [s.via for s in explanation.skills if s.via] + [
-                s.uri for s in explanation.skills
-            ]
-        return MatchPublic(
-            student_id=record.student_id,
-            vacancy_id=record.vacancy_id,
-            company_id=record.company_id,
-            vacancy_title=record.vacancy_title,
-            score=record.score,
-            matched_skills=skill_refs(record.matched_skills),
-            missing_skills=skill_refs(record.missing_skills),
-            missing_nice_to_have=skill_refs(missing_nice_to_have(explanation)),
-            permit_flag=record.permit_flag,
-            explanation=explanation,
-            labels=labels(named),
-        )
+def _labels(vocabulary: EscoVocabulary, uris: Sequence[str]) -> dict[str, str]:
+    return {uri: vocabulary.label(uri) for uri in uris}
 
-    def known_student(student_id: str) -> None:
-        if student_id not in index.students:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND,
-                f"matching holds no student {student_id}: unknown, erased, or without consent "
-                "to matching",
-            )
 
-    def known_vacancy(vacancy_id: str) -> None:
-        if vacancy_id not in index.vacancies:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"matching knows no vacancy {vacancy_id}"
-            )
+def _skill_refs(vocabulary: EscoVocabulary, uris: Sequence[str]) -> list[SkillRef]:
+    return [SkillRef(uri=uri, label=vocabulary.label(uri)) for uri in uris]
 
-    @router.get(
-        "/students/{student_id}/matches",
-        summary="A student's matches, best first",
-        responses=error_answers({404: NO_STUDENT}),
+
+def _public(vocabulary: EscoVocabulary, record: MatchRecord) -> MatchPublic:
+    explanation = (
+        MatchExplanation.model_validate(record.explanation) if record.explanation else None
     )
-    def student_matches(
-        student_id: str,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> MatchPage:
-        known_student(student_id)
-        with runtime.reading() as session:
-            records = matches_of_student(session, student_id, limit, offset)
-            total = match_count_of_student(session, student_id)
-        return MatchPage(
-            items=[public(r) for r in records], limit=limit, offset=offset, total=total
+    named = [*record.matched_skills, *record.missing_skills]
+    if explanation is not None:
+        named += [s.via for s in explanation.skills if s.via] + [s.uri for s in explanation.skills]
+    return MatchPublic(
+        student_id=record.student_id,
+        vacancy_id=record.vacancy_id,
+        company_id=record.company_id,
+        vacancy_title=record.vacancy_title,
+        score=record.score,
+        matched_skills=_skill_refs(vocabulary, record.matched_skills),
+        missing_skills=_skill_refs(vocabulary, record.missing_skills),
+        missing_nice_to_have=_skill_refs(vocabulary, missing_nice_to_have(explanation)),
+        permit_flag=record.permit_flag,
+        explanation=explanation,
+        labels=_labels(vocabulary, named),
+    )
+
+
+def _known_student(index: MatchIndex, student_id: str) -> None:
+    if student_id not in index.students:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            f"matching holds no student {student_id}: unknown, erased, or without consent "
+            "to matching",
         )
 
-    @router.get(
-        "/vacancies/{vacancy_id}/matches",
-        summary="A vacancy's matches, best first",
-        responses=error_answers({404: NO_VACANCY}),
-    )
-    def vacancy_matches(
-        vacancy_id: str,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> MatchPage:
-        known_vacancy(vacancy_id)
-        with runtime.reading() as session:
-            records = matches_of_vacancy(session, vacancy_id, limit, offset)
-            total = match_count_of_vacancy(session, vacancy_id)
-        return MatchPage(
-            items=[public(r) for r in records], limit=limit, offset=offset, total=total
-        )
 
-    @router.get(
-        "/students/{student_id}/vacancies/{vacancy_id}/evaluation",
-        summary="Why a student and a vacancy match or not",
-        description="Every hard condition with its outcome, the covered and missing skills and "
-        "languages, and the parts of the score — also for pairs that are no match.",
-        responses=error_answers({404: f"{NO_STUDENT} Or: {NO_VACANCY}"}),
+def _known_vacancy(index: MatchIndex, vacancy_id: str) -> None:
+    if vacancy_id not in index.vacancies:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"matching knows no vacancy {vacancy_id}")
+
+
+@router.get(
+    "/students/{student_id}/matches",
+    summary="A student's matches, best first",
+    responses=error_answers({404: NO_STUDENT}),
+)
+def student_matches(
+    student_id: str,
+    runtime: Runtime,
+    vocabulary: Vocabulary,
+    index: Index,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> MatchPage:
+    _known_student(index, student_id)
+    with runtime.reading() as session:
+        records = matches_of_student(session, student_id, limit, offset)
+        total = match_count_of_student(session, student_id)
+    return MatchPage(
+        items=[_public(vocabulary, r) for r in records], limit=limit, offset=offset, total=total
     )
-    def evaluation(student_id: str, vacancy_id: str) -> PairEvaluationPublic:
-        with index.lock:
-            known_student(student_id)
-            known_vacancy(vacancy_id)
-            student = index.students[student_id]
-            vacancy = index.vacancies[vacancy_id]
-        result = evaluate_pair(student, vacancy, index.graph)
-        explanation = explanation_of(result)
-        named = [s.uri for s in explanation.skills] + [s.via for s in explanation.skills if s.via]
-        return PairEvaluationPublic(
-            student_id=student_id,
+
+
+@router.get(
+    "/vacancies/{vacancy_id}/matches",
+    summary="A vacancy's matches, best first",
+    responses=error_answers({404: NO_VACANCY}),
+)
+def vacancy_matches(
+    vacancy_id: str,
+    runtime: Runtime,
+    vocabulary: Vocabulary,
+    index: Index,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> MatchPage:
+    _known_vacancy(index, vacancy_id)
+    with runtime.reading() as session:
+        records = matches_of_vacancy(session, vacancy_id, limit, offset)
+        total = match_count_of_vacancy(session, vacancy_id)
+    return MatchPage(
+        items=[_public(vocabulary, r) for r in records], limit=limit, offset=offset, total=total
+    )
+
+
+@router.get(
+    "/students/{student_id}/vacancies/{vacancy_id}/evaluation",
+    summary="Why a student and a vacancy match or not",
+    description="Every hard condition with its outcome, the covered and missing skills and "
+    "languages, and the parts of the score — also for pairs that are no match.",
+    responses=error_answers({404: f"{NO_STUDENT} Or: {NO_VACANCY}"}),
+)
+def evaluation(
+    student_id: str, vacancy_id: str, vocabulary: Vocabulary, index: Index
+) -> PairEvaluationPublic:
+    with index.lock:
+        _known_student(index, student_id)
+        _known_vacancy(index, vacancy_id)
+        student = index.students[student_id]
+        vacancy = index.vacancies[vacancy_id]
+    result = evaluate_pair(student, vacancy, index.graph)
+    explanation = explanation_of(result)
+    named = [s.uri for s in explanation.skills] + [s.via for s in explanation.skills if s.via]
+    return PairEvaluationPublic(
+        student_id=student_id,
+        vacancy_id=vacancy_id,
+        is_match=result.conditions_met and bool(result.matched) and result.score >= index.min_score,
+        score=result.score,
+        minimum_score=index.min_score,
+        failed_conditions=[f"{c.name}: {c.detail}" for c in result.failed],
+        missing_skills=_skill_refs(vocabulary, result.missing_required),
+        missing_nice_to_have=_skill_refs(vocabulary, result.missing_nice_to_have),
+        explanation=explanation,
+        labels=_labels(vocabulary, named),
+    )
+
+
+@router.get(
+    "/students/{student_id}/skill-gaps",
+    summary="The skills that would unlock the most, and the best, open vacancies",
+    responses=error_answers({404: NO_STUDENT}),
+)
+def student_skill_gaps(
+    student_id: str,
+    vocabulary: Vocabulary,
+    index: Index,
+    limit: Annotated[int, Query(ge=1, le=20)] = 5,
+) -> list[SkillGapAdvice]:
+    with index.lock:
+        _known_student(index, student_id)
+        gaps: list[SkillGap] = skill_gaps(index, index.students[student_id], limit=limit)
+    return [_advice(vocabulary, index, gap) for gap in gaps]
+
+
+def _advice(vocabulary: EscoVocabulary, index: MatchIndex, gap: SkillGap) -> SkillGapAdvice:
+    def unlocked(vacancy_id: str, before: float | None, after: float) -> UnlockedVacancy:
+        vacancy = index.vacancies[vacancy_id]
+        return UnlockedVacancy(
             vacancy_id=vacancy_id,
-            is_match=result.conditions_met
-            and bool(result.matched)
-            and result.score >= index.min_score,
-            score=result.score,
-            minimum_score=index.min_score,
-            failed_conditions=[f"{c.name}: {c.detail}" for c in result.failed],
-            missing_skills=skill_refs(result.missing_required),
-            missing_nice_to_have=skill_refs(result.missing_nice_to_have),
-            explanation=explanation,
-            labels=labels(named),
+            title=vacancy.title,
+            company_id=vacancy.company_id,
+            score_now=before,
+            score_with_skill=after,
         )
 
-    @router.get(
-        "/students/{student_id}/skill-gaps",
-        summary="The skills that would unlock the most, and the best, open vacancies",
-        responses=error_answers({404: NO_STUDENT}),
+    return SkillGapAdvice(
+        uri=gap.uri,
+        label=vocabulary.label(gap.uri),
+        new_matches=gap.new_matches,
+        better_matches=gap.better_matches,
+        gain=gap.gain,
+        vacancies=[unlocked(*item) for item in gap.vacancies],
     )
-    def student_skill_gaps(
-        student_id: str, limit: Annotated[int, Query(ge=1, le=20)] = 5
-    ) -> list[SkillGapAdvice]:
-        with index.lock:
-            known_student(student_id)
-            gaps: list[SkillGap] = skill_gaps(index, index.students[student_id], limit=limit)
-        return [advice(gap) for gap in gaps]
-
-    def advice(gap: SkillGap) -> SkillGapAdvice:
-        def unlocked(vacancy_id: str, before: float | None, after: float) -> UnlockedVacancy:
-            vacancy = index.vacancies[vacancy_id]
-            return UnlockedVacancy(
-                vacancy_id=vacancy_id,
-                title=vacancy.title,
-                company_id=vacancy.company_id,
-                score_now=before,
-                score_with_skill=after,
-            )
-
-        return SkillGapAdvice(
-            uri=gap.uri,
-            label=vocabulary.label(gap.uri),
-            new_matches=gap.new_matches,
-            better_matches=gap.better_matches,
-            gain=gap.gain,
-            vacancies=[unlocked(*item) for item in gap.vacancies],
-        )
-
-    return router

@@ -28,6 +28,8 @@ from typing import Literal
 
 from babel.languages import get_official_languages
 
+from interlocality.contracts.students import StudentProfile
+from interlocality.contracts.vacancies import Vacancy
 from interlocality.matching.relations import Relation, SkillGraph, field_closeness
 
 __all__ = [
@@ -47,6 +49,8 @@ __all__ = [
     "location_fit",
     "market_languages",
     "needs_permit_check",
+    "student_entry_of",
+    "vacancy_entry_of",
 ]
 
 CEFR_RANK: Mapping[str, int] = {"A1": 1, "A2": 2, "B1": 3, "B2": 4, "C1": 5, "C2": 6}
@@ -124,6 +128,51 @@ class VacancyEntry:
     def open(self) -> bool:
         """Whether the vacancy takes matches."""
         return self.status == "open"
+
+
+def student_entry_of(profile: StudentProfile) -> StudentEntry:
+    """Matching's entry for a student snapshot."""
+    permitted = profile.permitted_work
+    limited = permitted is not None and not permitted.unrestricted
+    return StudentEntry(
+        id=profile.student_id,
+        version=profile.version,
+        skills={skill.uri: skill.level for skill in profile.skills},
+        languages={lang.code: CEFR_RANK[lang.level] for lang in profile.languages},
+        engagement_kinds=frozenset(profile.engagement_kinds),
+        hours_per_week=profile.hours_per_week,
+        available_from=profile.available_from,
+        available_until=profile.available_until,
+        preferred_locations=frozenset(p.strip().lower() for p in profile.preferred_locations),
+        remote=profile.remote,
+        study_field=profile.study_field,
+        permitted_hours=permitted.hours_per_week_term if limited and permitted else None,
+        permit_country=permitted.country if permitted else "",
+        curricular_exempt=permitted.curricular_internships_exempt if permitted else True,
+    )
+
+
+def vacancy_entry_of(vacancy: Vacancy, export_languages: frozenset[str]) -> VacancyEntry:
+    """Matching's entry for a vacancy snapshot."""
+    return VacancyEntry(
+        id=vacancy.vacancy_id,
+        version=vacancy.version,
+        company_id=vacancy.company_id,
+        title=vacancy.title,
+        kind=vacancy.kind,
+        status=vacancy.status,
+        required=tuple(RequiredSkill(s.uri, s.min_level) for s in vacancy.required_skills),
+        nice=tuple(RequiredSkill(s.uri, s.min_level) for s in vacancy.nice_to_have_skills),
+        languages=tuple(
+            LanguageNeed(n.code, CEFR_RANK[n.min_level], n.required) for n in vacancy.languages
+        ),
+        hours_per_week=vacancy.hours_per_week,
+        start_date=vacancy.start_date,
+        location=vacancy.location,
+        remote=vacancy.remote,
+        curricular=vacancy.curricular,
+        export_languages=export_languages,
+    )
 
 
 @dataclass(frozen=True)

@@ -72,8 +72,7 @@ class Snapshots:
             email="kwame.mensah@students.example.org",
             skills=[SkillLevel(uri=uri, level=4) for uri in owned],
             languages=[
-                LanguageSkill(code=code, level=level)  # type: ignore[arg-type]
-                for code, level in (languages or {}).items()
+                LanguageSkill(code=code, level=level) for code, level in (languages or {}).items()
             ],
             engagement_kinds=["student_job"],
             version=version,
@@ -100,7 +99,7 @@ class Snapshots:
             ],
             nice_to_have_skills=[SkillRequirement(uri=uri) for uri in nice],
             languages=[],
-            status=status,  # type: ignore[arg-type]
+            status=status,
             version=version,
             updated_at=datetime.now(UTC),
             hours_per_week=37,

@@ -152,7 +152,8 @@ def test_a_companys_export_markets_count_for_its_open_vacancies(
     assert after > before
     with m.runtime.reading() as session:
         [match] = matches_of_student(session, "s-da")
-    assert MatchExplanation.model_validate(match.explanation).components.language_bonus > 0
+    components = MatchExplanation.model_validate(match.explanation).components
+    assert components is not None and components.language_bonus > 0
     # The better score moved less than the update step: stored, not announced.
     assert after - before <= m.runtime.settings.match_update_step
     assert story(m) == [("MatchFound", "s-da")]

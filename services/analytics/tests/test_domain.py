@@ -1,4 +1,8 @@
-from interlocality.analytics.domain import funnel, summarise
+from typing import Any
+
+from interlocality.analytics.domain import FunnelEntry, funnel, funnel_entry, summarise
+from interlocality.common.testing import upserted
+from interlocality.contracts.envelope import CloudEvent
 
 
 def test_summary_counts_by_type_and_region_with_totals() -> None:
@@ -42,3 +46,18 @@ def test_the_funnel_follows_vacancies_step_by_step_overall_and_by_kind() -> None
     }
     assert report["by_kind"]["thesis"][2]["share_of_previous"] is None
     assert set(report["by_kind"]) == {"internship", "thesis", "unknown"}
+
+
+def test_each_funnel_event_is_a_step_of_its_vacancy_with_the_kind_it_says(
+    region: str, region_events: list[CloudEvent[Any]]
+) -> None:
+    steps = [entry for event in region_events if (entry := funnel_entry(event)) is not None]
+    assert len(steps) == len(region_events)
+    assert steps[0] == FunnelEntry(region, "v-1", "published", "internship")
+    assert steps[2] == FunnelEntry(region, "v-1", "matched")
+    assert steps[-3:] == [
+        FunnelEntry(region, "v-1", "applied", "internship"),
+        FunnelEntry(region, "v-1", "placed", "internship"),
+        FunnelEntry(region, "v-3", "applied", "student_job"),
+    ]
+    assert funnel_entry(upserted(region)) is None

@@ -1,9 +1,12 @@
-"""Companies and vacancies over HTTP, on SQLite and PostgreSQL, through a real broker."""
+"""The HTTP adapter of vacancies: its answers, error answers and events on the real broker,
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
+from datetime import date, timedelta
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
@@ -12,7 +15,7 @@ from interlocality.common.outbox import OutboxMessage
 from interlocality.common.testing import read_topic
 from interlocality.contracts.topics import COMPANIES, VACANCIES
 from interlocality.vacancies.app import create_app
-from interlocality.vacancies.store import VacancyRecord
+from interlocality.vacancies.store import KnownStudent, VacancyRecord
 
 PYTHON = "http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d"
 
@@ -123,25 +126,22 @@ def test_booleans_take_only_true_or_false(service_settings: Callable[..., object
         assert strict.json()["vacancy"]["curricular"] is True
 
 
-def test_a_second_company_of_one_name_in_one_city_is_refused_naming_the_first(
+def test_a_second_company_of_one_name_in_one_city_is_409_naming_the_first(
     service_settings: Callable[..., object],
 ) -> None:
     with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
         first = client.post("/v1/companies", json={"name": "Ærø Café ApS", "city": "Århus"})
         assert first.status_code == 201, first.text
         first_id = first.json()["company_id"]
-        for name, city in (("Ærø Café ApS", "Århus"), ("aerø  cafe aps", "ARHUS")):
-            again = client.post("/v1/companies", json={"name": name, "city": city})
-            assert again.status_code == 409, (name, city, again.text)
-            [problem] = again.json()["detail"]
-            assert (problem["field"], problem["company_id"]) == ("body.name", first_id)
-            assert first_id in problem["msg"]
-        elsewhere = client.post("/v1/companies", json={"name": "Ærø Café ApS", "city": "Odense"})
-        assert elsewhere.status_code == 201, elsewhere.text
-        other_name = client.post("/v1/companies", json={"name": "Ærø Bageri", "city": "Århus"})
-        assert other_name.status_code == 201, other_name.text
-        listed = client.get("/v1/companies").json()
-        assert listed["total"] == 3 and len(listed["items"]) == 3
+        again = client.post("/v1/companies", json={"name": "aerø  cafe aps", "city": "ARHUS"})
+        assert again.status_code == 409, again.text
+        [problem] = again.json()["detail"]
+        assert (problem["field"], problem["company_id"]) == ("body.name", first_id)
+        assert (problem["type"], problem["input"]) == (
+            "company_registered_already",
+            "aerø  cafe aps",
+        )
+        assert first_id in problem["msg"]
 
 
 def test_an_external_id_names_one_company_and_one_vacancy_a_second_is_409(
@@ -167,3 +167,100 @@ def test_an_external_id_names_one_company_and_one_vacancy_a_second_is_409(
         assert problem["vacancy_id"] == posted.json()["vacancy_id"]
         assert client.get("/v1/companies").json()["total"] == 1
         assert client.get("/v1/vacancies").json()["total"] == 1
+        by_own_id = client.get("/v1/vacancies", params={"external_id": "v-1"}).json()["items"]
+        assert [v["vacancy_id"] for v in by_own_id] == [posted.json()["vacancy_id"]]
+        assert client.get("/v1/vacancies", params={"external_id": "v-2"}).json()["items"] == []
+        assert client.get("/v1/vacancies", params={"status": "draft"}).json()["total"] == 0
+
+
+def test_company_fields_are_checked_and_the_size_class_derived(
+    service_settings: Callable[..., object],
+) -> None:
+    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+        company = client.post("/v1/companies", json={"name": "Oulu Robotics Oy", "employees": 35})
+        company_id = company.json()["company_id"]
+        assert client.get(f"/v1/companies/{company_id}").json()["size_class"] == "small"
+        assert client.get("/v1/companies/no-such-company").status_code == 404
+        bad = client.post(
+            "/v1/companies",
+            json={"name": "X", "sector": "63.99.9", "country": "XX", "work_languages": ["qq"]},
+        )
+        assert bad.status_code == 422
+        fields = {p["field"] for p in bad.json()["detail"]}
+        assert fields == {"body.sector", "body.country", "body.work_languages.0"}
+
+
+def test_dates_in_the_past_and_end_before_start_are_refused(
+    service_settings: Callable[..., object],
+) -> None:
+    yesterday = str(date.today() - timedelta(days=1))
+    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+        company_id = client.post("/v1/companies", json={"name": "Kempen NV"}).json()["company_id"]
+        response = client.post(
+            "/v1/vacancies",
+            json={
+                "company_id": company_id,
+                "title": "T",
+                "kind": "internship",
+                "required_skills": [{"uri": PYTHON}],
+                "start_date": str(date(2031, 5, 1)),
+                "end_date": str(date(2031, 4, 1)),
+                "application_deadline": yesterday,
+                "hours_per_week": 80,
+            },
+        )
+        assert response.status_code == 422
+        assert {p["field"] for p in response.json()["detail"]} == {
+            "body.end_date",
+            "body.application_deadline",
+            "body.hours_per_week",
+        }
+
+
+def test_the_funnel_routes_answer_each_refusal_with_its_code(
+    service_settings: Callable[..., object],
+) -> None:
+    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        with Session(runtime.engine) as session:
+            session.add(KnownStudent(id="s-1"))
+            session.commit()
+        company_id = client.post("/v1/companies", json={"name": "Kempen NV"}).json()["company_id"]
+        draft = client.post("/v1/vacancies", json=vacancy(company_id, status="draft")).json()
+        url = f"/v1/vacancies/{draft['vacancy_id']}"
+        s_1 = {"student_id": "s-1"}
+        assert client.post("/v1/vacancies/nothing/applications", json=s_1).status_code == 404
+        assert client.post("/v1/vacancies/nothing/publish").status_code == 404
+        assert client.get("/v1/vacancies/nothing").json() == {"detail": "no vacancy nothing"}
+        assert client.post(f"{url}/applications", json=s_1).status_code == 409
+        assert client.post(f"{url}/publish").json()["status"] == "open"
+        unknown = client.post(f"{url}/applications", json={"student_id": "nobody"})
+        assert unknown.status_code == 422
+        [problem] = unknown.json()["detail"]
+        assert (problem["field"], problem["type"]) == ("body.student_id", "unknown_student")
+        unapplied = client.post(f"{url}/placements", json=s_1)
+        assert unapplied.status_code == 422
+        assert unapplied.json()["detail"][0]["type"] == "no_application"
+        applied = client.post(f"{url}/applications", json=s_1)
+        assert applied.status_code == 201
+        assert (applied.json()["student_id"], applied.json()["placed"]) == ("s-1", False)
+        again = client.post(f"{url}/applications", json=s_1)
+        assert again.json() == {"detail": "the student has applied already"}
+        assert again.status_code == 409
+        placed = client.post(f"{url}/placements", json=s_1)
+        assert (placed.status_code, placed.json()["positions_filled"]) == (201, 1)
+        assert client.post(f"{url}/close").json()["status"] == "filled"
+
+
+def test_an_import_answers_progress_then_its_report_as_json_lines(
+    service_settings: Callable[..., object],
+) -> None:
+    companies = "external_id,name,employees\nc-1,Maas Logistics BV,40\nc-2,Broken BV,-3\n"
+    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+        response = client.post("/v1/imports/companies?format=csv", content=companies.encode())
+        assert response.status_code == 200
+        *_, last = (json.loads(line) for line in response.text.strip().splitlines())
+        report = last["report"]
+        assert (report["created"], report["failed"]) == (1, 1)
+        assert (report["errors"][0]["line"], report["errors"][0]["field"]) == (3, "employees")
+        assert client.get("/v1/companies").json()["total"] == 1

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from interlocality.analytics.api import create_router
-from interlocality.analytics.handlers import register_kafka_handlers
+from interlocality.analytics import handlers
+from interlocality.analytics.api import router
+from interlocality.analytics.service import AnalyticsService
 from interlocality.analytics.store import TABLES
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import ServiceSettings, load_settings
@@ -21,12 +22,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """The analytics service: anonymous counts of every event in the region."""
     settings = settings or load_settings("analytics")
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
-    register_kafka_handlers(runtime)
+    service = AnalyticsService()
+    handlers.subscribe(runtime, service)
     # Aggregates only: analytics never stores who an event was about.
     runtime.personal_data.append(lambda session, student_id: {})
     return create_service_app(
         runtime,
-        [create_router(runtime)],
+        [router],
         title="Interlocality analytics",
         description="Anonymous aggregates of the region's events.",
+        provides=(service,),
     )

@@ -1,13 +1,48 @@
-"""Summaries: pure functions over counts."""
+"""Pure logic of analytics: which funnel step an event is, and summaries over counts."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["funnel", "summarise"]
+from interlocality.contracts.applications import ApplicationSubmitted, PlacementMade
+from interlocality.contracts.matches import MatchFound
+from interlocality.contracts.notifications import NotificationSent
+from interlocality.contracts.vacancies import VacancyPublished
 
-STEPS = ("published", "matched", "notified", "applied", "placed")
+__all__ = ["FUNNEL_STEPS", "FunnelEntry", "funnel", "funnel_entry", "summarise"]
+
+FUNNEL_STEPS = ("matched", "notified", "applied", "placed")
+
+STEPS = ("published", *FUNNEL_STEPS)
+
+
+@dataclass(frozen=True)
+class FunnelEntry:
+    """One step of one vacancy's funnel: ``published`` or one of :data:`FUNNEL_STEPS`,
+    with the vacancy's kind when the event says it."""
+
+    region: str
+    vacancy_id: str
+    step: str
+    kind: str | None = None
+
+
+def funnel_entry(event: Any) -> FunnelEntry | None:
+    """The step of a vacancy's funnel ``event`` makes, if any."""
+    match event:
+        case VacancyPublished(data=vacancy):
+            return FunnelEntry(event.region, vacancy.vacancy_id, "published", vacancy.kind)
+        case MatchFound(data=match):
+            return FunnelEntry(event.region, match.vacancy_id, "matched")
+        case NotificationSent(data=delivery):
+            return FunnelEntry(event.region, delivery.vacancy_id, "notified")
+        case ApplicationSubmitted(data=step):
+            return FunnelEntry(event.region, step.vacancy_id, "applied", step.kind)
+        case PlacementMade(data=step):
+            return FunnelEntry(event.region, step.vacancy_id, "placed", step.kind)
+    return None
 
 
 def summarise(counts: Iterable[tuple[str, str, int]]) -> dict[str, object]:

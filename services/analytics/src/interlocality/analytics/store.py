@@ -4,25 +4,22 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Integer, case, cast, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from interlocality.analytics.domain import FUNNEL_STEPS, FunnelEntry
+
 __all__ = [
-    "FUNNEL_STEPS",
     "TABLES",
     "EventCount",
-    "FunnelEntry",
     "VacancyFunnel",
     "add_counts",
     "add_funnel_steps",
     "event_counts",
     "funnel_rows",
 ]
-
-FUNNEL_STEPS = ("matched", "notified", "applied", "placed")
 
 
 class EventCount(SQLModel, table=True):
@@ -65,17 +62,6 @@ def add_counts(session: Session, counts: Mapping[tuple[str, str], int]) -> None:
             row = EventCount(region=region, event_type=event_type, count=0)
         row.count += added
         session.add(row)
-
-
-@dataclass(frozen=True)
-class FunnelEntry:
-    """One step of one vacancy's funnel: ``published`` or one of :data:`FUNNEL_STEPS`,
-    with the vacancy's kind when the event says it."""
-
-    region: str
-    vacancy_id: str
-    step: str
-    kind: str | None = None
 
 
 def add_funnel_steps(session: Session, steps: Sequence[FunnelEntry]) -> None:

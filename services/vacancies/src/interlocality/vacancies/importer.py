@@ -1,8 +1,8 @@
-"""Bulk import of companies and vacancies, idempotent by the operator's external ids."""
+"""Bulk import of companies and vacancies, idempotent by the operator's external ids: rows
+parsed and checked here, stored by :class:`VacancyService`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -12,17 +12,15 @@ from interlocality.common.bulk import (
     ImportReport,
     RowError,
     RowRejected,
-    fingerprint,
     split_list,
     validate_rows,
     yes_or_no,
 )
 from interlocality.common.esco import EscoVocabulary
-from interlocality.common.service import ServiceRuntime
 from interlocality.common.vocabulary_checks import resolve_skill_labels, unknown_skill_errors
 from interlocality.vacancies.domain import CompanyForm, VacancyForm
-from interlocality.vacancies.lifecycle import CompanyRegisteredAlready, Lifecycle
-from interlocality.vacancies.store import CompanyRecord, VacancyRecord, by_external_id
+from interlocality.vacancies.service import VacancyService
+from interlocality.vacancies.store import CompanyRecord, by_external_id
 
 __all__ = ["CompanyImporter", "VacancyImporter", "company_row", "vacancy_row"]
 
@@ -88,9 +86,8 @@ class CompanyImporter:
 
     csv_columns = (("name",),)
 
-    def __init__(self, runtime: ServiceRuntime, lifecycle: Lifecycle, fmt: ImportFormat) -> None:
-        self.runtime = runtime
-        self.lifecycle = lifecycle
+    def __init__(self, service: VacancyService, fmt: ImportFormat) -> None:
+        self.service = service
         self.fmt = fmt
 
     def form_of(self, row: dict[str, Any]) -> CompanyForm:
@@ -98,32 +95,8 @@ class CompanyImporter:
 
     def __call__(self, batch: list[tuple[int, dict[str, Any]]], report: ImportReport) -> None:
         forms = validate_rows(batch, self.form_of, report)
-        if not forms:
-            return
-        now = datetime.now(UTC)
-        with self.runtime.transaction() as session:
-            existing = by_external_id(
-                session, CompanyRecord, [f.external_id for _, f in forms if f.external_id]
-            )
-            for line, form in forms:
-                record = existing.get(form.external_id or "")
-                digest = fingerprint(form)
-                if record is not None and record.content_hash == digest:
-                    report.unchanged += 1
-                    continue
-                new = record is None
-                record = record or self.lifecycle.new_company(form)
-                try:
-                    self.lifecycle.store_company(session, record, form, digest, now)
-                except CompanyRegisteredAlready as exc:
-                    report.failed += 1
-                    report.add_error(RowError(line, "name", str(exc)))
-                    continue
-                if new:
-                    existing[form.external_id or ""] = record
-                    report.created += 1
-                else:
-                    report.updated += 1
+        if forms:
+            self.service.import_companies(forms, report)
 
 
 class VacancyImporter:
@@ -137,14 +110,9 @@ class VacancyImporter:
     )
 
     def __init__(
-        self,
-        runtime: ServiceRuntime,
-        lifecycle: Lifecycle,
-        vocabulary: EscoVocabulary,
-        fmt: ImportFormat,
+        self, service: VacancyService, vocabulary: EscoVocabulary, fmt: ImportFormat
     ) -> None:
-        self.runtime = runtime
-        self.lifecycle = lifecycle
+        self.service = service
         self.vocabulary = vocabulary
         self.fmt = fmt
         self._companies: dict[str, str] = {}
@@ -164,7 +132,7 @@ class VacancyImporter:
             raise RowRejected("company_id", f"no company {row['company_id']!r} in this region")
 
     def __call__(self, batch: list[tuple[int, dict[str, Any]]], report: ImportReport) -> None:
-        with Session(self.runtime.engine) as lookup:
+        with Session(self.service.runtime.engine) as lookup:
 
             def parse(row: dict[str, Any]) -> VacancyForm:
                 data = vacancy_row(row) if self.fmt == "csv" else dict(row)
@@ -175,26 +143,8 @@ class VacancyImporter:
                 return VacancyForm.model_validate(data)
 
             forms = validate_rows(batch, parse, report, self._known_skills)
-        if not forms:
-            return
-        now = datetime.now(UTC)
-        with self.runtime.transaction() as session:
-            existing = by_external_id(
-                session, VacancyRecord, [f.external_id for _, f in forms if f.external_id]
-            )
-            for _, form in forms:
-                record = existing.get(form.external_id or "")
-                digest = fingerprint(form)
-                if record is not None and record.content_hash == digest:
-                    report.unchanged += 1
-                    continue
-                if record is None:
-                    record = self.lifecycle.new_vacancy(form, digest, now)
-                    existing[form.external_id or ""] = record
-                    report.created += 1
-                else:
-                    report.updated += 1
-                self.lifecycle.store_vacancy(session, record, form, digest, now)
+        if forms:
+            self.service.import_vacancies(forms, report)
 
     def _known_skills(self, form: VacancyForm) -> list[RowError]:
         errors = unknown_skill_errors(

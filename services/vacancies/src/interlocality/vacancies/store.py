@@ -6,8 +6,8 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Column, UniqueConstraint
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlalchemy import JSON, Column, ColumnElement, UniqueConstraint
+from sqlmodel import Field, Session, SQLModel, col, func, select
 
 __all__ = [
     "TABLES",
@@ -15,13 +15,18 @@ __all__ = [
     "CompanyRecord",
     "KnownStudent",
     "VacancyRecord",
+    "application_of",
     "applications_of_student",
     "applications_to",
     "by_external_id",
     "company_with_key",
+    "count",
     "expired_vacancies",
+    "held_on_student",
+    "holder_of_external_id",
     "in_id_order",
     "page",
+    "vacancies_where",
 ]
 
 
@@ -101,12 +106,33 @@ def in_id_order(session: Session, model: type[RecordT], batch: int = 1000) -> It
         last = rows[-1].id
 
 
-def page(session: Session, model: type[RecordT], after: str | None, limit: int) -> list[RecordT]:
-    """Rows of ``model`` in id order after the id ``after``."""
-    statement = select(model).order_by(col(model.id)).limit(limit)
+def page(
+    session: Session,
+    model: type[RecordT],
+    after: str | None,
+    limit: int,
+    *where: ColumnElement[bool],
+) -> list[RecordT]:
+    """Rows of ``model`` meeting the ``where`` conditions, in id order after the id ``after``."""
+    statement = select(model).where(*where).order_by(col(model.id)).limit(limit)
     if after:
         statement = statement.where(model.id > after)
     return list(session.exec(statement).all())
+
+
+def vacancies_where(status: str | None, external_id: str | None) -> list[ColumnElement[bool]]:
+    """The conditions for vacancies of a status and of an operator's id, where given."""
+    conditions = []
+    if status:
+        conditions.append(col(VacancyRecord.status) == status)
+    if external_id is not None:
+        conditions.append(col(VacancyRecord.external_id) == external_id)
+    return conditions
+
+
+def count(session: Session, model: type[RecordT], *where: ColumnElement[bool]) -> int:
+    """How many rows of ``model`` meet the ``where`` conditions."""
+    return session.exec(select(func.count()).select_from(model).where(*where)).one()
 
 
 def by_external_id(
@@ -163,8 +189,27 @@ def applications_to(session: Session, vacancy_id: str) -> list[ApplicationRecord
     )
 
 
+def application_of(session: Session, vacancy_id: str, student_id: str) -> ApplicationRecord | None:
+    """A student's application to one vacancy, if any."""
+    return session.exec(
+        select(ApplicationRecord).where(
+            ApplicationRecord.vacancy_id == vacancy_id,
+            ApplicationRecord.student_id == student_id,
+        )
+    ).first()
+
+
 def applications_of_student(session: Session, student_id: str) -> list[ApplicationRecord]:
     """A student's applications."""
     return list(
         session.exec(select(ApplicationRecord).where(ApplicationRecord.student_id == student_id))
     )
+
+
+def held_on_student(session: Session, student_id: str) -> dict[str, Any]:
+    """Everything stored on a student: their applications."""
+    return {
+        "applications": [
+            a.model_dump(mode="json") for a in applications_of_student(session, student_id)
+        ]
+    }

@@ -14,7 +14,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from interlocality.common.demo import (
+from interlocality.common.esco import default_vocabulary
+from interlocality.common.work_rules import RULES_DIR, region_work_rules
+from interlocality.contracts.students import Consents
+from interlocality.matching.dating import DatingEventRequest
+from interlocality.matching.domain import PairEvaluation, evaluate_pair, market_languages
+from interlocality.matching.handlers import student_entry_of, vacancy_entry_of
+from interlocality.matching.index import MatchIndex
+from interlocality.matching.relations import SkillGraph
+from interlocality.matching.settings import MatchingSettings
+from interlocality.notifications.domain import digest_due
+from interlocality.operator.demo import (
     STUDENTS,
     VACANCIES,
     DemoRegion,
@@ -23,22 +33,12 @@ from interlocality.common.demo import (
     build_demo_region,
     dating_event_request,
 )
-from interlocality.common.esco import default_vocabulary
-from interlocality.common.settings import ServiceSettings
-from interlocality.common.work_rules import RULES_DIR, region_work_rules
-from interlocality.contracts.students import Consents
-from interlocality.matching.dating import DatingEventRequest
-from interlocality.matching.domain import PairEvaluation, evaluate_pair, market_languages
-from interlocality.matching.handlers import student_entry_of, vacancy_entry_of
-from interlocality.matching.index import MatchIndex
-from interlocality.matching.relations import SkillGraph
-from interlocality.notifications.domain import digest_due
 from interlocality.profiles.domain import StudentForm, snapshot_of_form
 from interlocality.vacancies.domain import CompanyForm, VacancyForm, vacancy_of
 
 # The demo's dates count from the moment it is seeded, and forms refuse dates in the past.
 SEEDED_AT = datetime.now(UTC).replace(minute=40, second=0, microsecond=0)
-MIN_SCORE = ServiceSettings.model_fields["match_min_score"].default
+MIN_SCORE = MatchingSettings.model_fields["match_min_score"].default
 SHIPPED_RULES = sorted(path.stem for path in RULES_DIR.glob("*.toml"))
 
 

@@ -8,18 +8,19 @@ from fastapi import FastAPI
 
 from interlocality.analytics.api import create_router
 from interlocality.analytics.handlers import register_kafka_handlers
+from interlocality.analytics.settings import AnalyticsSettings
 from interlocality.analytics.store import TABLES
 from interlocality.common.service import ServiceRuntime, create_service_app
-from interlocality.common.settings import ServiceSettings, load_settings
+from interlocality.common.settings import load_settings
 
 __all__ = ["create_app"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
     """The analytics service: anonymous counts of every event in the region."""
-    settings = settings or load_settings("analytics")
+    settings = settings or load_settings(AnalyticsSettings)
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     register_kafka_handlers(runtime)
     # Aggregates only: analytics never stores who an event was about.

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from interlocality.common.esco import default_vocabulary
 from interlocality.common.service import ServiceRuntime, create_service_app
-from interlocality.common.settings import ServiceSettings, load_settings
+from interlocality.common.settings import load_settings
 from interlocality.contracts.matches import MatchFound
 from interlocality.contracts.topics import DATING_AGENDAS, MATCHES
 from interlocality.matching.api import create_router
@@ -20,6 +20,7 @@ from interlocality.matching.dating_store import dating_personal_data
 from interlocality.matching.handlers import match_found, register_kafka_handlers
 from interlocality.matching.index import MatchIndex
 from interlocality.matching.relations import SkillGraph
+from interlocality.matching.settings import MatchingSettings
 from interlocality.matching.store import (
     TABLES,
     MatchRecord,
@@ -33,9 +34,9 @@ __all__ = ["create_app"]
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: MatchingSettings | None = None) -> FastAPI:
     """The matching service: its own view of students and vacancies, and their matches."""
-    settings = settings or load_settings("matching")
+    settings = settings or load_settings(MatchingSettings)
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     runtime.publishes(MATCHES)
     runtime.publishes(DATING_AGENDAS)

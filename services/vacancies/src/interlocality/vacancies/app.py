@@ -12,12 +12,13 @@ from sqlmodel import Session
 
 from interlocality.common.esco import region_vocabulary
 from interlocality.common.service import ServiceRuntime, create_service_app
-from interlocality.common.settings import ServiceSettings, load_settings
+from interlocality.common.settings import load_settings
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.topics import APPLICATIONS, COMPANIES, VACANCIES
 from interlocality.vacancies.api import create_router
 from interlocality.vacancies.handlers import register_kafka_handlers
 from interlocality.vacancies.lifecycle import Lifecycle
+from interlocality.vacancies.settings import VacanciesSettings
 from interlocality.vacancies.store import (
     TABLES,
     CompanyRecord,
@@ -31,9 +32,9 @@ __all__ = ["create_app"]
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: VacanciesSettings | None = None) -> FastAPI:
     """The vacancies service: companies, vacancies and their funnel."""
-    settings = settings or load_settings("vacancies")
+    settings = settings or load_settings(VacanciesSettings)
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     for spec in (COMPANIES, VACANCIES, APPLICATIONS):
         runtime.publishes(spec)

@@ -93,7 +93,7 @@ class LaunchedRegion:
                 [
                     sys.executable,
                     "-m",
-                    "interlocality.common.cli",
+                    "interlocality.operator.cli",
                     "up",
                     *([] if self.seed else ["--no-seed"]),
                     "--smtp-port",
@@ -212,7 +212,7 @@ class LaunchedRegion:
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """An ``interlocality`` command, given only the region's name and var dir."""
         return subprocess.run(
-            [sys.executable, "-m", "interlocality.common.cli", *args],
+            [sys.executable, "-m", "interlocality.operator.cli", *args],
             env=self.command_env,
             capture_output=True,
             text=True,

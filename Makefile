@@ -36,7 +36,7 @@ lint:
 	$(RUN) ruff format --check .
 
 typecheck:
-	$(RUN) mypy contracts/src libs/common/src services/*/src
+	$(RUN) mypy contracts/src libs/common/src services/*/src tools/operator/src
 
 # Pages are tested in Chromium driven by Playwright: Playwright's own build where it can be
 # downloaded, else the distribution's chromium (apt-get, as root or through sudo).
@@ -62,13 +62,13 @@ pytest: browser
 	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 contracts: install
-	$(RUN) python -m interlocality.common.schemas contracts
+	$(RUN) python -m interlocality.operator.schemas contracts
 
 manifests: install
-	$(RUN) python -m interlocality.common.manifests write
+	$(RUN) python -m interlocality.operator.manifests write
 
 migration: install
-	$(RUN) python -m interlocality.common.migrations revision $(SERVICE) "$(MESSAGE)"
+	$(RUN) python -m interlocality.operator.migrations revision $(SERVICE) "$(MESSAGE)"
 
 bench: install
 	$(RUN) python bench/skill_search.py

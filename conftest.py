@@ -109,6 +109,7 @@ def service_settings(kafka_bootstrap: str, region: str, database_url: str):  # t
 
     from interlocality.common.settings import load_settings
     from interlocality.common.topics_admin import ensure_topics
+    from interlocality.operator.services import SERVICE_SETTINGS
 
     asyncio.run(ensure_topics(kafka_bootstrap, region))
 
@@ -120,7 +121,7 @@ def service_settings(kafka_bootstrap: str, region: str, database_url: str):  # t
             "log_format": "console",
         }
         values.update(overrides)
-        return load_settings(service, **values)
+        return load_settings(SERVICE_SETTINGS[service], **values)
 
     return make
 

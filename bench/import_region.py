@@ -72,7 +72,7 @@ def start_region(workdir: Path) -> Region:
             [
                 sys.executable,
                 "-m",
-                "interlocality.common.cli",
+                "interlocality.operator.cli",
                 "--region",
                 REGION,
                 "up",
@@ -97,7 +97,7 @@ def start_region(workdir: Path) -> Region:
 def run_import(region: Region, kind: str, path: Path) -> Step:
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "interlocality.common.cli", "import", kind, str(path)],
+        [sys.executable, "-m", "interlocality.operator.cli", "import", kind, str(path)],
         env={**os.environ, **region.env},
         capture_output=True,
         text=True,

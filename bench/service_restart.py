@@ -35,11 +35,10 @@ from tables import Row, print_table
 
 from interlocality.common.embedded_broker import free_port
 from interlocality.common.esco import default_vocabulary
-from interlocality.common.settings import SERVICE_PORTS
-from interlocality.common.testing import LaunchedRegion
 from interlocality.common.topics_admin import ensure_topics
+from interlocality.operator.services import SERVICES
+from interlocality.operator.testing import LaunchedRegion
 
-SERVICES = tuple(SERVICE_PORTS)
 REGION = "soak"
 OCCUPATIONS = ("software developer", "data analyst", "chemical engineer")
 

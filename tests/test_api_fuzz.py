@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from interlocality.common.testing import REGION_SERVICES, LaunchedRegion, launched_region
+from interlocality.operator.testing import REGION_SERVICES, LaunchedRegion, launched_region
 
 pytestmark = pytest.mark.e2e
 

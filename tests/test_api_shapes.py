@@ -15,10 +15,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from interlocality.common.settings import SERVICE_PORTS, load_settings
+from interlocality.common.settings import load_settings
 from interlocality.common.topics_admin import ensure_topics
+from interlocality.operator.services import SERVICE_SETTINGS, SERVICES
 
-SERVICES = tuple(SERVICE_PORTS)
 # The one route that answers for any id: what a service holds on a student, maybe nothing.
 ANSWERS_FOR_ANY_ID = {"/v1/privacy/students/{student_id}"}
 IMPORTS = {
@@ -30,7 +30,7 @@ Document = dict[str, Any]
 
 def build(service: str, kafka_bootstrap: str, directory: Path, region: str = "shapes") -> FastAPI:
     settings = load_settings(
-        service,
+        SERVICE_SETTINGS[service],
         region=region,
         kafka_bootstrap_servers=kafka_bootstrap,
         database_url=f"sqlite:///{directory / 'service.db'}",

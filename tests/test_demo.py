@@ -14,17 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from interlocality.common.demo import (
-    STUDENTS,
-    VACANCIES,
-    DemoRegion,
-    SeededRegion,
-    _applicants,
-    build_demo_region,
-    dating_event_request,
-)
 from interlocality.common.esco import default_vocabulary
-from interlocality.common.settings import ServiceSettings
 from interlocality.common.work_rules import RULES_DIR, region_work_rules
 from interlocality.contracts.students import Consents
 from interlocality.matching.dating import DatingEventRequest
@@ -37,13 +27,23 @@ from interlocality.matching.domain import (
 )
 from interlocality.matching.index import MatchIndex
 from interlocality.matching.relations import SkillGraph
+from interlocality.matching.settings import MatchingSettings
 from interlocality.notifications.domain import digest_due
+from interlocality.operator.demo import (
+    STUDENTS,
+    VACANCIES,
+    DemoRegion,
+    SeededRegion,
+    _applicants,
+    build_demo_region,
+    dating_event_request,
+)
 from interlocality.profiles.domain import StudentForm, snapshot_of_form
 from interlocality.vacancies.domain import CompanyForm, VacancyForm, vacancy_of
 
 # The demo's dates count from the moment it is seeded, and forms refuse dates in the past.
 SEEDED_AT = datetime.now(UTC).replace(minute=40, second=0, microsecond=0)
-MIN_SCORE = ServiceSettings.model_fields["match_min_score"].default
+MIN_SCORE = MatchingSettings.model_fields["match_min_score"].default
 SHIPPED_RULES = sorted(path.stem for path in RULES_DIR.glob("*.toml"))
 
 

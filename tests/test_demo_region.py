@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from interlocality.common.testing import LaunchedRegion, launched_region
+from interlocality.operator.testing import LaunchedRegion, launched_region
 
 ANNOUNCED = re.compile(r"demo: Company Dating .* (http://\S+/v1/dating-events/(\S+))")
 STAGED = r"^(demo: daily digest|demo activity not staged)"

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from interlocality.common.manifests import main as manifests
-from interlocality.common.settings import SERVICE_PORTS
 from interlocality.contracts.topics import TOPICS
+from interlocality.operator.manifests import main as manifests
+from interlocality.operator.services import SERVICE_PORTS
 
 ROOT = Path(__file__).resolve().parents[1]
 OVERLAYS = sorted(p for p in (ROOT / "deploy/k8s/overlays").iterdir() if p.is_dir())

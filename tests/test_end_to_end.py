@@ -14,13 +14,9 @@ import httpx
 import pytest
 
 from interlocality.common.esco import default_vocabulary
-from interlocality.common.testing import (
-    REGION_SERVICES,
-    LaunchedRegion,
-    launched_region,
-    recording_receiver,
-)
+from interlocality.common.testing import recording_receiver
 from interlocality.notifications.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from interlocality.operator.testing import REGION_SERVICES, LaunchedRegion, launched_region
 
 SERVICES = REGION_SERVICES
 pytestmark = pytest.mark.e2e

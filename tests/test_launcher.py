@@ -20,13 +20,9 @@ import pytest
 from interlocality.common.embedded_broker import wait_for_port
 from interlocality.common.esco import default_vocabulary
 from interlocality.common.processes import is_alive, listening_pid
-from interlocality.common.testing import REGION_SERVICES as SERVICES
-from interlocality.common.testing import (
-    LaunchedRegion,
-    broker_left_behind,
-    read_topic,
-    wait_until,
-)
+from interlocality.common.testing import broker_left_behind, read_topic, wait_until
+from interlocality.operator.testing import REGION_SERVICES as SERVICES
+from interlocality.operator.testing import LaunchedRegion
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ from interlocality.common.cloudevents import encode_event
 from interlocality.common.consumer import DeadLetterPublisher, EventApplier, IncomingRecord
 from interlocality.common.db import init_schema
 from interlocality.common.service import ServiceRuntime
-from interlocality.common.settings import load_settings
+from interlocality.common.settings import ServiceSettings, load_settings
 from interlocality.common.testing import eventually, read_topic, upserted
 from interlocality.common.topics_admin import ensure_topics
 from interlocality.contracts.students import StudentProfileUpserted
@@ -34,7 +34,8 @@ def applied_rows(runtime: ServiceRuntime) -> list[Applied]:
 async def started_runtime(kafka_bootstrap: str, region: str, database_url: str) -> ServiceRuntime:
     await ensure_topics(kafka_bootstrap, region)
     settings = load_settings(
-        "matching",
+        ServiceSettings,
+        service="matching",
         region=region,
         kafka_bootstrap_servers=kafka_bootstrap,
         database_url=database_url,
@@ -125,7 +126,8 @@ async def test_a_handler_failure_dead_letters_without_partial_writes(
 ) -> None:
     await ensure_topics(kafka_bootstrap, region)
     settings = load_settings(
-        "matching",
+        ServiceSettings,
+        service="matching",
         region=region,
         kafka_bootstrap_servers=kafka_bootstrap,
         database_url=database_url,
@@ -199,7 +201,9 @@ class RecordingDeadLetters(DeadLetterPublisher):
 async def test_one_failing_event_in_a_batch_leaves_the_others_applied_once(
     region: str, database_url: str
 ) -> None:
-    settings = load_settings("matching", region=region, database_url=database_url)
+    settings = load_settings(
+        ServiceSettings, service="matching", region=region, database_url=database_url
+    )
     runtime = ServiceRuntime(settings, [Applied])
     init_schema(runtime.engine, runtime.tables)
 

@@ -16,7 +16,7 @@ from sqlmodel import Field, Session, SQLModel
 
 from interlocality.common.consumer_groups import group_members, remove_group_members
 from interlocality.common.service import ServiceRuntime
-from interlocality.common.settings import load_settings
+from interlocality.common.settings import ServiceSettings, load_settings
 from interlocality.common.topics_admin import ensure_topics
 from interlocality.contracts.students import StudentProfileUpserted
 from interlocality.contracts.topics import STUDENTS
@@ -34,7 +34,8 @@ async def test_a_service_that_stops_leaves_its_consumer_group(
 ) -> None:
     await ensure_topics(kafka_bootstrap, region)
     settings = load_settings(
-        "matching",
+        ServiceSettings,
+        service="matching",
         region=region,
         kafka_bootstrap_servers=kafka_bootstrap,
         database_url=f"sqlite:///{tmp_path / 'matching.db'}",

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from playwright.async_api import Browser, Route
 
 from interlocality.common.service import ServiceRuntime, create_service_app
-from interlocality.common.settings import load_settings
+from interlocality.common.settings import ServiceSettings, load_settings
 from interlocality.common.testing import served
 from interlocality.common.topics_admin import ensure_topics
 
@@ -22,7 +22,8 @@ async def test_docs_work_without_internet(
 ) -> None:
     await ensure_topics(kafka_bootstrap, region)
     settings = load_settings(
-        "analytics",
+        ServiceSettings,
+        service="analytics",
         region=region,
         kafka_bootstrap_servers=kafka_bootstrap,
         database_url=f"sqlite:///{tmp_path / 'docs.db'}",

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from interlocality.common.service import Provided, ServiceRuntime, create_service_app
-from interlocality.common.settings import load_settings
+from interlocality.common.settings import ServiceSettings, load_settings
 
 
 class Company(BaseModel):
@@ -20,7 +20,8 @@ class Company(BaseModel):
 
 def app_with(router: APIRouter, tmp_path: Path, provides: tuple[object, ...] = ()) -> TestClient:
     settings = load_settings(
-        "vacancies",
+        ServiceSettings,
+        service="vacancies",
         region="tapp",
         kafka_bootstrap_servers="127.0.0.1:1",
         database_url=f"sqlite:///{tmp_path / 'app.db'}",

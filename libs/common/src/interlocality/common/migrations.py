@@ -1,21 +1,18 @@
 """Schema migrations (Alembic), one history per service, one environment for all.
 
-    python -m interlocality.common.migrations revision SERVICE "what changed"
-    python -m interlocality.common.migrations check SERVICE
-
-A service keeps its revisions in ``interlocality/<service>/migrations/``; the runtime
-upgrades its database to the newest one at start.
+A service keeps its revisions in a ``migrations/`` folder next to its store module; the
+runtime upgrades its database to the newest one at start. ``make migration`` writes a new
+revision from the models (:func:`write_revision`).
 """
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from importlib import import_module
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from alembic import command
@@ -28,7 +25,15 @@ from sqlmodel import SQLModel
 from interlocality.common.consumer import ProcessedEvent
 from interlocality.common.outbox import OutboxMessage
 
-__all__ = ["COMMON_TABLES", "metadata_of", "pending_differences", "service_migrations", "upgrade"]
+__all__ = [
+    "COMMON_TABLES",
+    "metadata_of",
+    "missing_from_revisions",
+    "pending_differences",
+    "service_migrations",
+    "upgrade",
+    "write_revision",
+]
 
 ENV_DIR = Path(__file__).parent / "migrations_env"
 COMMON_TABLES: list[type[SQLModel]] = [OutboxMessage, ProcessedEvent]
@@ -65,46 +70,49 @@ def pending_differences(engine: Engine, tables: Sequence[type[SQLModel]]) -> lis
         return list(compare_metadata(context, metadata_of(tables)))
 
 
-def service_migrations(name: str) -> tuple[Path, list[type[SQLModel]]]:
-    """The revisions folder of a service and the tables its migrations must build."""
-    store = import_module(f"interlocality.{name}.store")
-    package = Path(import_module(f"interlocality.{name}").__file__ or "").parent
-    return package / "migrations", [*store.TABLES, *COMMON_TABLES]
+def service_migrations(store: ModuleType) -> tuple[Path, list[type[SQLModel]]]:
+    """The revisions folder of the service whose store module is ``store`` (``migrations/``
+    beside it) and the tables its migrations must build (``store.TABLES`` and the common
+    ones)."""
+    return Path(store.__file__ or "").parent / "migrations", [*store.TABLES, *COMMON_TABLES]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Write a new revision from the models, or check that none is missing."""
+def missing_from_revisions(versions: Path, tables: Sequence[type[SQLModel]]) -> list[Any]:
+    """What ``tables`` have that the revisions in ``versions`` do not build (empty when in
+    step), found on a scratch SQLite database."""
     from interlocality.common.db import create_db_engine
 
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("action", choices=["revision", "check"])
-    parser.add_argument("service")
-    parser.add_argument("message", nargs="?", default="schema change")
-    args = parser.parse_args(argv)
-    versions, tables = service_migrations(args.service)
-    versions.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         engine = create_db_engine(f"sqlite:///{tmp}/scratch.db")
-        upgrade(engine, versions, tables)
-        if args.action == "check":
-            differences = pending_differences(engine, tables)
-            for difference in differences:
-                print(f"{args.service}: not in a migration: {difference}", file=sys.stderr)
-            return 1 if differences else 0
-        number = len(list(versions.glob("[0-9][0-9][0-9][0-9]_*.py"))) + 1
-        with engine.begin() as connection:
-            config = _config(versions, connection, metadata_of(tables))
-            config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
-            script = command.revision(
-                config, message=args.message, autogenerate=True, rev_id=f"{number:04d}"
-            )
+        try:
+            upgrade(engine, versions, tables)
+            return pending_differences(engine, tables)
+        finally:
+            engine.dispose()
+
+
+def write_revision(versions: Path, tables: Sequence[type[SQLModel]], message: str) -> Path | None:
+    """Write the next revision of ``versions``: what ``tables`` have that the earlier ones do
+    not build, numbered after them; returns its file."""
+    from interlocality.common.db import create_db_engine
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_db_engine(f"sqlite:///{tmp}/scratch.db")
+        try:
+            upgrade(engine, versions, tables)
+            number = len(list(versions.glob("[0-9][0-9][0-9][0-9]_*.py"))) + 1
+            with engine.begin() as connection:
+                config = _config(versions, connection, metadata_of(tables))
+                config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+                script = command.revision(
+                    config, message=message, autogenerate=True, rev_id=f"{number:04d}"
+                )
+        finally:
+            engine.dispose()
     written = getattr(script, "path", None)
-    if written:
-        # Generated code follows the project's style like the rest.
-        subprocess.run([sys.executable, "-m", "ruff", "check", "--fix", "-q", written], check=False)
-        subprocess.run([sys.executable, "-m", "ruff", "format", "-q", written], check=False)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    if not written:
+        return None
+    # Generated code follows the project's style like the rest.
+    subprocess.run([sys.executable, "-m", "ruff", "check", "--fix", "-q", written], check=False)
+    subprocess.run([sys.executable, "-m", "ruff", "format", "-q", written], check=False)
+    return Path(written)

@@ -1,8 +1,8 @@
-"""The launcher's children and the processes it finds on this machine (Linux ``/proc``).
+"""Child processes and the processes found on this machine (Linux ``/proc``).
 
-Children die with the launcher through a parent-death signal (``PR_SET_PDEATHSIG``); a port
-is traced to the process listening on it, and a process is told apart as one of ours — the
-embedded broker, the launcher, a service — by its executable and command line.
+Children die with their parent through a parent-death signal (``PR_SET_PDEATHSIG``); a port
+is traced to the process listening on it, and a process is told apart — the embedded
+broker, the launcher, a service — by its executable and command line.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ __all__ = [
     "describe_exit",
     "die_with_parent",
     "is_alive",
-    "is_launcher",
     "listening_pid",
     "process_info",
     "set_parent_death_signal",
@@ -144,18 +143,6 @@ def process_info(pid: int) -> ProcessInfo | None:
         executable=executable,
         command=command,
     )
-
-
-def is_launcher(pid: int) -> bool:
-    """True when ``pid`` is a running ``interlocality up``."""
-    info = process_info(pid)
-    if info is None or info.state == "Z":
-        return False
-    runs_cli = any(
-        part == "interlocality.common.cli" or Path(part).name == "interlocality"
-        for part in info.command
-    )
-    return runs_cli and "up" in info.command
 
 
 def listening_pid(port: int) -> int | None:

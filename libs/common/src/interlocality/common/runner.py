@@ -7,14 +7,14 @@ from collections.abc import Callable
 import uvicorn
 from fastapi import FastAPI
 
-from interlocality.common.settings import ServiceSettings, load_settings
+from interlocality.common.settings import SettingsT, load_settings
 
 __all__ = ["serve"]
 
 
-def serve(service: str, create_app: Callable[[ServiceSettings], FastAPI]) -> None:
+def serve(settings_class: type[SettingsT], create_app: Callable[[SettingsT], FastAPI]) -> None:
     """Build the app from the environment's settings and serve it until SIGINT/SIGTERM."""
-    settings = load_settings(service)
+    settings = load_settings(settings_class)
     app = create_app(settings)
     uvicorn.run(
         app,

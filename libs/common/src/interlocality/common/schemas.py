@@ -1,4 +1,5 @@
-"""JSON Schemas of every event and the services' AsyncAPI documents (``make contracts``).
+"""JSON Schemas of every event, and whether a changed one is compatible with its committed
+version (``make contracts`` writes them, with the services' AsyncAPI documents).
 
 Committed schemas are the compatibility baseline: within one major version a field may be
 added only as optional; removing or retyping a field, or adding a required one, needs a new
@@ -7,9 +8,7 @@ major (a new ``type`` and a new schema file).
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,7 @@ from interlocality.contracts.topics import TOPICS
 __all__ = [
     "current_schemas",
     "incompatibilities",
-    "main",
     "schema_file_name",
-    "write_asyncapi",
     "write_schemas",
 ]
 
@@ -161,52 +158,3 @@ def _walk(
 def incompatibilities(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """Why ``new`` cannot replace ``old`` under the same major version (empty if it can)."""
     return sorted(_walk(old, new, old, new, ""))
-
-
-def write_asyncapi(directory: Path) -> list[Path]:
-    """Write the AsyncAPI document of every service's FastStream broker."""
-    from importlib import import_module
-
-    from interlocality.common.settings import SERVICE_PORTS, load_settings
-
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for service in SERVICE_PORTS:
-        module = import_module(f"interlocality.{service}.app")
-        app = module.create_app(load_settings(service, database_url="sqlite://", region="demo"))
-        document = app.state.runtime.asyncapi()
-        path = directory / f"{service}.json"
-        path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
-        written.append(path)
-    return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m interlocality.common.schemas [--check] CONTRACTS_DIR``."""
-    parser = argparse.ArgumentParser(description="Write event JSON Schemas and AsyncAPI documents.")
-    parser.add_argument("contracts_dir", type=Path)
-    parser.add_argument("--check", action="store_true", help="fail on incompatible changes only")
-    args = parser.parse_args(argv)
-    schema_dir = args.contracts_dir / "schemas"
-    problems = []
-    for name, schema in current_schemas().items():
-        committed = schema_dir / name
-        if committed.exists():
-            for reason in incompatibilities(json.loads(committed.read_text()), schema):
-                problems.append(f"{name}: {reason}")
-    if problems:
-        print("incompatible schema changes (publish a new major version instead):", file=sys.stderr)
-        for problem in problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
-    if args.check:
-        return 0
-    for path in write_schemas(schema_dir):
-        print(f"wrote {path}")
-    for path in write_asyncapi(args.contracts_dir / "asyncapi"):
-        print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

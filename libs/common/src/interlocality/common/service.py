@@ -64,7 +64,7 @@ from interlocality.common.outbox import (
     stage_events,
     stage_record,
 )
-from interlocality.common.settings import ServiceSettings
+from interlocality.common.settings import SettingsT
 from interlocality.common.telemetry import configure_tracing, instrument_http
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.topics import TopicSpec, topic_of_event
@@ -89,12 +89,13 @@ ReplaySource = Callable[[Session], Iterable[CloudEvent[Any]]]
 PersonalDataSource = Callable[[Session, str], dict[str, Any]]
 
 
-class ServiceRuntime:
-    """Everything a service process needs, built from its settings."""
+class ServiceRuntime(Generic[SettingsT]):
+    """Everything a service process needs, built from its settings (the service's own
+    settings class: its handlers read their fields from ``runtime.settings``)."""
 
     def __init__(
         self,
-        settings: ServiceSettings,
+        settings: SettingsT,
         tables: Sequence[type[SQLModel]],
         migrations: Path | None = None,
     ) -> None:

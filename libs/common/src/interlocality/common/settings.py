@@ -1,27 +1,24 @@
-"""One settings model for every service, read from the environment."""
+"""The settings every service has, read from the environment; each service adds its own.
+
+A service's settings are a subclass of :class:`ServiceSettings` that names the service and
+its default port (class-level defaults of ``service`` and ``port``) and adds the fields only
+it reads; :func:`load_settings` builds one from the environment.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["SERVICE_PORTS", "ServiceSettings", "load_settings"]
-
-SERVICE_PORTS: dict[str, int] = {
-    "profiles": 8001,
-    "vacancies": 8002,
-    "matching": 8003,
-    "notifications": 8004,
-    "analytics": 8005,
-}
+__all__ = ["ServiceSettings", "SettingsT", "load_settings"]
 
 
 class ServiceSettings(BaseSettings):
-    """Configuration of one service process; every variable is ``INTERLOCALITY_*``.
+    """Configuration every service process has; every variable is ``INTERLOCALITY_*``.
 
     ``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL`` are also read without the prefix,
     since those names are what operators and platforms already set.
@@ -29,7 +26,9 @@ class ServiceSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="INTERLOCALITY_", extra="ignore")
 
-    service: Annotated[str, Field(description="Service name (profiles, vacancies, …).")] = ""
+    service: Annotated[
+        str, Field(description="Service name; a service's subclass gives its own as default.")
+    ] = ""
     region: Annotated[
         str,
         Field(
@@ -54,7 +53,9 @@ class ServiceSettings(BaseSettings):
     ] = ""
     var_dir: Annotated[Path, Field(description="Where embedded SQLite files live.")] = Path("var")
     host: str = "127.0.0.1"
-    port: int = 0
+    port: Annotated[
+        int, Field(description="HTTP port; a service's subclass gives its own as default.")
+    ] = 0
     log_format: Literal["json", "console"] = "json"
     log_level: str = "INFO"
     trace_exporter: Annotated[
@@ -65,9 +66,6 @@ class ServiceSettings(BaseSettings):
     max_import_bytes: Annotated[int, Field(description="Largest bulk import upload accepted.")] = (
         2 * 1024 * 1024 * 1024
     )
-    expiry_check_seconds: Annotated[
-        float, Field(description="How often vacancies past their deadline are expired.")
-    ] = 60.0
     esco_labels: Annotated[
         str,
         Field(
@@ -75,43 +73,6 @@ class ServiceSettings(BaseSettings):
             "'da=/srv/esco/skills_da.csv,de=/srv/esco/skills_de.csv' (official CSV layout)."
         ),
     ] = ""
-    work_rules: Annotated[
-        str,
-        Field(
-            description="Rules of permitted work for non-EU students: a shipped country "
-            "(dk, de, nl, be-vlg, fi, it) or the path of an operator's own TOML file."
-        ),
-    ] = "dk"
-    match_min_score: Annotated[
-        float,
-        Field(
-            ge=0.0,
-            le=1.0,
-            description="Lowest score a pair needs to be a match; below it a match is withdrawn.",
-        ),
-    ] = 0.3
-    match_limit_per_vacancy: Annotated[
-        int,
-        Field(
-            ge=1,
-            description="A vacancy, when scored, keeps at most this many of its best students.",
-        ),
-    ] = 100
-    match_limit_per_student: Annotated[
-        int,
-        Field(
-            ge=1,
-            description="A student, when scored, keeps at most this many of their best vacancies.",
-        ),
-    ] = 50
-    match_update_step: Annotated[
-        float,
-        Field(
-            ge=0.0,
-            le=1.0,
-            description="How far a match's score must move to be published as updated.",
-        ),
-    ] = 0.05
     deployment: Annotated[
         Literal["embedded", "production"],
         Field(
@@ -119,63 +80,6 @@ class ServiceSettings(BaseSettings):
             "addresses; 'production' refuses both."
         ),
     ] = "production"
-    time_zone: Annotated[
-        str,
-        Field(description="The region's IANA time zone: times in messages to companies."),
-    ] = "Europe/Copenhagen"
-    public_url: Annotated[
-        str,
-        Field(description="Base URL of this service in links sent to people; empty: host:port."),
-    ] = ""
-    signing_key: Annotated[
-        SecretStr,
-        Field(
-            description="Key of the signed links in messages (unsubscribe, preferences); "
-            "empty: a key generated once under var/<region>/."
-        ),
-    ] = SecretStr("")
-    smtp_host: Annotated[str, Field(description="SMTP relay for e-mail.")] = "127.0.0.1"
-    smtp_port: Annotated[int, Field(description="SMTP port (the embedded sink: 8025).")] = 8025
-    smtp_starttls: Annotated[bool, Field(description="Upgrade the connection with STARTTLS.")] = (
-        False
-    )
-    smtp_username: str = ""
-    smtp_password: SecretStr = SecretStr("")
-    smtp_timeout_seconds: float = 10.0
-    mail_from: Annotated[str, Field(description="From address of e-mail.")] = (
-        "Interlocality <notifications@interlocality.invalid>"
-    )
-    mail_sink_dir: Annotated[
-        str,
-        Field(
-            description="Maildir of the embedded SMTP sink; when set, notifications serves "
-            "its mail at /v1/mailbox."
-        ),
-    ] = ""
-    webhook_timeout_seconds: Annotated[
-        float, Field(description="How long a webhook endpoint may take to answer.", gt=0)
-    ] = 5.0
-    delivery_max_attempts: Annotated[
-        int, Field(description="Attempts of an e-mail or webhook delivery before the DLQ.", ge=1)
-    ] = 6
-    delivery_retry_seconds: Annotated[
-        float, Field(description="First retry delay; doubled each time, with jitter.", gt=0)
-    ] = 5.0
-    delivery_retry_cap_seconds: Annotated[
-        float, Field(description="Longest delay between two attempts.", gt=0)
-    ] = 3600.0
-    webhook_pause_after: Annotated[
-        int,
-        Field(description="Deliveries failed in a row after which an endpoint is paused.", ge=1),
-    ] = 5
-    live_stream_sweep_seconds: Annotated[
-        float,
-        Field(
-            description="How often open live streams also read their feed, for events "
-            "another instance of notifications applied; 0 turns it off.",
-            ge=0,
-        ),
-    ] = 2.0
     delivery_poll_seconds: Annotated[
         float, Field(description="How often due e-mail and webhook deliveries are sent.", gt=0)
     ] = 0.5
@@ -242,17 +146,23 @@ class ServiceSettings(BaseSettings):
         return f"{self.region}.{self.service}"
 
 
-def load_settings(service: str, **overrides: object) -> ServiceSettings:
-    """Settings for ``service`` from the environment.
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def load_settings(settings_class: type[SettingsT], **overrides: object) -> SettingsT:
+    """Settings of the service ``settings_class`` describes, from the environment.
 
     ``<SERVICE>_PORT`` sets the port and ``<SERVICE>_DATABASE_URL`` the database of one
-    service, so one environment can describe a whole region.
+    service (``<SERVICE>`` is the class's default ``service``, upper-cased), so one
+    environment can describe a whole region.
     """
+    fields = settings_class.model_fields
+    service = str(fields["service"].default)
+    values: dict[str, object] = {"service": service, "port": fields["port"].default}
     prefix = service.upper()
-    values: dict[str, object] = {"service": service, "port": SERVICE_PORTS[service]}
-    if os.environ.get(f"{prefix}_PORT"):
+    if service and os.environ.get(f"{prefix}_PORT"):
         values["port"] = int(os.environ[f"{prefix}_PORT"])
-    if os.environ.get(f"{prefix}_DATABASE_URL"):
+    if service and os.environ.get(f"{prefix}_DATABASE_URL"):
         values["database_url"] = os.environ[f"{prefix}_DATABASE_URL"]
     values.update(overrides)
-    return ServiceSettings(**values)  # type: ignore[arg-type]
+    return settings_class(**values)  # type: ignore[arg-type]

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import re
-import signal
 import ssl
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,13 +23,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from interlocality.common.cloudevents import encode_event
 from interlocality.common.embedded_broker import free_port, tansu_binary
-from interlocality.common.settings import SERVICE_PORTS
 from interlocality.contracts.common import SkillLevel
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.matches import Match, MatchFound
@@ -52,7 +46,6 @@ __all__ = [
     "CHROMIUM_VARIABLE",
     "DISTRIBUTION_CHROMIUM",
     "BrowserMissing",
-    "LaunchedRegion",
     "Received",
     "Receiver",
     "broker_left_behind",
@@ -60,7 +53,6 @@ __all__ = [
     "erased",
     "eventually",
     "found",
-    "launched_region",
     "publish",
     "read_topic",
     "recording_receiver",
@@ -83,6 +75,11 @@ CHROMIUM_ARGS = (
 )
 
 
+def _source(region: str, event_type: type) -> str:
+    """The CloudEvents ``source`` of the service that publishes ``event_type``."""
+    return f"/interlocality/{region}/{topic_of_event(event_type).service}"
+
+
 def upserted(
     region: str,
     student_id: str = "s-1",
@@ -92,9 +89,9 @@ def upserted(
     preferences: NotificationPreferences | None = None,
     consents: Consents | None = None,
 ) -> StudentProfileUpserted:
-    """The profile of student ``student_id`` as profiles announces it."""
+    """The profile of student ``student_id`` as its publisher announces it."""
     return StudentProfileUpserted(
-        source=f"/interlocality/{region}/profiles",
+        source=_source(region, StudentProfileUpserted),
         region=region,
         subject=student_id,
         data=StudentProfile(
@@ -118,9 +115,9 @@ def upserted(
 
 
 def erased(region: str, student_id: str) -> StudentProfileErased:
-    """The erasure of student ``student_id`` as profiles announces it."""
+    """The erasure of student ``student_id`` as its publisher announces it."""
     return StudentProfileErased(
-        source=f"/interlocality/{region}/profiles",
+        source=_source(region, StudentProfileErased),
         region=region,
         subject=student_id,
         data=StudentErasure(student_id=student_id, erased_at=datetime.now(UTC)),
@@ -135,10 +132,10 @@ def found(
     matched: tuple[str, ...] = ("http://data.europa.eu/esco/skill/a",),
     missing: tuple[str, ...] = ("http://data.europa.eu/esco/skill/b",),
 ) -> MatchFound:
-    """A match of ``student_id`` with ``vacancy_id`` (of company ``c-1``), as matching
+    """A match of ``student_id`` with ``vacancy_id`` (of company ``c-1``), as its publisher
     announces it."""
     return MatchFound(
-        source=f"/interlocality/{region}/matching",
+        source=_source(region, MatchFound),
         region=region,
         subject=student_id,
         data=Match(
@@ -362,218 +359,6 @@ def _print_chromium() -> int:
         print(exc, file=sys.stderr)
         return 1
     return 0
-
-
-REGION_SERVICES = tuple(SERVICE_PORTS)
-
-
-class LaunchedRegion:
-    """A region as an operator runs it: ``interlocality up`` as a process of its own, its
-    services on free ports, its state in ``workdir``, driven over HTTP like a user.
-
-    ``kafka_bootstrap``: a running cluster to use; none, the launcher's own embedded broker.
-    ``seed``: the demo region. ``env``: more of the launcher's environment. Each
-    :meth:`start` writes its output to a log of its own (``up-1.log``, ``up-2.log``, …);
-    commands (:meth:`cli`) get nothing but the region's name and var dir: they find the rest.
-    """
-
-    def __init__(
-        self,
-        workdir: Path,
-        *,
-        kafka_bootstrap: str | None = None,
-        seed: bool = False,
-        env: dict[str, str] | None = None,
-        name: str | None = None,
-    ) -> None:
-        self.workdir = workdir
-        self.name = name or f"r{uuid.uuid4().hex[:10]}"
-        self.seed = seed
-        self.var_dir = workdir / "var"
-        self.ports = {service: free_port() for service in REGION_SERVICES}
-        self.urls = {service: f"http://127.0.0.1:{port}" for service, port in self.ports.items()}
-        self.smtp_port = free_port()
-        outside = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("KAFKA_BOOTSTRAP_SERVERS", "INTERLOCALITY_SMTP_HOST")
-            and not k.endswith("_PORT")
-        }
-        self.command_env = {
-            **outside,
-            "INTERLOCALITY_REGION": self.name,
-            "INTERLOCALITY_VAR_DIR": str(self.var_dir),
-            **({"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap} if kafka_bootstrap else {}),
-        }
-        self.up_env = {
-            **self.command_env,
-            **{f"{service.upper()}_PORT": str(port) for service, port in self.ports.items()},
-            **(env or {}),
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-        self.log_path = workdir / "up-0.log"
-        self.http = httpx.Client(timeout=10)
-
-    @property
-    def logs_dir(self) -> Path:
-        """Where the launcher writes the services' logs."""
-        return self.var_dir / self.name / "logs"
-
-    @property
-    def run_path(self) -> Path:
-        """The run file of the region while it runs."""
-        return self.var_dir / self.name / "run.json"
-
-    def start(self, up_when: str = r"is up in", timeout: float = 180.0) -> None:
-        """Start the launcher and wait until its output matches ``up_when``."""
-        self.starts += 1
-        self.log_path = self.workdir / f"up-{self.starts}.log"
-        with open(self.log_path, "wb") as output:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "interlocality.common.cli",
-                    "up",
-                    *([] if self.seed else ["--no-seed"]),
-                    "--smtp-port",
-                    str(self.smtp_port),
-                ],
-                env=self.up_env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                # A process group of its own, as a shell gives a command in a terminal.
-                process_group=0,
-            )
-        process = self.process
-        pattern = re.compile(up_when, re.MULTILINE)
-        deadline = time.monotonic() + timeout
-        while process.poll() is None and not pattern.search(self.log()):
-            assert time.monotonic() < deadline, f"not up within {timeout} s:\n{self.trouble()}"
-            time.sleep(0.2)
-        assert process.poll() is None, self.trouble()
-        # Where the services listen: a port found taken moves, and the run file says where.
-        self.urls = {s: r["url"] for s, r in self.run_file()["services"].items()}
-        self.ports = {s: int(url.rsplit(":", 1)[1]) for s, url in self.urls.items()}
-
-    def stop(self, ctrl_c: bool = False) -> None:
-        """SIGTERM, as a service manager stops it, or a Ctrl-C in its terminal as ``make run``
-        passes it on: SIGINT to its process group, then again, as ``uv run`` forwards it.
-        Either stops everything in order."""
-        assert self.process is not None
-        if ctrl_c:
-            os.killpg(self.process.pid, signal.SIGINT)
-            time.sleep(0.05)  # not at once: the kernel would merge the two into one
-            os.killpg(self.process.pid, signal.SIGINT)
-        else:
-            self.process.send_signal(signal.SIGTERM)
-        code = self._ended()
-        assert code == 0, self.log()
-        assert "stopped" in self.log()
-
-    def _ended(self, timeout: float = 60.0) -> int:
-        """The launcher's exit code once it ended (killed after ``timeout``)."""
-        assert self.process is not None
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
-        finally:
-            self.process = None
-
-    def close(self) -> None:
-        """Stop the launcher if it runs (without judging how: a test that failed says why),
-        and the HTTP client."""
-        try:
-            if self.process is not None and self.process.poll() is None:
-                self.process.send_signal(signal.SIGTERM)
-                self._ended()
-        finally:
-            self.http.close()
-
-    def log(self) -> str:
-        """What the current (or last) start of the launcher printed."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def trouble(self) -> str:
-        """For a failure message: the launcher's output and what the services logged above
-        info."""
-        lines = [
-            f"{path.stem}: {line[:500]}"
-            for path in sorted(self.logs_dir.glob("*.log"))
-            for line in path.read_text(errors="replace").splitlines()
-            if '"level": "info"' not in line and '"level": "debug"' not in line
-        ]
-        return self.log() + "\n".join(lines[-40:])
-
-    def run_file(self) -> dict[str, Any]:
-        """The run file, as the launcher wrote it."""
-        return dict(json.loads(self.run_path.read_text()))
-
-    def url(self, service: str, path: str) -> str:
-        """The URL of ``path`` on ``service``."""
-        return self.urls[service] + path
-
-    def get(self, service: str, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
-        """GET ``path`` of ``service``."""
-        return self.http.get(self.url(service, path), params=params)
-
-    def post(self, service: str, path: str, body: Any = None) -> httpx.Response:
-        """POST ``body`` as JSON to ``path`` of ``service``."""
-        return self.http.post(self.url(service, path), json=body)
-
-    def read(self, service: str, path: str, **params: Any) -> Any:
-        """The JSON of a GET that must answer 200."""
-        response = self.get(service, path, params)
-        assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}"
-        return response.json()
-
-    def ready(self, service: str) -> bool:
-        """Whether ``service`` answers its readiness probe with 200."""
-        try:
-            return self.get(service, "/readyz").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def wait_for(
-        self, what: Callable[[], Any], timeout: float = 60.0, until: Callable[[Any], bool] = bool
-    ) -> Any:
-        """``what()`` once ``until`` holds for it; fails with the region's trouble."""
-        deadline = time.monotonic() + timeout
-        value = None
-        while time.monotonic() < deadline:
-            value = what()
-            if until(value):
-                return value
-            time.sleep(0.2)
-        raise AssertionError(f"not within {timeout} s; last value {value!r}\n{self.trouble()}")
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """An ``interlocality`` command, given only the region's name and var dir."""
-        return subprocess.run(
-            [sys.executable, "-m", "interlocality.common.cli", *args],
-            env=self.command_env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-        )
-
-
-@contextlib.contextmanager
-def launched_region(
-    workdir: Path, up_when: str = r"is up in", **options: Any
-) -> Iterator[LaunchedRegion]:
-    """A :class:`LaunchedRegion` started for the block (until its output matches
-    ``up_when``) and stopped in order after it."""
-    region = LaunchedRegion(workdir, **options)
-    try:
-        region.start(up_when)
-        yield region
-    finally:
-        region.close()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 from interlocality.analytics.app import create_app
+from interlocality.analytics.settings import AnalyticsSettings
 from interlocality.common.runner import serve
 
-serve("analytics", create_app)
+serve(AnalyticsSettings, create_app)

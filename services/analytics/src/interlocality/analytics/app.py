@@ -9,18 +9,19 @@ from fastapi import FastAPI
 from interlocality.analytics import handlers
 from interlocality.analytics.api import router
 from interlocality.analytics.service import AnalyticsService
+from interlocality.analytics.settings import AnalyticsSettings
 from interlocality.analytics.store import TABLES
 from interlocality.common.service import ServiceRuntime, create_service_app
-from interlocality.common.settings import ServiceSettings, load_settings
+from interlocality.common.settings import load_settings
 
 __all__ = ["create_app"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
     """The analytics service: anonymous counts of every event in the region."""
-    settings = settings or load_settings("analytics")
+    settings = settings or load_settings(AnalyticsSettings)
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     service = AnalyticsService()
     handlers.subscribe(runtime, service)

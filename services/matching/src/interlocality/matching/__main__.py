@@ -1,4 +1,5 @@
 from interlocality.common.runner import serve
 from interlocality.matching.app import create_app
+from interlocality.matching.settings import MatchingSettings
 
-serve("matching", create_app)
+serve(MatchingSettings, create_app)

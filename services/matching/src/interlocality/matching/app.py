@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from interlocality.common.esco import default_vocabulary
 from interlocality.common.service import ServiceRuntime, create_service_app
-from interlocality.common.settings import ServiceSettings, load_settings
+from interlocality.common.settings import load_settings
 from interlocality.contracts.topics import DATING_AGENDAS, MATCHES
 from interlocality.matching import api, handlers
 from interlocality.matching.dating_api import create_dating_router
@@ -16,6 +16,7 @@ from interlocality.matching.dating_store import dating_personal_data
 from interlocality.matching.index import MatchIndex
 from interlocality.matching.relations import SkillGraph
 from interlocality.matching.service import MatchingService
+from interlocality.matching.settings import MatchingSettings
 from interlocality.matching.store import TABLES
 
 __all__ = ["create_app"]
@@ -23,9 +24,9 @@ __all__ = ["create_app"]
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: MatchingSettings | None = None) -> FastAPI:
     """The matching service: its own view of students and vacancies, and their matches."""
-    settings = settings or load_settings("matching")
+    settings = settings or load_settings(MatchingSettings)
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     runtime.publishes(MATCHES)
     runtime.publishes(DATING_AGENDAS)

@@ -1,4 +1,5 @@
 from interlocality.common.runner import serve
 from interlocality.notifications.app import create_app
+from interlocality.notifications.settings import NotificationsSettings
 
-serve("notifications", create_app)
+serve(NotificationsSettings, create_app)

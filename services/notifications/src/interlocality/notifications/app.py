@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from interlocality.common.esco import region_vocabulary
 from interlocality.common.service import ServiceRuntime, create_service_app
-from interlocality.common.settings import ServiceSettings, load_settings
+from interlocality.common.settings import load_settings
 from interlocality.contracts.notifications import NotificationSent
 from interlocality.contracts.topics import DELIVERIES, PREFERENCES
 from interlocality.notifications.api import create_router, feed_reader
@@ -19,6 +19,7 @@ from interlocality.notifications.deliveries import DeliveryWorker
 from interlocality.notifications.handlers import notification_sent, register_kafka_handlers
 from interlocality.notifications.links import LinkSigner, public_url, signing_key
 from interlocality.notifications.mailbox import create_mailbox_router
+from interlocality.notifications.settings import NotificationsSettings
 from interlocality.notifications.store import (
     TABLES,
     AgendaRecord,
@@ -34,9 +35,9 @@ __all__ = ["create_app"]
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     """The notifications service: in-app feed and live stream, e-mail, webhooks, digests."""
-    settings = settings or load_settings("notifications")
+    settings = settings or load_settings(NotificationsSettings)
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     runtime.publishes(DELIVERIES)
     runtime.publishes(PREFERENCES)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from interlocality.common.settings import ServiceSettings
+from interlocality.notifications.settings import NotificationsSettings
 
 __all__ = [
     "PREFERENCES_LINK_LIFETIME",
@@ -102,7 +102,7 @@ class LinkSigner:
         return f"{self.base_url}/v1/unsubscribe?token={self.token(student_id, 'unsubscribe')}"
 
 
-def signing_key(settings: ServiceSettings) -> bytes:
+def signing_key(settings: NotificationsSettings) -> bytes:
     """``INTERLOCALITY_SIGNING_KEY``, or a key generated once and kept under var/<region>/.
 
     Production with several replicas must set the key, so that every replica accepts the
@@ -124,6 +124,6 @@ def signing_key(settings: ServiceSettings) -> bytes:
     return Path(path).read_text().strip().encode()
 
 
-def public_url(settings: ServiceSettings) -> str:
+def public_url(settings: NotificationsSettings) -> str:
     """The base URL people reach this service at."""
     return settings.public_url or f"http://{settings.host}:{settings.port}"

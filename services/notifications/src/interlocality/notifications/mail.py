@@ -23,7 +23,7 @@ import aiosmtplib
 import idna
 from email_validator import EmailNotValidError, validate_email
 
-from interlocality.common.settings import ServiceSettings
+from interlocality.notifications.settings import NotificationsSettings
 
 __all__ = [
     "Attachment",
@@ -142,7 +142,7 @@ class SmtpRelay:
     timeout: float = 10.0
 
     @classmethod
-    def from_settings(cls, settings: ServiceSettings) -> SmtpRelay:
+    def from_settings(cls, settings: NotificationsSettings) -> SmtpRelay:
         """The relay of ``INTERLOCALITY_SMTP_*``."""
         return cls(
             host=settings.smtp_host,

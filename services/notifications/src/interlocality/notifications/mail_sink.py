@@ -24,7 +24,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from interlocality.common.logs import configure_logging
-from interlocality.common.settings import ServiceSettings
+from interlocality.notifications.settings import NotificationsSettings
 
 __all__ = ["MAX_MESSAGE_BYTES", "MailSink", "main", "open_maildir"]
 
@@ -128,7 +128,7 @@ class MailSink:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sink in the foreground until SIGTERM or SIGINT."""
-    settings = ServiceSettings(service="mail-sink")
+    settings = NotificationsSettings(service="mail-sink")
     parser = argparse.ArgumentParser(
         prog="python -m interlocality.notifications.mail_sink", description=__doc__
     )

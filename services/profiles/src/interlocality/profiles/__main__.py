@@ -1,4 +1,5 @@
 from interlocality.common.runner import serve
 from interlocality.profiles.app import create_app
+from interlocality.profiles.settings import ProfilesSettings
 
-serve("profiles", create_app)
+serve(ProfilesSettings, create_app)

@@ -11,12 +11,13 @@ from sqlmodel import Session
 
 from interlocality.common.esco import region_vocabulary
 from interlocality.common.service import ServiceRuntime, create_service_app
-from interlocality.common.settings import ServiceSettings, load_settings
+from interlocality.common.settings import load_settings
 from interlocality.common.work_rules import region_work_rules
 from interlocality.contracts.students import StudentProfileUpserted
 from interlocality.contracts.topics import STUDENTS
 from interlocality.profiles.api import create_router, snapshot_event
 from interlocality.profiles.handlers import register_kafka_handlers
+from interlocality.profiles.settings import ProfilesSettings
 from interlocality.profiles.store import TABLES, StudentRecord, all_students
 
 __all__ = ["create_app"]
@@ -24,9 +25,9 @@ __all__ = ["create_app"]
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: ProfilesSettings | None = None) -> FastAPI:
     """The profiles service: students' profiles, published on the students topic."""
-    settings = settings or load_settings("profiles")
+    settings = settings or load_settings(ProfilesSettings)
     rules = region_work_rules(settings.work_rules)
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     runtime.publishes(STUDENTS)

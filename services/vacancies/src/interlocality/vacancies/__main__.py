@@ -1,4 +1,5 @@
 from interlocality.common.runner import serve
 from interlocality.vacancies.app import create_app
+from interlocality.vacancies.settings import VacanciesSettings
 
-serve("vacancies", create_app)
+serve(VacanciesSettings, create_app)

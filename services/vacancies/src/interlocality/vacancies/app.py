@@ -9,12 +9,13 @@ from fastapi import FastAPI
 
 from interlocality.common.esco import region_vocabulary
 from interlocality.common.service import ServiceRuntime, create_service_app
-from interlocality.common.settings import ServiceSettings, load_settings
+from interlocality.common.settings import load_settings
 from interlocality.contracts.topics import APPLICATIONS, COMPANIES, VACANCIES
 from interlocality.vacancies import handlers
 from interlocality.vacancies.api import router
 from interlocality.vacancies.events import current_state
 from interlocality.vacancies.service import VacancyService
+from interlocality.vacancies.settings import VacanciesSettings
 from interlocality.vacancies.store import TABLES, held_on_student
 
 __all__ = ["create_app"]
@@ -22,9 +23,9 @@ __all__ = ["create_app"]
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: VacanciesSettings | None = None) -> FastAPI:
     """The vacancies service: companies, vacancies and their funnel."""
-    settings = settings or load_settings("vacancies")
+    settings = settings or load_settings(VacanciesSettings)
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     for spec in (COMPANIES, VACANCIES, APPLICATIONS):
         runtime.publishes(spec)

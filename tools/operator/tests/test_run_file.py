@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from interlocality.common.processes import process_info
-from interlocality.common.run_file import (
+from interlocality.operator.run_file import (
     BrokerRun,
     RegionNotRunning,
     RegionRun,
@@ -20,7 +20,7 @@ from interlocality.common.run_file import (
     read_run_file,
     run_file_path,
 )
-from interlocality.common.settings import SERVICE_PORTS
+from interlocality.operator.services import SERVICE_PORTS
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from interlocality.common.supervisor import Supervisor
+from interlocality.operator.supervisor import Supervisor
 
 # Writes its pid into the file named first (it is "ready" then), then does what the second
 # argument says: serve (sleep), end after a moment, or ignore SIGTERM while serving.

@@ -20,8 +20,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from interlocality.common.processes import is_launcher, process_info
-from interlocality.common.settings import SERVICE_PORTS
+from interlocality.common.processes import process_info
+from interlocality.operator.services import SERVICE_PORTS
 
 __all__ = [
     "DEFAULT_BOOTSTRAP",
@@ -31,12 +31,25 @@ __all__ = [
     "RegionNotRunning",
     "RegionRun",
     "ServiceRun",
+    "is_launcher",
     "locate_region",
     "read_run_file",
     "run_file_path",
 ]
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+
+
+def is_launcher(pid: int) -> bool:
+    """True when ``pid`` is a running ``interlocality up``."""
+    info = process_info(pid)
+    if info is None or info.state == "Z":
+        return False
+    runs_cli = any(
+        part == "interlocality.operator.cli" or Path(part).name == "interlocality"
+        for part in info.command
+    )
+    return runs_cli and "up" in info.command
 
 
 class BrokerRun(BaseModel):

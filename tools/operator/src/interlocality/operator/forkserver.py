@@ -16,7 +16,6 @@ stdin closes; it dies with the launcher (a parent-death signal), and its childre
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import selectors
@@ -37,7 +36,7 @@ from interlocality.common.processes import (
     set_process_name,
 )
 from interlocality.common.runner import serve
-from interlocality.common.settings import SERVICE_PORTS
+from interlocality.operator.services import SERVICE_SETTINGS, SERVICES, app_module
 
 __all__ = ["ForkServer", "ForkServerError", "ForkedProcess", "main"]
 
@@ -78,7 +77,7 @@ class ForkServer:
         self.close()  # the pipes of one that ended
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "interlocality.common.forkserver", *self.services],
+                [sys.executable, "-m", "interlocality.operator.forkserver", *self.services],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -240,7 +239,8 @@ def _run_service(request: dict[str, Any], server_pid: int, inherited: Sequence[i
         os.environ.clear()
         os.environ.update(request["env"])
         service = request["service"]
-        serve(service, importlib.import_module(f"interlocality.{service}.app").create_app)
+        create_app = app_module(service).create_app
+        serve(SERVICE_SETTINGS[service], create_app)
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
@@ -256,9 +256,9 @@ def main(services: Sequence[str] | None = None) -> None:
     """Import the services' code, then fork a service for every request on stdin."""
     answers = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)  # what the imports print goes to the log, not among the answers
-    for service in services or SERVICE_PORTS:
+    for service in services or SERVICES:
         try:
-            importlib.import_module(f"interlocality.{service}.app")
+            app_module(service)
         except Exception:
             # That service's fork fails the same way and says so in its own log; the
             # others are not held back by it.

@@ -29,7 +29,6 @@ import httpx
 from aiokafka.errors import KafkaConnectionError
 
 from interlocality.common.consumer_groups import remove_group_members
-from interlocality.common.demo import DemoSeedError
 from interlocality.common.embedded_broker import (
     EmbeddedBroker,
     EmbeddedBrokerError,
@@ -38,13 +37,17 @@ from interlocality.common.embedded_broker import (
     stale_broker_on,
     stop_stale_broker,
 )
-from interlocality.common.forkserver import ForkServer, ForkServerError
 from interlocality.common.processes import (
     die_with_parent,
     listening_pid,
     process_info,
 )
-from interlocality.common.run_file import (
+from interlocality.common.settings import ServiceSettings
+from interlocality.common.topics_admin import ensure_topics, planned_topics
+from interlocality.notifications.settings import NotificationsSettings
+from interlocality.operator.demo import DemoSeedError
+from interlocality.operator.forkserver import ForkServer, ForkServerError
+from interlocality.operator.run_file import (
     DEFAULT_BOOTSTRAP,
     BrokerRun,
     MailSinkRun,
@@ -56,13 +59,11 @@ from interlocality.common.run_file import (
     read_run_file,
     run_file_path,
 )
-from interlocality.common.settings import SERVICE_PORTS, ServiceSettings
-from interlocality.common.supervisor import Supervised, Supervisor
-from interlocality.common.topics_admin import ensure_topics, planned_topics
+from interlocality.operator.services import SERVICE_PORTS, SERVICES
+from interlocality.operator.supervisor import Supervised, Supervisor
 
 __all__ = ["main"]
 
-SERVICES = tuple(SERVICE_PORTS)
 DEFAULT_BROKER_PORT = int(DEFAULT_BOOTSTRAP.rsplit(":", 1)[1])
 # Written on every start of a region: the next start re-publishes state instead of seeding.
 STARTED_MARKER = "started"
@@ -104,12 +105,14 @@ def _answers_ready(client: httpx.Client, service: str) -> bool:
 def seed_demo_region(timeout: float = 30.0) -> dict[str, int]:
     """Register the demo region over HTTP; what follows once matching has scored it (Company
     Dating, applications, a placement) is staged in the background and announced."""
-    from interlocality.common import demo
+    from interlocality.operator import demo
 
     urls = {service: _url(service) for service in SERVICES}
     with httpx.Client(timeout=timeout) as client:
         seeded = demo.seed_demo_region(urls, client)
-    demo.stage_demo_activity_later(urls, seeded, say=_say, time_zone=ServiceSettings().time_zone)
+    demo.stage_demo_activity_later(
+        urls, seeded, say=_say, time_zone=NotificationsSettings().time_zone
+    )
     return seeded.counts
 
 
@@ -394,7 +397,7 @@ def _up(args: argparse.Namespace) -> int:
             )
             _say(f"embedded mail sink on 127.0.0.1:{smtp_port}, mail kept in {mail_dir}")
         else:
-            relay = ServiceSettings()
+            relay = NotificationsSettings()
             _say(f"sending e-mail through the relay {relay.smtp_host}:{relay.smtp_port}")
         for service in SERVICES:
             supervisor.add(

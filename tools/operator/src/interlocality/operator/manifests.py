@@ -1,7 +1,7 @@
 """Kubernetes manifests and the topics table, generated from the settings and the contracts.
 
-    python -m interlocality.common.manifests write    # (re)write deploy/k8s from the data
-    python -m interlocality.common.manifests check    # fail if a committed file is stale
+    python -m interlocality.operator.manifests write    # (re)write deploy/k8s from the data
+    python -m interlocality.operator.manifests check    # fail if a committed file is stale
 
 The base gets one file per service (Deployment + Service); every overlay under
 ``deploy/k8s/overlays/<region>/`` gets the Strimzi ``KafkaTopic`` list of its region.
@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from interlocality.common.settings import SERVICE_PORTS
 from interlocality.contracts.topics import DLQ_RETENTION_MS, TOPICS
+from interlocality.operator.services import SERVICE_PORTS
 
 __all__ = [
     "kafka_topic_manifests",

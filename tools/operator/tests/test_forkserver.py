@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from interlocality.common.forkserver import ForkServer
+from interlocality.operator.forkserver import ForkServer
 
 
 def test_a_service_that_cannot_be_imported_ends_with_code_1_and_says_why(tmp_path: Path) -> None:

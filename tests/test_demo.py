@@ -27,7 +27,7 @@ from interlocality.common.esco import default_vocabulary
 from interlocality.common.settings import ServiceSettings
 from interlocality.common.work_rules import RULES_DIR, region_work_rules
 from interlocality.contracts.students import Consents
-from interlocality.matching.dating import DatingEventRequest
+from interlocality.matching.dating.models import DatingEventRequest
 from interlocality.matching.domain import PairEvaluation, evaluate_pair, market_languages
 from interlocality.matching.handlers import student_entry_of, vacancy_entry_of
 from interlocality.matching.index import MatchIndex

@@ -18,23 +18,22 @@ from pydantic import ValidationError
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_array
 
-from interlocality.matching.dating import (
+from interlocality.matching.dating.export import (
     FILE_NAME_PART_BYTES,
-    DatingCompany,
-    DatingEventRequest,
-    DatingInfeasible,
-    DatingSchedule,
-    DatingStudent,
-    _integral_optimum,
     agenda_file_name,
     agenda_ics,
     download_name,
-    greedy_pairs,
-    plan_dating_event,
     schedule_csv,
     schedule_file_name,
-    seat_dates,
 )
+from interlocality.matching.dating.models import (
+    DatingCompany,
+    DatingEventRequest,
+    DatingSchedule,
+    DatingStudent,
+)
+from interlocality.matching.dating.plan import DatingInfeasible, plan_dating_event
+from interlocality.matching.dating.solver import _integral_optimum, greedy_pairs, seat_dates
 
 # Slots must lie between an hour ago and two years ahead: a month from now.
 START = (datetime.now(UTC) + timedelta(days=30)).replace(hour=14, minute=0, second=0, microsecond=0)

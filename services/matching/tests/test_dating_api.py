@@ -28,7 +28,7 @@ from interlocality.contracts.students import (
 )
 from interlocality.contracts.topics import DATING_AGENDAS
 from interlocality.matching.app import create_app
-from interlocality.matching.dating_store import DatingEventRecord
+from interlocality.matching.dating.store import DatingEventRecord
 from interlocality.matching.store import CompanyView, MatchRecord, StudentView
 
 NO_MATCHING = Consents(matching=Consent(granted=False))

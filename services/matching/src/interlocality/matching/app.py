@@ -15,8 +15,9 @@ from interlocality.common.settings import ServiceSettings, load_settings
 from interlocality.contracts.matches import MatchFound
 from interlocality.contracts.topics import DATING_AGENDAS, MATCHES
 from interlocality.matching.api import create_router
-from interlocality.matching.dating_api import create_dating_router
-from interlocality.matching.dating_store import dating_personal_data
+from interlocality.matching.dating.api import router as dating_router
+from interlocality.matching.dating.service import DatingService
+from interlocality.matching.dating.store import dating_personal_data
 from interlocality.matching.handlers import match_found, register_kafka_handlers
 from interlocality.matching.index import MatchIndex
 from interlocality.matching.relations import SkillGraph
@@ -64,9 +65,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     runtime.replay_sources.append(current_matches)
     runtime.personal_data.append(held)
     runtime.personal_data.append(dating_personal_data)
+    dating = DatingService(runtime)
     return create_service_app(
         runtime,
-        [create_router(runtime, vocabulary, index), create_dating_router(runtime)],
+        [create_router(runtime, vocabulary, index), dating_router],
         title="Interlocality matching",
         description="Explainable matches between students and open vacancies.",
+        provides=(dating,),
     )

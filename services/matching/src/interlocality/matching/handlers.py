@@ -37,7 +37,7 @@ from interlocality.contracts.vacancies import (
     VacancyFilled,
     VacancyPublished,
 )
-from interlocality.matching.dating_store import forget_student as forget_dating_student
+from interlocality.matching.dating.store import forget_student as forget_dating_student
 from interlocality.matching.domain import (
     CEFR_RANK,
     LanguageNeed,

@@ -20,14 +20,14 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 
-from interlocality.matching.dating import (
+from interlocality.matching.dating.models import (
     DatingCompany,
     DatingEventRequest,
     DatingStudent,
     MustMeet,
-    greedy_pairs,
-    plan_dating_event,
 )
+from interlocality.matching.dating.plan import plan_dating_event
+from interlocality.matching.dating.solver import greedy_pairs
 
 SECTORS = 8
 SECTOR_POPULARITY = (6, 4, 3, 2, 2, 1, 1, 1)  # students per sector are skewed to the first

@@ -17,7 +17,7 @@ import pytest
 from interlocality.common.esco import default_vocabulary
 from interlocality.common.work_rules import RULES_DIR, region_work_rules
 from interlocality.contracts.students import Consents
-from interlocality.matching.dating import DatingEventRequest
+from interlocality.matching.dating.models import DatingEventRequest
 from interlocality.matching.domain import (
     PairEvaluation,
     evaluate_pair,

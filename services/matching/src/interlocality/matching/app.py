@@ -11,8 +11,9 @@ from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import load_settings
 from interlocality.contracts.topics import DATING_AGENDAS, MATCHES
 from interlocality.matching import api, handlers
-from interlocality.matching.dating_api import create_dating_router
-from interlocality.matching.dating_store import dating_personal_data
+from interlocality.matching.dating.api import router as dating_router
+from interlocality.matching.dating.service import DatingService
+from interlocality.matching.dating.store import dating_personal_data
 from interlocality.matching.index import MatchIndex
 from interlocality.matching.relations import SkillGraph
 from interlocality.matching.service import MatchingService
@@ -38,10 +39,11 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
     runtime.replay_sources.append(service.current_matches)
     runtime.personal_data.append(service.personal_data)
     runtime.personal_data.append(dating_personal_data)
+    dating = DatingService(runtime)
     return create_service_app(
         runtime,
-        [api.router, create_dating_router(runtime)],
+        [api.router, dating_router],
         title="Interlocality matching",
         description="Explainable matches between students and open vacancies.",
-        provides=(service, index, vocabulary),
+        provides=(service, index, vocabulary, dating),
     )

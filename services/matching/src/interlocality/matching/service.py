@@ -16,7 +16,7 @@ from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.matches import MatchFound
 from interlocality.contracts.students import StudentProfile
 from interlocality.contracts.vacancies import Vacancy
-from interlocality.matching.dating_store import forget_student as forget_dating_student
+from interlocality.matching.dating.store import forget_student as forget_dating_student
 from interlocality.matching.domain import (
     PairEvaluation,
     VacancyEntry,

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Column, Index, func
 from sqlmodel import Field, Session, SQLModel, col, delete, select
 
 from interlocality.common.db import upsert
-from interlocality.matching.dating_store import DATING_TABLES
+from interlocality.matching.dating.store import DATING_TABLES
 from interlocality.matching.domain import (
     LanguageNeed,
     RequiredSkill,

@@ -1,4 +1,4 @@
-"""Company Dating over HTTP: planned on matching's scores, stored, and sent as agendas."""
+"""Company Dating over HTTP: the answers, files and refusals an operator sees."""
 
 from __future__ import annotations
 
@@ -8,71 +8,19 @@ import io
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
 from fastapi.testclient import TestClient
 from icalendar import Calendar
-from sqlmodel import func, select
 
-from interlocality.common.cloudevents import decode_event
 from interlocality.common.service import ServiceRuntime
-from interlocality.common.testing import erased, publish, read_topic, upserted, wait_until
-from interlocality.contracts.companies import Company, CompanyRegistered
-from interlocality.contracts.dating import DatingAgendaIssued
-from interlocality.contracts.students import (
-    Consent,
-    Consents,
-)
-from interlocality.contracts.topics import DATING_AGENDAS
+from interlocality.common.testing import erased, publish
 from interlocality.matching.app import create_app
-from interlocality.matching.dating_store import DatingEventRecord
-from interlocality.matching.store import CompanyView, MatchRecord, StudentView
 
-NO_MATCHING = Consents(matching=Consent(granted=False))
-# A weekday afternoon a month ahead: slots must lie between an hour ago and two years ahead.
-START = (datetime.now(UTC) + timedelta(days=30)).replace(hour=14, minute=0, second=0, microsecond=0)
-
-
-def company_registered(region: str, company_id: str, name: str) -> CompanyRegistered:
-    """A company as vacancies registers it."""
-    return CompanyRegistered(
-        source=f"/interlocality/{region}/vacancies",
-        region=region,
-        subject=company_id,
-        data=Company(
-            company_id=company_id, name=name, city="Aarhus", version=1, updated_at=datetime.now(UTC)
-        ),
-    )
-
-
-def register(
-    runtime: ServiceRuntime,
-    bootstrap: str,
-    students: Iterable[str] = ("kwame", "ana", "li"),
-    companies: Iterable[str] = ("nordlys", "vestas"),
-) -> None:
-    """Make participants known to matching the way it learns them: from the topics."""
-    region = runtime.settings.region
-    students, companies = list(students), list(companies)
-    events = [upserted(region, s, name=s.title()) for s in students]
-    events += [company_registered(region, c, c.title()) for c in companies]
-    asyncio.run(publish(bootstrap, events))
-
-    def all_known() -> bool:
-        with runtime.reading() as session:
-            return all(session.get(StudentView, s) for s in students) and all(
-                session.get(CompanyView, c) for c in companies
-            )
-
-    wait_until(all_known)
-
-
-def stored_events(runtime: ServiceRuntime) -> int:
-    with runtime.reading() as session:
-        return int(session.exec(select(func.count()).select_from(DatingEventRecord)).one())
+Body = Callable[..., dict[str, Any]]
 
 
 def download_names(content_disposition: str) -> tuple[str, str]:
@@ -84,55 +32,25 @@ def download_names(content_disposition: str) -> tuple[str, str]:
     return unquote(encoded.group(1), errors="strict"), fallback.group(1)
 
 
-def seed_matches(runtime: ServiceRuntime, matches: list[tuple[str, str, str, float]]) -> None:
-    with runtime.transaction() as session:
-        for student_id, vacancy_id, company_id, score in matches:
-            session.add(
-                MatchRecord(
-                    student_id=student_id,
-                    vacancy_id=vacancy_id,
-                    company_id=company_id,
-                    vacancy_title=f"Vacancy {vacancy_id}",
-                    score=score,
-                    found_basis="1.1",
-                )
-            )
-
-
-def event_body(**changes: Any) -> dict[str, Any]:
-    return {
-        "name": "Company Dating Aarhus",
-        "venue": "Navitas",
-        "slot_minutes": 8,
-        "slot_starts": [(START + timedelta(minutes=10 * k)).isoformat() for k in range(3)],
-        "breaks": [2],
-        "companies": [
-            {"company_id": "nordlys", "name": "Nordlys Software ApS", "tables": 2},
-            {"company_id": "vestas", "name": "Vestas Wind Systems"},
-        ],
-        "students": [
-            {"student_id": "kwame", "max_dates": 2},
-            {"student_id": "ana", "max_dates": 2},
-            {"student_id": "li", "max_dates": 1},
-        ],
-        "must_meet": [{"student_id": "li", "company_id": "vestas"}],
-        **changes,
-    }
-
-
 def dates_of(schedule: dict[str, Any]) -> set[tuple[str, str, float, bool]]:
     return {
         (d["student_id"], d["company_id"], d["score"], d["must_meet"]) for d in schedule["dates"]
     }
 
 
-def test_an_event_is_planned_stored_and_sent_to_every_participant(
-    service_settings: Callable[..., Any], kafka_bootstrap: str, region: str
+def test_an_event_is_created_read_and_downloaded_over_http(
+    service_settings: Callable[..., Any],
+    kafka_bootstrap: str,
+    region: str,
+    start: datetime,
+    event_body: Body,
+    register: Callable[..., None],
+    seed_matches: Callable[..., None],
 ) -> None:
     app = create_app(service_settings("matching"))
     runtime: ServiceRuntime = app.state.runtime
     with TestClient(app) as client:
-        register(runtime, kafka_bootstrap)
+        register(runtime)
         seed_matches(
             runtime,
             [
@@ -181,33 +99,9 @@ def test_an_event_is_planned_stored_and_sent_to_every_participant(
         assert ics.headers["content-type"].startswith("text/calendar")
         calendar = Calendar.from_ical(ics.text)
         starts = sorted(e.decoded("DTSTART") for e in calendar.walk("VEVENT"))
-        assert starts == [START, START + timedelta(minutes=20)]
+        assert starts == [start, start + timedelta(minutes=20)]
         company = client.get(f"/v1/dating-events/{event_id}/companies/nordlys/agenda.ics")
         assert len(Calendar.from_ical(company.text).walk("VEVENT")) == 2
-
-        records = asyncio.run(read_topic(kafka_bootstrap, DATING_AGENDAS.name(region), count=5))
-        events = [decode_event(DATING_AGENDAS, list(r.headers), r.value) for r in records]
-        assert all(isinstance(e, DatingAgendaIssued) for e in events)
-        pairs = zip(records, events, strict=True)
-        keyed = sorted((r.key.decode(), e.data.participant_kind) for r, e in pairs)
-        assert keyed == [
-            ("ana", "student"),
-            ("kwame", "student"),
-            ("li", "student"),
-            ("nordlys", "company"),
-            ("vestas", "company"),
-        ]
-        sent = {e.data.participant_id: e.data for e in events}
-        assert [(s.counterpart_id, s.score) for s in sent["ana"].slots] == [
-            (d["counterpart_id"], d["score"]) for d in ana["dates"]
-        ]
-        assert sent["li"].slots[0].must_meet
-        assert sent["vestas"].slots[0].counterpart_kind == "student"
-        # A company's agenda names the students it meets, where the operator gave names.
-        nordlys = {(s.counterpart_id, s.counterpart_name) for s in sent["nordlys"].slots}
-        assert nordlys == {("kwame", None), ("ana", "Ana Souza")}
-        attached = Calendar.from_ical(sent["ana"].icalendar).walk("VEVENT")
-        assert len(attached) == 2 and {e.data.dating_event_id for e in events} == {event_id}
 
         # What Company Dating holds on a student is shown, and goes when they are forgotten.
         held = client.get("/v1/privacy/students/ana").json()["holds"]["dating_events"]
@@ -227,11 +121,11 @@ def test_an_event_is_planned_stored_and_sent_to_every_participant(
 
 
 def test_refusals_name_the_field_or_the_constraint(
-    service_settings: Callable[..., Any], kafka_bootstrap: str
+    service_settings: Callable[..., Any], event_body: Body, register: Callable[..., None]
 ) -> None:
     app = create_app(service_settings("matching"))
     with TestClient(app) as client:
-        register(app.state.runtime, kafka_bootstrap)
+        register(app.state.runtime)
         malformed = client.post("/v1/dating-events", json=event_body(breaks=[5]))
         assert malformed.status_code == 422
         [problem] = malformed.json()["detail"]
@@ -277,6 +171,8 @@ def test_refusals_name_the_field_or_the_constraint(
 
 def test_a_line_break_in_a_name_or_id_is_refused_naming_the_field(
     service_settings: Callable[..., Any],
+    event_body: Body,
+    stored_events: Callable[[ServiceRuntime], int],
 ) -> None:
     app = create_app(service_settings("matching"))
     with TestClient(app) as client:
@@ -311,13 +207,16 @@ def test_a_line_break_in_a_name_or_id_is_refused_naming_the_field(
         assert stored_events(app.state.runtime) == 0
 
 
-def test_participants_matching_does_not_know_are_refused_and_sent_nothing(
-    service_settings: Callable[..., Any], kafka_bootstrap: str, region: str
+def test_participants_matching_does_not_know_are_refused_naming_each_place(
+    service_settings: Callable[..., Any],
+    event_body: Body,
+    register: Callable[..., None],
+    stored_events: Callable[[ServiceRuntime], int],
 ) -> None:
     app = create_app(service_settings("matching"))
     runtime: ServiceRuntime = app.state.runtime
     with TestClient(app) as client:
-        register(runtime, kafka_bootstrap, students=["kwame", "ana"], companies=["nordlys"])
+        register(runtime, students=["kwame", "ana"], companies=["nordlys"])
         body = event_body(
             students=[
                 {"student_id": "kwame", "max_dates": 2},
@@ -343,48 +242,24 @@ def test_participants_matching_does_not_know_are_refused_and_sent_nothing(
         ]
         assert stored_events(runtime) == 0
 
-        # A student who withdraws consent to matching is no longer known to it either.
-        asyncio.run(
-            publish(kafka_bootstrap, [upserted(region, "ana", 2, name="Ana", consents=NO_MATCHING)])
-        )
-        wait_until(lambda: client.get("/v1/students/ana/matches").status_code == 404)
-        known = event_body(
-            companies=[{"company_id": "nordlys", "name": "Nordlys Software ApS", "tables": 2}],
-            students=[{"student_id": "kwame", "max_dates": 2}, {"student_id": "ana"}],
-            must_meet=[],
-        )
-        known["students"][1]["max_dates"] = 1
-        withdrawn = client.post("/v1/dating-events", json=known)
-        assert withdrawn.status_code == 422
-        assert [p["field"] for p in withdrawn.json()["detail"]] == ["body.students.1.student_id"]
-        assert stored_events(runtime) == 0
-
-        # Only the event of known participants is sent: nothing went out for the refused.
-        known["students"] = known["students"][:1]
-        created = client.post("/v1/dating-events", json=known)
-        assert created.status_code == 201, created.text
-        records = asyncio.run(
-            read_topic(kafka_bootstrap, DATING_AGENDAS.name(region), count=3, timeout=5)
-        )
-        sent = [decode_event(DATING_AGENDAS, list(r.headers), r.value) for r in records]
-        assert sorted(e.data.participant_id for e in sent) == ["kwame", "nordlys"]
-        assert {e.data.dating_event_id for e in sent} == {created.json()["dating_event_id"]}
-        assert stored_events(runtime) == 1
-
 
 def test_slot_starts_in_1970_the_year_0120_or_years_ahead_are_refused(
-    service_settings: Callable[..., Any], kafka_bootstrap: str
+    service_settings: Callable[..., Any],
+    start: datetime,
+    event_body: Body,
+    register: Callable[..., None],
+    stored_events: Callable[[ServiceRuntime], int],
 ) -> None:
     app = create_app(service_settings("matching"))
     with TestClient(app) as client:
-        register(app.state.runtime, kafka_bootstrap)
-        later = [(START + timedelta(minutes=10 * k)).isoformat() for k in (1, 2)]
+        register(app.state.runtime)
+        later = [(start + timedelta(minutes=10 * k)).isoformat() for k in (1, 2)]
         for starts, field, says in [
             ([0, *later], "body.slot_starts.0", "should be a date and time with its UTC offset"),
             (["1970-01-01T00:00:00Z", *later], "body.slot_starts.0", "in the past"),
             ([*later, "0120-03-12T14:00:00+01:00"], "body.slot_starts.2", "in the past"),
             (
-                [*later, (START + timedelta(days=3 * 365)).isoformat()],
+                [*later, (start + timedelta(days=3 * 365)).isoformat()],
                 "body.slot_starts.2",
                 "more than two years from now",
             ),
@@ -401,12 +276,15 @@ def test_slot_starts_in_1970_the_year_0120_or_years_ahead_are_refused(
 
 
 def test_names_in_any_language_reach_the_calendars_and_the_file_names(
-    service_settings: Callable[..., Any], kafka_bootstrap: str
+    service_settings: Callable[..., Any],
+    event_body: Body,
+    register: Callable[..., None],
+    seed_matches: Callable[..., None],
 ) -> None:
     app = create_app(service_settings("matching"))
     runtime: ServiceRuntime = app.state.runtime
     with TestClient(app) as client:
-        register(runtime, kafka_bootstrap, ["lucia", "kubra"], ["aero", "smorrebrod"])
+        register(runtime, ["lucia", "kubra"], ["aero", "smorrebrod"])
         seed_matches(runtime, [("lucia", "v-1", "aero", 0.7), ("kubra", "v-1", "aero", 0.8)])
         body = event_body(
             venue="Navitas, Inge Lehmanns Gade 10; 8000 Aarhus C",

@@ -1,4 +1,5 @@
-"""Company Dating events and their schedules, and the pair scores they are planned on."""
+"""Company Dating's tables: each event with its companies, students and dates, and the
+queries that store, load, show and forget them."""
 
 from __future__ import annotations
 
@@ -8,15 +9,15 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, insert
 from sqlmodel import Field, Session, SQLModel, col, delete, select
 
-from interlocality.matching.dating import (
+from interlocality.matching.dating.models import (
     DatingCompany,
     DatingEventRequest,
     DatingSchedule,
     DatingStudent,
     ScheduledDate,
     ScheduleTotals,
-    build_schedule,
 )
+from interlocality.matching.dating.plan import build_schedule
 
 __all__ = [
     "DATING_TABLES",
@@ -29,8 +30,6 @@ __all__ = [
     "load_dating_event",
     "save_dating_event",
 ]
-
-# Bound parameters per query stay well under SQLite's limit (32,766).
 
 
 class DatingEventRecord(SQLModel, table=True):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -278,3 +280,53 @@ def test_consents_take_only_true_or_false(service_settings: Callable[..., object
         assert [p["field"] for p in refused.json()["detail"]] == ["body.analytics"]
         given = client.put(f"/v1/students/{student_id}/consents", json={"analytics": False})
         assert given.json()["consents"]["analytics"]["granted"] is False
+
+
+def test_writers_racing_on_one_student_lose_no_update(
+    service_settings: Callable[..., object],
+    staged_snapshots: Callable[..., list[tuple[str, dict[str, Any]]]],
+) -> None:
+    settings = service_settings("profiles")
+    with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
+        student_id = client.post("/v1/students", json=student()).json()["student_id"]
+        writers: list[Callable[[], Any]] = [
+            lambda i=i: client.put(f"/v1/students/{student_id}", json=student(name=f"W{i}"))
+            for i in range(6)
+        ]
+        writers.append(
+            lambda: client.put(
+                f"/v1/students/{student_id}/consents",
+                json={"matching": True, "notifications": True, "analytics": False},
+            )
+        )
+        start = threading.Barrier(len(writers))
+
+        def write(writer: Callable[[], Any]) -> Any:
+            start.wait()
+            return writer()
+
+        with ThreadPoolExecutor(len(writers)) as pool:
+            answers = list(pool.map(write, writers))
+        assert [a.status_code for a in answers] == [200] * len(writers)
+        final = client.get(f"/v1/students/{student_id}").json()
+        snapshots = staged_snapshots(client.app.state.runtime.engine, student_id)  # type: ignore[attr-defined]
+
+    versions = [data["version"] for _, data in snapshots]
+    assert sorted(versions) == list(range(1, len(writers) + 2)), versions
+    assert len({event_id for event_id, _ in snapshots}) == len(snapshots)
+    assert final["version"] == len(writers) + 1
+    # Each snapshot is its predecessor with one writer's change: none was written over.
+    by_version = {data["version"]: data for _, data in snapshots}
+    names = {f"W{i}" for i in range(6)}
+    withdrawn = 0
+    for version in range(2, len(writers) + 2):
+        before, after = by_version[version - 1], by_version[version]
+        granted = {name: c["granted"] for name, c in after["consents"].items()}
+        if after["name"] != before["name"]:
+            names.remove(after["name"])  # a replacement: every consent given again
+            assert granted == {"matching": True, "notifications": True, "analytics": True}
+        else:
+            withdrawn += 1  # the withdrawal of the analytics consent
+            assert granted == {"matching": True, "notifications": True, "analytics": False}
+    assert not names and withdrawn == 1
+    assert final == by_version[len(writers) + 1]

@@ -4,26 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
+import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
-from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
-from interlocality.common.cloudevents import encode_event
 from interlocality.common.outbox import OutboxMessage
-from interlocality.common.testing import eventually, read_topic
-from interlocality.contracts.notifications import (
-    NotificationPreferencesChanged,
-    PreferencesChange,
-)
-from interlocality.contracts.students import NotificationPreferences
-from interlocality.contracts.topics import PREFERENCES, STUDENTS
+from interlocality.common.testing import read_topic
+from interlocality.contracts.topics import STUDENTS
 from interlocality.profiles.app import create_app
 from interlocality.profiles.store import StudentRecord
 
@@ -210,53 +203,6 @@ def test_bodies_over_one_mebibyte_are_refused(service_settings: Callable[..., ob
         assert stored_rows(client) == (0, 0)
 
 
-def test_preferences_changed_through_a_link_are_applied_and_published(
-    service_settings: Callable[..., object], kafka_bootstrap: str
-) -> None:
-    settings = service_settings("profiles")
-    region = settings.region  # type: ignore[attr-defined]
-    with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
-        student_id = client.post("/v1/students", json=student()).json()["student_id"]
-        change = NotificationPreferencesChanged(
-            source=f"/interlocality/{region}/notifications",
-            region=region,
-            subject=student_id,
-            data=PreferencesChange(
-                student_id=student_id,
-                preferences=NotificationPreferences(frequency="weekly", channels=["email"]),
-                notifications_consent=False,
-                changed_at=datetime.now(UTC),
-            ),
-        )
-
-        async def publish() -> None:
-            producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-            await producer.start()
-            try:
-                for _ in range(2):  # redelivered: applied once
-                    record = encode_event(change, PREFERENCES.name(region))
-                    await producer.send_and_wait(
-                        record.topic, value=record.value, key=record.key, headers=record.headers
-                    )
-            finally:
-                await producer.stop()
-
-        asyncio.run(publish())
-
-        def applied() -> dict[str, Any] | None:
-            profile = client.get(f"/v1/students/{student_id}").json()
-            return profile if profile["version"] == 2 else None
-
-        profile = asyncio.run(eventually(applied))
-        assert profile["notification_preferences"]["frequency"] == "weekly"
-        assert profile["consents"]["notifications"]["granted"] is False
-        assert profile["consents"]["matching"]["granted"] is True
-        records = asyncio.run(read_topic(kafka_bootstrap, STUDENTS.name(region), count=2))
-        assert [json.loads(r.value)["version"] for r in records] == [1, 2]
-        time.sleep(1.0)
-        assert client.get(f"/v1/students/{student_id}").json()["version"] == 2
-
-
 def test_consents_take_only_true_or_false(service_settings: Callable[..., object]) -> None:
     with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
         for loose in (0, 1, "yes", "on", "t", "false", None):
@@ -278,3 +224,86 @@ def test_consents_take_only_true_or_false(service_settings: Callable[..., object
         assert [p["field"] for p in refused.json()["detail"]] == ["body.analytics"]
         given = client.put(f"/v1/students/{student_id}/consents", json={"analytics": False})
         assert given.json()["consents"]["analytics"]["granted"] is False
+
+
+def test_consent_withdrawal_and_export(service_settings: Callable[..., object]) -> None:
+    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+        created = client.post(
+            "/v1/students",
+            json={
+                "name": "Elif",
+                "email": "elif@students.example.org",
+                "engagement_kinds": ["graduate_job"],
+                "residence_status": "non_eu_student",
+            },
+        ).json()
+        assert created["permitted_work"]["hours_per_week_term"] == 20.8
+        student_id = created["student_id"]
+        withdrawn = client.put(
+            f"/v1/students/{student_id}/consents",
+            json={"matching": False, "notifications": True, "analytics": True},
+        ).json()
+        assert withdrawn["consents"]["matching"]["granted"] is False
+        assert withdrawn["version"] == 2
+        export = client.get(f"/v1/students/{student_id}/export").json()
+        assert export["profile"]["name"] == "Elif"
+        assert export["profile"]["consents"]["matching"]["granted"] is False
+        held = client.get(f"/v1/privacy/students/{student_id}").json()
+        assert held["holds"]["profile"]["email"] == "elif@students.example.org"
+
+
+def test_skill_search_is_ranked_and_typo_tolerant(service_settings: Callable[..., object]) -> None:
+    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+        hits = client.get("/v1/skills", params={"q": "pyton programing", "limit": 3}).json()
+        assert hits[0]["uri"] == PYTHON
+        assert client.get("/v1/skills", params={"q": ""}).status_code == 422
+
+
+def test_writers_racing_on_one_student_lose_no_update(
+    service_settings: Callable[..., object],
+    staged_snapshots: Callable[..., list[tuple[str, dict[str, Any]]]],
+) -> None:
+    settings = service_settings("profiles")
+    with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
+        student_id = client.post("/v1/students", json=student()).json()["student_id"]
+        writers: list[Callable[[], Any]] = [
+            lambda i=i: client.put(f"/v1/students/{student_id}", json=student(name=f"W{i}"))
+            for i in range(6)
+        ]
+        writers.append(
+            lambda: client.put(
+                f"/v1/students/{student_id}/consents",
+                json={"matching": True, "notifications": True, "analytics": False},
+            )
+        )
+        start = threading.Barrier(len(writers))
+
+        def write(writer: Callable[[], Any]) -> Any:
+            start.wait()
+            return writer()
+
+        with ThreadPoolExecutor(len(writers)) as pool:
+            answers = list(pool.map(write, writers))
+        assert [a.status_code for a in answers] == [200] * len(writers)
+        final = client.get(f"/v1/students/{student_id}").json()
+        snapshots = staged_snapshots(client.app.state.runtime.engine, student_id)  # type: ignore[attr-defined]
+
+    versions = [data["version"] for _, data in snapshots]
+    assert sorted(versions) == list(range(1, len(writers) + 2)), versions
+    assert len({event_id for event_id, _ in snapshots}) == len(snapshots)
+    assert final["version"] == len(writers) + 1
+    # Each snapshot is its predecessor with one writer's change: none was written over.
+    by_version = {data["version"]: data for _, data in snapshots}
+    names = {f"W{i}" for i in range(6)}
+    withdrawn = 0
+    for version in range(2, len(writers) + 2):
+        before, after = by_version[version - 1], by_version[version]
+        granted = {name: c["granted"] for name, c in after["consents"].items()}
+        if after["name"] != before["name"]:
+            names.remove(after["name"])  # a replacement: every consent given again
+            assert granted == {"matching": True, "notifications": True, "analytics": True}
+        else:
+            withdrawn += 1  # the withdrawal of the analytics consent
+            assert granted == {"matching": True, "notifications": True, "analytics": False}
+    assert not names and withdrawn == 1
+    assert final == by_version[len(writers) + 1]

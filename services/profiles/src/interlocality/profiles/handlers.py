@@ -2,46 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from functools import partial
 
 from sqlmodel import Session
 
 from interlocality.common.service import ServiceRuntime
-from interlocality.common.work_rules import WorkRules
 from interlocality.contracts.notifications import NotificationPreferencesChanged
 from interlocality.contracts.topics import PREFERENCES
-from interlocality.profiles.api import snapshot_event
-from interlocality.profiles.store import StudentRecord
+from interlocality.profiles.service import StudentService
 
-__all__ = ["register_kafka_handlers"]
+__all__ = ["on_preferences_changed", "subscribe"]
 
 
-def register_kafka_handlers(runtime: ServiceRuntime, rules: WorkRules) -> None:
+def on_preferences_changed(
+    service: StudentService, event: NotificationPreferencesChanged, session: Session
+) -> None:
     """Apply preferences changed and unsubscriptions made through notifications' links."""
+    service.change_preferences(session, event.data)
 
-    def on_preferences_changed(event: NotificationPreferencesChanged, session: Session) -> None:
-        change = event.data
-        record = session.get(StudentRecord, change.student_id)
-        if record is None:
-            return  # erased meanwhile
-        preferences = change.preferences.model_dump(mode="json")
-        consent = record.consents.get("notifications") or {}
-        document_changed = record.document.get("notification_preferences") != preferences
-        consent_changed = consent.get("granted") != change.notifications_consent
-        if not document_changed and not consent_changed:
-            return  # a redelivery, or nothing new
-        record.document = {**record.document, "notification_preferences": preferences}
-        if consent_changed:
-            record.consents = {
-                **record.consents,
-                "notifications": {
-                    "granted": change.notifications_consent,
-                    "at": change.changed_at.isoformat(),
-                },
-            }
-        record.version += 1
-        record.updated_at = max(datetime.now(UTC), change.changed_at)
-        session.add(record)
-        runtime.emit(session, snapshot_event(runtime, record, rules))
 
-    runtime.consume(PREFERENCES, {NotificationPreferencesChanged: on_preferences_changed})
+def subscribe(runtime: ServiceRuntime, service: StudentService) -> None:
+    """Register the handlers of the topics profiles consumes."""
+    runtime.consume(
+        PREFERENCES, {NotificationPreferencesChanged: partial(on_preferences_changed, service)}
+    )

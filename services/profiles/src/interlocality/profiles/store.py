@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, col, select
 
-__all__ = ["TABLES", "StudentRecord", "all_students", "page_of_students", "students_by_external_id"]
+__all__ = [
+    "TABLES",
+    "StudentRecord",
+    "all_students",
+    "locked_students",
+    "page_of_students",
+    "student_with_external_id",
+    "students_by_external_id",
+]
 
 
 class StudentRecord(SQLModel, table=True):
@@ -74,3 +82,30 @@ def students_by_external_id(
         select(StudentRecord).where(col(StudentRecord.external_id).in_(list(external_ids)))
     ).all()
     return {row.external_id: row for row in rows if row.external_id}
+
+
+def student_with_external_id(session: Session, external_id: str) -> StudentRecord | None:
+    """The stored student the operator knows as ``external_id``."""
+    return session.exec(
+        select(StudentRecord).where(StudentRecord.external_id == external_id)
+    ).first()
+
+
+def locked_students(session: Session, student_ids: Collection[str]) -> dict[str, StudentRecord]:
+    """The stored students among ``student_ids``, read to be changed.
+
+    On PostgreSQL the rows stay locked until ``session``'s transaction ends: a second
+    writer waits, then reads what the first one wrote. They are locked in id order, so two
+    writers of the same students never wait for each other in a circle. (SQLite lets one
+    writer at a time in.) The session's copies are refreshed from the rows read.
+    """
+    if not student_ids:
+        return {}
+    statement = (
+        select(StudentRecord)
+        .where(col(StudentRecord.id).in_(sorted(student_ids)))
+        .order_by(col(StudentRecord.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {record.id: record for record in session.exec(statement).all()}

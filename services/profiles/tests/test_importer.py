@@ -173,39 +173,6 @@ def test_a_file_in_the_wrong_shape_is_refused_before_any_row_is_read(
         assert client.get("/v1/students").json()["total"] == 0
 
 
-def test_consent_withdrawal_and_export(service_settings: Callable[..., Any]) -> None:
-    with TestClient(create_app(service_settings("profiles"))) as client:
-        created = client.post(
-            "/v1/students",
-            json={
-                "name": "Elif",
-                "email": "elif@students.example.org",
-                "engagement_kinds": ["graduate_job"],
-                "residence_status": "non_eu_student",
-            },
-        ).json()
-        assert created["permitted_work"]["hours_per_week_term"] == 20.8
-        student_id = created["student_id"]
-        withdrawn = client.put(
-            f"/v1/students/{student_id}/consents",
-            json={"matching": False, "notifications": True, "analytics": True},
-        ).json()
-        assert withdrawn["consents"]["matching"]["granted"] is False
-        assert withdrawn["version"] == 2
-        export = client.get(f"/v1/students/{student_id}/export").json()
-        assert export["profile"]["name"] == "Elif"
-        assert export["profile"]["consents"]["matching"]["granted"] is False
-        held = client.get(f"/v1/privacy/students/{student_id}").json()
-        assert held["holds"]["profile"]["email"] == "elif@students.example.org"
-
-
-def test_skill_search_is_ranked_and_typo_tolerant(service_settings: Callable[..., Any]) -> None:
-    with TestClient(create_app(service_settings("profiles"))) as client:
-        hits = client.get("/v1/skills", params={"q": "pyton programing", "limit": 3}).json()
-        assert hits[0]["uri"] == PYTHON
-        assert client.get("/v1/skills", params={"q": ""}).status_code == 422
-
-
 def test_csv_consents_are_yes_or_no_and_anything_else_is_reported(
     service_settings: Callable[..., Any],
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from dataclasses import replace
@@ -347,3 +348,175 @@ def test_translation_gaps_lists_the_missing_pairs(partial_templates: Path) -> No
     )
 
     assert translation_gaps(partial_templates) == expected
+
+
+# The golden recordings: every message in every locale, as in ``golden/messages/<locale>.txt``.
+# They are reviewed like code: a change to a template or a catalogue shows as a diff of what
+# readers get. After a deliberate change, rewrite them with ``UPDATE_GOLDEN=1 pytest
+# services/notifications/tests/test_messages.py`` and read the diff before committing it.
+
+GOLDEN = Path(__file__).parent / "golden" / "messages"
+# Every line of the templates: known and unknown kinds and relations, a closed vacancy,
+# a missing company, start, deadline and skills, and markup in what others wrote.
+FULL = Opportunity(
+    vacancy_id="v-1",
+    title="R&D intern <data>",
+    company_name="Østergaard & Muñoz ApS",
+    kind="internship",
+    location="Århus",
+    remote="hybrid",
+    deadline=date(2025, 12, 5),
+    start_date=date(2026, 2, 1),
+    score=0.825,
+    matched=(
+        SkillLine("SQL", None, "exact"),
+        SkillLine("Python", "Java", "sibling"),
+        SkillLine("Machine learning", "Deep learning", "narrower"),
+        SkillLine("Databases", "PostgreSQL", "broader"),
+        SkillLine("Go", "Rust", "cousin"),
+    ),
+    missing=("Docker", "Kubernetes"),
+    cautions=("You may work at most 20 hours a week during the semester.",),
+)
+SPARSE = Opportunity(
+    vacancy_id="v-2",
+    title="Thesis on İzmir's ports",
+    company_name="",
+    kind="apprenticeship",
+    location="",
+    remote="remote",
+    deadline=None,
+    start_date=None,
+    score=0.5,
+    matched=(),
+    missing=(),
+    available=False,
+)
+ON_SITE = Opportunity(
+    vacancy_id="v-3",
+    title="Student job in logistics",
+    company_name="Volt Nord A/S",
+    kind="student_job",
+    location="Vaasa",
+    remote="on_site",
+    deadline=date(2026, 3, 31),
+    start_date=None,
+    score=0.61,
+    matched=(SkillLine("Supply chain management", None, "exact"),),
+    missing=("SAP ERP",),
+)
+# The kinds the other cases do not show, each as its own vacancy.
+OTHER_KINDS = [
+    replace(ON_SITE, vacancy_id=f"v-{kind}", kind=kind, title=title)
+    for kind, title in [
+        ("thesis", "Thesis"),
+        ("graduate_job", "Graduate job"),
+        ("company_project", "Company project"),
+    ]
+]
+
+
+def meeting(day: int, hour: int, minute: int, table: int, name: str) -> AgendaLine:
+    start = datetime(2026, 3, day, hour, minute, tzinfo=UTC)
+    return AgendaLine(start, start + timedelta(minutes=20), table, name)
+
+
+SLOTS = [
+    meeting(30, 9, 0, 3, "Kattegat Analytics ApS"),
+    meeting(28, 8, 30, 7, "Åsa Lindqvist & Co <AB>"),  # in winter time, the 30th in summer time
+    meeting(30, 8, 30, 1, "Volt Nord A/S"),
+]
+
+
+def golden_cases(locale: str) -> list[tuple[str, RenderedMessage]]:
+    """What each case renders in ``locale``, by name."""
+    return [
+        (
+            "match, everything known",
+            render_match(locale, "Søren Østergaard", FULL, LINKS, "Europe/Copenhagen"),
+        ),
+        (
+            "match, closed and little known",
+            render_match(locale, "Begoña Muñoz", SPARSE, LINKS, "Europe/Rome"),
+        ),
+        (
+            "daily digest of one",
+            render_digest(locale, "Elif Yılmaz", "daily", [FULL], LINKS, "Europe/Berlin"),
+        ),
+        (
+            "weekly digest, one more",
+            render_digest(
+                locale,
+                "Åsa Lindqvist",
+                "weekly",
+                [SPARSE, ON_SITE],
+                LINKS,
+                "Europe/Helsinki",
+                more=1,
+            ),
+        ),
+        (
+            "daily digest, more left out",
+            render_digest(
+                locale, "Søren Østergaard", "daily", OTHER_KINDS, LINKS, "Europe/Amsterdam", more=4
+            ),
+        ),
+        (
+            "agenda to a student",
+            render_agenda(
+                locale,
+                "Elif Yılmaz",
+                "Company Dating Århus",
+                "Navitas, Inge Lehmanns Gade 10",
+                SLOTS,
+                "Europe/Copenhagen",
+                LINKS,
+            ),
+        ),
+        (
+            "agenda to a company contact",
+            render_agenda(
+                locale,
+                "Begoña Muñoz",
+                "Company Dating Vaasa",
+                None,
+                SLOTS[:1],
+                "Europe/Helsinki",
+                None,
+            ),
+        ),
+        (
+            "agenda without meetings",
+            render_agenda(
+                locale,
+                "Åsa Lindqvist",
+                "Company Dating Århus",
+                "Navitas",
+                [],
+                "Europe/Copenhagen",
+                LINKS,
+            ),
+        ),
+    ]
+
+
+def golden_recording(locale: str) -> str:
+    parts = []
+    for name, message in golden_cases(locale):
+        parts.append(
+            f"##### {name} ({message.locale})\n"
+            f"Subject: {message.subject}\n"
+            f"----- text\n{message.text}"
+            f"----- html\n{message.html}"
+        )
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_message_reads_as_recorded(locale: str) -> None:
+    golden = GOLDEN / f"{locale}.txt"
+    actual = golden_recording(locale)
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(actual, encoding="utf-8")
+    assert actual == golden.read_text(encoding="utf-8")

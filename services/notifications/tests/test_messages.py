@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from html import unescape
@@ -12,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po, write_po
 
+from interlocality.notifications.catalogues import CATALOGUES
 from interlocality.notifications.messages import (
     KINDS,
     LOCALES,
-    TEMPLATES,
     AgendaLine,
     Links,
     Opportunity,
@@ -304,31 +305,61 @@ def test_naive_agenda_times_and_unknown_frequencies_are_refused() -> None:
         render_digest("en", "Ana", "hourly", [opportunity()], LINKS, ZONE)
 
 
-def test_the_shipped_templates_cover_every_locale_and_kind() -> None:
+def test_the_shipped_catalogues_translate_every_word_of_every_kind() -> None:
     gaps = translation_gaps()
 
-    assert not gaps, "templates missing for: " + ", ".join(f"{loc}/{kind}" for loc, kind in gaps)
+    assert not gaps, "words missing for: " + ", ".join(f"{loc}/{kind}" for loc, kind in gaps)
 
 
 @pytest.fixture
-def partial_templates(tmp_path: Path) -> Path:
-    """English templates, and German only for a match."""
-    shutil.copytree(TEMPLATES / "en", tmp_path / "en")
-    (tmp_path / "de").mkdir()
-    shutil.copy(TEMPLATES / "de" / "match.jinja", tmp_path / "de" / "match.jinja")
+def partial_catalogues(tmp_path: Path) -> Path:
+    """Only a German catalogue, and it lacks "Application deadline"."""
+    with (CATALOGUES / "de.po").open("rb") as file:
+        german = read_po(file, locale="de")
+    del german["Application deadline"]
+    with (tmp_path / "de.po").open("wb") as file:
+        write_po(file, german)
     return tmp_path
 
 
-def test_a_missing_translation_falls_back_to_english(partial_templates: Path) -> None:
-    templates = Templates(partial_templates)
+def test_a_word_the_catalogue_lacks_reads_in_english(partial_catalogues: Path) -> None:
+    templates = Templates(partial_catalogues)
 
-    digest = templates.render_digest("de", "Ana", "daily", [opportunity()], LINKS, ZONE)
     match = templates.render_match("de", "Ana", opportunity(), LINKS, ZONE)
-    agenda = templates.render_agenda("de", "Ana", "Company Dating", None, [], ZONE, None)
+    digest = templates.render_digest("de", "Ana", "daily", [opportunity()], LINKS, ZONE)
 
-    assert digest.locale == "en" and DEADLINE["en"] in digest.text
-    assert agenda.locale == "en"
-    assert match.locale == "de" and "Praktikum" in match.text and DEADLINE["de"] in match.text
+    for message in (match, digest):
+        assert message.locale == "de"
+        assert "Praktikum" in message.text and "Praktikum" in message.html
+        assert "Application deadline" in message.text and "Application deadline" in message.html
+        assert "Bewerbungsfrist" not in message.text
+        assert DEADLINE["de"] in message.text  # dates still as the locale writes them
+    assert "Application deadline: 5. Dezember 2025\n" in match.text
+
+
+def test_a_new_locale_is_a_catalogue(tmp_path: Path) -> None:
+    swedish = Catalog(locale="sv")
+    swedish.add("Hi %(name)s,", "Hej %(name)s,")
+    swedish.add("Internship", "Praktik")
+    swedish.add(
+        ("%(num)s new match", "%(num)s new matches"),
+        ("%(num)s ny matchning", "%(num)s nya matchningar"),
+    )
+    with (tmp_path / "sv.po").open("wb") as file:
+        write_po(file, swedish)
+    templates = Templates(tmp_path)
+
+    match = templates.render_match("sv-SE", "Åsa Lindqvist", opportunity(), LINKS, ZONE)
+    one = templates.render_digest("sv", "Åsa", "daily", [opportunity()], LINKS, ZONE)
+    three = templates.render_digest("sv", "Åsa", "daily", [opportunity()], LINKS, ZONE, more=2)
+
+    assert match.locale == "sv" and '<html lang="sv">' in match.html
+    assert match.text.startswith("Hej Åsa Lindqvist,\n")
+    assert "Praktik" in match.text and "5 december 2025" in match.text
+    assert "Application deadline" in match.text  # not translated: English
+    assert one.subject == "Your daily digest: 1 ny matchning"
+    assert three.subject == "Your daily digest: 3 nya matchningar"
+    assert translation_gaps(tmp_path)  # the shipped locales have no catalogue here
 
 
 def test_an_unknown_locale_falls_back_to_english_and_a_region_is_ignored() -> None:
@@ -339,15 +370,15 @@ def test_an_unknown_locale_falls_back_to_english_and_a_region_is_ignored() -> No
     assert regional.locale == "de" and DEADLINE["de"] in regional.text
 
 
-def test_translation_gaps_lists_the_missing_pairs(partial_templates: Path) -> None:
+def test_translation_gaps_lists_the_kinds_with_a_word_in_english(
+    partial_catalogues: Path,
+) -> None:
     expected = sorted(
-        (locale, kind)
-        for locale in LOCALES
-        for kind in KINDS
-        if locale != "en" and (locale, kind) != ("de", "match")
+        [(locale, kind) for locale in LOCALES if locale not in ("en", "de") for kind in KINDS]
+        + [("de", "digest"), ("de", "match")]
     )
 
-    assert translation_gaps(partial_templates) == expected
+    assert translation_gaps(partial_catalogues) == expected
 
 
 # The golden recordings: every message in every locale, as in ``golden/messages/<locale>.txt``.

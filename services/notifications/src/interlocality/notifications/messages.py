@@ -109,7 +109,8 @@ class AgendaLine:
 
 @dataclass(frozen=True)
 class RenderedMessage:
-    """A message ready to send, and the locale whose template wrote it."""
+    """A message ready to send, and the locale that wrote it (English when the reader's
+    has no catalogue)."""
 
     subject: str
     text: str
@@ -129,7 +130,7 @@ class Templates:
         for it, else English. ``locale`` may carry a region (``de-AT``); only the language
         counts."""
         spoken = language(locale)
-        if (self.catalogues / f"{spoken}.po").is_file():
+        if spoken.isalpha() and (self.catalogues / f"{spoken}.po").is_file():
             return spoken
         return FALLBACK_LOCALE
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import shutil
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from html import unescape
@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po, write_po
 
+from interlocality.notifications.catalogues import CATALOGUES
 from interlocality.notifications.messages import (
     KINDS,
     LOCALES,
-    TEMPLATES,
     AgendaLine,
     Links,
     Opportunity,
@@ -303,31 +305,61 @@ def test_naive_agenda_times_and_unknown_frequencies_are_refused() -> None:
         render_digest("en", "Ana", "hourly", [opportunity()], LINKS, ZONE)
 
 
-def test_the_shipped_templates_cover_every_locale_and_kind() -> None:
+def test_the_shipped_catalogues_translate_every_word_of_every_kind() -> None:
     gaps = translation_gaps()
 
-    assert not gaps, "templates missing for: " + ", ".join(f"{loc}/{kind}" for loc, kind in gaps)
+    assert not gaps, "words missing for: " + ", ".join(f"{loc}/{kind}" for loc, kind in gaps)
 
 
 @pytest.fixture
-def partial_templates(tmp_path: Path) -> Path:
-    """English templates, and German only for a match."""
-    shutil.copytree(TEMPLATES / "en", tmp_path / "en")
-    (tmp_path / "de").mkdir()
-    shutil.copy(TEMPLATES / "de" / "match.jinja", tmp_path / "de" / "match.jinja")
+def partial_catalogues(tmp_path: Path) -> Path:
+    """Only a German catalogue, and it lacks "Application deadline"."""
+    with (CATALOGUES / "de.po").open("rb") as file:
+        german = read_po(file, locale="de")
+    del german["Application deadline"]
+    with (tmp_path / "de.po").open("wb") as file:
+        write_po(file, german)
     return tmp_path
 
 
-def test_a_missing_translation_falls_back_to_english(partial_templates: Path) -> None:
-    templates = Templates(partial_templates)
+def test_a_word_the_catalogue_lacks_reads_in_english(partial_catalogues: Path) -> None:
+    templates = Templates(partial_catalogues)
 
-    digest = templates.render_digest("de", "Ana", "daily", [opportunity()], LINKS, ZONE)
     match = templates.render_match("de", "Ana", opportunity(), LINKS, ZONE)
-    agenda = templates.render_agenda("de", "Ana", "Company Dating", None, [], ZONE, None)
+    digest = templates.render_digest("de", "Ana", "daily", [opportunity()], LINKS, ZONE)
 
-    assert digest.locale == "en" and DEADLINE["en"] in digest.text
-    assert agenda.locale == "en"
-    assert match.locale == "de" and "Praktikum" in match.text and DEADLINE["de"] in match.text
+    for message in (match, digest):
+        assert message.locale == "de"
+        assert "Praktikum" in message.text and "Praktikum" in message.html
+        assert "Application deadline" in message.text and "Application deadline" in message.html
+        assert "Bewerbungsfrist" not in message.text
+        assert DEADLINE["de"] in message.text  # dates still as the locale writes them
+    assert "Application deadline: 5. Dezember 2025\n" in match.text
+
+
+def test_a_new_locale_is_a_catalogue(tmp_path: Path) -> None:
+    swedish = Catalog(locale="sv")
+    swedish.add("Hi %(name)s,", "Hej %(name)s,")
+    swedish.add("Internship", "Praktik")
+    swedish.add(
+        ("%(num)s new match", "%(num)s new matches"),
+        ("%(num)s ny matchning", "%(num)s nya matchningar"),
+    )
+    with (tmp_path / "sv.po").open("wb") as file:
+        write_po(file, swedish)
+    templates = Templates(tmp_path)
+
+    match = templates.render_match("sv-SE", "Åsa Lindqvist", opportunity(), LINKS, ZONE)
+    one = templates.render_digest("sv", "Åsa", "daily", [opportunity()], LINKS, ZONE)
+    three = templates.render_digest("sv", "Åsa", "daily", [opportunity()], LINKS, ZONE, more=2)
+
+    assert match.locale == "sv" and '<html lang="sv">' in match.html
+    assert match.text.startswith("Hej Åsa Lindqvist,\n")
+    assert "Praktik" in match.text and "5 december 2025" in match.text
+    assert "Application deadline" in match.text  # not translated: English
+    assert one.subject == "Your daily digest: 1 ny matchning"
+    assert three.subject == "Your daily digest: 3 nya matchningar"
+    assert translation_gaps(tmp_path)  # the shipped locales have no catalogue here
 
 
 def test_an_unknown_locale_falls_back_to_english_and_a_region_is_ignored() -> None:
@@ -338,12 +370,185 @@ def test_an_unknown_locale_falls_back_to_english_and_a_region_is_ignored() -> No
     assert regional.locale == "de" and DEADLINE["de"] in regional.text
 
 
-def test_translation_gaps_lists_the_missing_pairs(partial_templates: Path) -> None:
+def test_translation_gaps_lists_the_kinds_with_a_word_in_english(
+    partial_catalogues: Path,
+) -> None:
     expected = sorted(
-        (locale, kind)
-        for locale in LOCALES
-        for kind in KINDS
-        if locale != "en" and (locale, kind) != ("de", "match")
+        [(locale, kind) for locale in LOCALES if locale not in ("en", "de") for kind in KINDS]
+        + [("de", "digest"), ("de", "match")]
     )
 
-    assert translation_gaps(partial_templates) == expected
+    assert translation_gaps(partial_catalogues) == expected
+
+
+# The golden recordings: every message in every locale, as in ``golden/messages/<locale>.txt``;
+# the HTML only in English, as its layout is the same in every locale. They are reviewed like
+# code: a change to a template or a catalogue shows as a diff of what readers get. After a
+# deliberate change, rewrite them with ``UPDATE_GOLDEN=1 pytest
+# services/notifications/tests/test_messages.py`` and read the diff before committing it.
+
+GOLDEN = Path(__file__).parent / "golden" / "messages"
+# Every line of the templates: known and unknown kinds and relations, a closed vacancy,
+# a missing company, start, deadline and skills, and markup in what others wrote.
+FULL = Opportunity(
+    vacancy_id="v-1",
+    title="R&D intern <data>",
+    company_name="Østergaard & Muñoz ApS",
+    kind="internship",
+    location="Århus",
+    remote="hybrid",
+    deadline=date(2025, 12, 5),
+    start_date=date(2026, 2, 1),
+    score=0.825,
+    matched=(
+        SkillLine("SQL", None, "exact"),
+        SkillLine("Python", "Java", "sibling"),
+        SkillLine("Machine learning", "Deep learning", "narrower"),
+        SkillLine("Databases", "PostgreSQL", "broader"),
+        SkillLine("Go", "Rust", "cousin"),
+    ),
+    missing=("Docker", "Kubernetes"),
+    cautions=("You may work at most 20 hours a week during the semester.",),
+)
+SPARSE = Opportunity(
+    vacancy_id="v-2",
+    title="Thesis on İzmir's ports",
+    company_name="",
+    kind="apprenticeship",
+    location="",
+    remote="remote",
+    deadline=None,
+    start_date=None,
+    score=0.5,
+    matched=(),
+    missing=(),
+    available=False,
+)
+ON_SITE = Opportunity(
+    vacancy_id="v-3",
+    title="Student job in logistics",
+    company_name="Volt Nord A/S",
+    kind="student_job",
+    location="Vaasa",
+    remote="on_site",
+    deadline=date(2026, 3, 31),
+    start_date=None,
+    score=0.61,
+    matched=(SkillLine("Supply chain management", None, "exact"),),
+    missing=("SAP ERP",),
+)
+# The kinds the other cases do not show, each as its own vacancy.
+OTHER_KINDS = [
+    replace(ON_SITE, vacancy_id=f"v-{kind}", kind=kind, title=title)
+    for kind, title in [
+        ("thesis", "Thesis"),
+        ("graduate_job", "Graduate job"),
+        ("company_project", "Company project"),
+    ]
+]
+
+
+def meeting(day: int, hour: int, minute: int, table: int, name: str) -> AgendaLine:
+    start = datetime(2026, 3, day, hour, minute, tzinfo=UTC)
+    return AgendaLine(start, start + timedelta(minutes=20), table, name)
+
+
+SLOTS = [
+    meeting(30, 9, 0, 3, "Kattegat Analytics ApS"),
+    meeting(28, 8, 30, 7, "Åsa Lindqvist & Co <AB>"),  # in winter time, the 30th in summer time
+    meeting(30, 8, 30, 1, "Volt Nord A/S"),
+]
+
+
+def golden_cases(locale: str) -> list[tuple[str, RenderedMessage]]:
+    """What each case renders in ``locale``, by name."""
+    return [
+        (
+            "match, everything known",
+            render_match(locale, "Søren Østergaard", FULL, LINKS, "Europe/Copenhagen"),
+        ),
+        (
+            "match, closed and little known",
+            render_match(locale, "Begoña Muñoz", SPARSE, LINKS, "Europe/Rome"),
+        ),
+        (
+            "daily digest of one",
+            render_digest(locale, "Elif Yılmaz", "daily", [FULL], LINKS, "Europe/Berlin"),
+        ),
+        (
+            "weekly digest, one more",
+            render_digest(
+                locale,
+                "Åsa Lindqvist",
+                "weekly",
+                [SPARSE, ON_SITE],
+                LINKS,
+                "Europe/Helsinki",
+                more=1,
+            ),
+        ),
+        (
+            "daily digest, more left out",
+            render_digest(
+                locale, "Søren Østergaard", "daily", OTHER_KINDS, LINKS, "Europe/Amsterdam", more=4
+            ),
+        ),
+        (
+            "agenda to a student",
+            render_agenda(
+                locale,
+                "Elif Yılmaz",
+                "Company Dating Århus",
+                "Navitas, Inge Lehmanns Gade 10",
+                SLOTS,
+                "Europe/Copenhagen",
+                LINKS,
+            ),
+        ),
+        (
+            "agenda to a company contact",
+            render_agenda(
+                locale,
+                "Begoña Muñoz",
+                "Company Dating Vaasa",
+                None,
+                SLOTS[:1],
+                "Europe/Helsinki",
+                None,
+            ),
+        ),
+        (
+            "agenda without meetings",
+            render_agenda(
+                locale,
+                "Åsa Lindqvist",
+                "Company Dating Århus",
+                "Navitas",
+                [],
+                "Europe/Copenhagen",
+                LINKS,
+            ),
+        ),
+    ]
+
+
+def golden_recording(locale: str) -> str:
+    parts = []
+    for name, message in golden_cases(locale):
+        html = f"----- html\n{message.html}" if locale == "en" else ""
+        parts.append(
+            f"##### {name} ({message.locale})\n"
+            f"Subject: {message.subject}\n"
+            f"----- text\n{message.text}{html}"
+        )
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_message_reads_as_recorded(locale: str) -> None:
+    golden = GOLDEN / f"{locale}.txt"
+    actual = golden_recording(locale)
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(actual, encoding="utf-8")
+    assert actual == golden.read_text(encoding="utf-8")

@@ -1,17 +1,18 @@
 """The messages a student or a company contact receives: a match, a digest, an agenda.
 
-Each kind of message has one Jinja2 template per locale, ``templates/<locale>/<kind>.jinja``,
-which holds all of its wording and three blocks: ``subject`` (one line), ``text`` (plain
-text) and ``html`` (the HTML body; the block turns autoescaping on for itself, so a title
-comes out escaped there and verbatim in the text). A locale without a template for the kind,
-or one not in :data:`LOCALES`, falls back to English. Dates, times and percentages are
-formatted by Babel in the locale of the template used, so a message reads in one language.
+Each kind of message has one Jinja2 template, ``templates/messages/<kind>.jinja``, with
+three blocks: ``subject`` (one line), ``text`` (plain text) and ``html`` (the HTML body; the
+block turns autoescaping on for itself, so a title comes out escaped there and verbatim in
+the text). Its words are English gettext messages, translated by the locale's catalogue
+(see :mod:`interlocality.notifications.catalogues`): a locale without one writes in
+English, and a word its catalogue lacks reads in English. Dates, times and percentages are
+formatted by Babel in the locale used, so a message reads in one language.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cache
@@ -22,13 +23,25 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_interval, get_timezone_name
 from babel.numbers import format_percent
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
+
+from interlocality.notifications.catalogues import (
+    CATALOGUES,
+    FALLBACK_LOCALE,
+    LOCALES,
+    TEMPLATES,
+    babel_locale,
+    language,
+    translated_environment,
+    untranslated,
+)
 
 __all__ = [
     "FREQUENCIES",
     "KINDS",
     "LOCALES",
+    "MESSAGES",
     "TEMPLATES",
     "AgendaLine",
     "Links",
@@ -42,14 +55,10 @@ __all__ = [
     "translation_gaps",
 ]
 
-LOCALES = ("en", "da", "de", "nl", "fi", "it")
 KINDS = ("match", "digest", "agenda")
 FREQUENCIES = ("daily", "weekly")
-FALLBACK_LOCALE = "en"
-TEMPLATES = Path(__file__).parent / "templates"
+MESSAGES = TEMPLATES / "messages"
 BLOCKS = ("subject", "text", "html")
-# English messages go to readers in Europe: "5 December 2025" and a 24-hour clock.
-BABEL_LOCALES: Mapping[str, str] = {"en": "en_GB"}
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,8 @@ class AgendaLine:
 
 @dataclass(frozen=True)
 class RenderedMessage:
-    """A message ready to send, and the locale whose template wrote it."""
+    """A message ready to send, and the locale that wrote it (English when the reader's
+    has no catalogue)."""
 
     subject: str
     text: str
@@ -109,33 +119,19 @@ class RenderedMessage:
 
 
 class Templates:
-    """The message templates of one directory, laid out as ``<locale>/<kind>.jinja``."""
+    """The message templates, in the words of the catalogues in ``catalogues``
+    (``<locale>.po``; the shipped ones by default)."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._environment = Environment(
-            loader=FileSystemLoader(directory),
-            undefined=StrictUndefined,
-            autoescape=False,  # the html block switches it on; text and subject stay verbatim
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self._environment.filters.update(
-            long_date=_long_date,
-            day_heading=_day_heading,
-            percent=_percent,
-            time_range=_time_range,
-            zone_name=_zone_name,
-        )
+    def __init__(self, catalogues: Path = CATALOGUES) -> None:
+        self.catalogues = catalogues
 
-    def locale_for(self, locale: str, kind: str) -> str:
-        """The locale whose template writes ``kind`` for ``locale``: its language, or English.
-
-        ``locale`` may carry a region (``de-AT``, ``de_AT``); only the language counts.
-        """
-        language = re.split(r"[-_]", locale.strip(), maxsplit=1)[0].lower()
-        if language in LOCALES and (self.directory / language / f"{kind}.jinja").is_file():
-            return language
+    def locale_for(self, locale: str) -> str:
+        """The locale that writes for ``locale``: its language when there is a catalogue
+        for it, else English. ``locale`` may carry a region (``de-AT``); only the language
+        counts."""
+        spoken = language(locale)
+        if spoken.isalpha() and (self.catalogues / f"{spoken}.po").is_file():
+            return spoken
         return FALLBACK_LOCALE
 
     def render_match(
@@ -210,11 +206,11 @@ class Templates:
         )
 
     def _render(self, locale: str, kind: str, **values: Any) -> RenderedMessage:
-        used = self.locale_for(locale, kind)
-        template = self._environment.get_template(f"{used}/{kind}.jinja")
+        used = self.locale_for(locale)
+        template = _environment(used, self.catalogues).get_template(f"{kind}.jinja")
         context = template.new_context({"locale": used, **values})
-        # The words are top-level {% set %}s, which only the whole template runs: run it once
-        # into the context (discarding its output), then each block on its own.
+        # What the blocks share is top-level {% set %}s, which only the whole template runs:
+        # run it once into the context (discarding its output), then each block on its own.
         "".join(template.root_render_func(context))
         blocks = {name: "".join(template.blocks[name](context)) for name in BLOCKS}
         return RenderedMessage(
@@ -226,13 +222,14 @@ class Templates:
 
 
 def translation_gaps(directory: Path | None = None) -> list[tuple[str, str]]:
-    """The ``(locale, kind)`` pairs without a template in ``directory`` (default: shipped)."""
-    root = TEMPLATES if directory is None else directory
+    """The ``(locale, kind)`` pairs where the catalogues in ``directory`` (default: shipped)
+    leave a word of the kind in English."""
+    catalogues = CATALOGUES if directory is None else directory
     return sorted(
         (locale, kind)
         for locale in LOCALES
         for kind in KINDS
-        if not (root / locale / f"{kind}.jinja").is_file()
+        if untranslated([MESSAGES / f"{kind}.jinja"], locale, catalogues)
     )
 
 
@@ -285,7 +282,21 @@ class _AgendaDay:
 
 @cache
 def _shipped() -> Templates:
-    return Templates(TEMPLATES)
+    return Templates()
+
+
+@cache
+def _environment(locale: str, catalogues: Path) -> Environment:
+    # autoescape off: the html block switches it on; text and subject stay verbatim
+    environment = translated_environment(MESSAGES, locale, catalogues, autoescape=False)
+    environment.filters.update(
+        long_date=_long_date,
+        day_heading=_day_heading,
+        percent=_percent,
+        time_range=_time_range,
+        zone_name=_zone_name,
+    )
+    return environment
 
 
 def _in_zone(slots: Iterable[AgendaLine], zone: ZoneInfo) -> Iterable[AgendaLine]:
@@ -303,8 +314,7 @@ def _tidy(text: str) -> str:
 
 
 def _babel_locale(context: Context) -> str:
-    locale: str = context["locale"]
-    return BABEL_LOCALES.get(locale, locale)
+    return babel_locale(context["locale"])
 
 
 @pass_context

@@ -2,12 +2,8 @@
 and what a link that does not work shows instead.
 
 The markup is written once: ``templates/pages/layout.jinja`` and a template per page. The
-words are gettext messages, English in the templates and translated per locale in
-``templates/pages/<locale>.po``, read with Babel when first needed. One layout keeps a change
-of markup to one place for every language (the e-mail templates, copied per locale, drift
-apart); ``.po`` catalogues are what translators' tools read, an untranslated message shows
-in English rather than breaking the page, and :func:`catalogue_gaps` finds every message a
-locale lacks. Names of weekdays, languages, cities and times come from Babel (CLDR).
+words are gettext messages, English in the templates and translated in the locale's
+catalogue, as for messages (:mod:`interlocality.notifications.catalogues`).
 
 Every page is a phone-first single column with inline CSS and nothing fetched from
 elsewhere (the region may have no internet).
@@ -20,8 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
 from functools import cache
-from gettext import NullTranslations
-from io import BytesIO
 from typing import Any, Literal
 from urllib.parse import parse_qs
 from zoneinfo import available_timezones
@@ -29,30 +23,27 @@ from zoneinfo import available_timezones
 from annotated_types import Ge, Le
 from babel import Locale
 from babel.dates import format_time, get_day_names, get_timezone_location
-from babel.messages.extract import extract
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
-from babel.support import Translations
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 from pydantic import ValidationError
 
 from interlocality.contracts.students import NotificationPreferences
-from interlocality.notifications.domain import WEEKDAYS
-from interlocality.notifications.links import PREFERENCES_LINK_LIFETIME
-from interlocality.notifications.messages import (
-    BABEL_LOCALES,
+from interlocality.notifications.catalogues import (
     FALLBACK_LOCALE,
     LOCALES,
     TEMPLATES,
+    babel_locale,
+    language,
+    translated_environment,
 )
+from interlocality.notifications.domain import WEEKDAYS
+from interlocality.notifications.links import PREFERENCES_LINK_LIFETIME
 
 __all__ = [
     "PAGES",
     "LinkProblem",
     "PreferencesForm",
     "accepted_locale",
-    "catalogue_gaps",
     "link_problem_page",
     "preferences_page",
     "unsubscribe_page",
@@ -93,7 +84,7 @@ class PreferencesForm:
             time_zone=preferences.time_zone,
             quiet_hours_start=preferences.quiet_hours_start or "",
             quiet_hours_end=preferences.quiet_hours_end or "",
-            min_score=format_decimal(percent, locale=_babel_locale(preferences.locale)),
+            min_score=format_decimal(percent, locale=babel_locale(preferences.locale)),
             digest_hour=str(preferences.digest_hour),
             digest_weekday=preferences.digest_weekday,
             digest_max_items=str(preferences.digest_max_items),
@@ -167,7 +158,7 @@ def preferences_page(
 ) -> str:
     """The preferences page of ``name`` in ``locale``, showing ``form`` with ``errors``
     marked at their fields, or saying it was ``saved``."""
-    babel = _babel_locale(locale)
+    babel = babel_locale(locale)
     weekdays = get_day_names("wide", context="stand-alone", locale=babel)
     return _render(
         locale,
@@ -222,35 +213,12 @@ def accepted_locale(accept_language: str | None) -> str:
     ranked: list[tuple[float, int, str]] = []
     for position, part in enumerate((accept_language or "").split(",")):
         tag, _, parameters = part.partition(";")
-        language = re.split(r"[-_]", tag.strip(), maxsplit=1)[0].lower()
+        spoken = language(tag)
         quality = re.fullmatch(r"\s*q=([01](?:\.\d{0,3})?)\s*", parameters)
         weight = float(quality.group(1)) if quality else 1.0
-        if language in LOCALES and weight > 0:
-            ranked.append((-weight, position, language))
+        if spoken in LOCALES and weight > 0:
+            ranked.append((-weight, position, spoken))
     return min(ranked)[2] if ranked else FALLBACK_LOCALE
-
-
-def catalogue_gaps() -> dict[str, list[str]]:
-    """Per locale, the messages of the page templates its catalogue does not translate
-    (missing, empty or fuzzy) and the ones it translates that no template uses any more."""
-    used = {
-        message
-        for template in PAGES.glob("*.jinja")
-        for _, message, _, _ in extract(
-            "jinja2.ext:babel_extract",
-            BytesIO(template.read_bytes()),
-            options={"trimmed": "true"},
-        )
-        if isinstance(message, str)
-    }
-    gaps: dict[str, list[str]] = {}
-    for locale in LOCALES:
-        if locale == FALLBACK_LOCALE:
-            continue
-        catalog = _catalog(locale)
-        translated = {str(m.id) for m in catalog if m.id and m.string and not m.fuzzy}
-        gaps[locale] = sorted(used - translated) + sorted(translated - used)
-    return gaps
 
 
 def _render(locale: str, template: str, **values: Any) -> str:
@@ -260,33 +228,7 @@ def _render(locale: str, template: str, **values: Any) -> str:
 
 @cache
 def _environment(locale: str) -> Environment:
-    # One environment per locale: installing translations on a shared one is not thread-safe.
-    environment = Environment(
-        loader=FileSystemLoader(PAGES),
-        autoescape=True,
-        undefined=StrictUndefined,
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    environment.policies["ext.i18n.trimmed"] = True
-    translations: NullTranslations = NullTranslations()
-    if locale != FALLBACK_LOCALE:
-        compiled = BytesIO()
-        write_mo(compiled, _catalog(locale))  # fuzzy entries are left out
-        compiled.seek(0)
-        translations = Translations(compiled)
-    environment.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
-    return environment
-
-
-def _catalog(locale: str) -> Any:
-    with (PAGES / f"{locale}.po").open("rb") as file:
-        return read_po(file, locale=locale)
-
-
-def _babel_locale(locale: str) -> str:
-    return BABEL_LOCALES.get(locale, locale)
+    return translated_environment(PAGES, locale, autoescape=True)
 
 
 def _capitalised(text: str) -> str:

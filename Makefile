@@ -1,6 +1,6 @@
 # Interlocality — one region of the platform on this machine.
 #   make run        start a demo region (broker, topics, five services, demo data)
-#   make test       lint, type-check and run the whole test suite
+#   make test       lint (style, architecture rules), type-check and run the whole test suite
 #   make browser    install the Chromium the browser tests drive, when none is found
 #   make contracts  regenerate JSON Schemas and AsyncAPI documents from the contracts
 #   make manifests  regenerate the Kafka topic manifests of every k8s overlay
@@ -34,6 +34,7 @@ test: install lint typecheck pytest
 lint:
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports --no-logo --no-cache
 
 typecheck:
 	$(RUN) mypy contracts/src libs/common/src services/*/src tools/operator/src

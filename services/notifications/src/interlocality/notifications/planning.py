@@ -43,7 +43,7 @@ __all__ = [
     "digest_state",
     "due_deliveries",
     "endpoint_hold",
-    "make_digests",
+    "plan_digests",
     "push_deliveries",
     "push_targets",
     "student_hold",
@@ -137,7 +137,7 @@ def cancel_pending(session: Session, recipient_id: str, reason: str) -> int:
 # -- digests ----------------------------------------------------------------------------
 
 
-def make_digests(session: Session, now: datetime) -> int:
+def plan_digests(session: Session, now: datetime) -> int:
     """Digests for every student whose digest time has come; returns how many."""
     made = 0
     recipients = session.exec(

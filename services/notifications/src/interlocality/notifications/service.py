@@ -29,7 +29,6 @@ from interlocality.contracts.matches import Match
 from interlocality.contracts.notifications import NotificationSent
 from interlocality.contracts.students import NotificationPreferences, StudentProfile
 from interlocality.contracts.vacancies import Vacancy
-from interlocality.notifications import planning
 from interlocality.notifications.composing import (
     Composer,
     NothingToSend,
@@ -53,6 +52,7 @@ from interlocality.notifications.planning import (
     digest_state,
     due_deliveries,
     endpoint_hold,
+    plan_digests,
     push_deliveries,
     push_targets,
     student_hold,
@@ -469,7 +469,7 @@ class NotificationService:
     def make_digests(self, now: datetime | None = None) -> int:
         """Digests for every student whose digest time has come; returns how many."""
         with self.runtime.transaction() as session:
-            return planning.make_digests(session, now or datetime.now(UTC))
+            return plan_digests(session, now or datetime.now(UTC))
 
     def claim(self, worker_id: str, now: datetime | None = None) -> list[Outgoing]:
         """Check and claim the deliveries due for ``worker_id``, each with its message;

@@ -10,6 +10,7 @@ from sqlmodel import Field, Session, SQLModel, func, select
 from interlocality.common.cloudevents import encode_event
 from interlocality.common.consumer import DeadLetterPublisher, EventApplier, IncomingRecord
 from interlocality.common.db import init_schema
+from interlocality.common.outbox import OutboxMessage
 from interlocality.common.service import ServiceRuntime
 from interlocality.common.settings import ServiceSettings, load_settings
 from interlocality.common.testing import eventually, read_topic, upserted
@@ -240,3 +241,35 @@ async def test_one_failing_event_in_a_batch_leaves_the_others_applied_once(
     assert [(r.offset, reason) for r, reason in dead_letters.sent] == [
         (1, "not applicable: ValueError: student s-poison cannot be applied")
     ]
+
+
+def test_work_a_service_gives_up_on_is_staged_for_its_dlq_with_the_reason(
+    region: str, database_url: str
+) -> None:
+    settings = load_settings("matching", region=region, database_url=database_url)
+    runtime = ServiceRuntime(settings, [])
+    init_schema(runtime.engine, runtime.tables)
+    event = upserted(region, "s-given-up")
+
+    with runtime.transaction() as session:
+        runtime.dead_letter(session, event, "it cannot be delivered")
+
+    with Session(runtime.engine) as session:
+        [staged] = session.exec(select(OutboxMessage)).all()
+    topic = STUDENTS.name(region)
+    encoded = encode_event(event, topic)
+    assert (staged.topic, staged.key, staged.value) == (
+        STUDENTS.dlq_name(region),
+        encoded.key,
+        encoded.value,
+    )
+    headers = dict(json.loads(staged.headers))
+    assert headers["ce_id"] == event.id
+    assert headers["dlq_reason"] == "it cannot be delivered"
+    assert headers["dlq_original_topic"] == topic
+    assert headers["dlq_consumer_group"] == f"{region}.matching"
+    assert "dlq_original_offset" not in headers  # it was never on a topic
+    counted = runtime.metrics.registry.get_sample_value(
+        "interlocality_dead_letters_total", {"topic": topic}
+    )
+    assert counted == 1

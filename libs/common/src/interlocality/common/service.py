@@ -36,7 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from interlocality.common.cloudevents import KafkaRecord, snapshot_event_id
+from interlocality.common.cloudevents import KafkaRecord, encode_event, snapshot_event_id
 from interlocality.common.codes import readable_message
 from interlocality.common.consumer import (
     DeadLetterPublisher,
@@ -44,6 +44,7 @@ from interlocality.common.consumer import (
     EventHandler,
     IncomingRecord,
     ProcessedEvent,
+    dead_letter_headers,
 )
 from interlocality.common.consumer_groups import leave_group, unleft_membership
 from interlocality.common.db import (
@@ -175,6 +176,18 @@ class ServiceRuntime(Generic[SettingsT]):
         """Stage a tombstone for ``event``'s subject on its (compacted) topic."""
         topic = topic_of_event(type(event)).name(event.region)
         stage_record(session, KafkaRecord(topic=topic, key=event.subject.encode(), value=None))
+
+    def dead_letter(self, session: Session, event: CloudEvent[Any], reason: str) -> None:
+        """Stage a copy of ``event`` on its topic's dead-letter topic within ``session``'s
+        transaction, ``reason`` and origin in the headers a consumer's dead letters carry:
+        for work the service itself gives up on (a delivery that failed for good)."""
+        spec = topic_of_event(type(event))
+        record = encode_event(event, spec.dlq_name(event.region))
+        record.headers.extend(
+            dead_letter_headers(reason, spec.name(event.region), self.settings.consumer_group)
+        )
+        stage_record(session, record)
+        self.metrics.dead_letters.labels(spec.name(event.region)).inc()
 
     def wake_relay(self) -> None:
         """Ask the outbox relay to publish now."""

@@ -3,11 +3,9 @@ through signed links, and webhook endpoints."""
 
 from __future__ import annotations
 
-import secrets
-import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
@@ -17,17 +15,16 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col, func, or_, select
 
 from interlocality.common.pagination import OffsetPage
-from interlocality.common.service import ServiceRuntime, error_answers, problem
-from interlocality.contracts.notifications import (
-    NotificationPreferencesChanged,
-    PreferencesChange,
-)
+from interlocality.common.service import Provided, ServiceRuntime, error_answers, problem
 from interlocality.contracts.students import NotificationPreferences
 from interlocality.notifications import pages
-from interlocality.notifications.deliveries import resume_endpoint
-from interlocality.notifications.handlers import apply_preferences, preferences_of
 from interlocality.notifications.links import ExpiredLink, InvalidLink, LinkSigner, Purpose
 from interlocality.notifications.pages import LinkProblem
+from interlocality.notifications.service import (
+    NotificationService,
+    UnknownStudent,
+    UnknownWebhook,
+)
 from interlocality.notifications.store import (
     AgendaRecord,
     FeedEvent,
@@ -35,11 +32,12 @@ from interlocality.notifications.store import (
     Recipient,
     WebhookEndpoint,
     notifications_of,
+    preferences_of,
 )
 from interlocality.notifications.streams import FeedHub
-from interlocality.notifications.webhooks import WebhookUrlRefused, check_webhook_url
+from interlocality.notifications.webhooks import WebhookUrlRefused
 
-__all__ = ["NotificationPublic", "create_router", "feed_reader"]
+__all__ = ["NotificationPublic", "feed_reader", "router"]
 
 FEED_READ_LIMIT = 5_000  # feed events read at once; a stream further behind reads again
 NO_STUDENT = "Notifications knows no student of this id."
@@ -213,352 +211,371 @@ def feed_reader(
     return read
 
 
-def create_router(
-    runtime: ServiceRuntime, hub: FeedHub[ServerSentEvent], signer: LinkSigner
-) -> APIRouter:
-    """Routes of notifications."""
-    router = APIRouter(prefix="/v1", tags=["notifications"])
+router = APIRouter(prefix="/v1", tags=["notifications"])
 
-    # -- feed and stream --------------------------------------------------------------
+Runtime = Annotated[ServiceRuntime, Depends(Provided(ServiceRuntime))]
+Service = Annotated[NotificationService, Depends(Provided(NotificationService))]
+Signer = Annotated[LinkSigner, Depends(Provided(LinkSigner))]
+Hub = Annotated[FeedHub[ServerSentEvent], Depends(Provided(FeedHub))]
 
-    def known_student(session: Session, student_id: str) -> None:
-        if session.get(Recipient, student_id) is None and not notifications_of(
-            session, student_id, 1
-        ):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no student {student_id!r} here")
 
-    @router.get(
-        "/students/{student_id}/notifications",
-        summary="A student's in-app feed",
-        responses=error_answers({404: NO_STUDENT}),
+# -- feed and stream ----------------------------------------------------------------------
+
+
+def known_student(session: Session, student_id: str) -> None:
+    """404 unless notifications knows ``student_id``."""
+    if session.get(Recipient, student_id) is None and not notifications_of(session, student_id, 1):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no student {student_id!r} here")
+
+
+@router.get(
+    "/students/{student_id}/notifications",
+    summary="A student's in-app feed",
+    responses=error_answers({404: NO_STUDENT}),
+)
+def student_notifications(
+    student_id: str,
+    runtime: Runtime,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> NotificationPage:
+    with runtime.reading() as session:
+        known_student(session, student_id)
+        records = notifications_of(session, student_id, limit, offset)
+        total = session.exec(
+            select(func.count())
+            .select_from(NotificationRecord)
+            .where(NotificationRecord.student_id == student_id)
+        ).one()
+    return NotificationPage(
+        items=[notification_public(r) for r in records],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
-    def student_notifications(
-        student_id: str,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> NotificationPage:
-        with runtime.reading() as session:
-            known_student(session, student_id)
-            records = notifications_of(session, student_id, limit, offset)
-            total = session.exec(
-                select(func.count())
-                .select_from(NotificationRecord)
-                .where(NotificationRecord.student_id == student_id)
-            ).one()
-        return NotificationPage(
-            items=[notification_public(r) for r in records],
-            total=total,
-            limit=limit,
-            offset=offset,
-        )
 
-    def stream_start(
-        student_id: str,
-        last_event_id: Annotated[
-            str | None,
-            Header(description="The id of the last event received: resume after it."),
-        ] = None,
-        after: Annotated[
-            int | None, Query(ge=0, description="Start after this position (0: everything).")
-        ] = None,
-    ) -> int:
-        with runtime.reading() as session:
-            known_student(session, student_id)
-            if last_event_id:
-                if not last_event_id.isdigit():
-                    raise HTTPException(
-                        status.HTTP_422_UNPROCESSABLE_CONTENT,
-                        [
-                            problem(
-                                ("header", "last-event-id"),
-                                f"{last_event_id!r} is not an event id (a whole number)",
-                                "int_parsing",
-                            )
-                        ],
-                    )
-                return int(last_event_id)
-            if after is not None:
-                return after
-            last = session.exec(
-                select(FeedEvent.position)
-                .where(FeedEvent.student_id == student_id)
-                .order_by(col(FeedEvent.position).desc())
-                .limit(1)
-            ).first()
-        return last or 0
 
-    @router.get(
-        "/students/{student_id}/stream",
-        summary="A student's feed, live (Server-Sent Events)",
-        response_class=EventSourceResponse,
-        description="Events `notification`, `updated`, `unavailable` and `agenda`, each with "
-        "its position as id; reconnecting with `Last-Event-ID` resumes after it. Without it, "
-        "the stream starts with what comes next (`?after=0` replays the whole feed).",
-        responses=error_answers({404: NO_STUDENT}),
-    )
-    async def student_stream(
-        student_id: str,
-        start: int = Depends(stream_start),  # a local dependency: not in an annotation
-    ) -> AsyncIterator[ServerSentEvent]:
-        yield ServerSentEvent(comment="connected", retry=2000)
-        async for item in hub.follow(student_id, start):
-            if item is None:
-                yield ServerSentEvent(comment="keep-alive")
-            else:
-                yield item[1]
-
-    # -- preferences through signed links ----------------------------------------------
-
-    def refused(request: Request, kind: LinkProblem, detail: str) -> Response:
-        """A link that cannot be followed: a page in the browser's language, or JSON.
-
-        403 for a link that is not genuine or has expired (the request is well formed; the
-        link does not authorise it), 404 for a student no longer known here.
-        """
-        code = status.HTTP_404_NOT_FOUND if kind == "unknown" else status.HTTP_403_FORBIDDEN
-        if not pages.wants_page(request.headers.get("accept")):
-            return JSONResponse({"detail": detail}, status_code=code)
-        locale = pages.accepted_locale(request.headers.get("accept-language"))
-        return HTMLResponse(pages.link_problem_page(locale, kind), status_code=code)
-
-    def linked(request: Request, token: str, purpose: Purpose) -> Response | LinkedStudent:
-        """The student a link names, or the answer to a link that cannot be followed."""
-        try:
-            student_id = signer.student_of(token, purpose)
-        except ExpiredLink as exc:
-            return refused(request, "expired", str(exc))
-        except InvalidLink as exc:
-            return refused(request, "invalid", str(exc))
-        with runtime.reading() as session:
-            recipient = session.get(Recipient, student_id)
-            if recipient is None:
-                return refused(request, "unknown", "this student is not known here")
-            return LinkedStudent(
-                name=recipient.name,
-                view=PreferencesView(
-                    student_id=student_id,
-                    subscribed=recipient.consent,
-                    preferences=preferences_of(recipient),
-                ),
-            )
-
-    def change(
-        student_id: str, preferences: NotificationPreferences | None, subscribed: bool
-    ) -> PreferencesView:
-        now = datetime.now(UTC)
-        with runtime.transaction() as session:
-            recipient = session.get(Recipient, student_id)
-            if recipient is None:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, "this student is not known here")
-            preferences = preferences or preferences_of(recipient)
-            apply_preferences(session, recipient, preferences, subscribed, now)
-            runtime.emit(
-                session,
-                runtime.event(
-                    NotificationPreferencesChanged,
-                    subject=student_id,
-                    data=PreferencesChange(
-                        student_id=student_id,
-                        preferences=preferences,
-                        notifications_consent=subscribed,
-                        changed_at=now,
-                    ),
-                ),
-            )
-            return PreferencesView(
-                student_id=student_id, subscribed=subscribed, preferences=preferences
-            )
-
-    @router.get(
-        "/preferences",
-        summary="A student's notification preferences (signed link, no login)",
-        response_model=PreferencesView,
-        responses={200: {"content": {"text/html": {}}}, **LINK_REFUSED},
-    )
-    def preferences_page(request: Request, token: Annotated[str, Query(min_length=1)]) -> Any:
-        found = linked(request, token, "preferences")
-        if isinstance(found, Response):
-            return found
-        if not pages.wants_page(request.headers.get("accept")):
-            return found.view
-        preferences = found.view.preferences
-        return HTMLResponse(
-            pages.preferences_page(
-                preferences.locale,
-                name=found.name,
-                token=token,
-                form=pages.PreferencesForm.of(preferences),
-                subscribed=found.view.subscribed,
-            )
-        )
-
-    @router.put(
-        "/preferences",
-        summary="Change notification preferences (signed link)",
-        response_model=PreferencesView,
-        responses=LINK_REFUSED,
-    )
-    def put_preferences(
-        request: Request,
-        preferences: NotificationPreferences,
-        token: Annotated[str, Query(min_length=1)],
-    ) -> Any:
-        found = linked(request, token, "preferences")
-        if isinstance(found, Response):
-            return found
-        return change(found.view.student_id, preferences, True)
-
-    @router.post(
-        "/preferences",
-        summary="Change notification preferences from the page's form (signed link)",
-        response_class=HTMLResponse,
-        responses=LINK_REFUSED,
-    )
-    async def post_preferences(request: Request, token: Annotated[str, Query()]) -> Response:
-        found = linked(request, token, "preferences")
-        if isinstance(found, Response):
-            return found
-        form = pages.PreferencesForm.parse(await request.body())
-        preferences, errors = form.read()
-        if preferences is None:
-            return HTMLResponse(
-                pages.preferences_page(
-                    found.view.preferences.locale,
-                    name=found.name,
-                    token=token,
-                    form=form,
-                    subscribed=found.view.subscribed,
-                    errors=errors,
-                ),
-                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-            )
-        saved = change(found.view.student_id, preferences, True)
-        return HTMLResponse(
-            pages.preferences_page(
-                saved.preferences.locale,
-                name=found.name,
-                token=token,
-                form=pages.PreferencesForm.of(saved.preferences),
-                subscribed=saved.subscribed,
-                saved=True,
-            )
-        )
-
-    @router.get(
-        "/unsubscribe",
-        summary="Confirm unsubscribing (signed link); a GET changes nothing",
-        response_class=HTMLResponse,
-        responses=LINK_REFUSED,
-    )
-    def unsubscribe_page(request: Request, token: Annotated[str, Query(min_length=1)]) -> Response:
-        found = linked(request, token, "unsubscribe")
-        if isinstance(found, Response):
-            return found
-        return HTMLResponse(
-            pages.unsubscribe_page(
-                found.view.preferences.locale,
-                token=token,
-                preferences_token=signer.token(found.view.student_id, "preferences"),
-            )
-        )
-
-    @router.post(
-        "/unsubscribe",
-        summary="Unsubscribe in one click (RFC 8058, signed link)",
-        response_class=HTMLResponse,
-        responses=LINK_REFUSED,
-    )
-    def unsubscribe(request: Request, token: Annotated[str, Query(min_length=1)]) -> Response:
-        found = linked(request, token, "unsubscribe")
-        if isinstance(found, Response):
-            return found
-        change(found.view.student_id, None, False)
-        return HTMLResponse(
-            pages.unsubscribed_page(
-                found.view.preferences.locale,
-                preferences_token=signer.token(found.view.student_id, "preferences"),
-            )
-        )
-
-    # -- webhooks ---------------------------------------------------------------------
-
-    @router.post(
-        "/webhooks",
-        summary="Register a webhook endpoint",
-        status_code=status.HTTP_201_CREATED,
-        responses=error_answers({422: "A URL that may not be called, or an unknown student."}),
-    )
-    def register_webhook(registration: WebhookRegistration) -> WebhookCreated:
-        try:
-            url = check_webhook_url(registration.url, runtime.settings.deployment)
-        except WebhookUrlRefused as exc:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                [problem(("body", "url"), str(exc), "url_refused", input=registration.url)],
-            ) from exc
-        with runtime.transaction() as session:
-            if registration.student_id and session.get(Recipient, registration.student_id) is None:
+def stream_start(
+    student_id: str,
+    runtime: Runtime,
+    last_event_id: Annotated[
+        str | None,
+        Header(description="The id of the last event received: resume after it."),
+    ] = None,
+    after: Annotated[
+        int | None, Query(ge=0, description="Start after this position (0: everything).")
+    ] = None,
+) -> int:
+    """The position a stream starts after."""
+    with runtime.reading() as session:
+        known_student(session, student_id)
+        if last_event_id:
+            if not last_event_id.isdigit():
                 raise HTTPException(
                     status.HTTP_422_UNPROCESSABLE_CONTENT,
                     [
                         problem(
-                            ("body", "student_id"),
-                            "no such student here",
-                            "unknown_student",
-                            input=registration.student_id,
+                            ("header", "last-event-id"),
+                            f"{last_event_id!r} is not an event id (a whole number)",
+                            "int_parsing",
                         )
                     ],
                 )
-            endpoint = WebhookEndpoint(
-                id=str(uuid.uuid4()),
-                student_id=registration.student_id,
-                url=url,
-                secret=secrets.token_urlsafe(32),
-                description=registration.description,
-            )
-            session.add(endpoint)
-            session.flush()
-            return WebhookCreated(**_webhook_fields(endpoint), secret=endpoint.secret)
+            return int(last_event_id)
+        if after is not None:
+            return after
+        last = session.exec(
+            select(FeedEvent.position)
+            .where(FeedEvent.student_id == student_id)
+            .order_by(col(FeedEvent.position).desc())
+            .limit(1)
+        ).first()
+    return last or 0
 
-    @router.get("/webhooks", summary="Webhook endpoints, paused ones with the reason")
-    def list_webhooks(student_id: str | None = None) -> list[WebhookPublic]:
-        with runtime.reading() as session:
-            query = select(WebhookEndpoint).order_by(col(WebhookEndpoint.created_at))
-            if student_id is not None:
-                query = query.where(
-                    or_(
-                        col(WebhookEndpoint.student_id) == student_id,
-                        col(WebhookEndpoint.student_id).is_(None),
-                    )
+
+@router.get(
+    "/students/{student_id}/stream",
+    summary="A student's feed, live (Server-Sent Events)",
+    response_class=EventSourceResponse,
+    description="Events `notification`, `updated`, `unavailable` and `agenda`, each with "
+    "its position as id; reconnecting with `Last-Event-ID` resumes after it. Without it, "
+    "the stream starts with what comes next (`?after=0` replays the whole feed).",
+    responses=error_answers({404: NO_STUDENT}),
+)
+async def student_stream(
+    student_id: str, hub: Hub, start: Annotated[int, Depends(stream_start)]
+) -> AsyncIterator[ServerSentEvent]:
+    yield ServerSentEvent(comment="connected", retry=2000)
+    async for item in hub.follow(student_id, start):
+        if item is None:
+            yield ServerSentEvent(comment="keep-alive")
+        else:
+            yield item[1]
+
+
+# -- preferences through signed links -----------------------------------------------------
+
+
+def refused(request: Request, kind: LinkProblem, detail: str) -> Response:
+    """A link that cannot be followed: a page in the browser's language, or JSON.
+
+    403 for a link that is not genuine or has expired (the request is well formed; the
+    link does not authorise it), 404 for a student no longer known here.
+    """
+    code = status.HTTP_404_NOT_FOUND if kind == "unknown" else status.HTTP_403_FORBIDDEN
+    if not pages.wants_page(request.headers.get("accept")):
+        return JSONResponse({"detail": detail}, status_code=code)
+    locale = pages.accepted_locale(request.headers.get("accept-language"))
+    return HTMLResponse(pages.link_problem_page(locale, kind), status_code=code)
+
+
+def linked(
+    request: Request, token: str, purpose: Purpose, runtime: ServiceRuntime, signer: LinkSigner
+) -> Response | LinkedStudent:
+    """The student a link names, or the answer to a link that cannot be followed."""
+    try:
+        student_id = signer.student_of(token, purpose)
+    except ExpiredLink as exc:
+        return refused(request, "expired", str(exc))
+    except InvalidLink as exc:
+        return refused(request, "invalid", str(exc))
+    with runtime.reading() as session:
+        recipient = session.get(Recipient, student_id)
+        if recipient is None:
+            return refused(request, "unknown", "this student is not known here")
+        return LinkedStudent(
+            name=recipient.name,
+            view=PreferencesView(
+                student_id=student_id,
+                subscribed=recipient.consent,
+                preferences=preferences_of(recipient),
+            ),
+        )
+
+
+def change(
+    service: NotificationService,
+    student_id: str,
+    preferences: NotificationPreferences | None,
+    subscribed: bool,
+) -> PreferencesView:
+    """Change a student's preferences and consent; 404 for a student no longer known."""
+    try:
+        applied = service.change_preferences(student_id, preferences, subscribed)
+    except UnknownStudent as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    return PreferencesView(student_id=student_id, subscribed=subscribed, preferences=applied)
+
+
+@router.get(
+    "/preferences",
+    summary="A student's notification preferences (signed link, no login)",
+    response_model=PreferencesView,
+    responses={200: {"content": {"text/html": {}}}, **LINK_REFUSED},
+)
+def preferences_page(
+    request: Request,
+    token: Annotated[str, Query(min_length=1)],
+    runtime: Runtime,
+    signer: Signer,
+) -> Any:
+    found = linked(request, token, "preferences", runtime, signer)
+    if isinstance(found, Response):
+        return found
+    if not pages.wants_page(request.headers.get("accept")):
+        return found.view
+    preferences = found.view.preferences
+    return HTMLResponse(
+        pages.preferences_page(
+            preferences.locale,
+            name=found.name,
+            token=token,
+            form=pages.PreferencesForm.of(preferences),
+            subscribed=found.view.subscribed,
+        )
+    )
+
+
+@router.put(
+    "/preferences",
+    summary="Change notification preferences (signed link)",
+    response_model=PreferencesView,
+    responses=LINK_REFUSED,
+)
+def put_preferences(
+    request: Request,
+    preferences: NotificationPreferences,
+    token: Annotated[str, Query(min_length=1)],
+    runtime: Runtime,
+    signer: Signer,
+    service: Service,
+) -> Any:
+    found = linked(request, token, "preferences", runtime, signer)
+    if isinstance(found, Response):
+        return found
+    return change(service, found.view.student_id, preferences, True)
+
+
+@router.post(
+    "/preferences",
+    summary="Change notification preferences from the page's form (signed link)",
+    response_class=HTMLResponse,
+    responses=LINK_REFUSED,
+)
+async def post_preferences(
+    request: Request,
+    token: Annotated[str, Query()],
+    runtime: Runtime,
+    signer: Signer,
+    service: Service,
+) -> Response:
+    found = linked(request, token, "preferences", runtime, signer)
+    if isinstance(found, Response):
+        return found
+    form = pages.PreferencesForm.parse(await request.body())
+    preferences, errors = form.read()
+    if preferences is None:
+        return HTMLResponse(
+            pages.preferences_page(
+                found.view.preferences.locale,
+                name=found.name,
+                token=token,
+                form=form,
+                subscribed=found.view.subscribed,
+                errors=errors,
+            ),
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        )
+    saved = change(service, found.view.student_id, preferences, True)
+    return HTMLResponse(
+        pages.preferences_page(
+            saved.preferences.locale,
+            name=found.name,
+            token=token,
+            form=pages.PreferencesForm.of(saved.preferences),
+            subscribed=saved.subscribed,
+            saved=True,
+        )
+    )
+
+
+@router.get(
+    "/unsubscribe",
+    summary="Confirm unsubscribing (signed link); a GET changes nothing",
+    response_class=HTMLResponse,
+    responses=LINK_REFUSED,
+)
+def unsubscribe_page(
+    request: Request,
+    token: Annotated[str, Query(min_length=1)],
+    runtime: Runtime,
+    signer: Signer,
+) -> Response:
+    found = linked(request, token, "unsubscribe", runtime, signer)
+    if isinstance(found, Response):
+        return found
+    return HTMLResponse(
+        pages.unsubscribe_page(
+            found.view.preferences.locale,
+            token=token,
+            preferences_token=signer.token(found.view.student_id, "preferences"),
+        )
+    )
+
+
+@router.post(
+    "/unsubscribe",
+    summary="Unsubscribe in one click (RFC 8058, signed link)",
+    response_class=HTMLResponse,
+    responses=LINK_REFUSED,
+)
+def unsubscribe(
+    request: Request,
+    token: Annotated[str, Query(min_length=1)],
+    runtime: Runtime,
+    signer: Signer,
+    service: Service,
+) -> Response:
+    found = linked(request, token, "unsubscribe", runtime, signer)
+    if isinstance(found, Response):
+        return found
+    change(service, found.view.student_id, None, False)
+    return HTMLResponse(
+        pages.unsubscribed_page(
+            found.view.preferences.locale,
+            preferences_token=signer.token(found.view.student_id, "preferences"),
+        )
+    )
+
+
+# -- webhooks -----------------------------------------------------------------------------
+
+
+@router.post(
+    "/webhooks",
+    summary="Register a webhook endpoint",
+    status_code=status.HTTP_201_CREATED,
+    responses=error_answers({422: "A URL that may not be called, or an unknown student."}),
+)
+def register_webhook(registration: WebhookRegistration, service: Service) -> WebhookCreated:
+    try:
+        endpoint = service.register_webhook(
+            registration.url, registration.student_id, registration.description
+        )
+    except WebhookUrlRefused as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [problem(("body", "url"), str(exc), "url_refused", input=registration.url)],
+        ) from exc
+    except UnknownStudent as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                problem(
+                    ("body", "student_id"),
+                    str(exc),
+                    "unknown_student",
+                    input=registration.student_id,
                 )
-            return [webhook_public(e) for e in session.exec(query).all()]
+            ],
+        ) from exc
+    return WebhookCreated(**_webhook_fields(endpoint), secret=endpoint.secret)
 
-    def endpoint_or_404(session: Session, webhook_id: str) -> WebhookEndpoint:
-        endpoint = session.get(WebhookEndpoint, webhook_id)
-        if endpoint is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no webhook {webhook_id!r}")
-        return endpoint
 
-    @router.post(
-        "/webhooks/{webhook_id}/resume",
-        summary="Resume a paused endpoint",
-        responses=error_answers({404: NO_WEBHOOK}),
-    )
-    def resume_webhook(webhook_id: str) -> WebhookPublic:
-        with runtime.transaction() as session:
-            endpoint = endpoint_or_404(session, webhook_id)
-            resume_endpoint(session, endpoint)
-            session.flush()
-            return webhook_public(endpoint)
+@router.get("/webhooks", summary="Webhook endpoints, paused ones with the reason")
+def list_webhooks(runtime: Runtime, student_id: str | None = None) -> list[WebhookPublic]:
+    with runtime.reading() as session:
+        query = select(WebhookEndpoint).order_by(col(WebhookEndpoint.created_at))
+        if student_id is not None:
+            query = query.where(
+                or_(
+                    col(WebhookEndpoint.student_id) == student_id,
+                    col(WebhookEndpoint.student_id).is_(None),
+                )
+            )
+        return [webhook_public(e) for e in session.exec(query).all()]
 
-    @router.delete(
-        "/webhooks/{webhook_id}",
-        summary="Remove an endpoint",
-        status_code=status.HTTP_204_NO_CONTENT,
-        responses=error_answers({404: NO_WEBHOOK}),
-    )
-    def delete_webhook(webhook_id: str) -> None:
-        with runtime.transaction() as session:
-            session.delete(endpoint_or_404(session, webhook_id))
 
-    return router
+@router.post(
+    "/webhooks/{webhook_id}/resume",
+    summary="Resume a paused endpoint",
+    responses=error_answers({404: NO_WEBHOOK}),
+)
+def resume_webhook(webhook_id: str, service: Service) -> WebhookPublic:
+    try:
+        return webhook_public(service.resume_webhook(webhook_id))
+    except UnknownWebhook as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
+@router.delete(
+    "/webhooks/{webhook_id}",
+    summary="Remove an endpoint",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_answers({404: NO_WEBHOOK}),
+)
+def delete_webhook(webhook_id: str, service: Service) -> None:
+    try:
+        service.remove_webhook(webhook_id)
+    except UnknownWebhook as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc

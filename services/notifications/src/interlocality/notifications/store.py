@@ -10,6 +10,8 @@ from typing import Any, Protocol, cast
 from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from interlocality.contracts.students import NotificationPreferences
+
 __all__ = [
     "TABLES",
     "Addressee",
@@ -22,8 +24,10 @@ __all__ = [
     "VacancyInfo",
     "WebhookEndpoint",
     "addressees",
+    "held_on",
     "notification_for",
     "notifications_of",
+    "preferences_of",
 ]
 
 
@@ -91,6 +95,13 @@ ADDRESSEE_COLUMNS = (
     "min_score",
     "consent",
 )
+
+
+def preferences_of(recipient: Recipient) -> NotificationPreferences:
+    """The preferences ``recipient`` is notified by."""
+    return NotificationPreferences.model_validate(
+        {name: getattr(recipient, name) for name in NotificationPreferences.model_fields}
+    )
 
 
 def addressees(session: Session, student_ids: Collection[str]) -> dict[str, Addressee]:
@@ -279,3 +290,23 @@ def notifications_of(
             .limit(limit)
         ).all()
     )
+
+
+def held_on(session: Session, student_id: str) -> dict[str, Any]:
+    """Everything held on a student (webhook endpoints without their secrets)."""
+
+    def rows(model: Any, column: Any) -> list[dict[str, Any]]:
+        found = session.exec(select(model).where(col(column) == student_id)).all()
+        return [r.model_dump(mode="json") for r in found]
+
+    recipient = session.get(Recipient, student_id)
+    return {
+        "recipient": recipient.model_dump(mode="json") if recipient else None,
+        "notifications": rows(NotificationRecord, NotificationRecord.student_id),
+        "deliveries": rows(DeliveryRecord, DeliveryRecord.recipient_id),
+        "webhooks": [
+            {k: v for k, v in e.items() if k != "secret"}
+            for e in rows(WebhookEndpoint, WebhookEndpoint.student_id)
+        ],
+        "agendas": rows(AgendaRecord, AgendaRecord.participant_id),
+    }

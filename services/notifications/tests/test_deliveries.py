@@ -52,10 +52,12 @@ from interlocality.contracts.students import (
 from interlocality.contracts.topics import DELIVERIES, PREFERENCES
 from interlocality.contracts.vacancies import Vacancy, VacancyClosed, VacancyPublished
 from interlocality.notifications.app import create_app
-from interlocality.notifications.deliveries import DeliveryWorker, Outgoing
+from interlocality.notifications.composing import Outgoing
+from interlocality.notifications.deliveries import DeliveryWorker
 from interlocality.notifications.links import LinkSigner
 from interlocality.notifications.mail_sink import MailSink
 from interlocality.notifications.mailbox import MailSummary, mailbox_page
+from interlocality.notifications.service import NotificationService
 from interlocality.notifications.store import DeliveryRecord, NotificationRecord
 from interlocality.notifications.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
@@ -261,6 +263,11 @@ class Notifications:
     def worker(self) -> DeliveryWorker:
         worker: DeliveryWorker = self.app.state.delivery_worker
         return worker
+
+    @property
+    def service(self) -> NotificationService:
+        service: NotificationService = self.app.state.provided[NotificationService]
+        return service
 
     @property
     def signer(self) -> LinkSigner:
@@ -490,7 +497,7 @@ def test_quiet_hours_postpone_and_consent_is_checked_when_sending(notifications:
     # after the quiet hours it would go — but the student withdrew consent a moment ago
     r.publish(r.student("s-5", consent=False, channels=["email"], time_zone=zone))
     wait_until(lambda: n.knows("s-5")["subscribed"] is False)
-    assert n.worker.claim(now=datetime.now(UTC) + timedelta(hours=2)) == []
+    assert n.service.claim(n.worker.worker_id, datetime.now(UTC) + timedelta(hours=2)) == []
     assert [d["status"] for d in n.deliveries("s-5")] == ["cancelled"]
     assert n.mail() == []
 
@@ -514,7 +521,7 @@ def test_daily_digest_best_first_two_per_company_and_none_when_nothing_is_new(
     wait_until(lambda: len(n.feed("s-6")) == 5)
     assert n.worker.run() == 0  # not instant: nothing yet
     tomorrow = datetime.now(UTC) + timedelta(days=1, hours=1)
-    assert n.worker.make_digests(tomorrow) == 1
+    assert n.service.make_digests(tomorrow) == 1
     assert n.worker.run(tomorrow) == 1
     (digest,) = n.mail()
     text = digest.text or ""
@@ -523,7 +530,7 @@ def test_daily_digest_best_first_two_per_company_and_none_when_nothing_is_new(
     assert "Role 2" not in text and "Role 4" not in text  # a third of c-a; beyond three
     assert "… and 2 more new matches." in text  # Role 2 and Role 4
     # the next day, nothing new: no digest
-    assert n.worker.make_digests(tomorrow + timedelta(days=1)) == 0
+    assert n.service.make_digests(tomorrow + timedelta(days=1)) == 0
     assert n.worker.run(tomorrow + timedelta(days=1)) == 0
     assert len(n.mail()) == 1
 
@@ -531,7 +538,7 @@ def test_daily_digest_best_first_two_per_company_and_none_when_nothing_is_new(
 async def send_and_forget(worker: DeliveryWorker, outgoing: Outgoing) -> None:
     """Send one claimed delivery and lose its outcome, as a process dying right after."""
     async with httpx.AsyncClient() as client:
-        outcome = await worker.send(client, outgoing)
+        outcome = await worker.transports.send(client, outgoing)
     assert outcome.ok
 
 
@@ -551,16 +558,14 @@ def test_a_crash_mid_send_resends_only_what_was_in_flight(notifications: Start) 
     )
     wait_until(lambda: len(n.deliveries("s-7")) == 2)
     crashing = n.worker
-    claimed = crashing.claim()
+    claimed = n.service.claim(crashing.worker_id)
     assert len(claimed) == 2
     # the first is sent and recorded; the second reaches the server, then the process dies
     first, second = claimed
     asyncio.run(crashing.send_all([first]))
     asyncio.run(send_and_forget(crashing, second))
 
-    restarted = DeliveryWorker(
-        crashing.runtime, crashing.signer, crashing.vocabulary, outcomes=crashing.outcomes
-    )
+    restarted = DeliveryWorker(n.service, crashing.transports)
     assert restarted.run() == 1  # only the one left "sending"
     assert restarted.run() == 0
     ids = [m.delivery_id for m in n.mail()]
@@ -768,7 +773,7 @@ def test_a_message_that_cannot_be_made_fails_alone_is_retried_then_given_up(
     wait_until(lambda: all(n.deliveries(s) for s in ("s-25", "s-26", "s-27")))
     # rows as an older version may have left them: content it cannot render (s-26), and a
     # delivery id no Message-ID can be made of (s-27)
-    with n.worker.runtime.transaction() as session:
+    with n.service.runtime.transaction() as session:
         session.exec(
             update(NotificationRecord)
             .where(col(NotificationRecord.student_id) == "s-26")

@@ -246,7 +246,9 @@ async def test_one_failing_event_in_a_batch_leaves_the_others_applied_once(
 def test_work_a_service_gives_up_on_is_staged_for_its_dlq_with_the_reason(
     region: str, database_url: str
 ) -> None:
-    settings = load_settings("matching", region=region, database_url=database_url)
+    settings = load_settings(
+        ServiceSettings, service="matching", region=region, database_url=database_url
+    )
     runtime = ServiceRuntime(settings, [])
     init_schema(runtime.engine, runtime.tables)
     event = upserted(region, "s-given-up")

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from interlocality.common.embedded_broker import free_port, wait_for_port
+from interlocality.common.service import provide
 from interlocality.notifications.mail import (
     Attachment,
     MailError,
@@ -27,7 +28,7 @@ from interlocality.notifications.mail import (
     send_message,
 )
 from interlocality.notifications.mail_sink import MailSink
-from interlocality.notifications.mailbox import create_mailbox_router, mailbox_page
+from interlocality.notifications.mailbox import Mailbox, mailbox_page, router
 
 SENDER = "Interlocality <notifications@interlocality.invalid>"
 UNSUBSCRIBE_URL = "https://notifications.example.org/v1/unsubscribe?token=" + "t0ken" * 30
@@ -135,9 +136,7 @@ async def test_an_internationalised_address_arrives_intact_through_a_relay_with_
     assert "To: Lucía <lucía.romero@students.example.org>\n".encode() in raw["dl-1"]
     assert f"List-Unsubscribe: <{UNSUBSCRIBE_URL}>\n".encode() in raw["dl-1"]
 
-    app = FastAPI()
-    app.include_router(create_mailbox_router(mail_dir))
-    client = TestClient(app)
+    client = mailbox_client(mail_dir)
     [lucia] = client.get("/v1/mailbox", params={"to": "Lucía.Romero@students.example.org"}).json()[
         "items"
     ]
@@ -208,9 +207,7 @@ async def test_the_mailbox_routes_list_filter_and_serve_raw_and_attachments(
 ) -> None:
     await send_message(relay, match_mail("dl-1", to="soren.orsted@students.example.dk"))
     await send_message(relay, match_mail("dl-2", to="wei.zhang@students.example.org"))
-    app = FastAPI()
-    app.include_router(create_mailbox_router(mail_dir))
-    client = TestClient(app)
+    client = mailbox_client(mail_dir)
 
     page = client.get("/v1/mailbox").json()
     assert [item["delivery_id"] for item in page["items"]] == ["dl-2", "dl-1"]
@@ -249,9 +246,7 @@ async def test_the_mailbox_routes_list_filter_and_serve_raw_and_attachments(
 
 def test_a_missing_maildir_is_an_empty_mailbox(tmp_path: Path) -> None:
     assert mailbox_page(tmp_path / "never-created").items == []
-    app = FastAPI()
-    app.include_router(create_mailbox_router(tmp_path / "never-created"))
-    client = TestClient(app)
+    client = mailbox_client(tmp_path / "never-created")
     assert client.get("/v1/mailbox").json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
 
 
@@ -339,3 +334,11 @@ def test_the_entry_point_runs_until_sigterm(tmp_path: Path) -> None:
     assert code == 0, log.read_text()
     assert f"mail sink on 127.0.0.1:{port}" in log.read_text()
     assert not wait_for_port("127.0.0.1", port, 0.2)
+
+
+def mailbox_client(directory: Path) -> TestClient:
+    """The mailbox routes over ``directory``, as notifications mounts them."""
+    app = FastAPI()
+    app.include_router(router)
+    provide(app, [Mailbox(directory)])
+    return TestClient(app)

@@ -80,6 +80,7 @@ __all__ = [
     "create_service_app",
     "error_answers",
     "problem",
+    "provide",
 ]
 
 logger = logging.getLogger(__name__)
@@ -754,6 +755,11 @@ class Provided(Generic[PartT]):
         return cast(PartT, part)
 
 
+def provide(app: FastAPI, parts: Iterable[object]) -> None:
+    """Make ``parts`` what the app's :class:`Provided` dependencies answer, one per type."""
+    app.state.provided = {type(part): part for part in parts}
+
+
 def create_service_app(
     runtime: ServiceRuntime,
     routers: Sequence[APIRouter],
@@ -787,7 +793,7 @@ def create_service_app(
         title=title, description=description, version="0.1.0", lifespan=lifespan
     )
     app.state.runtime = runtime
-    app.state.provided = {type(part): part for part in (runtime, *provides)}
+    provide(app, (runtime, *provides))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_middleware(UnpairedSurrogates)

@@ -10,11 +10,10 @@ from interlocality.common.esco import region_vocabulary
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import load_settings
 from interlocality.contracts.topics import DELIVERIES, PREFERENCES
-from interlocality.notifications import api, handlers
+from interlocality.notifications import api, handlers, mailbox
 from interlocality.notifications.composing import Composer
 from interlocality.notifications.deliveries import DeliveryWorker
 from interlocality.notifications.links import LinkSigner, public_url, signing_key
-from interlocality.notifications.mailbox import create_mailbox_router
 from interlocality.notifications.recording import OutcomeRecorder
 from interlocality.notifications.sending import Transports
 from interlocality.notifications.service import NotificationService
@@ -47,15 +46,17 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     runtime.personal_data.append(held_on)
 
     routers: list[APIRouter] = [api.router]
+    parts: list[object] = [service, hub, signer]
     if settings.mail_sink_dir:
-        routers.append(create_mailbox_router(Path(settings.mail_sink_dir)))
+        routers.append(mailbox.router)
+        parts.append(mailbox.Mailbox(Path(settings.mail_sink_dir)))
     app = create_service_app(
         runtime,
         routers,
         title="Interlocality notifications",
         description="Notifications of new matches and Company Dating agendas to students: "
         "in-app feed and live stream, e-mail (instant or digest) and signed webhooks.",
-        provides=(service, hub, signer),
+        provides=parts,
     )
     app.state.delivery_worker = worker
     app.state.feed_hub = hub

@@ -14,20 +14,21 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
 from interlocality.common.pagination import OffsetPage
-from interlocality.common.service import error_answers
+from interlocality.common.service import Provided, error_answers
 
 __all__ = [
     "MailAttachment",
     "MailPage",
     "MailSummary",
-    "create_mailbox_router",
+    "Mailbox",
     "mailbox_page",
     "raw_mail",
     "read_mail",
+    "router",
 ]
 
 _PARSER = BytesParser(EmailMessage, policy=email.policy.default)
@@ -214,69 +215,77 @@ def read_mail(directory: Path, key: str) -> MailSummary | None:
     return None if data is None else _summary(key, _PARSER.parsebytes(data))
 
 
-def create_mailbox_router(directory: Path) -> APIRouter:
-    """Routes reading the mail the embedded SMTP sink keeps in ``directory``."""
-    router = APIRouter(prefix="/v1", tags=["mailbox"])
+@dataclass(frozen=True)
+class Mailbox:
+    """The Maildir the embedded SMTP sink writes, as the mailbox routes read it."""
 
-    def raw_or_404(key: str) -> bytes:
-        data = raw_mail(directory, key)
-        if data is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no message {key} in the mailbox")
-        return data
+    directory: Path
 
-    @router.get("/mailbox", summary="E-mail the embedded SMTP sink received, newest first")
-    def list_mail(
-        to: Annotated[str | None, Query(description="Only mail to this address.")] = None,
-        limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
-    ) -> MailPage:
-        return mailbox_page(directory, to=to, limit=limit, offset=offset)
 
-    @router.get(
-        "/mailbox/{key}",
-        summary="One message the sink received, decoded",
-        responses=error_answers({404: NO_MESSAGE}),
+Box = Annotated[Mailbox, Depends(Provided(Mailbox))]
+router = APIRouter(prefix="/v1", tags=["mailbox"])
+
+
+def _raw_or_404(box: Mailbox, key: str) -> bytes:
+    data = raw_mail(box.directory, key)
+    if data is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no message {key} in the mailbox")
+    return data
+
+
+@router.get("/mailbox", summary="E-mail the embedded SMTP sink received, newest first")
+def list_mail(
+    box: Box,
+    to: Annotated[str | None, Query(description="Only mail to this address.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> MailPage:
+    return mailbox_page(box.directory, to=to, limit=limit, offset=offset)
+
+
+@router.get(
+    "/mailbox/{key}",
+    summary="One message the sink received, decoded",
+    responses=error_answers({404: NO_MESSAGE}),
+)
+def get_mail(key: str, box: Box) -> MailSummary:
+    summary = read_mail(box.directory, key)
+    if summary is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no message {key} in the mailbox")
+    return summary
+
+
+@router.get(
+    "/mailbox/{key}/raw",
+    summary="One message as it arrived",
+    response_class=Response,
+    responses={
+        200: {"content": {"message/rfc822": {}, "message/global": {}}},
+        **error_answers({404: NO_MESSAGE}),
+    },
+)
+def get_raw_mail(key: str, box: Box) -> Response:
+    data = _raw_or_404(box, key)
+    return Response(data, media_type=_media_type(data))
+
+
+@router.get(
+    "/mailbox/{key}/attachments/{index}",
+    summary="One attached file, with its content type",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {}}},
+        **error_answers({404: "No such message, or it has no attachment of this number."}),
+    },
+)
+def get_attachment(key: str, index: int, box: Box) -> Response:
+    attachments = _attachments(_PARSER.parsebytes(_raw_or_404(box, key)))
+    if not 0 <= index < len(attachments):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"message {key} has no attachment {index}")
+    part = attachments[index]
+    filename = part.get_filename() or f"attachment-{index}"
+    return Response(
+        _payload(part),
+        media_type=_header(part, "Content-Type") or part.get_content_type(),
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
     )
-    def get_mail(key: str) -> MailSummary:
-        summary = read_mail(directory, key)
-        if summary is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no message {key} in the mailbox")
-        return summary
-
-    @router.get(
-        "/mailbox/{key}/raw",
-        summary="One message as it arrived",
-        response_class=Response,
-        responses={
-            200: {"content": {"message/rfc822": {}, "message/global": {}}},
-            **error_answers({404: NO_MESSAGE}),
-        },
-    )
-    def get_raw_mail(key: str) -> Response:
-        data = raw_or_404(key)
-        return Response(data, media_type=_media_type(data))
-
-    @router.get(
-        "/mailbox/{key}/attachments/{index}",
-        summary="One attached file, with its content type",
-        response_class=Response,
-        responses={
-            200: {"content": {"application/octet-stream": {}}},
-            **error_answers({404: "No such message, or it has no attachment of this number."}),
-        },
-    )
-    def get_attachment(key: str, index: int) -> Response:
-        attachments = _attachments(_PARSER.parsebytes(raw_or_404(key)))
-        if not 0 <= index < len(attachments):
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"message {key} has no attachment {index}"
-            )
-        part = attachments[index]
-        filename = part.get_filename() or f"attachment-{index}"
-        return Response(
-            _payload(part),
-            media_type=_header(part, "Content-Type") or part.get_content_type(),
-            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
-        )
-
-    return router

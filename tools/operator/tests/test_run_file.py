@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from interlocality.common.processes import process_info
+from interlocality.common.testing import wait_until
 from interlocality.operator.run_file import (
     BrokerRun,
     RegionNotRunning,
     RegionRun,
     ServiceRun,
+    is_launcher,
     locate_region,
     read_run_file,
     run_file_path,
@@ -99,6 +101,8 @@ def test_a_running_launcher_s_run_file_is_used_unless_its_pid_now_names_another_
         [sys.executable, "-c", "import time; time.sleep(60)", "interlocality", "up"]
     )
     try:
+        # Until it has executed, a forked child still shows its parent's command line.
+        wait_until(lambda: is_launcher(launcher.pid), 10)
         info = process_info(launcher.pid)
         assert info is not None
         run = run_of(launcher.pid).model_copy(update={"launcher_started": info.started})

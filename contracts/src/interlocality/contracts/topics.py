@@ -21,6 +21,7 @@ from interlocality.contracts.notifications import (
     NotificationSent,
     PreferencesEvent,
 )
+from interlocality.contracts.outcomes import GraduateOutcomeEvent, GraduateOutcomeRecorded
 from interlocality.contracts.students import (
     StudentEvent,
     StudentProfileErased,
@@ -41,6 +42,7 @@ __all__ = [
     "DELIVERIES",
     "DLQ_RETENTION_MS",
     "MATCHES",
+    "OUTCOMES",
     "PREFERENCES",
     "STUDENTS",
     "TOPICS",
@@ -95,6 +97,18 @@ STUDENTS = TopicSpec(
     event_union=StudentEvent,
     event_types=(StudentProfileUpserted, StudentProfileErased),
     description="Student profile snapshots; erasure is an event followed by a tombstone.",
+)
+OUTCOMES = TopicSpec(
+    service="profiles",
+    entity="outcomes",
+    major=1,
+    key="student_id",
+    partitions=3,
+    compacted=True,
+    retention_ms=None,
+    event_union=GraduateOutcomeEvent,
+    event_types=(GraduateOutcomeRecorded,),
+    description="Graduates' outcomes the operator recorded; the latest per student counts.",
 )
 COMPANIES = TopicSpec(
     service="vacancies",
@@ -183,6 +197,7 @@ PREFERENCES = TopicSpec(
 
 TOPICS: tuple[TopicSpec, ...] = (
     STUDENTS,
+    OUTCOMES,
     COMPANIES,
     VACANCIES,
     APPLICATIONS,

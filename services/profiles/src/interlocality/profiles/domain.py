@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import available_timezones
 
@@ -26,6 +26,7 @@ from interlocality.contracts.common import (
     LanguageSkill,
     SkillLevel,
 )
+from interlocality.contracts.outcomes import GraduateOutcomeKind
 from interlocality.contracts.students import (
     Consents,
     DegreeLevel,
@@ -36,7 +37,10 @@ from interlocality.contracts.students import (
 )
 
 __all__ = [
+    "EARLIEST_GRADUATION",
+    "GRADUATION_AHEAD",
     "ConsentChoices",
+    "OutcomeForm",
     "StudentForm",
     "consents_after",
     "form_from_csv_row",
@@ -147,6 +151,47 @@ class StudentForm(BaseModel):
         if until is not None and until < date.today():
             raise ValueError(f"{until} is in the past")
         return until
+
+
+EARLIEST_GRADUATION = date(1990, 1, 1)
+"""No graduate of the programmes the platform serves graduated before this day."""
+GRADUATION_AHEAD = timedelta(days=31)
+"""How far ahead a graduation may lie: an outcome known before the ceremony (a contract
+signed in the last month of study) can be recorded; a date further out is a typing error."""
+
+
+class OutcomeForm(BaseModel):
+    """What the operator records on a graduate: when they graduated and what became of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    graduated_on: Annotated[
+        date,
+        Field(
+            title="Graduated on",
+            description="Day of graduation (YYYY-MM-DD), from 1990-01-01 to 31 days after "
+            "today; analytics groups outcomes by its semester.",
+        ),
+    ]
+    outcome: Annotated[
+        GraduateOutcomeKind,
+        Field(
+            title="Outcome",
+            description="employed_in_region: works for an employer in the region; "
+            "employed_elsewhere: works outside it; further_study: studies on; "
+            "unknown: the operator does not know.",
+        ),
+    ]
+
+    @field_validator("graduated_on")
+    @classmethod
+    def _plausible_day(cls, day: date) -> date:
+        latest = date.today() + GRADUATION_AHEAD
+        if day < EARLIEST_GRADUATION:
+            raise ValueError(f"{day} is before {EARLIEST_GRADUATION}, the earliest accepted")
+        if day > latest:
+            raise ValueError(f"{day} is more than 31 days ahead (the latest accepted is {latest})")
+        return day
 
 
 def consents_after(

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from interlocality.common.service import ServiceRuntime
 from interlocality.common.work_rules import WorkRules
+from interlocality.contracts.outcomes import GraduateOutcome, GraduateOutcomeRecorded
 from interlocality.contracts.students import (
     StudentErasure,
     StudentProfile,
@@ -14,9 +15,9 @@ from interlocality.contracts.students import (
     StudentProfileUpserted,
 )
 from interlocality.profiles.domain import profile_of
-from interlocality.profiles.store import StudentRecord
+from interlocality.profiles.store import GraduateOutcomeRecord, StudentRecord
 
-__all__ = ["erasure_event", "snapshot_event", "snapshot_of"]
+__all__ = ["erasure_event", "outcome_event", "outcome_of", "snapshot_event", "snapshot_of"]
 
 
 def snapshot_of(record: StudentRecord, rules: WorkRules) -> StudentProfile:
@@ -55,4 +56,18 @@ def erasure_event(
         StudentProfileErased,
         subject=student_id,
         data=StudentErasure(student_id=student_id, erased_at=erased_at),
+    )
+
+
+def outcome_of(record: GraduateOutcomeRecord) -> GraduateOutcome:
+    """The wire form of a stored outcome."""
+    return GraduateOutcome.model_validate(record, from_attributes=True)
+
+
+def outcome_event(runtime: ServiceRuntime, outcome: GraduateOutcome) -> GraduateOutcomeRecorded:
+    """The event publishing ``outcome``; like a snapshot's, its id is derived from the
+    content (the time it was recorded included), so a replay has no second effect."""
+    content = hashlib.sha256(outcome.model_dump_json().encode()).hexdigest()
+    return runtime.event(
+        GraduateOutcomeRecorded, subject=outcome.student_id, data=outcome, version=content
     )

@@ -3,7 +3,9 @@
 Every change of a stored student goes through :meth:`StudentService._change`, on a row
 read with :func:`locked_students`: two writers of one student run one after the other,
 each from what the other wrote, so every change gets a version of its own and a snapshot
-of its own.
+of its own. A graduate's outcome is kept beside the student, not in their snapshot:
+:meth:`StudentService.record_outcome` writes it under the same lock and publishes it on the
+outcomes topic.
 """
 
 from __future__ import annotations
@@ -20,17 +22,27 @@ from interlocality.common.bulk import RowOutcome, fingerprint
 from interlocality.common.service import ServiceRuntime
 from interlocality.common.work_rules import WorkRules
 from interlocality.contracts.notifications import PreferencesChange
+from interlocality.contracts.outcomes import GraduateOutcome, GraduateOutcomeRecorded
 from interlocality.contracts.students import Consents, StudentProfile, StudentProfileUpserted
 from interlocality.profiles.domain import (
     ConsentChoices,
+    OutcomeForm,
     StudentForm,
     consents_after,
     profile_of,
     snapshot_of_form,
 )
-from interlocality.profiles.events import erasure_event, snapshot_event, snapshot_of
+from interlocality.profiles.events import (
+    erasure_event,
+    outcome_event,
+    outcome_of,
+    snapshot_event,
+    snapshot_of,
+)
 from interlocality.profiles.store import (
+    GraduateOutcomeRecord,
     StudentRecord,
+    all_outcomes,
     all_students,
     locked_students,
     student_with_external_id,
@@ -115,10 +127,42 @@ class StudentService:
             self._change(session, record, giving)
             return self.profile(record)
 
-    def erase(self, student_id: str) -> None:
-        """Delete a student and tell every service to delete what it holds on them."""
+    def record_outcome(self, student_id: str, form: OutcomeForm) -> GraduateOutcome:
+        """Record (or correct) what became of a graduate; the same outcome again changes
+        nothing and publishes nothing."""
         with self.runtime.transaction() as session:
-            session.delete(self._stored(session, student_id))
+            # The student's row, locked, orders this write after any other of the student.
+            self._stored(session, student_id)
+            stored = session.get(GraduateOutcomeRecord, student_id)
+            if stored is not None and (stored.graduated_on, stored.outcome) == (
+                form.graduated_on,
+                form.outcome,
+            ):
+                return outcome_of(stored)
+            record = session.merge(
+                GraduateOutcomeRecord(
+                    student_id=student_id,
+                    graduated_on=form.graduated_on,
+                    outcome=form.outcome,
+                    recorded_at=datetime.now(UTC),
+                )
+            )
+            outcome = outcome_of(record)
+            self.runtime.emit(session, outcome_event(self.runtime, outcome))
+            return outcome
+
+    def erase(self, student_id: str) -> None:
+        """Delete a student and tell every service to delete what it holds on them; their
+        recorded outcome goes with them, leaving a tombstone on the outcomes topic."""
+        with self.runtime.transaction() as session:
+            student = self._stored(session, student_id)
+            outcome = session.get(GraduateOutcomeRecord, student_id)
+            if outcome is not None:
+                recorded = outcome_event(self.runtime, outcome_of(outcome))
+                session.delete(outcome)
+                session.flush()  # the outcome's row refers to the student's
+                self.runtime.emit_tombstone(session, recorded)
+            session.delete(student)
             erased = erasure_event(self.runtime, student_id, datetime.now(UTC))
             self.runtime.emit(session, erased)
             self.runtime.emit_tombstone(session, erased)
@@ -202,10 +246,24 @@ class StudentService:
         for record in all_students(session):
             yield snapshot_event(self.runtime, self.profile(record))
 
+    def current_outcomes(self, session: Session) -> Iterator[GraduateOutcomeRecorded]:
+        """Every recorded outcome, to publish again (``replay``)."""
+        for record in all_outcomes(session):
+            yield outcome_event(self.runtime, outcome_of(record))
+
+    def outcome(self, session: Session, student_id: str) -> GraduateOutcome | None:
+        """The outcome recorded on a student, if any."""
+        record = session.get(GraduateOutcomeRecord, student_id)
+        return outcome_of(record) if record else None
+
     def held(self, session: Session, student_id: str) -> dict[str, Any]:
         """What this service holds on a student (GDPR access)."""
         record = session.get(StudentRecord, student_id)
-        return {"profile": record.document if record else None}
+        outcome = self.outcome(session, student_id)
+        return {
+            "profile": record.document if record else None,
+            "outcome": outcome.model_dump(mode="json") if outcome else None,
+        }
 
     # -- the writes ---------------------------------------------------------------------
 

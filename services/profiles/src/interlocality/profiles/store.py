@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column
@@ -11,7 +11,9 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 __all__ = [
     "TABLES",
+    "GraduateOutcomeRecord",
     "StudentRecord",
+    "all_outcomes",
     "all_students",
     "locked_students",
     "page_of_students",
@@ -41,7 +43,19 @@ class StudentRecord(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
-TABLES: list[type[SQLModel]] = [StudentRecord]
+class GraduateOutcomeRecord(SQLModel, table=True):
+    """What became of a graduate, as the operator last recorded it: one row per student,
+    deleted with the student."""
+
+    __tablename__ = "graduate_outcome"
+
+    student_id: str = Field(primary_key=True, max_length=64, foreign_key="student.id")
+    graduated_on: date
+    outcome: str = Field(max_length=32)
+    recorded_at: datetime
+
+
+TABLES: list[type[SQLModel]] = [StudentRecord, GraduateOutcomeRecord]
 
 
 def all_students(session: Session, batch: int = 1000) -> Iterator[StudentRecord]:
@@ -58,6 +72,22 @@ def all_students(session: Session, batch: int = 1000) -> Iterator[StudentRecord]
             return
         yield from rows
         last = rows[-1].id
+
+
+def all_outcomes(session: Session, batch: int = 1000) -> Iterator[GraduateOutcomeRecord]:
+    """Every recorded outcome, in student id order, fetched in batches."""
+    last = ""
+    while True:
+        rows = session.exec(
+            select(GraduateOutcomeRecord)
+            .where(GraduateOutcomeRecord.student_id > last)
+            .order_by(col(GraduateOutcomeRecord.student_id))
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].student_id
 
 
 def page_of_students(

@@ -16,8 +16,9 @@ from interlocality.common.esco import EscoVocabulary
 from interlocality.common.pagination import CursorPage, decode_cursor, encode_cursor
 from interlocality.common.service import Provided, ServiceRuntime, error_answers
 from interlocality.common.vocabulary_checks import require_known_skills
+from interlocality.contracts.outcomes import GraduateOutcome
 from interlocality.contracts.students import StudentProfile
-from interlocality.profiles.domain import ConsentChoices, StudentForm
+from interlocality.profiles.domain import ConsentChoices, OutcomeForm, StudentForm
 from interlocality.profiles.importer import StudentImporter
 from interlocality.profiles.service import ExternalIdTaken, StudentService, UnknownStudent
 from interlocality.profiles.store import StudentRecord, page_of_students
@@ -33,6 +34,8 @@ router = APIRouter(prefix="/v1")
 NO_STUDENT = "No student has this id."
 EXTERNAL_ID_TAKEN = "The external_id belongs to another student."
 BAD_PROFILE = "A malformed profile or an unknown skill."
+NO_OUTCOME = "No student has this id, or no outcome is recorded on the student."
+BAD_OUTCOME = "An unknown field, an unknown outcome, or a graduation day out of bounds."
 
 
 class SkillHit(BaseModel):
@@ -167,6 +170,34 @@ def read_student(student_id: str, runtime: Runtime, students: Students) -> Stude
         return students.profile(stored(session, student_id))
 
 
+@router.put(
+    "/students/{student_id}/outcome",
+    tags=["students"],
+    summary="Record what became of a graduate (the same outcome again changes nothing)",
+    responses=error_answers({404: NO_STUDENT, 422: BAD_OUTCOME}),
+)
+def record_outcome(student_id: str, form: OutcomeForm, students: Students) -> GraduateOutcome:
+    try:
+        return students.record_outcome(student_id, form)
+    except UnknownStudent as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+
+@router.get(
+    "/students/{student_id}/outcome",
+    tags=["students"],
+    summary="Read what became of a graduate",
+    responses=error_answers({404: NO_OUTCOME}),
+)
+def read_outcome(student_id: str, runtime: Runtime, students: Students) -> GraduateOutcome:
+    with runtime.reading() as session:
+        stored(session, student_id)
+        outcome = students.outcome(session, student_id)
+    if outcome is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no outcome recorded on {student_id}")
+    return outcome
+
+
 @router.get(
     "/students/{student_id}/export",
     tags=["privacy"],
@@ -176,10 +207,12 @@ def read_student(student_id: str, runtime: Runtime, students: Students) -> Stude
 def export_student(student_id: str, runtime: Runtime, students: Students) -> dict[str, Any]:
     with runtime.reading() as session:
         record = stored(session, student_id)
+        outcome = students.outcome(session, student_id)
         return {
             "format": "interlocality.student-export.v1",
             "exported_at": datetime.now(UTC).isoformat(),
             "profile": students.profile(record).model_dump(mode="json"),
+            "outcome": outcome.model_dump(mode="json") if outcome else None,
             "record": {
                 "created_at": record.created_at.isoformat(),
                 "updated_at": record.updated_at.isoformat(),

@@ -10,7 +10,7 @@ from interlocality.common.esco import region_vocabulary
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import load_settings
 from interlocality.common.work_rules import region_work_rules
-from interlocality.contracts.topics import STUDENTS
+from interlocality.contracts.topics import OUTCOMES, STUDENTS
 from interlocality.profiles import api, handlers
 from interlocality.profiles.service import StudentService
 from interlocality.profiles.settings import ProfilesSettings
@@ -22,13 +22,16 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: ProfilesSettings | None = None) -> FastAPI:
-    """The profiles service: students' profiles, published on the students topic."""
+    """The profiles service: students' profiles and graduates' outcomes, each published on
+    its topic."""
     settings = settings or load_settings(ProfilesSettings)
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     runtime.publishes(STUDENTS)
+    runtime.publishes(OUTCOMES)
     service = StudentService(runtime, region_work_rules(settings.work_rules))
     handlers.subscribe(runtime, service)
     runtime.replay_sources.append(service.current_profiles)
+    runtime.replay_sources.append(service.current_outcomes)
     runtime.personal_data.append(service.held)
     return create_service_app(
         runtime,

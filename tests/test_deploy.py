@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from interlocality.contracts.topics import TOPICS
+from interlocality.contracts.topics import FEDERATION_TOPICS, TOPICS
 from interlocality.operator.manifests import main as manifests
 from interlocality.operator.services import SERVICE_PORTS
 
@@ -70,9 +72,48 @@ def test_overlay_declares_every_topic_of_its_region(overlay: Path) -> None:
     topics = {
         d["spec"]["topicName"]: d["spec"] for d in render(overlay) if d["kind"] == "KafkaTopic"
     }
-    assert len(topics) == 2 * len(TOPICS)
-    for spec in TOPICS:
+    # the region's topics and dead letters, the federated topics and the region's dead letters
+    assert len(topics) == 2 * len(TOPICS) + 2 * len(FEDERATION_TOPICS)
+    for spec in (*TOPICS, *FEDERATION_TOPICS):
         topic = topics[spec.name(overlay.name)]
         assert topic["partitions"] == spec.partitions
         assert topic["config"]["cleanup.policy"] == ("compact" if spec.compacted else "delete")
         assert topics[spec.dlq_name(overlay.name)]["config"]["cleanup.policy"] == "delete"
+
+
+def test_mirror_maker_component_copies_only_the_snapshots_into_the_region(
+    tmp_path: Path,
+) -> None:
+    # A region's overlay with the optional MirrorMaker 2 component added, as an operator would.
+    demo = OVERLAYS[0]
+    (tmp_path / "kustomization.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                "kind": "Kustomization",
+                "resources": [os.path.relpath(demo, tmp_path)],
+                "components": [
+                    os.path.relpath(ROOT / "deploy/k8s/components/federation-mirror", tmp_path)
+                ],
+            }
+        )
+    )
+    documents = render(tmp_path)
+    [mirror] = [d for d in documents if d["kind"] == "KafkaMirrorMaker2"]
+    spec = mirror["spec"]
+    aliases = {cluster["alias"] for cluster in spec["clusters"]}
+    assert spec["connectCluster"] in aliases
+    [flow] = spec["mirrors"]
+    assert flow["targetCluster"] == spec["connectCluster"] != flow["sourceCluster"]
+    assert {flow["sourceCluster"], flow["targetCluster"]} == aliases
+    # exactly the federated topic, never a region's own, and no consumer groups
+    [snapshots] = FEDERATION_TOPICS
+    pattern = re.compile(flow["topicsPattern"])
+    assert pattern.fullmatch(snapshots.name(""))
+    for spec_ in TOPICS:
+        assert not pattern.fullmatch(spec_.name(demo.name))
+    assert not pattern.fullmatch(f"{flow['sourceCluster']}.{snapshots.name('')}")
+    assert re.fullmatch(snapshots.mirrored_pattern(), f"partner.{snapshots.name('')}")
+    assert flow["groupsPattern"] == "^$"
+    policy = flow["sourceConnector"]["config"]["replication.policy.class"]
+    assert policy.endswith(".DefaultReplicationPolicy")

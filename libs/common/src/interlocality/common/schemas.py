@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from interlocality.contracts.topics import TOPICS
+from interlocality.contracts.topics import FEDERATION_TOPICS, TOPICS
 
 __all__ = [
     "current_schemas",
@@ -31,9 +31,9 @@ def schema_file_name(event_type: str) -> str:
 
 
 def current_schemas() -> dict[str, dict[str, Any]]:
-    """File name → JSON Schema of every event class in the topic list."""
+    """File name → JSON Schema of every event class in the topic lists (regional and federated)."""
     schemas: dict[str, dict[str, Any]] = {}
-    for spec in TOPICS:
+    for spec in (*TOPICS, *FEDERATION_TOPICS):
         for event_class in spec.event_types:
             assert issubclass(event_class, BaseModel)
             event_type = event_class.model_fields["type"].default

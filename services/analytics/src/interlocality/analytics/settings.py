@@ -1,6 +1,10 @@
-"""Settings of the analytics service."""
+"""Settings of the analytics service: the common ones and how it federates with partners."""
 
 from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
 
 from interlocality.common.settings import ServiceSettings
 
@@ -13,3 +17,43 @@ class AnalyticsSettings(ServiceSettings):
 
     service: str = "analytics"
     port: int = 8005
+    federation_bootstrap_servers: Annotated[
+        str,
+        Field(
+            description="Comma-separated host:port list of the cluster holding "
+            "federation.analytics.snapshots.v1; empty means the region's own cluster "
+            "(where MirrorMaker 2 copies the partners' snapshots, or the one they share).",
+        ),
+    ] = ""
+    federation_k: Annotated[
+        int,
+        Field(
+            ge=2,
+            description="A count built from fewer distinct students or companies than this "
+            "is suppressed in snapshots that leave the region.",
+        ),
+    ] = 5
+    federation_epsilon_per_snapshot: Annotated[
+        float,
+        Field(
+            gt=0,
+            description="Differential-privacy ε one snapshot spends: smaller is more private "
+            "and noisier.",
+        ),
+    ] = 1.0
+    federation_yearly_epsilon: Annotated[
+        float,
+        Field(
+            gt=0,
+            description="The region's ε budget for a calendar year; a snapshot that would "
+            "exceed it is refused.",
+        ),
+    ] = 24.0
+    federation_snapshot_seconds: Annotated[
+        float,
+        Field(
+            gt=0,
+            description="How often a snapshot is published on schedule (30 days: twelve a "
+            "year, half the default budget, the rest for snapshots on demand).",
+        ),
+    ] = 30 * 24 * 60 * 60

@@ -4,7 +4,9 @@
     python -m interlocality.operator.manifests check    # fail if a committed file is stale
 
 The base gets one file per service (Deployment + Service); every overlay under
-``deploy/k8s/overlays/<region>/`` gets the Strimzi ``KafkaTopic`` list of its region.
+``deploy/k8s/overlays/<region>/`` gets the Strimzi ``KafkaTopic`` list of its region (with
+the region's dead-letter topics of the federated ones); the component
+``deploy/k8s/components/federation/`` gets the federated topics, declared once per cluster.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from typing import Any
 
 import yaml
 
-from interlocality.contracts.topics import DLQ_RETENTION_MS, TOPICS
+from interlocality.contracts.topics import DLQ_RETENTION_MS, FEDERATION_TOPICS, TOPICS, TopicSpec
 from interlocality.operator.services import SERVICE_PORTS
 
 __all__ = [
+    "federation_topic_manifests",
     "kafka_topic_manifests",
     "main",
     "service_manifests",
@@ -31,39 +34,51 @@ DEPLOY_ROOT = Path("deploy/k8s")
 STRIMZI_CLUSTER = "interlocality"
 
 
+def _kafka_topic(
+    spec: TopicSpec, name: str, partitions: int, config: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "kafka.strimzi.io/v1beta2",
+        "kind": "KafkaTopic",
+        "metadata": {
+            "name": name.replace(".", "-"),
+            "labels": {
+                "strimzi.io/cluster": STRIMZI_CLUSTER,
+                "app.kubernetes.io/part-of": "interlocality",
+                "interlocality.eu/service": spec.service,
+            },
+        },
+        "spec": {
+            "topicName": name,
+            "partitions": partitions,
+            "replicas": 3,
+            "config": {**config, "min.insync.replicas": "2"},
+        },
+    }
+
+
+def _dead_letters(spec: TopicSpec, region: str) -> dict[str, Any]:
+    config = {"cleanup.policy": "delete", "retention.ms": str(DLQ_RETENTION_MS)}
+    return _kafka_topic(spec, spec.dlq_name(region), 1, config)
+
+
 def kafka_topic_manifests(region: str) -> list[dict[str, Any]]:
-    """One Strimzi ``KafkaTopic`` per topic of ``region`` and per dead-letter topic."""
+    """One Strimzi ``KafkaTopic`` per topic of ``region`` and per dead-letter topic (its
+    dead letters of the federated topics too, which are the region's own)."""
     manifests = []
     for spec in TOPICS:
-        for name, partitions, config in (
-            (spec.name(region), spec.partitions, spec.config()),
-            (
-                spec.dlq_name(region),
-                1,
-                {"cleanup.policy": "delete", "retention.ms": str(DLQ_RETENTION_MS)},
-            ),
-        ):
-            manifests.append(
-                {
-                    "apiVersion": "kafka.strimzi.io/v1beta2",
-                    "kind": "KafkaTopic",
-                    "metadata": {
-                        "name": name.replace(".", "-"),
-                        "labels": {
-                            "strimzi.io/cluster": STRIMZI_CLUSTER,
-                            "app.kubernetes.io/part-of": "interlocality",
-                            "interlocality.eu/service": spec.service,
-                        },
-                    },
-                    "spec": {
-                        "topicName": name,
-                        "partitions": partitions,
-                        "replicas": 3,
-                        "config": {**config, "min.insync.replicas": "2"},
-                    },
-                }
-            )
+        manifests.append(_kafka_topic(spec, spec.name(region), spec.partitions, spec.config()))
+        manifests.append(_dead_letters(spec, region))
+    manifests.extend(_dead_letters(spec, region) for spec in FEDERATION_TOPICS)
     return manifests
+
+
+def federation_topic_manifests() -> list[dict[str, Any]]:
+    """One Strimzi ``KafkaTopic`` per federated topic: declared once on a cluster."""
+    return [
+        _kafka_topic(spec, spec.name(""), spec.partitions, spec.config())
+        for spec in FEDERATION_TOPICS
+    ]
 
 
 def service_manifests(service: str) -> list[dict[str, Any]]:
@@ -154,12 +169,12 @@ def _dump(documents: list[dict[str, Any]]) -> str:
 
 
 def topics_markdown_table(region: str) -> str:
-    """The README's topics table."""
+    """The README's topics table: the region's topics, then the federated ones."""
     lines = [
         "| topic | key | partitions | cleanup | retention | events | what it carries |",
         "|---|---|---|---|---|---|---|",
     ]
-    for spec in TOPICS:
+    for spec in (*TOPICS, *FEDERATION_TOPICS):
         retention = f"{spec.retention_ms // 86_400_000} days" if spec.retention_ms else "forever"
         events = ", ".join(f"`{event.__name__}`" for event in spec.event_types)
         cleanup = "compact" if spec.compacted else "delete"
@@ -179,6 +194,8 @@ def expected_files(root: Path) -> dict[Path, str]:
     for overlay in sorted((root / DEPLOY_ROOT / "overlays").iterdir()):
         if overlay.is_dir():
             files[overlay / "topics.yaml"] = _dump(kafka_topic_manifests(overlay.name))
+    federation = root / DEPLOY_ROOT / "components" / "federation" / "topics.yaml"
+    files[federation] = _dump(federation_topic_manifests())
     readme = root / "README.md"
     text = readme.read_text()
     begin, end = "<!-- topics:begin -->\n", "<!-- topics:end -->"

@@ -194,7 +194,7 @@ def agenda(
         data=DatingAgenda(
             dating_event_id=dating_event_id,
             dating_event_name="Company Dating Århus–Köln",
-            participant_kind=participant_kind,  # type: ignore[arg-type]
+            participant_kind=participant_kind,
             participant_id=participant_id,
             slots=[
                 AgendaSlot(
@@ -202,7 +202,7 @@ def agenda(
                     starts_at=starts_at,
                     ends_at=starts_at + timedelta(minutes=10),
                     table=number,
-                    counterpart_kind=counterpart,  # type: ignore[arg-type]
+                    counterpart_kind=counterpart,
                     counterpart_id=counterpart_id,
                     counterpart_name=name,
                     score=0.5,

@@ -197,7 +197,7 @@ class StudentStep(SQLModel, table=True):
 class DatingDateRow(SQLModel, table=True):
     """One speed date of a student with a company at a Company Dating event."""
 
-    __tablename__ = "dating_date"
+    __tablename__ = "company_dating_date"
 
     dating_event_id: str = Field(primary_key=True, max_length=64)
     student_id: str = Field(primary_key=True, max_length=64, index=True)

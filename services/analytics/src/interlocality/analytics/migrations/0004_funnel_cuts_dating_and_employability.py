@@ -32,15 +32,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("company_id"),
     )
     op.create_table(
-        "dating_date",
+        "company_dating_date",
         sa.Column("dating_event_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("student_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("company_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("starts_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("dating_event_id", "student_id", "company_id"),
     )
-    with op.batch_alter_table("dating_date", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_dating_date_student_id"), ["student_id"], unique=False)
+    with op.batch_alter_table("company_dating_date", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_company_dating_date_student_id"), ["student_id"], unique=False
+        )
 
     op.create_table(
         "graduate_outcome",
@@ -90,10 +92,10 @@ def downgrade() -> None:
 
     op.drop_table("student_step")
     op.drop_table("graduate_outcome")
-    with op.batch_alter_table("dating_date", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_dating_date_student_id"))
+    with op.batch_alter_table("company_dating_date", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_company_dating_date_student_id"))
 
-    op.drop_table("dating_date")
+    op.drop_table("company_dating_date")
     op.drop_table("company_facts")
     op.drop_table("analytics_consent")
     # ### end Alembic commands ###

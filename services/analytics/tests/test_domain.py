@@ -53,11 +53,14 @@ def test_each_funnel_event_is_a_step_of_its_vacancy_with_the_kind_it_says(
 ) -> None:
     steps = [entry for event in region_events if (entry := funnel_entry(event)) is not None]
     assert len(steps) == len(region_events)
-    assert steps[0] == FunnelEntry(region, "v-1", "published", "internship")
-    assert steps[2] == FunnelEntry(region, "v-1", "matched")
+    # each step with its company and when it happened, for the regional funnel's medians
+    at = [event.data.at if hasattr(event.data, "at") else event.time for event in region_events]
+    assert steps[0] == FunnelEntry(region, "v-1", "published", "internship", "c-1", at[0])
+    assert steps[2] == FunnelEntry(region, "v-1", "matched", None, "c-1", at[2])
+    assert steps[-5].at == region_events[-5].data.sent_at
     assert steps[-3:] == [
-        FunnelEntry(region, "v-1", "applied", "internship"),
-        FunnelEntry(region, "v-1", "placed", "internship"),
-        FunnelEntry(region, "v-3", "applied", "student_job"),
+        FunnelEntry(region, "v-1", "applied", "internship", "c-1", at[-3]),
+        FunnelEntry(region, "v-1", "placed", "internship", "c-1", at[-2]),
+        FunnelEntry(region, "v-3", "applied", "student_job", "c-1", at[-1]),
     ]
     assert funnel_entry(upserted(region)) is None

@@ -1,1 +1,1 @@
-"""The analytics service: anonymous counts of the region's events."""
+"""The analytics service: anonymous counts of the region's events and its regional insights."""

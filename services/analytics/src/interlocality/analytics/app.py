@@ -10,7 +10,7 @@ from interlocality.analytics import handlers
 from interlocality.analytics.api import router
 from interlocality.analytics.service import AnalyticsService
 from interlocality.analytics.settings import AnalyticsSettings
-from interlocality.analytics.store import TABLES
+from interlocality.analytics.store import TABLES, held_on_student
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import load_settings
 
@@ -20,13 +20,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
-    """The analytics service: anonymous counts of every event in the region."""
+    """The analytics service: anonymous counts of every event in the region and the
+    regional insights, for the students who consent to them."""
     settings = settings or load_settings(AnalyticsSettings)
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
     service = AnalyticsService()
     handlers.subscribe(runtime, service)
-    # Aggregates only: analytics never stores who an event was about.
-    runtime.personal_data.append(lambda session, student_id: {})
+    # The per-student rows behind the insights' counts: ids, times and kinds only.
+    runtime.personal_data.append(held_on_student)
     return create_service_app(
         runtime,
         [router],

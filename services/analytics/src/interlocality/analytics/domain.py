@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from interlocality.contracts.applications import ApplicationSubmitted, PlacementMade
@@ -21,27 +22,43 @@ STEPS = ("published", *FUNNEL_STEPS)
 @dataclass(frozen=True)
 class FunnelEntry:
     """One step of one vacancy's funnel: ``published`` or one of :data:`FUNNEL_STEPS`,
-    with the vacancy's kind when the event says it."""
+    with the vacancy's kind and company when the event says them, and when it happened
+    (the medians of the regional funnel measure from publication to first match)."""
 
     region: str
     vacancy_id: str
     step: str
     kind: str | None = None
+    company_id: str | None = None
+    at: datetime | None = None
 
 
 def funnel_entry(event: Any) -> FunnelEntry | None:
     """The step of a vacancy's funnel ``event`` makes, if any."""
     match event:
         case VacancyPublished(data=vacancy):
-            return FunnelEntry(event.region, vacancy.vacancy_id, "published", vacancy.kind)
+            return FunnelEntry(
+                event.region,
+                vacancy.vacancy_id,
+                "published",
+                vacancy.kind,
+                vacancy.company_id,
+                event.time,
+            )
         case MatchFound(data=match):
-            return FunnelEntry(event.region, match.vacancy_id, "matched")
+            return FunnelEntry(
+                event.region, match.vacancy_id, "matched", None, match.company_id, event.time
+            )
         case NotificationSent(data=delivery):
-            return FunnelEntry(event.region, delivery.vacancy_id, "notified")
+            return FunnelEntry(event.region, delivery.vacancy_id, "notified", at=delivery.sent_at)
         case ApplicationSubmitted(data=step):
-            return FunnelEntry(event.region, step.vacancy_id, "applied", step.kind)
+            return FunnelEntry(
+                event.region, step.vacancy_id, "applied", step.kind, step.company_id, step.at
+            )
         case PlacementMade(data=step):
-            return FunnelEntry(event.region, step.vacancy_id, "placed", step.kind)
+            return FunnelEntry(
+                event.region, step.vacancy_id, "placed", step.kind, step.company_id, step.at
+            )
     return None
 
 

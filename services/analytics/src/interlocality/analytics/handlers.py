@@ -1,7 +1,9 @@
-"""Kafka side of analytics: every event of the region, counted in runs."""
+"""Kafka side of analytics: every event of the region counted in runs, and the events the
+regional insights need applied by the service layer, in the consumer's transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -10,18 +12,97 @@ from sqlmodel import Session
 from interlocality.analytics.service import AnalyticsService
 from interlocality.common.consumer import Batched
 from interlocality.common.service import ServiceRuntime
+from interlocality.contracts.applications import ApplicationSubmitted, PlacementMade
+from interlocality.contracts.companies import CompanyRegistered
+from interlocality.contracts.dating import DatingAgendaIssued
+from interlocality.contracts.outcomes import GraduateOutcomeRecorded
+from interlocality.contracts.students import StudentProfileErased, StudentProfileUpserted
 from interlocality.contracts.topics import TOPICS
 
-__all__ = ["on_events", "subscribe"]
+__all__ = [
+    "on_agenda_issued",
+    "on_application_submitted",
+    "on_company_registered",
+    "on_events",
+    "on_graduate_outcome_recorded",
+    "on_placement_made",
+    "on_student_erased",
+    "on_student_upserted",
+    "subscribe",
+]
 
 
 def on_events(service: AnalyticsService, events: list[Any], session: Session) -> None:
     service.count_events(session, events)
 
 
+def on_student_upserted(
+    service: AnalyticsService, event: StudentProfileUpserted, session: Session
+) -> None:
+    service.take_student(session, event.data)
+
+
+def on_student_erased(
+    service: AnalyticsService, event: StudentProfileErased, session: Session
+) -> None:
+    service.erase_student(session, event.data.student_id)
+
+
+def on_company_registered(
+    service: AnalyticsService, event: CompanyRegistered, session: Session
+) -> None:
+    service.take_company(session, event.data)
+
+
+def on_application_submitted(
+    service: AnalyticsService, event: ApplicationSubmitted, session: Session
+) -> None:
+    service.record_step(session, event.data, "applied")
+
+
+def on_placement_made(service: AnalyticsService, event: PlacementMade, session: Session) -> None:
+    service.record_step(session, event.data, "placed")
+
+
+def on_agenda_issued(
+    service: AnalyticsService, event: DatingAgendaIssued, session: Session
+) -> None:
+    service.take_agenda(session, event.data)
+
+
+def on_graduate_outcome_recorded(
+    service: AnalyticsService, event: GraduateOutcomeRecorded, session: Session
+) -> None:
+    service.record_outcome(session, event.data)
+
+
+INSIGHT_HANDLERS: dict[type, Callable[[AnalyticsService, Any, Session], None]] = {
+    StudentProfileUpserted: on_student_upserted,
+    StudentProfileErased: on_student_erased,
+    CompanyRegistered: on_company_registered,
+    ApplicationSubmitted: on_application_submitted,
+    PlacementMade: on_placement_made,
+    DatingAgendaIssued: on_agenda_issued,
+    GraduateOutcomeRecorded: on_graduate_outcome_recorded,
+}
+
+
+def _counted_and(service: AnalyticsService, handler: Callable[..., None]) -> Batched:
+    """Count a run of events of one type, then apply each with ``handler``."""
+
+    def apply(events: list[Any], session: Session) -> None:
+        on_events(service, events, session)
+        for event in events:
+            handler(service, event, session)
+
+    return Batched(apply)
+
+
 def subscribe(runtime: ServiceRuntime, service: AnalyticsService) -> None:
-    """Subscribe analytics to every topic of the region."""
-    # one handler for every type: a batch is one run
+    """Subscribe analytics to every topic of the region: every event is counted, and those
+    the insights need are applied too."""
+    # one handler for every type only counted: a batch is one run
     counting = Batched(partial(on_events, service))
+    insights = {t: _counted_and(service, h) for t, h in INSIGHT_HANDLERS.items()}
     for spec in TOPICS:
-        runtime.consume(spec, dict.fromkeys(spec.event_types, counting))
+        runtime.consume(spec, {t: insights.get(t, counting) for t in spec.event_types})

@@ -1,24 +1,45 @@
-"""Aggregates only: analytics holds no personal data."""
+"""Analytics' tables: counts and per-vacancy funnels, and for the regional insights the
+companies' sectors and sizes and the few per-student rows a student can leave."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, func
+from sqlalchemy import Integer, case, cast, delete, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from interlocality.analytics.domain import FUNNEL_STEPS, FunnelEntry
+from interlocality.analytics.funnel import VacancyJourney, aware
+from interlocality.analytics.outcomes import DatingDate, FollowUp, Graduate
 
 __all__ = [
+    "INSIGHT_TABLES",
     "TABLES",
+    "AnalyticsConsent",
+    "CompanyFacts",
+    "DatingDateRow",
     "EventCount",
+    "GraduateOutcomeRow",
+    "StudentStep",
     "VacancyFunnel",
     "add_counts",
     "add_funnel_steps",
+    "add_student_step",
+    "consent_of",
+    "dating_rows",
     "event_counts",
+    "forget_student",
     "funnel_rows",
+    "graduates",
+    "held_on_student",
+    "put_company",
+    "put_consent",
+    "put_outcome",
+    "replace_dates",
+    "vacancy_journeys",
 ]
 
 
@@ -44,7 +65,10 @@ class VacancyFunnel(SQLModel, table=True):
     vacancy_id: str = Field(primary_key=True, max_length=64)
     region: str = Field(max_length=32, index=True)
     kind: str | None = Field(default=None, max_length=32)
+    company_id: str | None = Field(default=None, max_length=64)
     published: bool = False
+    published_at: datetime | None = None
+    first_matched_at: datetime | None = None
     matched: int = 0
     notified: int = 0
     applied: int = 0
@@ -80,17 +104,31 @@ def add_funnel_steps(session: Session, steps: Sequence[FunnelEntry]) -> None:
         row = rows.get(s.vacancy_id)
         if row is None:
             row = rows[s.vacancy_id] = VacancyFunnel(vacancy_id=s.vacancy_id, region=s.region)
+        if s.company_id and not row.company_id:
+            row.company_id = s.company_id
         if s.step == "published":
             row.kind = s.kind
             row.published = True
+            row.published_at = _earliest(row.published_at, s.at)
         else:
             added[s.vacancy_id, s.step] += 1
             if s.kind and not row.kind:
                 row.kind = s.kind
+            if s.step == "matched":
+                row.first_matched_at = _earliest(row.first_matched_at, s.at)
     for (vacancy_id, step), count in added.items():
         row = rows[vacancy_id]
         setattr(row, step, getattr(row, step) + count)
     session.add_all(rows.values())
+
+
+def _earliest(known: datetime | None, seen: datetime | None) -> datetime | None:
+    """The earlier of two times, either maybe unknown: a replayed or late event never
+    moves a first time later."""
+    if seen is None:
+        return known
+    seen = aware(seen)
+    return seen if known is None or seen < aware(known) else known
 
 
 def funnel_rows(session: Session, kind: str | None = None) -> list[tuple[Any, ...]]:
@@ -111,3 +149,281 @@ def funnel_rows(session: Session, kind: str | None = None) -> list[tuple[Any, ..
 def event_counts(session: Session) -> list[EventCount]:
     """All counts, by region and type."""
     return list(session.exec(select(EventCount).order_by(EventCount.region, EventCount.event_type)))
+
+
+# -- Regional insights: companies, consent and the per-student rows the counts need --------
+#
+# A count that involves a student (a Company Dating date, an application, a placement, a
+# graduate's outcome) needs a row per student so that the student can leave it: the rows
+# hold ids, times and kinds only, never a name, an e-mail or free text, and each aggregate
+# counts only students known to consent to anonymous analytics.
+
+
+class CompanyFacts(SQLModel, table=True):
+    """What the funnel's cuts need of a company: its NACE sector and size class."""
+
+    __tablename__ = "company_facts"
+
+    company_id: str = Field(primary_key=True, max_length=64)
+    sector: str | None = Field(default=None, max_length=16)
+    size_class: str = Field(max_length=16)
+
+
+class AnalyticsConsent(SQLModel, table=True):
+    """Whether a student consents to anonymous analytics, as their profile last said.
+
+    A student not listed is counted nowhere until their profile says they consent; one
+    listed as not consenting has no other row, and none is stored while that lasts.
+    """
+
+    __tablename__ = "analytics_consent"
+
+    student_id: str = Field(primary_key=True, max_length=64)
+    consenting: bool
+
+
+class StudentStep(SQLModel, table=True):
+    """A student's first application to, or placement in, a vacancy."""
+
+    __tablename__ = "student_step"
+
+    student_id: str = Field(primary_key=True, max_length=64)
+    vacancy_id: str = Field(primary_key=True, max_length=64)
+    step: str = Field(primary_key=True, max_length=16)
+    company_id: str = Field(max_length=64, index=True)
+    at: datetime
+
+
+class DatingDateRow(SQLModel, table=True):
+    """One speed date of a student with a company at a Company Dating event."""
+
+    __tablename__ = "company_dating_date"
+
+    dating_event_id: str = Field(primary_key=True, max_length=64)
+    student_id: str = Field(primary_key=True, max_length=64, index=True)
+    company_id: str = Field(primary_key=True, max_length=64)
+    starts_at: datetime
+
+
+class GraduateOutcomeRow(SQLModel, table=True):
+    """A graduate's outcome as the operator recorded it last."""
+
+    __tablename__ = "graduate_outcome"
+
+    student_id: str = Field(primary_key=True, max_length=64)
+    graduated_on: date
+    outcome: str = Field(max_length=32)
+    recorded_at: datetime
+
+
+INSIGHT_TABLES: list[type[SQLModel]] = [
+    CompanyFacts,
+    AnalyticsConsent,
+    StudentStep,
+    DatingDateRow,
+    GraduateOutcomeRow,
+]
+TABLES += INSIGHT_TABLES
+
+# What a student's erasure or withdrawn consent deletes.
+PER_STUDENT_ROWS: tuple[type[StudentStep] | type[DatingDateRow] | type[GraduateOutcomeRow], ...] = (
+    StudentStep,
+    DatingDateRow,
+    GraduateOutcomeRow,
+)
+
+
+def put_company(session: Session, company_id: str, sector: str | None, size: str) -> None:
+    """Store or replace what the cuts need of a company."""
+    session.merge(CompanyFacts(company_id=company_id, sector=sector, size_class=size))
+
+
+def consent_of(session: Session, student_id: str) -> bool | None:
+    """Whether the student consents to analytics; ``None`` when no profile was seen."""
+    row = session.get(AnalyticsConsent, student_id)
+    return None if row is None else row.consenting
+
+
+def put_consent(session: Session, student_id: str, consenting: bool) -> None:
+    """Record whether the student consents; without consent, delete every row of theirs."""
+    session.merge(AnalyticsConsent(student_id=student_id, consenting=consenting))
+    if not consenting:
+        forget_rows(session, student_id)
+
+
+def forget_rows(session: Session, student_id: str) -> None:
+    """Delete the student's rows from every aggregate's source."""
+    for table in PER_STUDENT_ROWS:
+        session.execute(delete(table).where(col(table.student_id) == student_id))
+
+
+def forget_student(session: Session, student_id: str) -> None:
+    """Delete everything held on the student, their consent included."""
+    forget_rows(session, student_id)
+    session.execute(delete(AnalyticsConsent).where(col(AnalyticsConsent.student_id) == student_id))
+
+
+def add_student_step(
+    session: Session, student_id: str, vacancy_id: str, step: str, company_id: str, at: datetime
+) -> None:
+    """Keep the student's first ``step`` (applied, placed) for the vacancy."""
+    row = session.get(StudentStep, (student_id, vacancy_id, step))
+    if row is None:
+        session.add(
+            StudentStep(
+                student_id=student_id,
+                vacancy_id=vacancy_id,
+                step=step,
+                company_id=company_id,
+                at=at,
+            )
+        )
+    elif aware(at) < aware(row.at):
+        row.at = at
+        session.add(row)
+
+
+def replace_dates(
+    session: Session, dating_event_id: str, student_id: str, dates: Sequence[tuple[str, datetime]]
+) -> None:
+    """The student's dates at the event, ``(company_id, starts_at)``, replacing those of an
+    agenda issued before."""
+    session.execute(
+        delete(DatingDateRow).where(
+            col(DatingDateRow.dating_event_id) == dating_event_id,
+            col(DatingDateRow.student_id) == student_id,
+        )
+    )
+    earliest: dict[str, datetime] = {}
+    for company_id, starts_at in dates:
+        if company_id not in earliest or aware(starts_at) < aware(earliest[company_id]):
+            earliest[company_id] = starts_at
+    session.add_all(
+        DatingDateRow(
+            dating_event_id=dating_event_id,
+            student_id=student_id,
+            company_id=company_id,
+            starts_at=starts_at,
+        )
+        for company_id, starts_at in earliest.items()
+    )
+
+
+def put_outcome(
+    session: Session, student_id: str, graduated_on: date, outcome: str, recorded_at: datetime
+) -> None:
+    """Keep the graduate's outcome recorded last: an older one arriving late changes nothing."""
+    row = session.get(GraduateOutcomeRow, student_id)
+    if row is not None and aware(recorded_at) < aware(row.recorded_at):
+        return
+    session.merge(
+        GraduateOutcomeRow(
+            student_id=student_id,
+            graduated_on=graduated_on,
+            outcome=outcome,
+            recorded_at=recorded_at,
+        )
+    )
+
+
+def _consenting(student_id: Any) -> Any:
+    """Only rows of students whose profile said they consent."""
+    return student_id.in_(
+        select(AnalyticsConsent.student_id).where(col(AnalyticsConsent.consenting).is_(True))
+    )
+
+
+def vacancy_journeys(session: Session) -> list[VacancyJourney]:
+    """Each published vacancy's way through the funnel, with its company's sector and size
+    class and the consenting students' applications and placements."""
+    steps = (
+        select(
+            StudentStep.vacancy_id,
+            func.max(case((col(StudentStep.step) == "applied", 1), else_=0)).label("applied"),
+            func.min(case((col(StudentStep.step) == "placed", StudentStep.at), else_=None)).label(
+                "first_placed_at"
+            ),
+        )
+        .where(_consenting(col(StudentStep.student_id)))
+        .group_by(col(StudentStep.vacancy_id))
+        .subquery()
+    )
+    statement = (
+        select(VacancyFunnel, CompanyFacts, steps.c.applied, steps.c.first_placed_at)
+        .outerjoin(CompanyFacts, col(CompanyFacts.company_id) == col(VacancyFunnel.company_id))
+        .outerjoin(steps, steps.c.vacancy_id == col(VacancyFunnel.vacancy_id))
+        .where(col(VacancyFunnel.published_at).is_not(None))
+    )
+    journeys = []
+    for vacancy, company, applied, first_placed_at in session.exec(statement).all():
+        assert vacancy.published_at is not None
+        journeys.append(
+            VacancyJourney(
+                region=vacancy.region,
+                vacancy_id=vacancy.vacancy_id,
+                published_at=vacancy.published_at,
+                kind=vacancy.kind,
+                sector=None if company is None else company.sector,
+                size_class=None if company is None else company.size_class,
+                matched=vacancy.matched > 0,
+                first_matched_at=vacancy.first_matched_at,
+                notified=vacancy.notified > 0,
+                applied=bool(applied),
+                first_placed_at=_utc(first_placed_at),
+            )
+        )
+    return journeys
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """An aggregate over a time column comes back without the column's type: as text on
+    SQLite, naive or aware on PostgreSQL; always an aware datetime here."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return aware(moment)
+
+
+def dating_rows(session: Session) -> tuple[list[DatingDate], list[FollowUp]]:
+    """Consenting students' dates, and their applications and placements at companies."""
+    dates = [
+        DatingDate(r.dating_event_id, r.student_id, r.company_id, aware(r.starts_at))
+        for r in session.exec(
+            select(DatingDateRow).where(_consenting(col(DatingDateRow.student_id)))
+        ).all()
+    ]
+    daters = select(DatingDateRow.student_id)
+    follow_ups = [
+        FollowUp(r.student_id, r.company_id, r.step, aware(r.at))
+        for r in session.exec(
+            select(StudentStep).where(
+                _consenting(col(StudentStep.student_id)), col(StudentStep.student_id).in_(daters)
+            )
+        ).all()
+    ]
+    return dates, follow_ups
+
+
+def graduates(session: Session) -> list[Graduate]:
+    """Consenting graduates' latest outcomes."""
+    return [
+        Graduate(r.graduated_on, r.outcome)
+        for r in session.exec(
+            select(GraduateOutcomeRow).where(_consenting(col(GraduateOutcomeRow.student_id)))
+        ).all()
+    ]
+
+
+def held_on_student(session: Session, student_id: str) -> dict[str, Any]:
+    """Everything analytics holds on the student: their consent and the rows counted."""
+    consent = session.get(AnalyticsConsent, student_id)
+    outcome = session.get(GraduateOutcomeRow, student_id)
+    steps = session.exec(select(StudentStep).where(col(StudentStep.student_id) == student_id))
+    dates = session.exec(select(DatingDateRow).where(col(DatingDateRow.student_id) == student_id))
+    return {
+        "analytics_consent": None if consent is None else consent.consenting,
+        "applications_and_placements": [s.model_dump(exclude={"student_id"}) for s in steps.all()],
+        "dating_dates": [d.model_dump(exclude={"student_id"}) for d in dates.all()],
+        "graduate_outcome": None if outcome is None else outcome.model_dump(exclude={"student_id"}),
+    }

@@ -208,7 +208,7 @@ class DatingDateRow(SQLModel, table=True):
 class GraduateOutcomeRow(SQLModel, table=True):
     """A graduate's outcome as the operator recorded it last."""
 
-    __tablename__ = "graduate_outcome"
+    __tablename__ = "recorded_outcome"
 
     student_id: str = Field(primary_key=True, max_length=64)
     graduated_on: date

@@ -45,7 +45,7 @@ def upgrade() -> None:
         )
 
     op.create_table(
-        "graduate_outcome",
+        "recorded_outcome",
         sa.Column("student_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("graduated_on", sa.Date(), nullable=False),
         sa.Column("outcome", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -91,7 +91,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_student_step_company_id"))
 
     op.drop_table("student_step")
-    op.drop_table("graduate_outcome")
+    op.drop_table("recorded_outcome")
     with op.batch_alter_table("company_dating_date", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_company_dating_date_student_id"))
 

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from interlocality.analytics.app import MIGRATIONS
+from interlocality.analytics.app import MIGRATIONS, shipped_taxonomy
+from interlocality.analytics.service import SupplyAndDemand
+from interlocality.analytics.skills import SkillTaxonomy
 from interlocality.analytics.store import TABLES
 from interlocality.common.migrations import upgrade
 from interlocality.common.service import ServiceRuntime
@@ -92,6 +94,18 @@ def region_events(region: str) -> list[CloudEvent[Any]]:
         # a vacancy analytics never saw published takes its kind from the application
         step(ApplicationSubmitted, region, "v-3", "student_job"),
     ]
+
+
+@pytest.fixture(scope="session")
+def taxonomy() -> SkillTaxonomy:
+    """The shipped ESCO taxonomy, built once for the whole run."""
+    return shipped_taxonomy()
+
+
+@pytest.fixture
+def supply(taxonomy: SkillTaxonomy) -> SupplyAndDemand:
+    """Supply and demand of a Danish-speaking region."""
+    return SupplyAndDemand("da", lambda: taxonomy)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ it counts: vacancies published, matched, notified, applied to and filled."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +18,157 @@ from interlocality.common.migrations import upgrade
 from interlocality.common.service import ServiceRuntime
 from interlocality.common.testing import found
 from interlocality.contracts.applications import ApplicationSubmitted, FunnelStep, PlacementMade
+from interlocality.contracts.common import (
+    LanguageRequirement,
+    LanguageSkill,
+    SkillLevel,
+    SkillRequirement,
+)
+from interlocality.contracts.companies import Company, CompanyRegistered
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.notifications import Delivery, NotificationSent
+from interlocality.contracts.students import (
+    Consent,
+    Consents,
+    StudentErasure,
+    StudentProfile,
+    StudentProfileErased,
+    StudentProfileUpserted,
+)
 from interlocality.contracts.vacancies import Vacancy, VacancyPublished
+
+ESCO = "http://data.europa.eu/esco/skill/"
+
+
+@dataclass(frozen=True)
+class Skills:
+    """ESCO skills the tests use."""
+
+    python: str = ESCO + "ccd0a1d9-afda-43d9-b901-96344886e14d"
+    programming: str = ESCO + "21d2f96d-35f7-4e3f-9745-c533d2dd6e97"  # Python's broader
+    welding: str = ESCO + "29d762da-1711-4a3c-b424-f0a404f4bf2d"
+    project_management: str = ESCO + "7111b95d-0ce3-441a-9d92-4c75d05c4388"
+
+
+@pytest.fixture(scope="session")
+def esco() -> Skills:
+    return Skills()
+
+
+def at(month: str, day: int = 10) -> datetime:
+    """Noon of ``day`` in ``month`` (YYYY-MM), UTC."""
+    year, number = (int(part) for part in month.split("-"))
+    return datetime(year, number, day, 12, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Snapshots:
+    """Entity snapshots of one region as their publishers announce them."""
+
+    region: str
+
+    at = staticmethod(at)
+
+    def student(
+        self,
+        student_id: str,
+        name: str,
+        when: datetime,
+        *,
+        version: int = 1,
+        skills: dict[str, int] | None = None,
+        languages: dict[str, str] | None = None,
+        study_field: str | None = None,
+        analytics: bool = True,
+    ) -> StudentProfileUpserted:
+        """A student's snapshot, with the name and e-mail analytics must never keep."""
+        return StudentProfileUpserted(
+            source=f"/interlocality/{self.region}/profiles",
+            region=self.region,
+            subject=student_id,
+            data=StudentProfile(
+                student_id=student_id,
+                name=name,
+                email=f"{student_id}@students.example.org",
+                skills=[SkillLevel(uri=uri, level=n) for uri, n in (skills or {}).items()],
+                languages=[
+                    LanguageSkill(code=code, level=level)  # type: ignore[arg-type]
+                    for code, level in (languages or {}).items()
+                ],
+                engagement_kinds=["internship"],
+                version=version,
+                updated_at=when,
+                study_field=study_field,
+                consents=Consents(analytics=Consent(granted=analytics, at=when)),
+            ),
+        )
+
+    def erased(self, student_id: str, when: datetime) -> StudentProfileErased:
+        """A student's erasure."""
+        return StudentProfileErased(
+            source=f"/interlocality/{self.region}/profiles",
+            region=self.region,
+            subject=student_id,
+            data=StudentErasure(student_id=student_id, erased_at=when),
+        )
+
+    def company(self, company_id: str, name: str, employees: int, sector: str) -> CompanyRegistered:
+        """A company's snapshot."""
+        return CompanyRegistered(
+            source=f"/interlocality/{self.region}/vacancies",
+            region=self.region,
+            subject=company_id,
+            data=Company(
+                company_id=company_id,
+                name=name,
+                version=1,
+                updated_at=at("2026-01", 1),
+                employees=employees,
+                sector=sector,
+            ),
+        )
+
+    def vacancy(
+        self,
+        vacancy_id: str,
+        when: datetime,
+        *,
+        event_type: type[CloudEvent[Vacancy]] = VacancyPublished,
+        status: str = "open",
+        version: int = 1,
+        company_id: str = "c-1",
+        required: dict[str, int] | None = None,
+        languages: dict[str, tuple[str, bool]] | None = None,
+        positions: int = 1,
+    ) -> CloudEvent[Vacancy]:
+        """A vacancy's snapshot; ``languages`` map a code to its level and whether required."""
+        return event_type(
+            source=f"/interlocality/{self.region}/vacancies",
+            region=self.region,
+            subject=vacancy_id,
+            data=Vacancy(
+                vacancy_id=vacancy_id,
+                company_id=company_id,
+                title="Udvikler i Århus",
+                kind="internship",
+                required_skills=[
+                    SkillRequirement(uri=uri, min_level=n) for uri, n in (required or {}).items()
+                ],
+                languages=[
+                    LanguageRequirement(code=code, min_level=level, required=needed)  # type: ignore[arg-type]
+                    for code, (level, needed) in (languages or {}).items()
+                ],
+                status=status,  # type: ignore[arg-type]
+                version=version,
+                updated_at=when,
+                positions=positions,
+            ),
+        )
+
+
+@pytest.fixture
+def snapshots(region: str) -> Snapshots:
+    return Snapshots(region)
 
 
 def published(region: str, vacancy_id: str, kind: str) -> VacancyPublished:

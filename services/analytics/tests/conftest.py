@@ -19,6 +19,7 @@ from interlocality.common.service import ServiceRuntime
 from interlocality.common.testing import found
 from interlocality.contracts.applications import ApplicationSubmitted, FunnelStep, PlacementMade
 from interlocality.contracts.common import (
+    CefrLevel,
     LanguageRequirement,
     LanguageSkill,
     SkillLevel,
@@ -35,7 +36,12 @@ from interlocality.contracts.students import (
     StudentProfileErased,
     StudentProfileUpserted,
 )
-from interlocality.contracts.vacancies import Vacancy, VacancyPublished
+from interlocality.contracts.vacancies import (
+    Vacancy,
+    VacancyFilled,
+    VacancyPublished,
+    VacancyStatus,
+)
 
 ESCO = "http://data.europa.eu/esco/skill/"
 
@@ -77,7 +83,7 @@ class Snapshots:
         *,
         version: int = 1,
         skills: dict[str, int] | None = None,
-        languages: dict[str, str] | None = None,
+        languages: dict[str, CefrLevel] | None = None,
         study_field: str | None = None,
         analytics: bool = True,
     ) -> StudentProfileUpserted:
@@ -92,7 +98,7 @@ class Snapshots:
                 email=f"{student_id}@students.example.org",
                 skills=[SkillLevel(uri=uri, level=n) for uri, n in (skills or {}).items()],
                 languages=[
-                    LanguageSkill(code=code, level=level)  # type: ignore[arg-type]
+                    LanguageSkill(code=code, level=level)
                     for code, level in (languages or {}).items()
                 ],
                 engagement_kinds=["internship"],
@@ -133,14 +139,14 @@ class Snapshots:
         vacancy_id: str,
         when: datetime,
         *,
-        event_type: type[CloudEvent[Vacancy]] = VacancyPublished,
-        status: str = "open",
+        event_type: type[VacancyPublished] | type[VacancyFilled] = VacancyPublished,
+        status: VacancyStatus = "open",
         version: int = 1,
         company_id: str = "c-1",
         required: dict[str, int] | None = None,
-        languages: dict[str, tuple[str, bool]] | None = None,
+        languages: dict[str, tuple[CefrLevel, bool]] | None = None,
         positions: int = 1,
-    ) -> CloudEvent[Vacancy]:
+    ) -> VacancyPublished | VacancyFilled:
         """A vacancy's snapshot; ``languages`` map a code to its level and whether required."""
         return event_type(
             source=f"/interlocality/{self.region}/vacancies",
@@ -155,10 +161,10 @@ class Snapshots:
                     SkillRequirement(uri=uri, min_level=n) for uri, n in (required or {}).items()
                 ],
                 languages=[
-                    LanguageRequirement(code=code, min_level=level, required=needed)  # type: ignore[arg-type]
+                    LanguageRequirement(code=code, min_level=level, required=needed)
                     for code, (level, needed) in (languages or {}).items()
                 ],
-                status=status,  # type: ignore[arg-type]
+                status=status,
                 version=version,
                 updated_at=when,
                 positions=positions,

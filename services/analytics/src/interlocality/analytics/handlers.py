@@ -23,6 +23,7 @@ from interlocality.contracts.vacancies import (
 )
 
 __all__ = [
+    "SNAPSHOT_HANDLERS",
     "on_company_registered",
     "on_events",
     "on_student_profile_erased",

@@ -13,8 +13,8 @@ from datetime import date
 from pathlib import Path
 
 from interlocality.common.esco import EscoVocabulary
+from interlocality.common.esco_relations import SkillGraph
 from interlocality.matching.domain import LanguageNeed, RequiredSkill, StudentEntry, VacancyEntry
-from interlocality.matching.relations import SkillGraph
 
 STUDENT_COLUMNS = [
     "external_id",

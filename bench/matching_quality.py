@@ -48,9 +48,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from datasets import MatchingRegion, StudentNoise, matching_region
 
 from interlocality.common.esco import default_vocabulary
+from interlocality.common.esco_relations import SkillGraph
 from interlocality.matching.domain import StudentEntry, VacancyEntry, evaluate_pair
 from interlocality.matching.index import MatchIndex
-from interlocality.matching.relations import SkillGraph
 
 TOP = 10
 Ranking = Callable[[VacancyEntry], list[str]]

@@ -60,6 +60,7 @@ from datasets import (
 from tables import Row, print_table
 
 from interlocality.common.esco import default_vocabulary
+from interlocality.common.esco_relations import SkillGraph
 from interlocality.common.service import settle_heap
 from interlocality.matching.domain import (
     PairEvaluation,
@@ -69,7 +70,6 @@ from interlocality.matching.domain import (
     evaluate_pair,
 )
 from interlocality.matching.index import MatchIndex
-from interlocality.matching.relations import SkillGraph
 
 MIN_SCORE = 0.3
 PER_VACANCY = 100  # INTERLOCALITY_MATCH_LIMIT_PER_VACANCY

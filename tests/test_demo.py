@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from interlocality.common.esco import default_vocabulary
+from interlocality.common.esco_relations import SkillGraph
 from interlocality.common.work_rules import RULES_DIR, region_work_rules
 from interlocality.contracts.students import Consents
 from interlocality.matching.dating.models import DatingEventRequest
@@ -26,7 +27,6 @@ from interlocality.matching.domain import (
     vacancy_entry_of,
 )
 from interlocality.matching.index import MatchIndex
-from interlocality.matching.relations import SkillGraph
 from interlocality.matching.settings import MatchingSettings
 from interlocality.notifications.domain import digest_due
 from interlocality.operator.demo import (

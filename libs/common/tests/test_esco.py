@@ -28,6 +28,19 @@ def test_occupations_name_known_skills_and_the_hierarchy_is_loaded() -> None:
     assert "Python3" in python.alt_labels
 
 
+def test_the_groups_above_the_skills_lead_up_to_the_four_pillars() -> None:
+    vocabulary = default_vocabulary()
+    roots = {uri for uri, parents in vocabulary.group_broader.items() if not parents}
+    assert {vocabulary.label(uri) for uri in roots} == {
+        "skills",
+        "knowledge",
+        "transversal skills and competences",
+        "language skills and knowledge",
+    }
+    ict = "http://data.europa.eu/esco/isced-f/06"
+    assert vocabulary.group_broader[ict] and vocabulary.group_broader[ict][0] in roots
+
+
 def test_suggestions_tolerate_typos() -> None:
     suggestions = default_vocabulary().suggest("pyton programing")
     assert PYTHON in [skill.uri for skill in suggestions]

@@ -11,12 +11,21 @@ from typing import Any
 
 import pytest
 
-from interlocality.analytics.app import MIGRATIONS
+from interlocality.analytics.app import MIGRATIONS, shipped_taxonomy
+from interlocality.analytics.service import SupplyAndDemand
+from interlocality.analytics.skills import SkillTaxonomy
 from interlocality.analytics.store import TABLES
 from interlocality.common.migrations import upgrade
 from interlocality.common.service import ServiceRuntime
 from interlocality.common.testing import erased, found, upserted
 from interlocality.contracts.applications import ApplicationSubmitted, FunnelStep, PlacementMade
+from interlocality.contracts.common import (
+    CefrLevel,
+    LanguageRequirement,
+    LanguageSkill,
+    SkillLevel,
+    SkillRequirement,
+)
 from interlocality.contracts.companies import Company, CompanyRegistered
 from interlocality.contracts.dating import AgendaSlot, DatingAgenda, DatingAgendaIssued
 from interlocality.contracts.envelope import CloudEvent
@@ -26,8 +35,153 @@ from interlocality.contracts.outcomes import (
     GraduateOutcomeKind,
     GraduateOutcomeRecorded,
 )
-from interlocality.contracts.students import Consent, Consents
-from interlocality.contracts.vacancies import Vacancy, VacancyPublished
+from interlocality.contracts.students import (
+    Consent,
+    Consents,
+    StudentErasure,
+    StudentProfile,
+    StudentProfileErased,
+    StudentProfileUpserted,
+)
+from interlocality.contracts.vacancies import (
+    Vacancy,
+    VacancyFilled,
+    VacancyPublished,
+    VacancyStatus,
+)
+
+ESCO = "http://data.europa.eu/esco/skill/"
+
+
+@dataclass(frozen=True)
+class Skills:
+    """ESCO skills the tests use."""
+
+    python: str = ESCO + "ccd0a1d9-afda-43d9-b901-96344886e14d"
+    programming: str = ESCO + "21d2f96d-35f7-4e3f-9745-c533d2dd6e97"  # Python's broader
+    welding: str = ESCO + "29d762da-1711-4a3c-b424-f0a404f4bf2d"
+    project_management: str = ESCO + "7111b95d-0ce3-441a-9d92-4c75d05c4388"
+
+
+@pytest.fixture(scope="session")
+def esco() -> Skills:
+    return Skills()
+
+
+def at(month: str, day: int = 10) -> datetime:
+    """Noon of ``day`` in ``month`` (YYYY-MM), UTC."""
+    year, number = (int(part) for part in month.split("-"))
+    return datetime(year, number, day, 12, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Snapshots:
+    """Entity snapshots of one region as their publishers announce them."""
+
+    region: str
+
+    at = staticmethod(at)
+
+    def student(
+        self,
+        student_id: str,
+        name: str,
+        when: datetime,
+        *,
+        version: int = 1,
+        skills: dict[str, int] | None = None,
+        languages: dict[str, CefrLevel] | None = None,
+        study_field: str | None = None,
+        analytics: bool = True,
+    ) -> StudentProfileUpserted:
+        """A student's snapshot, with the name and e-mail analytics must never keep."""
+        return StudentProfileUpserted(
+            source=f"/interlocality/{self.region}/profiles",
+            region=self.region,
+            subject=student_id,
+            data=StudentProfile(
+                student_id=student_id,
+                name=name,
+                email=f"{student_id}@students.example.org",
+                skills=[SkillLevel(uri=uri, level=n) for uri, n in (skills or {}).items()],
+                languages=[
+                    LanguageSkill(code=code, level=level)
+                    for code, level in (languages or {}).items()
+                ],
+                engagement_kinds=["internship"],
+                version=version,
+                updated_at=when,
+                study_field=study_field,
+                consents=Consents(analytics=Consent(granted=analytics, at=when)),
+            ),
+        )
+
+    def erased(self, student_id: str, when: datetime) -> StudentProfileErased:
+        """A student's erasure."""
+        return StudentProfileErased(
+            source=f"/interlocality/{self.region}/profiles",
+            region=self.region,
+            subject=student_id,
+            data=StudentErasure(student_id=student_id, erased_at=when),
+        )
+
+    def company(self, company_id: str, name: str, employees: int, sector: str) -> CompanyRegistered:
+        """A company's snapshot."""
+        return CompanyRegistered(
+            source=f"/interlocality/{self.region}/vacancies",
+            region=self.region,
+            subject=company_id,
+            data=Company(
+                company_id=company_id,
+                name=name,
+                version=1,
+                updated_at=at("2026-01", 1),
+                employees=employees,
+                sector=sector,
+            ),
+        )
+
+    def vacancy(
+        self,
+        vacancy_id: str,
+        when: datetime,
+        *,
+        event_type: type[VacancyPublished] | type[VacancyFilled] = VacancyPublished,
+        status: VacancyStatus = "open",
+        version: int = 1,
+        company_id: str = "c-1",
+        required: dict[str, int] | None = None,
+        languages: dict[str, tuple[CefrLevel, bool]] | None = None,
+        positions: int = 1,
+    ) -> VacancyPublished | VacancyFilled:
+        """A vacancy's snapshot; ``languages`` map a code to its level and whether required."""
+        return event_type(
+            source=f"/interlocality/{self.region}/vacancies",
+            region=self.region,
+            subject=vacancy_id,
+            data=Vacancy(
+                vacancy_id=vacancy_id,
+                company_id=company_id,
+                title="Udvikler i Århus",
+                kind="internship",
+                required_skills=[
+                    SkillRequirement(uri=uri, min_level=n) for uri, n in (required or {}).items()
+                ],
+                languages=[
+                    LanguageRequirement(code=code, min_level=level, required=needed)
+                    for code, (level, needed) in (languages or {}).items()
+                ],
+                status=status,
+                version=version,
+                updated_at=when,
+                positions=positions,
+            ),
+        )
+
+
+@pytest.fixture
+def snapshots(region: str) -> Snapshots:
+    return Snapshots(region)
 
 
 def published(
@@ -112,6 +266,18 @@ def region_events(region: str) -> list[CloudEvent[Any]]:
         # a vacancy analytics never saw published takes its kind from the application
         step(ApplicationSubmitted, region, "v-3", "student_job"),
     ]
+
+
+@pytest.fixture(scope="session")
+def taxonomy() -> SkillTaxonomy:
+    """The shipped ESCO taxonomy, built once for the whole run."""
+    return shipped_taxonomy()
+
+
+@pytest.fixture
+def supply(taxonomy: SkillTaxonomy) -> SupplyAndDemand:
+    """Supply and demand of a Danish-speaking region."""
+    return SupplyAndDemand("da", lambda: taxonomy)
 
 
 @pytest.fixture
@@ -234,7 +400,7 @@ def outcome(
     )
 
 
-def at(day: str, hour: int = 12) -> datetime:
+def on_day(day: str, hour: int = 12) -> datetime:
     return datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC)
 
 
@@ -262,31 +428,34 @@ def insight_events(region: str) -> InsightEvents:
         student(region, "s-begona", "Begoña Muñoz", True),
         student(region, "s-elif", "Elif Yılmaz", True),
         student(region, "s-nadia", "Nadia Ñúñez", False),
-        published(region, "v-1", "internship", "c-micro", at("2025-01-05")),
-        published(region, "v-2", "thesis", "c-large", at("2025-01-20")),
-        published(region, "v-3", "internship", "c-medium", at("2025-02-10")),
-        matched_at(region, "s-soren", "v-1", at("2025-01-07")),
-        matched_at(region, "s-begona", "v-1", at("2025-01-09")),
-        matched_at(region, "s-elif", "v-2", at("2025-01-24")),
-        matched_at(region, "s-begona", "v-3", at("2025-02-11")),
+        published(region, "v-1", "internship", "c-micro", on_day("2025-01-05")),
+        published(region, "v-2", "thesis", "c-large", on_day("2025-01-20")),
+        published(region, "v-3", "internship", "c-medium", on_day("2025-02-10")),
+        matched_at(region, "s-soren", "v-1", on_day("2025-01-07")),
+        matched_at(region, "s-begona", "v-1", on_day("2025-01-09")),
+        matched_at(region, "s-elif", "v-2", on_day("2025-01-24")),
+        matched_at(region, "s-begona", "v-3", on_day("2025-02-11")),
         notified(region, "s-soren", "v-1"),
         agenda(
             region,
             "s-soren",
-            [("c-micro", "Ærø Æbleri ApS", at("2025-01-08", 10)), ("c-large", "Müller", soon)],
+            [("c-micro", "Ærø Æbleri ApS", on_day("2025-01-08", 10)), ("c-large", "Müller", soon)],
         ),
-        agenda(region, "s-begona", [("c-large", "Müller & Söhne GmbH", at("2025-01-08", 10))]),
-        agenda(region, "s-elif", [("c-large", "Müller & Söhne GmbH", at("2025-01-08", 11))]),
+        agenda(region, "s-begona", [("c-large", "Müller & Söhne GmbH", on_day("2025-01-08", 10))]),
+        agenda(region, "s-elif", [("c-large", "Müller & Söhne GmbH", on_day("2025-01-08", 11))]),
         agenda(
             region,
             "s-begona",
-            [("c-medium", "Łódź Logística", at("2024-09-01"))],
+            [("c-medium", "Łódź Logística", on_day("2024-09-01"))],
             dating_event_id="de-0",
         ),
-        agenda(region, "s-nadia", [("c-micro", "Ærø Æbleri ApS", at("2025-01-08", 10))]),
+        agenda(region, "s-nadia", [("c-micro", "Ærø Æbleri ApS", on_day("2025-01-08", 10))]),
         # the company's agenda lists the same dates from its side: not counted twice
         agenda(
-            region, "c-micro", [("s-soren", "Søren Østergaard", at("2025-01-08", 10))], "company"
+            region,
+            "c-micro",
+            [("s-soren", "Søren Østergaard", on_day("2025-01-08", 10))],
+            "company",
         ),
         step(
             ApplicationSubmitted,
@@ -295,11 +464,15 @@ def insight_events(region: str) -> InsightEvents:
             "internship",
             "s-soren",
             "c-micro",
-            at("2025-01-10"),
+            on_day("2025-01-10"),
         ),
-        step(PlacementMade, region, "v-1", "internship", "s-soren", "c-micro", at("2025-01-15")),
-        step(ApplicationSubmitted, region, "v-2", "thesis", "s-elif", "c-large", at("2025-01-25")),
-        step(PlacementMade, region, "v-2", "thesis", "s-elif", "c-large", at("2025-02-03")),
+        step(
+            PlacementMade, region, "v-1", "internship", "s-soren", "c-micro", on_day("2025-01-15")
+        ),
+        step(
+            ApplicationSubmitted, region, "v-2", "thesis", "s-elif", "c-large", on_day("2025-01-25")
+        ),
+        step(PlacementMade, region, "v-2", "thesis", "s-elif", "c-large", on_day("2025-02-03")),
         # 164 days after Begoña met the company: applied, but not because of the date
         step(
             ApplicationSubmitted,
@@ -308,7 +481,7 @@ def insight_events(region: str) -> InsightEvents:
             "internship",
             "s-begona",
             "c-medium",
-            at("2025-02-12"),
+            on_day("2025-02-12"),
         ),
         step(
             ApplicationSubmitted,
@@ -317,14 +490,14 @@ def insight_events(region: str) -> InsightEvents:
             "internship",
             "s-nadia",
             "c-medium",
-            at("2025-02-12"),
+            on_day("2025-02-12"),
         ),
-        outcome(region, "s-soren", date(2024, 7, 15), "employed_in_region", at("2024-10-01")),
-        outcome(region, "s-soren", date(2024, 7, 15), "employed_elsewhere", at("2024-11-01")),
-        outcome(region, "s-begona", date(2024, 8, 1), "further_study", at("2024-12-01")),
-        outcome(region, "s-begona", date(2024, 8, 1), "unknown", at("2024-09-01")),
-        outcome(region, "s-elif", date(2024, 12, 20), "employed_in_region", at("2025-01-02")),
-        outcome(region, "s-nadia", date(2024, 3, 1), "unknown", at("2024-06-01")),
+        outcome(region, "s-soren", date(2024, 7, 15), "employed_in_region", on_day("2024-10-01")),
+        outcome(region, "s-soren", date(2024, 7, 15), "employed_elsewhere", on_day("2024-11-01")),
+        outcome(region, "s-begona", date(2024, 8, 1), "further_study", on_day("2024-12-01")),
+        outcome(region, "s-begona", date(2024, 8, 1), "unknown", on_day("2024-09-01")),
+        outcome(region, "s-elif", date(2024, 12, 20), "employed_in_region", on_day("2025-01-02")),
+        outcome(region, "s-nadia", date(2024, 3, 1), "unknown", on_day("2024-06-01")),
     ]
     return InsightEvents(
         happened=happened,

@@ -71,3 +71,42 @@ def test_insights_follow_the_topics_and_students_leave_them_through_the_broker(
         wait_until(lambda: told("erased"))
         holds = client.get("/v1/privacy/students/s-soren").json()["holds"]
         assert all(value in (None, []) for value in holds.values()), holds
+
+
+def test_snapshots_through_the_broker_make_supply_and_demand_and_an_erasure_unmakes_it(
+    service_settings: Callable[..., object],
+    kafka_bootstrap: str,
+    snapshots: Any,
+    esco: Any,
+) -> None:
+    at = snapshots.at
+    events = [
+        snapshots.company("c-1", "Ærø Søfart ApS", 12, "62.01"),
+        snapshots.student(
+            "s-1", "Elif Yılmaz", at("2026-01"), skills={esco.python: 4},
+            languages={"da": "B2"}, study_field="0613",
+        ),
+        snapshots.student(
+            "s-2", "Begoña Muñoz", at("2026-01"), skills={esco.python: 3}, study_field="0613"
+        ),
+        snapshots.vacancy("v-1", at("2026-01", 12), required={esco.python: 3}, positions=3),
+    ]  # fmt: skip
+    with TestClient(create_app(service_settings("analytics"))) as client:  # type: ignore[arg-type]
+
+        def python() -> dict[str, Any]:
+            body = client.get(f"/v1/insights/skills?month=2026-01&skill={esco.python}").json()
+            followed = body["months"][0]["followed"]
+            return followed[0] if followed else {}
+
+        asyncio.run(publish(kafka_bootstrap, events))
+        wait_until(lambda: python().get("students") == 2)
+        assert (python()["positions"], python()["shortage_ratio"]) == (3, 1.5)
+        by_type = client.get("/v1/summary").json()["by_region"][snapshots.region]
+        assert by_type["StudentProfileUpserted.v1"] == 2  # the counts still count
+
+        asyncio.run(publish(kafka_bootstrap, [snapshots.erased("s-1", at("2026-02"))]))
+        wait_until(lambda: python().get("students") == 1)
+        held = client.get("/v1/privacy/students/s-1").json()["holds"]
+        assert all(value in (None, [], {}) for value in held.values()), held
+        fields = client.get("/v1/insights/study-fields?month=2026-01").json()
+        assert fields["months"][0]["fields"][0]["students"] == 1

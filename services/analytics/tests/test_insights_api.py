@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from interlocality.analytics.app import create_app
-from interlocality.analytics.service import AnalyticsService
+from interlocality.analytics.service import AnalyticsService, SupplyAndDemand
 from interlocality.common.service import ServiceRuntime
 
 from .conftest import InsightEvents
@@ -22,12 +22,13 @@ ROUTES = ("/v1/insights/funnel", "/v1/insights/company-dating", "/v1/insights/em
 
 @pytest.fixture
 def client(
+    supply: SupplyAndDemand,
     service_settings: Callable[..., object],
     runtime: ServiceRuntime,
     insight_events: InsightEvents,
 ) -> TestClient:
     """The HTTP API over a database the region's events were applied to; no consumer runs."""
-    apply(runtime, AnalyticsService(), insight_events.happened)
+    apply(runtime, AnalyticsService(supply), insight_events.happened)
     return TestClient(create_app(service_settings("analytics")))  # type: ignore[arg-type]
 
 

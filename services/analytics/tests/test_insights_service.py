@@ -9,12 +9,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from interlocality.analytics.handlers import INSIGHT_HANDLERS, on_events
-from interlocality.analytics.service import AnalyticsService
+from interlocality.analytics.service import AnalyticsService, SupplyAndDemand
 from interlocality.analytics.store import held_on_student
 from interlocality.common.service import ServiceRuntime
 from interlocality.contracts.envelope import CloudEvent
 
-from .conftest import InsightEvents, agenda, at
+from .conftest import InsightEvents, agenda, on_day
 
 Check = Callable[[str, dict[str, Any], dict[str, Any], dict[str, Any]], None]
 
@@ -38,9 +38,12 @@ def reports(runtime: ServiceRuntime, service: AnalyticsService) -> tuple[dict[st
 
 
 def test_insights_count_consenting_students_and_lose_them_on_withdrawal_and_erasure(
-    runtime: ServiceRuntime, insight_events: InsightEvents, insights_as_told: Check
+    supply: SupplyAndDemand,
+    runtime: ServiceRuntime,
+    insight_events: InsightEvents,
+    insights_as_told: Check,
 ) -> None:
-    service = AnalyticsService()
+    service = AnalyticsService(supply)
     apply(runtime, service, insight_events.happened)
     insights_as_told("happened", *reports(runtime, service))
 
@@ -79,9 +82,9 @@ def test_insights_count_consenting_students_and_lose_them_on_withdrawal_and_eras
 
 
 def test_a_student_of_no_known_consent_counts_once_their_profile_says_they_consent(
-    runtime: ServiceRuntime, region: str, insight_events: InsightEvents
+    supply: SupplyAndDemand, runtime: ServiceRuntime, region: str, insight_events: InsightEvents
 ) -> None:
-    service = AnalyticsService()
+    service = AnalyticsService(supply)
     profiles = [e for e in insight_events.happened if e.type.endswith("StudentProfileUpserted.v1")]
     others = [e for e in insight_events.happened if e not in profiles]
     apply(runtime, service, others)
@@ -101,9 +104,9 @@ def test_a_student_of_no_known_consent_counts_once_their_profile_says_they_conse
 
 
 def test_the_funnel_is_cut_by_sector_and_size_class_within_a_month_range(
-    runtime: ServiceRuntime, insight_events: InsightEvents
+    supply: SupplyAndDemand, runtime: ServiceRuntime, insight_events: InsightEvents
 ) -> None:
-    service = AnalyticsService()
+    service = AnalyticsService(supply)
     apply(runtime, service, insight_events.happened)
     with runtime.reading() as session:
         by_size = service.funnel(session, "size_class", None, "2025-01").regions[0]
@@ -120,12 +123,12 @@ def test_the_funnel_is_cut_by_sector_and_size_class_within_a_month_range(
 
 
 def test_a_reissued_agenda_replaces_the_students_dates_at_that_event(
-    runtime: ServiceRuntime, region: str, insight_events: InsightEvents
+    supply: SupplyAndDemand, runtime: ServiceRuntime, region: str, insight_events: InsightEvents
 ) -> None:
-    service = AnalyticsService()
+    service = AnalyticsService(supply)
     apply(runtime, service, insight_events.happened)
     moved: CloudEvent[Any] = agenda(
-        region, "s-begona", [("c-micro", "Ærø Æbleri ApS", at("2025-01-08", 14))]
+        region, "s-begona", [("c-micro", "Ærø Æbleri ApS", on_day("2025-01-08", 14))]
     )
     apply(runtime, service, [moved])
     with runtime.reading() as session:

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from interlocality.common.cloudevents import decode_event
 from interlocality.common.esco import default_vocabulary
+from interlocality.common.esco_relations import SkillGraph
 from interlocality.common.migrations import upgrade
 from interlocality.common.outbox import OutboxMessage
 from interlocality.common.service import ServiceRuntime
@@ -32,7 +33,6 @@ from interlocality.contracts.topics import MATCHES
 from interlocality.contracts.vacancies import Vacancy
 from interlocality.matching.app import MIGRATIONS
 from interlocality.matching.index import MatchIndex
-from interlocality.matching.relations import SkillGraph
 from interlocality.matching.service import MatchingService
 from interlocality.matching.store import TABLES
 

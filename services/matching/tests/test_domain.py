@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from interlocality.common.esco_relations import SkillGraph
 from interlocality.matching.domain import (
     LanguageNeed,
     RequiredSkill,
@@ -16,7 +17,6 @@ from interlocality.matching.domain import (
     evaluate_pair,
     market_languages,
 )
-from interlocality.matching.relations import SkillGraph
 
 PROGRAMMING, PYTHON, JAVA, SQL, UNKNOWN = "prog", "python", "java", "sql", "esco/unknown"
 GRAPH = SkillGraph(

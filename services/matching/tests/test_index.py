@@ -10,6 +10,7 @@ from functools import cache
 import pytest
 
 from interlocality.common.esco import default_vocabulary
+from interlocality.common.esco_relations import SkillGraph
 from interlocality.matching.domain import (
     LanguageNeed,
     RequiredSkill,
@@ -19,7 +20,6 @@ from interlocality.matching.domain import (
 )
 from interlocality.matching.gaps import skill_gaps
 from interlocality.matching.index import MatchIndex
-from interlocality.matching.relations import SkillGraph
 
 KINDS = ["internship", "thesis", "student_job", "graduate_job", "company_project"]
 PLACES = ["aarhus", "leipzig", "hasselt", "oulu"]

@@ -107,10 +107,13 @@ class EscoVocabulary:
         skills: Mapping[str, Skill],
         occupations: Mapping[str, Occupation],
         groups: Mapping[str, str] | None = None,
+        group_broader: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.skills = skills
         self.occupations = occupations
         self.groups = dict(groups or {})
+        # the skills hierarchy above the skills: each group's (or ISCED-F field's) parents
+        self.group_broader = dict(group_broader or {})
         self.labels: dict[str, dict[str, str]] = {}
         self._label_indexes: dict[str, _LabelIndex] = {}
         self._by_label: dict[str, Skill] | None = None
@@ -282,7 +285,8 @@ def load_vocabulary(data_dir: Path | None = None) -> EscoVocabulary:
             optional_skills=tuple(ordered[int(i)] for i in optional.split()),
         )
     groups = {ESCO_PREFIX + key: label for key, label in _lines(directory / "skill_groups.tsv.gz")}
-    return EscoVocabulary(skills, occupations, groups)
+    group_broader = {uri: tuple(broader.get(uri, ())) for uri in groups}
+    return EscoVocabulary(skills, occupations, groups, group_broader)
 
 
 @lru_cache(maxsize=1)

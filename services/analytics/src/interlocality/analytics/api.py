@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from interlocality.analytics.domain import funnel, summarise
 from interlocality.analytics.funnel import FunnelCut, FunnelInsights
+from interlocality.analytics.insights import (
+    LanguageInsights,
+    SkillGroupInsights,
+    SkillInsights,
+    StudyFieldInsights,
+    field_month,
+    group_month,
+    language_month,
+    skill_month,
+)
 from interlocality.analytics.outcomes import DatingOutcomes, Employability
 from interlocality.analytics.service import AnalyticsService
+from interlocality.analytics.skills import DEFAULT_GROUP_LEVEL
 from interlocality.analytics.store import event_counts, funnel_rows
-from interlocality.common.service import Provided, ServiceRuntime, problem
+from interlocality.analytics.supply import MONTH_PATTERN, month_of, month_range
+from interlocality.common.service import Provided, ServiceRuntime, error_answers, problem
 from interlocality.contracts.common import YEAR_MONTH_PATTERN, EngagementKind
 
-__all__ = ["month_range", "router"]
+__all__ = ["report_range", "router"]
 
 Runtime = Annotated[ServiceRuntime, Depends(Provided(ServiceRuntime))]
 
@@ -64,7 +77,7 @@ ToMonth = Annotated[
 ]
 
 
-def month_range(
+def report_range(
     from_month: FromMonth = None, to_month: ToMonth = None
 ) -> tuple[str | None, str | None]:
     """The month range of a report; one that ends before it starts is refused."""
@@ -83,7 +96,7 @@ def month_range(
     return from_month, to_month
 
 
-MonthRange = Annotated[tuple[str | None, str | None], Depends(month_range)]
+MonthRange = Annotated[tuple[str | None, str | None], Depends(report_range)]
 
 
 @router.get(
@@ -131,3 +144,219 @@ def insights_employability(
 ) -> Employability:
     with runtime.reading() as session:
         return analytics.employability(session, runtime.settings.region, *months)
+
+
+# -- supply and demand -----------------------------------------------------------------------
+
+MAX_MONTHS = 36
+MonthQuery = Annotated[
+    str | None,
+    Query(
+        description="One month (YYYY-MM); the running month when neither it nor a range "
+        "is given. Not together with from/to.",
+        pattern=MONTH_PATTERN,
+    ),
+]
+FromQuery = Annotated[
+    str | None,
+    Query(
+        alias="from",
+        description="First month of a trend (YYYY-MM); alone: up to the running month.",
+        pattern=MONTH_PATTERN,
+    ),
+]
+ToQuery = Annotated[
+    str | None,
+    Query(
+        alias="to",
+        description=f"Last month of a trend (YYYY-MM), at most {MAX_MONTHS} months after from.",
+        pattern=MONTH_PATTERN,
+    ),
+]
+REFUSED = error_answers({422: ""})
+
+
+def _months(month: str | None, first: str | None, last: str | None) -> list[str]:
+    """The months asked for: one, a range, or the running month."""
+    if month is not None and (first is not None or last is not None):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                problem(
+                    ("query", "month"),
+                    "give either month or from/to, not both",
+                    "month_and_range",
+                    input=month,
+                )
+            ],
+        )
+    running = month_of(datetime.now(UTC))
+    if month is not None:
+        return [month]
+    first, last = first or last or running, last or running
+    months = month_range(first, last)
+    if not months:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                problem(
+                    ("query", "to"),
+                    f"must not be before from ({first})",
+                    "range_reversed",
+                    input=last,
+                )
+            ],
+        )
+    if len(months) > MAX_MONTHS:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                problem(
+                    ("query", "to"),
+                    f"at most {MAX_MONTHS} months from {first}: {len(months)} asked",
+                    "range_too_long",
+                    input=last,
+                )
+            ],
+        )
+    return months
+
+
+@router.get(
+    "/insights/skills",
+    summary="Supply and demand by ESCO skill, with the largest shortages and surpluses",
+    description="Per month (its state at its end): open positions requiring each skill, "
+    "consenting students holding it at the level asked or above, students holding an "
+    "ESCO-related skill instead, and the shortage ratio.",
+    responses=REFUSED,
+)
+def skill_insights(
+    runtime: Runtime,
+    analytics: Analytics,
+    month: MonthQuery = None,
+    first: FromQuery = None,
+    last: ToQuery = None,
+    group: Annotated[
+        str | None, Query(description="Only the skills of this ESCO skill group (its URI).")
+    ] = None,
+    skill: Annotated[
+        list[str] | None, Query(description="Skills (ESCO URIs) to show every month besides.")
+    ] = None,
+    limit: Annotated[int, Query(description="Shortages and surpluses shown.", ge=1, le=100)] = 10,
+) -> SkillInsights:
+    months = _months(month, first, last)
+    supply = analytics.supply
+    taxonomy = supply.taxonomy
+    if group is not None and taxonomy.level_of(group) is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                problem(
+                    ("query", "group"),
+                    "not an ESCO skill group's URI",
+                    "unknown_group",
+                    input=group,
+                )
+            ],
+        )
+    with runtime.reading() as session:
+        found = supply.skills(session, months, group)
+    return SkillInsights(
+        region=runtime.settings.region,
+        group_uri=group,
+        months=[
+            skill_month(
+                state.month,
+                balances,
+                (len(state.needs), sum(n.positions for n in state.needs), len(state.holdings)),
+                taxonomy,
+                limit,
+                skill or (),
+            )
+            for state, balances in found
+        ],
+    )
+
+
+@router.get(
+    "/insights/skill-groups",
+    summary="Supply and demand by ESCO skill group",
+    description="Per month: each group of the ESCO skills hierarchy at the level asked "
+    "(1: the four pillars; 2: their main groups and the ISCED-F broad fields of knowledge), "
+    "largest shortage first.",
+    responses=REFUSED,
+)
+def skill_group_insights(
+    runtime: Runtime,
+    analytics: Analytics,
+    month: MonthQuery = None,
+    first: FromQuery = None,
+    last: ToQuery = None,
+    group_level: Annotated[
+        int, Query(description="Level of the ESCO skills hierarchy, 1 to 4.", ge=1, le=4)
+    ] = DEFAULT_GROUP_LEVEL,
+) -> SkillGroupInsights:
+    months = _months(month, first, last)
+    supply = analytics.supply
+    with runtime.reading() as session:
+        found = supply.skill_groups(session, months, group_level)
+    return SkillGroupInsights(
+        region=runtime.settings.region,
+        group_level=group_level,
+        months=[group_month(m, balances, supply.taxonomy) for m, balances in found],
+    )
+
+
+@router.get(
+    "/insights/study-fields",
+    summary="Students by field of study against vacancies by field, sector and size class",
+    description="Per month: consenting students by their ISCED-F field against open "
+    "positions by the field their ESCO skills point to, with the positions by NACE division "
+    "and company size class.",
+    responses=REFUSED,
+)
+def study_field_insights(
+    runtime: Runtime,
+    analytics: Analytics,
+    month: MonthQuery = None,
+    first: FromQuery = None,
+    last: ToQuery = None,
+    field_digits: Annotated[
+        int, Query(description="ISCED-F level: 2 broad, 3 narrow, 4 detailed fields.", ge=2, le=4)
+    ] = 2,
+) -> StudyFieldInsights:
+    months = _months(month, first, last)
+    supply = analytics.supply
+    with runtime.reading() as session:
+        found = supply.study_fields(session, months, field_digits)
+    return StudyFieldInsights(
+        region=runtime.settings.region,
+        field_digits=field_digits,
+        months=[field_month(m, balances, supply.taxonomy) for m, balances in found],
+    )
+
+
+@router.get(
+    "/insights/languages",
+    summary="The region's language: vacancies requiring it by CEFR level, students at it",
+    description="Per month: open vacancies requiring the region's language by level, "
+    "students at that level or above, the share of English-friendly vacancies, and the "
+    "student–vacancy pairs matching on skills that a language requirement removes.",
+    responses=REFUSED,
+)
+def language_insights(
+    runtime: Runtime,
+    analytics: Analytics,
+    month: MonthQuery = None,
+    first: FromQuery = None,
+    last: ToQuery = None,
+) -> LanguageInsights:
+    months = _months(month, first, last)
+    supply = analytics.supply
+    with runtime.reading() as session:
+        found = supply.languages(session, months)
+    return LanguageInsights(
+        region=runtime.settings.region,
+        language=supply.language,
+        months=[language_month(m, balance) for m, balance in found],
+    )

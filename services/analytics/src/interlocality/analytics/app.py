@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+from functools import lru_cache
 from pathlib import Path
 
 from fastapi import FastAPI
 
 from interlocality.analytics import handlers
 from interlocality.analytics.api import router
-from interlocality.analytics.service import AnalyticsService
+from interlocality.analytics.service import AnalyticsService, SupplyAndDemand
 from interlocality.analytics.settings import AnalyticsSettings
-from interlocality.analytics.store import TABLES, held_on_student
+from interlocality.analytics.skills import SkillTaxonomy
+from interlocality.analytics.store import TABLES, held_on_student, supply_student_data
+from interlocality.common.esco import default_vocabulary
+from interlocality.common.esco_relations import SkillGraph
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import load_settings
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "shipped_taxonomy"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -24,14 +29,28 @@ def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
     regional insights, for the students who consent to them."""
     settings = settings or load_settings(AnalyticsSettings)
     runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
-    service = AnalyticsService()
+    supply = SupplyAndDemand(settings.language, shipped_taxonomy)
+    service = AnalyticsService(supply)
     handlers.subscribe(runtime, service)
     # The per-student rows behind the insights' counts: ids, times and kinds only.
     runtime.personal_data.append(held_on_student)
+    # The ESCO taxonomy takes seconds to build: in the background, so the service starts
+    # as fast as before and the first vacancy or question rarely waits for it.
+    runtime.on_start(lambda: threading.Thread(target=supply.warm, daemon=True).start())
+    # Pseudonymous rows of consenting students: what supply and demand are counted from.
+    runtime.personal_data.append(supply_student_data)
     return create_service_app(
         runtime,
         [router],
         title="Interlocality analytics",
-        description="Anonymous aggregates of the region's events.",
+        description="Aggregates of the region's events, and its students' skills, fields "
+        "and languages against its vacancies' demand.",
         provides=(service,),
     )
+
+
+@lru_cache(maxsize=1)
+def shipped_taxonomy() -> SkillTaxonomy:
+    """The ESCO taxonomy of the shipped vocabulary (loaded once per process)."""
+    vocabulary = default_vocabulary()
+    return SkillTaxonomy(vocabulary, SkillGraph.from_vocabulary(vocabulary))

@@ -18,8 +18,15 @@ from interlocality.contracts.dating import DatingAgendaIssued
 from interlocality.contracts.outcomes import GraduateOutcomeRecorded
 from interlocality.contracts.students import StudentProfileErased, StudentProfileUpserted
 from interlocality.contracts.topics import TOPICS
+from interlocality.contracts.vacancies import (
+    VacancyClosed,
+    VacancyExpired,
+    VacancyFilled,
+    VacancyPublished,
+)
 
 __all__ = [
+    "INSIGHT_HANDLERS",
     "on_agenda_issued",
     "on_application_submitted",
     "on_company_registered",
@@ -28,8 +35,11 @@ __all__ = [
     "on_placement_made",
     "on_student_erased",
     "on_student_upserted",
+    "on_vacancy_changed",
     "subscribe",
 ]
+
+VacancySnapshot = VacancyPublished | VacancyClosed | VacancyFilled | VacancyExpired
 
 
 def on_events(service: AnalyticsService, events: list[Any], session: Session) -> None:
@@ -52,6 +62,10 @@ def on_company_registered(
     service: AnalyticsService, event: CompanyRegistered, session: Session
 ) -> None:
     service.take_company(session, event.data)
+
+
+def on_vacancy_changed(service: AnalyticsService, event: VacancySnapshot, session: Session) -> None:
+    service.take_vacancy(session, event.data)
 
 
 def on_application_submitted(
@@ -80,6 +94,10 @@ INSIGHT_HANDLERS: dict[type, Callable[[AnalyticsService, Any, Session], None]] =
     StudentProfileUpserted: on_student_upserted,
     StudentProfileErased: on_student_erased,
     CompanyRegistered: on_company_registered,
+    VacancyPublished: on_vacancy_changed,
+    VacancyClosed: on_vacancy_changed,
+    VacancyFilled: on_vacancy_changed,
+    VacancyExpired: on_vacancy_changed,
     ApplicationSubmitted: on_application_submitted,
     PlacementMade: on_placement_made,
     DatingAgendaIssued: on_agenda_issued,

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from interlocality.common.settings import ServiceSettings
 
 __all__ = ["AnalyticsSettings"]
+
+# The language people work in under each shipped rules file (Belgium's file is Flanders').
+RULES_LANGUAGES: Mapping[str, str] = {
+    "dk": "da",
+    "de": "de",
+    "nl": "nl",
+    "be-vlg": "nl",
+    "fi": "fi",
+    "it": "it",
+}
 
 
 class AnalyticsSettings(ServiceSettings):
@@ -57,3 +68,33 @@ class AnalyticsSettings(ServiceSettings):
             "year, half the default budget, the rest for snapshots on demand).",
         ),
     ] = 30 * 24 * 60 * 60
+    work_rules: Annotated[
+        str,
+        Field(
+            description="The region's rules of permitted work, as profiles reads them "
+            "(INTERLOCALITY_WORK_RULES: dk, de, nl, be-vlg, fi, it or a file's path): its "
+            "country gives the region's language unless INTERLOCALITY_REGION_LANGUAGE says it."
+        ),
+    ] = "dk"
+    region_language: Annotated[
+        str,
+        Field(
+            description="ISO 639-1 code of the language the region's workplaces speak, for "
+            "the language insights; empty: the language of the work rules' country.",
+            pattern=r"^([a-z]{2})?$",
+        ),
+    ] = ""
+
+    @model_validator(mode="after")
+    def _language_known(self) -> AnalyticsSettings:
+        if not self.language:
+            raise ValueError(
+                f"INTERLOCALITY_REGION_LANGUAGE must be set: the rules {self.work_rules!r} are "
+                f"none of the shipped ones ({', '.join(RULES_LANGUAGES)}) whose language is known"
+            )
+        return self
+
+    @property
+    def language(self) -> str:
+        """The region's language: the setting, else the shipped rules' country's."""
+        return self.region_language or RULES_LANGUAGES.get(self.work_rules.lower(), "")

@@ -1,19 +1,29 @@
-"""Analytics' tables: counts and per-vacancy funnels, and for the regional insights the
-companies' sectors and sizes and the few per-student rows a student can leave."""
+"""Analytics' tables: event counts and vacancy funnels (aggregates only), the companies'
+sectors and sizes, and the rows the regional insights are computed from.
+
+Supply and demand keep one row per thing a snapshot contributes (see
+:mod:`interlocality.analytics.supply`) with the time it became true and the time it stopped,
+so any month's state is the rows valid at its end. The funnel, Company Dating and
+employability insights keep a few per-student rows (ids, times and kinds). Student rows are
+pseudonymous personal data, nothing more than the aggregates need; they exist only while
+the student consents to analytics and go, every month's with them, when the student
+withdraws or is erased."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, delete, func
+from sqlalchemy import Integer, case, cast, delete, func, or_
+from sqlalchemy import select as select_columns
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from interlocality.analytics.domain import FUNNEL_STEPS, FunnelEntry
 from interlocality.analytics.funnel import VacancyJourney, aware
 from interlocality.analytics.outcomes import DatingDate, FollowUp, Graduate
+from interlocality.analytics.supply import Contribution, StudentHolding, VacancyNeed
 
 __all__ = [
     "INSIGHT_TABLES",
@@ -21,24 +31,36 @@ __all__ = [
     "AnalyticsConsent",
     "CompanyFacts",
     "DatingDateRow",
+    "DemandCompany",
+    "DemandVacancy",
+    "DemandVacancyRow",
     "EventCount",
     "GraduateOutcomeRow",
     "StudentStep",
+    "SupplyStudent",
+    "SupplyStudentRow",
     "VacancyFunnel",
     "add_counts",
     "add_funnel_steps",
     "add_student_step",
     "consent_of",
     "dating_rows",
+    "erase_supply_student",
     "event_counts",
     "forget_student",
     "funnel_rows",
     "graduates",
     "held_on_student",
+    "holdings_at",
+    "needs_at",
     "put_company",
     "put_consent",
     "put_outcome",
+    "record_demand_company",
+    "record_demand_vacancy",
+    "record_supply_student",
     "replace_dates",
+    "supply_student_data",
     "vacancy_journeys",
 ]
 
@@ -75,7 +97,79 @@ class VacancyFunnel(SQLModel, table=True):
     placed: int = 0
 
 
-TABLES: list[type[SQLModel]] = [EventCount, VacancyFunnel]
+class SupplyStudent(SQLModel, table=True):
+    """The latest version of a student's snapshot applied, so an older one arriving late
+    changes nothing; kept while the student withdrew consent (with no rows), gone on
+    erasure."""
+
+    __tablename__ = "supply_student"
+
+    student_id: str = Field(primary_key=True, max_length=64)
+    version: int
+    consenting: bool
+
+
+class SupplyStudentRow(SQLModel, table=True):
+    """One thing a consenting student contributes, valid from one time until another
+    (``None``: still valid)."""
+
+    __tablename__ = "supply_student_row"
+
+    id: int | None = Field(default=None, primary_key=True)
+    student_id: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=16)
+    code: str = Field(max_length=200)
+    level: int = 0
+    valid_from: datetime = Field(index=True)
+    valid_until: datetime | None = Field(default=None, index=True)
+
+
+class DemandVacancy(SQLModel, table=True):
+    """The latest version of a vacancy's snapshot applied, and its company."""
+
+    __tablename__ = "demand_vacancy"
+
+    vacancy_id: str = Field(primary_key=True, max_length=64)
+    company_id: str = Field(max_length=64, index=True)
+    version: int
+
+
+class DemandVacancyRow(SQLModel, table=True):
+    """One thing an open vacancy contributes to demand, valid from one time until another."""
+
+    __tablename__ = "demand_vacancy_row"
+
+    id: int | None = Field(default=None, primary_key=True)
+    vacancy_id: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=16)
+    code: str = Field(max_length=200)
+    level: int = 0
+    required: bool = True
+    valid_from: datetime = Field(index=True)
+    valid_until: datetime | None = Field(default=None, index=True)
+
+
+class DemandCompany(SQLModel, table=True):
+    """A company's NACE sector and size class, as its latest snapshot says (applied to
+    every month: companies seldom change either)."""
+
+    __tablename__ = "demand_company"
+
+    company_id: str = Field(primary_key=True, max_length=64)
+    version: int
+    sector: str | None = Field(default=None, max_length=16)
+    size_class: str | None = Field(default=None, max_length=8)
+
+
+TABLES: list[type[SQLModel]] = [
+    EventCount,
+    VacancyFunnel,
+    SupplyStudent,
+    SupplyStudentRow,
+    DemandVacancy,
+    DemandVacancyRow,
+    DemandCompany,
+]
 
 
 def add_counts(session: Session, counts: Mapping[tuple[str, str], int]) -> None:
@@ -427,3 +521,193 @@ def held_on_student(session: Session, student_id: str) -> dict[str, Any]:
         "dating_dates": [d.model_dump(exclude={"student_id"}) for d in dates.all()],
         "graduate_outcome": None if outcome is None else outcome.model_dump(exclude={"student_id"}),
     }
+
+
+def _contribution(row: SupplyStudentRow | DemandVacancyRow) -> Contribution:
+    required = row.required if isinstance(row, DemandVacancyRow) else True
+    return Contribution(row.kind, row.code, row.level, required)  # type: ignore[arg-type]
+
+
+def record_supply_student(
+    session: Session,
+    student_id: str,
+    version: int,
+    at: datetime,
+    contributions: frozenset[Contribution] | None,
+) -> bool:
+    """Apply a student's snapshot: from ``at`` on they contribute ``contributions``; with
+    ``None`` (no analytics consent) every row of theirs goes, past months' too. A version
+    no newer than the one applied changes nothing; returns whether this one did apply."""
+    state = session.get(SupplyStudent, student_id)
+    if state is not None and version <= state.version:
+        return False
+    if state is None:
+        state = SupplyStudent(student_id=student_id, version=version, consenting=True)
+    state.version = version
+    state.consenting = contributions is not None
+    session.add(state)
+    if contributions is None:
+        session.execute(
+            delete(SupplyStudentRow).where(col(SupplyStudentRow.student_id) == student_id)
+        )
+        return True
+    current = list(
+        session.exec(
+            select(SupplyStudentRow).where(
+                SupplyStudentRow.student_id == student_id,
+                col(SupplyStudentRow.valid_until).is_(None),
+            )
+        )
+    )
+    if {_contribution(row) for row in current} == contributions:
+        return True
+    for row in current:
+        row.valid_until = max(at, row.valid_from)
+    session.add_all(current)
+    session.add_all(
+        SupplyStudentRow(
+            student_id=student_id, kind=c.kind, code=c.code, level=c.level, valid_from=at
+        )
+        for c in sorted(contributions)
+    )
+    return True
+
+
+def erase_supply_student(session: Session, student_id: str) -> None:
+    """Forget a student: their rows, every month's, and the version last seen."""
+    session.execute(delete(SupplyStudentRow).where(col(SupplyStudentRow.student_id) == student_id))
+    session.execute(delete(SupplyStudent).where(col(SupplyStudent.student_id) == student_id))
+
+
+def supply_student_data(session: Session, student_id: str) -> dict[str, Any]:
+    """What supply and demand hold on a student (for the personal-data endpoint)."""
+    state = session.get(SupplyStudent, student_id)
+    if state is None:
+        return {}
+    rows = session.exec(
+        select(SupplyStudentRow)
+        .where(SupplyStudentRow.student_id == student_id)
+        .order_by(col(SupplyStudentRow.valid_from), col(SupplyStudentRow.id))
+    )
+    return {
+        "supply_student": {
+            "version": state.version,
+            "consenting": state.consenting,
+            "contributions": [
+                {
+                    "kind": row.kind,
+                    "code": row.code,
+                    "level": row.level,
+                    "valid_from": row.valid_from,
+                    "valid_until": row.valid_until,
+                }
+                for row in rows
+            ],
+        }
+    }
+
+
+def record_demand_vacancy(
+    session: Session,
+    vacancy_id: str,
+    company_id: str,
+    version: int,
+    at: datetime,
+    contributions: frozenset[Contribution],
+) -> bool:
+    """Apply a vacancy's snapshot: from ``at`` on it contributes ``contributions`` (none once
+    it is no longer open); an older version changes nothing."""
+    state = session.get(DemandVacancy, vacancy_id)
+    if state is not None and version <= state.version:
+        return False
+    state = state or DemandVacancy(vacancy_id=vacancy_id, company_id=company_id, version=version)
+    state.version, state.company_id = version, company_id
+    session.add(state)
+    current = list(
+        session.exec(
+            select(DemandVacancyRow).where(
+                DemandVacancyRow.vacancy_id == vacancy_id,
+                col(DemandVacancyRow.valid_until).is_(None),
+            )
+        )
+    )
+    if {_contribution(row) for row in current} == contributions:
+        return True
+    for row in current:
+        row.valid_until = max(at, row.valid_from)
+    session.add_all(current)
+    session.add_all(
+        DemandVacancyRow(
+            vacancy_id=vacancy_id,
+            kind=c.kind,
+            code=c.code,
+            level=c.level,
+            required=c.required,
+            valid_from=at,
+        )
+        for c in sorted(contributions)
+    )
+    return True
+
+
+def record_demand_company(
+    session: Session, company_id: str, version: int, sector: str | None, size: str | None
+) -> None:
+    """Keep a company's sector and size class (an older version changes nothing)."""
+    state = session.get(DemandCompany, company_id)
+    if state is not None and version <= state.version:
+        return
+    state = state or DemandCompany(company_id=company_id, version=version)
+    state.version, state.sector, state.size_class = version, sector, size
+    session.add(state)
+
+
+def _valid_at(table: type[SupplyStudentRow] | type[DemandVacancyRow], moment: datetime) -> Any:
+    return (col(table.valid_from) < moment) & or_(
+        col(table.valid_until).is_(None), col(table.valid_until) >= moment
+    )
+
+
+def holdings_at(session: Session, moment: datetime) -> list[StudentHolding]:
+    """Every consenting student's holding as it stood at ``moment``."""
+    rows: dict[str, list[Contribution]] = defaultdict(list)
+    statement = select(
+        SupplyStudentRow.student_id,
+        SupplyStudentRow.kind,
+        SupplyStudentRow.code,
+        SupplyStudentRow.level,
+    ).where(_valid_at(SupplyStudentRow, moment))
+    for student_id, kind, code, level in session.exec(statement):
+        rows[student_id].append(Contribution(kind, code, level))  # type: ignore[arg-type]
+    return [StudentHolding.of(student_id, found) for student_id, found in sorted(rows.items())]
+
+
+def needs_at(session: Session, moment: datetime) -> list[VacancyNeed]:
+    """Every open vacancy's need as it stood at ``moment``, with its company's details."""
+    rows: dict[str, list[Contribution]] = defaultdict(list)
+    companies: dict[str, tuple[str | None, str | None]] = {}
+    statement = (
+        select_columns(
+            col(DemandVacancyRow.vacancy_id),
+            col(DemandVacancyRow.kind),
+            col(DemandVacancyRow.code),
+            col(DemandVacancyRow.level),
+            col(DemandVacancyRow.required),
+            col(DemandCompany.sector),
+            col(DemandCompany.size_class),
+        )
+        .join(DemandVacancy, col(DemandVacancy.vacancy_id) == col(DemandVacancyRow.vacancy_id))
+        .join(
+            DemandCompany,
+            col(DemandCompany.company_id) == col(DemandVacancy.company_id),
+            isouter=True,
+        )
+        .where(_valid_at(DemandVacancyRow, moment))
+    )
+    for vacancy_id, kind, code, level, required, sector, size in session.execute(statement):
+        rows[vacancy_id].append(Contribution(kind, code, level, required))
+        companies[vacancy_id] = (sector, size)
+    return [
+        VacancyNeed.of(vacancy_id, found, *companies[vacancy_id])
+        for vacancy_id, found in sorted(rows.items())
+    ]

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from interlocality.common.esco import default_vocabulary
+from interlocality.common.esco_relations import SkillGraph
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import load_settings
 from interlocality.contracts.topics import DATING_AGENDAS, MATCHES
@@ -15,7 +16,6 @@ from interlocality.matching.dating.api import router as dating_router
 from interlocality.matching.dating.service import DatingService
 from interlocality.matching.dating.store import dating_personal_data
 from interlocality.matching.index import MatchIndex
-from interlocality.matching.relations import SkillGraph
 from interlocality.matching.service import MatchingService
 from interlocality.matching.settings import MatchingSettings
 from interlocality.matching.store import TABLES

@@ -8,7 +8,7 @@ The score, in [0, 1]:
 
 - *coverage* — how well the student covers the vacancy: each required skill weighs
   :data:`REQUIRED_WEIGHT`, each nice-to-have one 1; a skill counts ``min(1, level / min)``,
-  or that times :data:`~interlocality.matching.relations.RELATED_CREDIT` when the student
+  or that times :data:`~interlocality.common.esco_relations.RELATED_CREDIT` when the student
   has a narrower, broader or sibling skill instead; languages of the company's export
   markets and nice-to-have languages the student speaks (B1 or better) add
   :data:`LANGUAGE_BONUS` each, up to :data:`MAX_LANGUAGE_BONUS`;
@@ -28,9 +28,9 @@ from typing import Literal
 
 from babel.languages import get_official_languages
 
+from interlocality.common.esco_relations import Relation, SkillGraph, field_closeness
 from interlocality.contracts.students import StudentProfile
 from interlocality.contracts.vacancies import Vacancy
-from interlocality.matching.relations import Relation, SkillGraph, field_closeness
 
 __all__ = [
     "CEFR_RANK",

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from interlocality.common.esco_relations import RELATED_CREDIT, SkillGraph, field_closeness
 from interlocality.matching.domain import (
     BONUS_LEVEL,
     COVERAGE_WEIGHT,
@@ -34,7 +35,6 @@ from interlocality.matching.domain import (
     VacancyEntry,
     needs_permit_check,
 )
-from interlocality.matching.relations import RELATED_CREDIT, SkillGraph, field_closeness
 
 __all__ = ["Candidate", "MatchIndex"]
 

@@ -1,7 +1,8 @@
 """How ESCO skills relate: broader, narrower and sibling skills, and fields of education.
 
 A student without the exact skill a vacancy asks for may have one next to it in the ESCO
-hierarchy; matching gives such a skill partial credit and says through which concept. The
+hierarchy; matching gives such a skill partial credit and says through which concept, and
+analytics counts such a student as related supply of the skill: one rule for both. The
 knowledge concepts of ESCO hang under ISCED-F fields of education, which tells how close a
 vacancy's knowledge is to what a student studies.
 """

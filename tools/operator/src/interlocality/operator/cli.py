@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -615,8 +616,13 @@ def _up(args: argparse.Namespace) -> int:
         logs = regions[0].log_dir if len(regions) == 1 else var_dir / "<region>" / "logs"
         _say(f"starting {len(SERVICES) * len(regions)} services (logs in {logs}) …")
         _wait_until_up(supervisor, args.timeout, stop_if_requested, where)
-        for launched in regions:
-            _start_region(launched, args)
+        if len(regions) == 1:
+            _start_region(regions[0], args)
+        else:
+            # Each region is seeded through its own services: side by side, not in turn.
+            with ThreadPoolExecutor(len(regions), thread_name_prefix="seed") as pool:
+                for seeding in [pool.submit(_start_region, r, args) for r in regions]:
+                    seeding.result()
         for launched in regions:
             _say(f"region {launched.name!r} is up in {time.monotonic() - started:.1f} s:")
             for service in SERVICES:

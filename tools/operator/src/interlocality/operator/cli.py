@@ -15,11 +15,14 @@ import csv
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -44,9 +47,11 @@ from interlocality.common.processes import (
 )
 from interlocality.common.settings import ServiceSettings
 from interlocality.common.topics_admin import ensure_topics, planned_topics
+from interlocality.common.work_rules import region_work_rules
 from interlocality.notifications.settings import NotificationsSettings
 from interlocality.operator.demo import DemoSeedError
 from interlocality.operator.forkserver import ForkServer, ForkServerError
+from interlocality.operator.programmes import PROGRAMMES, SIZES, DemoSize, Programme
 from interlocality.operator.run_file import (
     DEFAULT_BOOTSTRAP,
     BrokerRun,
@@ -67,6 +72,11 @@ __all__ = ["main"]
 DEFAULT_BROKER_PORT = int(DEFAULT_BOOTSTRAP.rsplit(":", 1)[1])
 # Written on every start of a region: the next start re-publishes state instead of seeding.
 STARTED_MARKER = "started"
+# What ``up`` supervises for each region.
+CHILDREN = (*SERVICES, "mail-sink")
+REGION_NAME = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+# ``up --regions``: region i (from 1) prefers ports PORT_BASE + 100·i + 1 … 5, mail at + 25.
+DEFAULT_PORT_BASE = 8000
 
 # Where the command being run finds the region's services: set by main() (from flags, the
 # environment and the run file) or by ``up`` (its own services).
@@ -83,9 +93,11 @@ def _var_dir(value: str | None = None) -> Path:
     return Path(value or os.environ.get("INTERLOCALITY_VAR_DIR") or "var").resolve()
 
 
-def _url(service: str) -> str:
-    """The base URL of ``service`` in the region the command works on."""
+def _url(service: str, addresses: RegionAddresses | None = None) -> str:
+    """The base URL of ``service`` in the region the command works on (or of ``addresses``)."""
     global _addresses
+    if addresses is not None:
+        return addresses.url(service)
     if _addresses is None:
         _addresses = locate_region(ServiceSettings().region, _var_dir())
     return _addresses.url(service)
@@ -95,9 +107,11 @@ def _port(service: str) -> int:
     return int(os.environ.get(f"{service.upper()}_PORT", SERVICE_PORTS[service]))
 
 
-def _answers_ready(client: httpx.Client, service: str) -> bool:
+def _answers_ready(
+    client: httpx.Client, service: str, addresses: RegionAddresses | None = None
+) -> bool:
     try:
-        return client.get(f"{_url(service)}/readyz", timeout=1.0).status_code == 200
+        return client.get(f"{_url(service, addresses)}/readyz", timeout=1.0).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -116,12 +130,34 @@ def seed_demo_region(timeout: float = 30.0) -> dict[str, int]:
     return seeded.counts
 
 
-def replay_all(timeout: float = 120.0) -> dict[str, int]:
+def seed_programme(
+    programme: Programme, size: DemoSize, addresses: RegionAddresses, timeout: float = 120.0
+) -> dict[str, int]:
+    """Import a partner programme's demo region through the bulk endpoints, saying how far
+    each import has come; its applications and placements follow in the background."""
+    from interlocality.operator import programmes
+
+    name = programme.region
+    urls = {service: _url(service, addresses) for service in SERVICES}
+    started = time.monotonic()
+
+    def progress(kind: str, done: int, total: int) -> None:
+        if done >= total:
+            _say(f"  {name}: {done:,} {kind} imported ({time.monotonic() - started:.1f} s)")
+
+    region = programmes.build_programme_region(programme, size)
+    with httpx.Client(timeout=httpx.Timeout(timeout, read=None)) as client:
+        seeded = programmes.seed_programme_region(urls, client, region, progress)
+    programmes.stage_programme_activity_later(urls, seeded, say=_say, timeout=timeout)
+    return seeded.counts
+
+
+def replay_all(timeout: float = 120.0, addresses: RegionAddresses | None = None) -> dict[str, int]:
     """Ask every service to re-publish the state it owns; returns counts per service."""
     counts: dict[str, int] = {}
     with httpx.Client(timeout=timeout) as client:
         for service in SERVICES:
-            response = client.post(f"{_url(service)}/v1/admin/replay")
+            response = client.post(f"{_url(service, addresses)}/v1/admin/replay")
             response.raise_for_status()
             counts[service] = int(response.json()["republished"])
     return counts
@@ -172,11 +208,15 @@ def _free_port_for(what: str, preferred_port: int) -> int:
     return port
 
 
-def _serves(client: httpx.Client, supervisor: Supervisor, service: str) -> bool:
-    """Whether the process started as ``service`` is ready, not another on its port."""
-    port = int(_url(service).rsplit(":", 1)[1])
+def _serves(
+    client: httpx.Client, supervisor: Supervisor, service: str, launched: _LaunchedRegion
+) -> bool:
+    """Whether the process started as ``service`` of the region is ready, not another on
+    its port."""
+    port = int(launched.addresses.url(service).rsplit(":", 1)[1])
     return (
-        _answers_ready(client, service) and listening_pid(port) == supervisor.children[service].pid
+        _answers_ready(client, service, launched.addresses)
+        and listening_pid(port) == supervisor.children[launched.child(service)].pid
     )
 
 
@@ -219,11 +259,16 @@ def _clear_stale_run(run_path: Path) -> None:
 
 
 def _wait_until_up(
-    supervisor: Supervisor, timeout: float, stop_if_requested: Callable[[], None]
+    supervisor: Supervisor,
+    timeout: float,
+    stop_if_requested: Callable[[], None],
+    where: Mapping[str, str],
 ) -> None:
-    """Keep the processes running until every one is ready; each is said once ready."""
+    """Keep the processes running until every one is ready; each is said once ready, with
+    ``where`` it serves (by child name) or its pid."""
     deadline = time.monotonic() + timeout
     announced: set[str] = set()
+    width = max(14, *(len(name) for name in supervisor.children))
     while True:
         stop_if_requested()
         supervisor.check()
@@ -232,8 +277,7 @@ def _wait_until_up(
                 raise SystemExit(f"{name} could not start; see {child.log}")
             if child.ready_at is not None and name not in announced:
                 announced.add(name)
-                where = _url(name) if name in SERVICES else f"pid {child.pid}"
-                _say(f"  {name:<14} ready  {where}")
+                _say(f"  {name:<{width}} ready  {where.get(name, f'pid {child.pid}')}")
         if supervisor.all_ready():
             return
         if time.monotonic() > deadline:
@@ -250,9 +294,129 @@ def _leave_for(bootstrap: str, group_id: str) -> None:
         _say(f"could not clear the consumer group {group_id} ({exc}); the restart may wait")
 
 
+@dataclass
+class _LaunchedRegion:
+    """One region ``up`` runs: its name, rules, files and where its services listen.
+
+    With one region (``up``, ``up --region x``) its supervised processes are named as the
+    services are; with several (``up --regions``) each name is prefixed with the region's.
+    """
+
+    name: str
+    var_dir: Path
+    addresses: RegionAddresses
+    smtp_port: int
+    prefixed: bool
+    rules: str | None = None
+    programme: Programme | None = None
+    mail_dir: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def region_dir(self) -> Path:
+        """``var/<region>``: its databases, run file, mail and logs."""
+        return self.var_dir / self.name
+
+    @property
+    def log_dir(self) -> Path:
+        """Where its processes log."""
+        return self.region_dir / "logs"
+
+    @property
+    def run_path(self) -> Path:
+        """Its run file."""
+        return run_file_path(self.var_dir, self.name)
+
+    def child(self, process: str) -> str:
+        """The supervisor's name of one of its processes."""
+        return f"{self.name}/{process}" if self.prefixed else process
+
+
+def _parse_regions(value: str) -> list[tuple[str, str | None]]:
+    """``aarhus,leipzig=de,x=/srv/rules.toml``: each region's name and the rules it was
+    given (None: the programme's own)."""
+    regions: list[tuple[str, str | None]] = []
+    for part in value.split(","):
+        name, _, rules = part.strip().partition("=")
+        name = name.strip().lower()
+        if not REGION_NAME.match(name):
+            raise argparse.ArgumentTypeError(
+                f"{name!r} is not a region name (a lower-case letter, then 1–31 letters, "
+                "digits or '-')"
+            )
+        if not rules and name not in PROGRAMMES:
+            raise argparse.ArgumentTypeError(
+                f"{name!r} is not a known programme ({', '.join(PROGRAMMES)}): name its "
+                f"work rules, e.g. {name}=dk"
+            )
+        if name in (n for n, _ in regions):
+            raise argparse.ArgumentTypeError(f"{name!r} is named twice")
+        regions.append((name, rules.strip() or None))
+    return regions
+
+
+def _region_ports(index: int, port_base: int) -> tuple[dict[str, int], int]:
+    """Where region ``index`` of ``up --regions`` prefers to listen: its services at
+    ``port_base + 100·index + (the service's default port − 8000)`` (8101–8105, 8201–8205,
+    …), its mail sink at ``… + 25``."""
+    base = port_base + 100 * index
+    return {s: base + SERVICE_PORTS[s] % 100 for s in SERVICES}, base + 25
+
+
+def _plan_regions(args: argparse.Namespace, var_dir: Path) -> list[_LaunchedRegion]:
+    """The regions to start, each on its ports: the region of ``--region`` on the
+    services' own (or ``<SERVICE>_PORT``) ports, or every region of ``--regions`` by the
+    port scheme. A port found taken moves to a free one, said so."""
+    if not args.regions:
+        return [
+            _LaunchedRegion(
+                name=args.region,
+                var_dir=var_dir,
+                addresses=RegionAddresses(
+                    "",
+                    {
+                        service: f"http://127.0.0.1:{_free_port_for(service, _port(service))}"
+                        for service in SERVICES
+                    },
+                ),
+                smtp_port=args.smtp_port,
+                prefixed=False,
+            )
+        ]
+    planned = []
+    for index, (name, rules) in enumerate(args.regions, start=1):
+        ports, smtp_port = _region_ports(index, args.port_base)
+        programme = PROGRAMMES.get(name)
+        try:
+            region_work_rules(rules or (programme.rules if programme else ""))
+        except (OSError, ValueError) as exc:
+            raise SystemExit(
+                f"region {name!r}: cannot use the work rules {rules!r}: {exc}"
+            ) from exc
+        planned.append(
+            _LaunchedRegion(
+                name=name,
+                var_dir=var_dir,
+                addresses=RegionAddresses(
+                    "",
+                    {
+                        service: "http://127.0.0.1:"
+                        f"{_free_port_for(f'{name} {service}', ports[service])}"
+                        for service in SERVICES
+                    },
+                ),
+                smtp_port=smtp_port,
+                prefixed=True,
+                rules=rules or (programme.rules if programme else None),
+                programme=programme,
+            )
+        )
+    return planned
+
+
 def _restart_embedded_broker(
     broker: EmbeddedBroker,
-    region: str,
+    regions: Sequence[_LaunchedRegion],
     supervisor: Supervisor,
     client: httpx.Client,
     timeout: float,
@@ -262,30 +426,39 @@ def _restart_embedded_broker(
     _say("embedded broker stopped unexpectedly: restarting it and re-publishing state …")
     broker.stop()
     broker.start()
-    asyncio.run(ensure_topics(broker.bootstrap_servers, region))
+    for launched in regions:
+        asyncio.run(ensure_topics(broker.bootstrap_servers, launched.name))
     deadline = time.monotonic() + timeout
     while not all(
-        _answers_ready(client, s) for s in SERVICES if not supervisor.children[s].given_up
+        _answers_ready(client, s, launched.addresses)
+        for launched in regions
+        for s in SERVICES
+        if not supervisor.children[launched.child(s)].given_up
     ):
         if time.monotonic() > deadline:
             raise SystemExit(f"the services did not reconnect within {timeout:.0f} s")
         stop_if_requested()
         supervisor.check()
         time.sleep(0.2)
-    counts = replay_all()
-    _say("state re-published: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for launched in regions:
+        counts = replay_all(addresses=launched.addresses)
+        _say(
+            f"{launched.name}: state re-published: "
+            + ", ".join(f"{k} {v}" for k, v in counts.items())
+        )
 
 
 def _up(args: argparse.Namespace) -> int:
     global _addresses
     started = time.monotonic()
-    region = args.region
     var_dir = _var_dir(args.var_dir)
-    region_dir = var_dir / region
-    log_dir = region_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    run_path = run_file_path(var_dir, region)
-    _clear_stale_run(run_path)
+    names = [name for name, _ in args.regions] if args.regions else [args.region]
+    for name in names:
+        (var_dir / name / "logs").mkdir(parents=True, exist_ok=True)
+        _clear_stale_run(run_file_path(var_dir, name))
+    # One region keeps the broker's and fork server's logs with its own; several share them.
+    shared_logs = var_dir / names[0] / "logs" if not args.regions else var_dir / "logs"
+    shared_logs.mkdir(parents=True, exist_ok=True)
 
     stop_requested = False
 
@@ -300,34 +473,37 @@ def _up(args: argparse.Namespace) -> int:
         if stop_requested:
             raise KeyboardInterrupt
 
-    # Ctrl-C, SIGTERM and a closed terminal (SIGHUP) stop the region in order, unless the
+    # Ctrl-C, SIGTERM and a closed terminal (SIGHUP) stop the regions in order, unless the
     # launcher was started with them ignored (nohup, a background job of a script).
     signal.signal(signal.SIGTERM, on_signal)
     for signum in (signal.SIGINT, signal.SIGHUP):
         if signal.getsignal(signum) is not signal.SIG_IGN:
             signal.signal(signum, on_signal)
 
-    # Imports the services' code while the broker starts and the topics are created.
-    fork_server = ForkServer(SERVICES, log_dir / "fork-server.log").start()
+    # Imports the services' code while the broker starts and the topics are created. Every
+    # region's services are forks of it: each fork gets its region's environment whole.
+    fork_server = ForkServer(SERVICES, shared_logs / "fork-server.log").start()
     broker: EmbeddedBroker | None = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
-    mail_dir: Path | None = None
-    smtp_port = args.smtp_port
-    _addresses = RegionAddresses(
-        bootstrap,
-        {
-            service: f"http://127.0.0.1:{_free_port_for(service, _port(service))}"
-            for service in SERVICES
-        },
-    )
+    regions = _plan_regions(args, var_dir)
+    region_of = {launched.child(s): launched for launched in regions for s in CHILDREN}
+    if args.regions:
+        _say("regions (services profiles … analytics on consecutive ports, mail sink at +25):")
+        for launched in regions:
+            first = launched.addresses.url(SERVICES[0]).rsplit(":", 1)[1]
+            _say(
+                f"  {launched.name:<10} rules {launched.rules or 'default':<7} "
+                f"{launched.programme.title if launched.programme else 'no demo programme'}"
+                f"  (ports from {first})"
+            )
     launched_at = datetime.now(UTC)
     launcher = process_info(os.getpid())
 
-    def write_run_file(_: Supervised | None = None) -> None:
-        assert _addresses is not None
+    def write_run_file(launched: _LaunchedRegion) -> None:
         children = supervisor.children
+        sink = children.get(launched.child("mail-sink"))
         RegionRun(
-            region=region,
+            region=launched.name,
             launcher_pid=os.getpid(),
             launcher_started=launcher.started if launcher is not None else None,
             started_at=launched_at,
@@ -339,105 +515,133 @@ def _up(args: argparse.Namespace) -> int:
             ),
             services={
                 service: ServiceRun(
-                    url=_addresses.url(service),
-                    pid=children[service].pid if service in children else None,
-                    log=str(log_dir / f"{service}.log"),
+                    url=launched.addresses.url(service),
+                    pid=children[name].pid
+                    if (name := launched.child(service)) in children
+                    else None,
+                    log=str(launched.log_dir / f"{service}.log"),
                 )
                 for service in SERVICES
             },
             mail_sink=MailSinkRun(
-                smtp=f"127.0.0.1:{smtp_port}",
-                pid=children["mail-sink"].pid if "mail-sink" in children else None,
-                mail_dir=str(mail_dir),
-                mailbox=f"{_addresses.url('notifications')}/v1/mailbox",
+                smtp=f"127.0.0.1:{launched.smtp_port}",
+                pid=sink.pid if sink is not None else None,
+                mail_dir=str(launched.mail_dir),
+                mailbox=f"{launched.addresses.url('notifications')}/v1/mailbox",
             )
-            if mail_dir is not None
+            if launched.mail_dir is not None
             else None,
             fork_server_pid=fork_server.pid,
-        ).write(run_path)
+        ).write(launched.run_path)
 
-    supervisor = Supervisor(_say, on_start=write_run_file)
+    def on_start(child: Supervised) -> None:
+        write_run_file(region_of[child.name])
+
+    supervisor = Supervisor(_say, on_start=on_start)
     client = httpx.Client()
     try:
         if not bootstrap:
-            broker = _start_embedded_broker(args.broker_port, log_dir / "broker.log", run_path)
+            broker = _start_embedded_broker(
+                args.broker_port, shared_logs / "broker.log", regions[0].run_path
+            )
             bootstrap = broker.bootstrap_servers
             _say(f"embedded broker (Tansu, in memory) on {bootstrap}")
         else:
             _say(f"using Kafka at {bootstrap}")
-        _addresses = RegionAddresses(bootstrap, _addresses.urls)
-        write_run_file()
-        created = asyncio.run(ensure_topics(bootstrap, region))
-        _say(
-            f"topics: {len(created)} created, {len(planned_topics(region)) - len(created)} existed"
-        )
-        env = {
-            **os.environ,
-            "INTERLOCALITY_REGION": region,
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "INTERLOCALITY_VAR_DIR": str(var_dir),
-            "INTERLOCALITY_DEPLOYMENT": "embedded",
-            **{
-                f"{service.upper()}_PORT": _addresses.url(service).rsplit(":", 1)[1]
-                for service in SERVICES
-            },
-        }
-        if not os.environ.get("INTERLOCALITY_SMTP_HOST"):
-            mail_dir = region_dir / "mail"
-            smtp_port = _free_port_for("the mail sink", args.smtp_port)
-            env["INTERLOCALITY_SMTP_HOST"] = "127.0.0.1"
-            env["INTERLOCALITY_SMTP_PORT"] = str(smtp_port)
-            env["INTERLOCALITY_MAIL_SINK_DIR"] = str(mail_dir)
-            sink_dir, sink_port = mail_dir, smtp_port
-            supervisor.add(
-                "mail-sink",
-                start=lambda: _mail_sink(sink_dir, sink_port, env, log_dir / "mail-sink.log"),
-                ready=lambda: port_taken("127.0.0.1", sink_port),
-                log=log_dir / "mail-sink.log",
+        for launched in regions:
+            launched.addresses = RegionAddresses(bootstrap, launched.addresses.urls)
+            write_run_file(launched)
+            created = asyncio.run(ensure_topics(bootstrap, launched.name))
+            planned = len(planned_topics(launched.name))
+            _say(
+                f"{launched.child('topics')}: {len(created)} created, "
+                f"{planned - len(created)} existed"
             )
-            _say(f"embedded mail sink on 127.0.0.1:{smtp_port}, mail kept in {mail_dir}")
-        else:
-            relay = NotificationsSettings()
-            _say(f"sending e-mail through the relay {relay.smtp_host}:{relay.smtp_port}")
-        for service in SERVICES:
-            supervisor.add(
-                service,
-                start=partial(fork_server.fork, service, env, log_dir / f"{service}.log"),
-                ready=partial(_serves, client, supervisor, service),
-                log=log_dir / f"{service}.log",
-                # The embedded broker serves only the launcher's services: every member of a
-                # service's group went with its process, and the restarted one need not wait
-                # for their sessions to expire (see consumer_groups).
-                before_restart=partial(_leave_for, bootstrap, f"{region}.{service}")
-                if broker is not None
-                else None,
-            )
+        if len(regions) == 1:
+            _addresses = regions[0].addresses
+        where: dict[str, str] = {}
+        for launched in regions:
+            log_dir = launched.log_dir
+            env = launched.env = {
+                **os.environ,
+                "INTERLOCALITY_REGION": launched.name,
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "INTERLOCALITY_VAR_DIR": str(var_dir),
+                "INTERLOCALITY_DEPLOYMENT": "embedded",
+                **{
+                    f"{service.upper()}_PORT": launched.addresses.url(service).rsplit(":", 1)[1]
+                    for service in SERVICES
+                },
+            }
+            if launched.rules is not None:
+                env["INTERLOCALITY_WORK_RULES"] = launched.rules
+            if launched.programme is not None:
+                env["INTERLOCALITY_TIME_ZONE"] = launched.programme.time_zone
+            if not os.environ.get("INTERLOCALITY_SMTP_HOST"):
+                # A sink per region: each region's mailbox shows its own mail only.
+                mail_dir = launched.mail_dir = launched.region_dir / "mail"
+                smtp_port = launched.smtp_port = _free_port_for(
+                    f"the mail sink of {launched.name}", launched.smtp_port
+                )
+                env["INTERLOCALITY_SMTP_HOST"] = "127.0.0.1"
+                env["INTERLOCALITY_SMTP_PORT"] = str(smtp_port)
+                env["INTERLOCALITY_MAIL_SINK_DIR"] = str(mail_dir)
+                supervisor.add(
+                    launched.child("mail-sink"),
+                    start=partial(_mail_sink, mail_dir, smtp_port, env, log_dir / "mail-sink.log"),
+                    ready=partial(port_taken, "127.0.0.1", smtp_port),
+                    log=log_dir / "mail-sink.log",
+                )
+                of = f" of {launched.name}" if launched.prefixed else ""
+                _say(f"embedded mail sink{of} on 127.0.0.1:{smtp_port}, mail kept in {mail_dir}")
+            else:
+                relay = NotificationsSettings()
+                _say(f"sending e-mail through the relay {relay.smtp_host}:{relay.smtp_port}")
+            for service in SERVICES:
+                name = launched.child(service)
+                where[name] = launched.addresses.url(service)
+                supervisor.add(
+                    name,
+                    start=partial(fork_server.fork, service, env, log_dir / f"{service}.log"),
+                    ready=partial(_serves, client, supervisor, service, launched),
+                    log=log_dir / f"{service}.log",
+                    # The embedded broker serves only the launcher's services: every member
+                    # of a service's group went with its process, and the restarted one need
+                    # not wait for their sessions to expire (see consumer_groups).
+                    before_restart=partial(_leave_for, bootstrap, f"{launched.name}.{service}")
+                    if broker is not None
+                    else None,
+                )
         supervisor.start_all()
-        _say(f"starting {len(SERVICES)} services (logs in {log_dir}) …")
-        _wait_until_up(supervisor, args.timeout, stop_if_requested)
-        counts = replay_all()
-        if any(counts.values()) or (region_dir / STARTED_MARKER).exists():
-            _say("state re-published: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-        elif args.seed:
-            seeded = seed_demo_region()
-            _say("demo region seeded: " + ", ".join(f"{v} {k}" for k, v in seeded.items()))
-        (region_dir / STARTED_MARKER).write_text(f"{launched_at.isoformat()}\n")
-        _say(f"region {region!r} is up in {time.monotonic() - started:.1f} s:")
-        for service in SERVICES:
-            _say(f"  {service:<14} {_url(service)}/docs")
-        if mail_dir is not None:
-            _say(f"  {'mailbox':<14} {_url('notifications')}/v1/mailbox")
-        _say(f"  {'broker':<14} {bootstrap}")
-        _say(f"  {'run file':<14} {run_path}")
+        logs = regions[0].log_dir if len(regions) == 1 else var_dir / "<region>" / "logs"
+        _say(f"starting {len(SERVICES) * len(regions)} services (logs in {logs}) …")
+        _wait_until_up(supervisor, args.timeout, stop_if_requested, where)
+        if len(regions) == 1:
+            _start_region(regions[0], args)
+        else:
+            # Each region is seeded through its own services: side by side, not in turn.
+            with ThreadPoolExecutor(len(regions), thread_name_prefix="seed") as pool:
+                for seeding in [pool.submit(_start_region, r, args) for r in regions]:
+                    seeding.result()
+        for launched in regions:
+            _say(f"region {launched.name!r} is up in {time.monotonic() - started:.1f} s:")
+            for service in SERVICES:
+                _say(f"  {service:<14} {launched.addresses.url(service)}/docs")
+            if launched.mail_dir is not None:
+                mailbox = f"{launched.addresses.url('notifications')}/v1/mailbox"
+                _say(f"  {'mailbox':<14} {mailbox}")
+            _say(f"  {'broker':<14} {bootstrap}")
+            _say(f"  {'run file':<14} {launched.run_path}")
         _say("Ctrl-C stops everything.")
         while True:
             stop_if_requested()
             supervisor.check()
             if broker is not None and not broker.running():
                 _restart_embedded_broker(
-                    broker, region, supervisor, client, args.timeout, stop_if_requested
+                    broker, regions, supervisor, client, args.timeout, stop_if_requested
                 )
-                write_run_file()
+                for launched in regions:
+                    write_run_file(launched)
             time.sleep(0.25)
     except KeyboardInterrupt:
         return 0
@@ -448,10 +652,30 @@ def _up(args: argparse.Namespace) -> int:
             broker.stop()
         fork_server.close()
         client.close()
-        run = read_run_file(run_path)
-        if run is not None and run.launcher_pid == os.getpid():
-            run_path.unlink()
+        for launched in regions:
+            run = read_run_file(launched.run_path)
+            if run is not None and run.launcher_pid == os.getpid():
+                launched.run_path.unlink()
         _say("stopped")
+
+
+def _start_region(launched: _LaunchedRegion, args: argparse.Namespace) -> None:
+    """Once its services serve: a region that ran before re-publishes its state; a new one
+    is seeded (the 25-student demo, or its programme's demo region)."""
+    counts = replay_all(addresses=launched.addresses)
+    prefix = f"{launched.name}: " if launched.prefixed else ""
+    marker = launched.region_dir / STARTED_MARKER
+    if any(counts.values()) or marker.exists():
+        _say(f"{prefix}state re-published: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    elif args.seed and launched.programme is not None:
+        seeded = seed_programme(launched.programme, args.demo_size, launched.addresses)
+        _say(f"{prefix}demo region seeded: " + ", ".join(f"{v} {k}" for k, v in seeded.items()))
+    elif args.seed and not launched.prefixed:
+        seeded = seed_demo_region()
+        _say("demo region seeded: " + ", ".join(f"{v} {k}" for k, v in seeded.items()))
+    elif args.seed:
+        _say(f"{prefix}no demo data: {launched.name!r} is not a known programme")
+    marker.write_text(f"{datetime.now(UTC).isoformat()}\n")
 
 
 def _bootstrap() -> str:
@@ -604,6 +828,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     up.add_argument(
         "--smtp-port", type=int, default=8025, help="port of the embedded mail sink (SMTP)"
+    )
+    up.add_argument(
+        "--regions",
+        type=_parse_regions,
+        default=None,
+        help="start several regions on this machine sharing one broker, e.g. "
+        f"'{','.join(PROGRAMMES)}' (the known programmes, each seeded with demo data shaped "
+        "like it) or 'name=rules' for another region (rules: dk, de, nl, be-vlg, fi, it or "
+        "a TOML file); region i's services prefer ports PORT_BASE+100·i+1 … +5, its mail "
+        "sink +25",
+    )
+    up.add_argument(
+        "--port-base",
+        type=int,
+        default=int(os.environ.get("INTERLOCALITY_PORT_BASE", DEFAULT_PORT_BASE)),
+        help="with --regions: region 1 listens from PORT_BASE+101, region 2 from +201 … "
+        "($INTERLOCALITY_PORT_BASE, else %(default)s)",
+    )
+    up.add_argument(
+        "--demo-size",
+        choices=sorted(SIZES),
+        default="full",
+        help="with --regions: how large each programme's demo region is "
+        "(full: about 300 students, 70 vacancies, 36 companies)",
     )
     up.add_argument("--no-seed", dest="seed", action="store_false", help="skip the demo data")
     up.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for readiness")

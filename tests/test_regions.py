@@ -1,0 +1,201 @@
+"""``interlocality up --regions aarhus,leipzig`` as an operator runs it: two partner regions
+on one machine, one embedded broker, each region's services on its own ports with its own
+files, rules and demo data; the commands find each region by its name; SIGTERM stops all."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from interlocality.common.embedded_broker import free_port
+from interlocality.common.processes import is_alive
+from interlocality.operator.services import SERVICES
+
+pytestmark = pytest.mark.e2e
+
+REGIONS = ("aarhus", "leipzig")
+UP = re.compile(r"^region 'leipzig' is up in", re.MULTILINE)
+
+
+@dataclass
+class Regions:
+    """The launcher of the two regions and where it runs them."""
+
+    process: subprocess.Popen[bytes]
+    var_dir: Path
+    log_path: Path
+    env: dict[str, str]
+    http: httpx.Client
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def run_file(self, region: str) -> dict[str, Any]:
+        return dict(json.loads((self.var_dir / region / "run.json").read_text()))
+
+    def url(self, region: str, service: str) -> str:
+        return str(self.run_file(region)["services"][service]["url"])
+
+    def read(self, region: str, service: str, path: str, **params: Any) -> Any:
+        response = self.http.get(self.url(region, service) + path, params=params)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """A command given only the region's name (and the var dir)."""
+        return subprocess.run(
+            [sys.executable, "-m", "interlocality.operator.cli", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
+
+@pytest.fixture(scope="module")
+def regions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regions]:
+    workdir = tmp_path_factory.mktemp("regions")
+    var_dir = workdir / "var"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KAFKA_BOOTSTRAP_SERVERS", "INTERLOCALITY_SMTP_HOST")
+        and not k.endswith("_PORT")
+        and not k.startswith("INTERLOCALITY_")
+    }
+    env["INTERLOCALITY_VAR_DIR"] = str(var_dir)
+    # Far from the services' own ports; one that is taken moves, and the run file says where.
+    port_base = random.Random().randrange(20_000, 40_000, 1000)
+    log_path = workdir / "up.log"
+    with open(log_path, "wb") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "interlocality.operator.cli",
+                "up",
+                "--regions",
+                ",".join(REGIONS),
+                "--demo-size",
+                "small",
+                "--port-base",
+                str(port_base),
+                "--broker-port",
+                str(free_port()),
+            ],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+        )
+    launched = Regions(process, var_dir, log_path, env, httpx.Client(timeout=10))
+    try:
+        deadline = time.monotonic() + 180
+        while process.poll() is None and not UP.search(launched.log()):
+            assert time.monotonic() < deadline, launched.log()
+            time.sleep(0.2)
+        assert process.poll() is None, launched.log()
+        yield launched
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        launched.http.close()
+
+
+def test_each_region_serves_on_its_own_ports_with_one_broker(regions: Regions) -> None:
+    aarhus, leipzig = (regions.run_file(name) for name in REGIONS)
+
+    assert aarhus["launcher_pid"] == leipzig["launcher_pid"] == regions.process.pid
+    assert aarhus["broker"]["bootstrap"] == leipzig["broker"]["bootstrap"]
+    urls = {regions.url(r, s) for r in REGIONS for s in SERVICES}
+    assert len(urls) == 2 * len(SERVICES)
+    assert aarhus["mail_sink"]["smtp"] != leipzig["mail_sink"]["smtp"]
+    for name in REGIONS:
+        for service in SERVICES:
+            assert regions.http.get(regions.url(name, service) + "/readyz").status_code == 200
+        assert (regions.var_dir / name / "logs" / "profiles.log").exists()
+        assert (regions.var_dir / name / "profiles.db").exists()
+    log = regions.log()
+    assert re.search(r"aarhus\s+rules dk\s+Aarhus international talent programme", log), log
+    assert re.search(r"leipzig\s+rules de\s+Fachkräfteallianz Leipzig", log), log
+
+
+def test_each_region_is_seeded_with_its_own_programme(regions: Regions) -> None:
+    for name, country in (("aarhus", "DK"), ("leipzig", "DE")):
+        students = regions.read(name, "profiles", "/v1/students", limit=500)
+        companies = regions.read(name, "vacancies", "/v1/companies", limit=500)
+        vacancies = regions.read(name, "vacancies", "/v1/vacancies", limit=500)
+
+        assert (students["total"], len(companies["items"]), len(vacancies["items"])) == (
+            30,
+            6,
+            10,
+        )
+        assert all(s["external_id"].startswith(f"{name}-student-") for s in students["items"])
+        assert {c["country"] for c in companies["items"]} == {country}
+        assert f"{name}: demo region seeded: 6 companies, 10 vacancies, 30 students" in (
+            regions.log()
+        )
+
+
+def test_each_region_applies_its_own_work_rules(regions: Regions) -> None:
+    for name, country in (("aarhus", "DK"), ("leipzig", "DE")):
+        students = regions.read(name, "profiles", "/v1/students", limit=500)["items"]
+        restricted = [s for s in students if s["residence_status"] == "non_eu_student"]
+
+        assert restricted, name
+        assert {s["permitted_work"]["country"] for s in restricted} == {country}
+
+
+def test_the_commands_find_each_region_by_its_name(regions: Regions) -> None:
+    for name in REGIONS:
+        student = regions.read(name, "profiles", "/v1/students", limit=1)["items"][0]
+
+        exported = regions.cli("--region", name, "export", student["student_id"])
+
+        assert exported.returncode == 0, exported.stderr
+        holdings = json.loads(exported.stdout)
+        assert holdings["student_id"] == student["student_id"]
+        assert holdings["services"]["profiles"], holdings
+
+
+def test_sigterm_stops_every_region_and_leaves_no_process(regions: Regions) -> None:
+    pids = [
+        pid
+        for name in REGIONS
+        for pid in (
+            *(s["pid"] for s in regions.run_file(name)["services"].values()),
+            regions.run_file(name)["mail_sink"]["pid"],
+            regions.run_file(name)["broker"]["pid"],
+            regions.run_file(name)["fork_server_pid"],
+        )
+    ]
+
+    regions.process.send_signal(signal.SIGTERM)
+
+    assert regions.process.wait(60) == 0, regions.log()
+    assert "stopped" in regions.log()
+    assert not any((regions.var_dir / name / "run.json").exists() for name in REGIONS)
+    deadline = time.monotonic() + 10
+    while any(is_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in pids if is_alive(pid)]

@@ -23,7 +23,6 @@ from interlocality.analytics.supply import (
     month_range,
     nace_division,
     shortage_ratio,
-    size_class,
     skill_balances,
     student_contributions,
     top_shortages,
@@ -32,15 +31,6 @@ from interlocality.analytics.supply import (
 )
 
 ICT = "http://data.europa.eu/esco/isced-f/06"
-
-
-@pytest.mark.parametrize(
-    ("employees", "expected"),
-    [(None, None), (1, "micro"), (9, "micro"), (10, "small"), (49, "small"), (50, "medium"),
-     (249, "medium"), (250, "large")],
-)  # fmt: skip
-def test_size_classes_follow_the_eu_sme_thresholds(employees: int | None, expected: str) -> None:
-    assert size_class(employees) == expected
 
 
 def test_months_end_at_the_next_ones_first_instant_and_ranges_cross_years() -> None:

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from interlocality.common.esco import default_vocabulary
+from interlocality.common.esco_relations import SkillGraph
 from interlocality.common.work_rules import RULES_DIR, region_work_rules
 from interlocality.contracts.students import Consents
 from interlocality.matching.domain import market_languages, student_entry_of, vacancy_entry_of
 from interlocality.matching.index import MatchIndex
-from interlocality.matching.relations import SkillGraph
 from interlocality.matching.settings import MatchingSettings
 from interlocality.operator.programmes import (
     PROGRAMMES,

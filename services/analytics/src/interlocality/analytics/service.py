@@ -34,7 +34,6 @@ from interlocality.analytics.store import (
     graduates,
     holdings_at,
     needs_at,
-    put_company,
     put_consent,
     put_outcome,
     record_demand_company,
@@ -226,12 +225,6 @@ class AnalyticsService:
 
     def take_company(self, session: Session, company: Company) -> None:
         """Keep the company's sector and size class (from its headcount) for the cuts."""
-        put_company(
-            session,
-            company.company_id,
-            company.sector,
-            size_class(company.employees, company.size_class),
-        )
         self.supply.record_company(session, company)
 
     def take_vacancy(self, session: Session, vacancy: Vacancy) -> None:

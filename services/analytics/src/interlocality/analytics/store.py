@@ -29,7 +29,6 @@ __all__ = [
     "INSIGHT_TABLES",
     "TABLES",
     "AnalyticsConsent",
-    "CompanyFacts",
     "DatingDateRow",
     "DemandCompany",
     "DemandVacancy",
@@ -53,7 +52,6 @@ __all__ = [
     "held_on_student",
     "holdings_at",
     "needs_at",
-    "put_company",
     "put_consent",
     "put_outcome",
     "record_demand_company",
@@ -151,7 +149,8 @@ class DemandVacancyRow(SQLModel, table=True):
 
 class DemandCompany(SQLModel, table=True):
     """A company's NACE sector and size class, as its latest snapshot says (applied to
-    every month: companies seldom change either)."""
+    every month: companies seldom change either); supply and demand and the funnel's cuts
+    both read it."""
 
     __tablename__ = "demand_company"
 
@@ -253,16 +252,6 @@ def event_counts(session: Session) -> list[EventCount]:
 # counts only students known to consent to anonymous analytics.
 
 
-class CompanyFacts(SQLModel, table=True):
-    """What the funnel's cuts need of a company: its NACE sector and size class."""
-
-    __tablename__ = "company_facts"
-
-    company_id: str = Field(primary_key=True, max_length=64)
-    sector: str | None = Field(default=None, max_length=16)
-    size_class: str = Field(max_length=16)
-
-
 class AnalyticsConsent(SQLModel, table=True):
     """Whether a student consents to anonymous analytics, as their profile last said.
 
@@ -311,7 +300,6 @@ class GraduateOutcomeRow(SQLModel, table=True):
 
 
 INSIGHT_TABLES: list[type[SQLModel]] = [
-    CompanyFacts,
     AnalyticsConsent,
     StudentStep,
     DatingDateRow,
@@ -325,11 +313,6 @@ PER_STUDENT_ROWS: tuple[type[StudentStep] | type[DatingDateRow] | type[GraduateO
     DatingDateRow,
     GraduateOutcomeRow,
 )
-
-
-def put_company(session: Session, company_id: str, sector: str | None, size: str) -> None:
-    """Store or replace what the cuts need of a company."""
-    session.merge(CompanyFacts(company_id=company_id, sector=sector, size_class=size))
 
 
 def consent_of(session: Session, student_id: str) -> bool | None:
@@ -443,8 +426,8 @@ def vacancy_journeys(session: Session) -> list[VacancyJourney]:
         .subquery()
     )
     statement = (
-        select(VacancyFunnel, CompanyFacts, steps.c.applied, steps.c.first_placed_at)
-        .outerjoin(CompanyFacts, col(CompanyFacts.company_id) == col(VacancyFunnel.company_id))
+        select(VacancyFunnel, DemandCompany, steps.c.applied, steps.c.first_placed_at)
+        .outerjoin(DemandCompany, col(DemandCompany.company_id) == col(VacancyFunnel.company_id))
         .outerjoin(steps, steps.c.vacancy_id == col(VacancyFunnel.vacancy_id))
         .where(col(VacancyFunnel.published_at).is_not(None))
     )

@@ -52,7 +52,6 @@ __all__ = [
     "month_range",
     "nace_division",
     "shortage_ratio",
-    "size_class",
     "skill_balances",
     "student_contributions",
     "top_shortages",
@@ -69,20 +68,6 @@ UNKNOWN = "unknown"
 ENGLISH = "en"
 
 ContributionKind = Literal["student", "skill", "language", "field", "vacancy", "nice"]
-
-
-def size_class(employees: int | None) -> SizeClass | None:
-    """The EU SME class of a company with ``employees``: micro <10, small <50, medium <250,
-    else large; ``None`` when the number is not known."""
-    if employees is None:
-        return None
-    if employees < 10:
-        return "micro"
-    if employees < 50:
-        return "small"
-    if employees < 250:
-        return "medium"
-    return "large"
 
 
 def nace_division(sector: str | None) -> str:

@@ -25,13 +25,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("student_id"),
     )
     op.create_table(
-        "company_facts",
-        sa.Column("company_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("sector", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
-        sa.Column("size_class", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.PrimaryKeyConstraint("company_id"),
-    )
-    op.create_table(
         "company_dating_date",
         sa.Column("dating_event_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("student_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -96,6 +89,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_company_dating_date_student_id"))
 
     op.drop_table("company_dating_date")
-    op.drop_table("company_facts")
     op.drop_table("analytics_consent")
     # ### end Alembic commands ###

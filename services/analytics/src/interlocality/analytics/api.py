@@ -25,7 +25,7 @@ from interlocality.analytics.skills import DEFAULT_GROUP_LEVEL
 from interlocality.analytics.store import event_counts, funnel_rows
 from interlocality.analytics.supply import MONTH_PATTERN, month_of, month_range
 from interlocality.common.service import Provided, ServiceRuntime, error_answers, problem
-from interlocality.contracts.common import YEAR_MONTH_PATTERN, EngagementKind
+from interlocality.contracts.common import EngagementKind
 
 __all__ = ["report_range", "router"]
 
@@ -63,7 +63,7 @@ FromMonth = Annotated[
     str | None,
     Query(
         alias="from",
-        pattern=YEAR_MONTH_PATTERN,
+        pattern=MONTH_PATTERN,
         description="First month counted, YYYY-MM; from the beginning when left out.",
     ),
 ]
@@ -71,7 +71,7 @@ ToMonth = Annotated[
     str | None,
     Query(
         alias="to",
-        pattern=YEAR_MONTH_PATTERN,
+        pattern=MONTH_PATTERN,
         description="Last month counted, YYYY-MM; up to now when left out.",
     ),
 ]

@@ -63,7 +63,9 @@ CEFR_RANK: Mapping[str, int] = {"A1": 1, "A2": 2, "B1": 3, "B2": 4, "C1": 5, "C2
 CEFR_NAME: Mapping[int, str] = {rank: name for name, rank in CEFR_RANK.items()}
 SizeClass = Literal["micro", "small", "medium", "large"]
 SIZE_CLASSES: tuple[SizeClass, ...] = ("micro", "small", "medium", "large")
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+# YYYY-MM of the years 1900–2199: months far outside any region's history have no state,
+# and the end of December 9999 is past what a datetime can hold.
+MONTH_PATTERN = r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$"
 UNKNOWN = "unknown"
 ENGLISH = "en"
 

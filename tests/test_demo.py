@@ -38,7 +38,7 @@ from interlocality.operator.demo import (
     build_demo_region,
     dating_event_request,
 )
-from interlocality.profiles.domain import StudentForm, snapshot_of_form
+from interlocality.profiles.domain import OutcomeForm, StudentForm, snapshot_of_form
 from interlocality.vacancies.domain import CompanyForm, VacancyForm, vacancy_of
 
 # The demo's dates count from the moment it is seeded, and forms refuse dates in the past.
@@ -311,3 +311,25 @@ def test_applicants_are_the_best_matches_among_the_demos_own_students() -> None:
     assert applying
     for index, students in applying.items():
         assert students == ["s3", "s1", "s2"][: VACANCIES[index].applicants]
+
+
+def test_the_demos_graduates_have_outcomes_profiles_accepts() -> None:
+    region = build_demo_region(default_vocabulary(), now=SEEDED_AT)
+    this_month = SEEDED_AT.strftime("%Y-%m")
+    graduated = [
+        i for i, body in enumerate(region.students) if body["expected_graduation"] < this_month
+    ]
+
+    assert [index for index, _ in region.outcomes] == graduated and len(graduated) in (2, 3)
+    forms = {
+        region.students[index]["name"]: OutcomeForm.model_validate(body)
+        for index, body in region.outcomes
+    }
+    assert {name: form.outcome for name, form in forms.items()} == {
+        "Oluwaseun Adeyemi": "employed_elsewhere",
+        "Priya Natarajan": "further_study",
+    }
+    for index, body in region.outcomes:
+        graduated_on = OutcomeForm.model_validate(body).graduated_on
+        assert graduated_on < SEEDED_AT.date()
+        assert graduated_on.strftime("%Y-%m") == region.students[index]["expected_graduation"]

@@ -1,6 +1,7 @@
 """``interlocality up --regions aarhus,leipzig`` as an operator runs it: two partner regions
 on one machine, one embedded broker, each region's services on its own ports with its own
-files, rules and demo data; the commands find each region by its name; SIGTERM stops all."""
+files, rules and demo data (graduates' outcomes included, which analytics reports); the
+commands find each region by its name; SIGTERM stops all."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,8 @@ import pytest
 
 from interlocality.common.embedded_broker import free_port
 from interlocality.common.processes import is_alive
+from interlocality.common.testing import wait_until
+from interlocality.operator.programmes import PROGRAMMES, build_programme_region
 from interlocality.operator.services import SERVICES
 
 pytestmark = pytest.mark.e2e
@@ -164,6 +169,41 @@ def test_each_region_applies_its_own_work_rules(regions: Regions) -> None:
 
         assert restricted, name
         assert {s["permitted_work"]["country"] for s in restricted} == {country}
+
+
+def employability_with(regions: Regions, name: str, graduates: int) -> dict[str, Any] | None:
+    """The region's employability report once it counts ``graduates`` graduates."""
+    report: dict[str, Any] = regions.read(name, "analytics", "/v1/insights/employability")
+    return report if report["total"]["graduates"] == graduates else None
+
+
+def test_each_region_reports_its_graduates_outcomes(regions: Regions) -> None:
+    for name in REGIONS:
+        built = build_programme_region(PROGRAMMES[name], "small")
+        consenting = {row["external_id"] for row in built.students if row["consents"]["analytics"]}
+        expected = Counter(
+            body["outcome"] for student, body in built.outcomes.items() if student in consenting
+        )
+        assert built.outcomes and sum(expected.values()) >= 3, built.outcomes
+        assert f"{name}: {len(built.outcomes)} outcomes recorded" in regions.log()
+        students = regions.read(name, "profiles", "/v1/students", limit=500)["items"]
+        graduate, body = next(iter(built.outcomes.items()))
+        student_id = next(s["student_id"] for s in students if s["external_id"] == graduate)
+        recorded = regions.read(name, "profiles", f"/v1/students/{student_id}/outcome")
+        assert (recorded["graduated_on"], recorded["outcome"]) == (
+            body["graduated_on"],
+            body["outcome"],
+        )
+
+        # analytics hears of them on the outcomes topic, and counts the consenting graduates
+        report = wait_until(
+            partial(employability_with, regions, name, sum(expected.values())), timeout=20
+        )
+        assert {o["outcome"]: o["count"] for o in report["total"]["outcomes"]} == {
+            kind: expected[kind]
+            for kind in ("employed_in_region", "employed_elsewhere", "further_study", "unknown")
+        }
+        assert report["semesters"], report
 
 
 def test_the_commands_find_each_region_by_its_name(regions: Regions) -> None:

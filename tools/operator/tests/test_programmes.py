@@ -3,7 +3,9 @@ same for the same seed, large enough for the dashboards, and shaped like each pr
 its rules, its language, its students' names and the skills its SMEs ask for.
 
 Rows are validated with the services' own form models, as their importers do; the pairs are
-scored by matching's own index, so "matches happen" is matching's verdict, not a guess.
+scored by matching's own index, so "matches happen" is matching's verdict, not a guess;
+graduates' outcomes are validated with profiles' own outcome form and grouped into semesters
+by analytics' own rule.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from interlocality.analytics.outcomes import semester_of
 from interlocality.common.esco import default_vocabulary
 from interlocality.common.esco_relations import SkillGraph
 from interlocality.common.work_rules import RULES_DIR, region_work_rules
@@ -26,8 +29,9 @@ from interlocality.operator.programmes import (
     SIZES,
     ProgrammeRegion,
     build_programme_region,
+    graduation_months,
 )
-from interlocality.profiles.domain import StudentForm, snapshot_of_form
+from interlocality.profiles.domain import OutcomeForm, StudentForm, snapshot_of_form
 from interlocality.vacancies.domain import CompanyForm, VacancyForm, vacancy_of
 
 TODAY = date.today()
@@ -205,6 +209,75 @@ def test_graduates_are_the_students_whose_graduation_has_passed(region: Programm
         for students in region.students
         if students["external_id"] in graduated
     } <= {"non_eu_graduate_job_seeker", "eu_eea_citizen"}
+
+
+def test_every_graduate_has_an_outcome_profiles_accepts_graduated_in_the_past(
+    region: ProgrammeRegion,
+) -> None:
+    students = {row["external_id"]: row for row in region.students}
+
+    assert list(region.outcomes) == region.graduates
+    for external_id, body in region.outcomes.items():
+        form = OutcomeForm.model_validate(body)
+        assert form.graduated_on < TODAY
+        assert form.graduated_on.strftime("%Y-%m") == students[external_id]["expected_graduation"]
+
+
+def test_outcomes_are_the_same_for_the_same_seed_and_day() -> None:
+    aarhus = PROGRAMMES["aarhus"]
+    outcomes = build_programme_region(aarhus, today=TODAY).outcomes
+
+    assert outcomes == build_programme_region(aarhus, today=TODAY).outcomes
+    assert outcomes != build_programme_region(aarhus, seed=16, today=TODAY).outcomes
+
+
+@pytest.mark.parametrize(
+    ("today", "semesters"),
+    [
+        (date(2026, 12, 6), ["2025-spring", "2025-autumn", "2026-spring", "2026-autumn"]),
+        # the first month of a semester: the four before it
+        (date(2026, 8, 20), ["2024-autumn", "2025-spring", "2025-autumn", "2026-spring"]),
+        (date(2027, 1, 2), ["2025-spring", "2025-autumn", "2026-spring", "2026-autumn"]),
+        (date(2026, 7, 31), ["2024-autumn", "2025-spring", "2025-autumn", "2026-spring"]),
+    ],
+)
+def test_graduates_graduated_over_the_last_four_semesters(
+    today: date, semesters: list[str]
+) -> None:
+    months = graduation_months(today)
+    assert months[-1] < today.strftime("%Y-%m") and len(months) == len(set(months))
+
+    for name, programme in PROGRAMMES.items():
+        outcomes = build_programme_region(programme, today=today).outcomes
+        per_semester = Counter(
+            semester_of(OutcomeForm.model_validate(body).graduated_on) for body in outcomes.values()
+        )
+
+        assert sorted(per_semester, key=semesters.index) == semesters, name
+        assert all(n >= 5 for n in per_semester.values()), (name, per_semester)
+
+
+def test_graduates_outcomes_are_in_each_programmes_shares() -> None:
+    shares = {}
+    for name, programme in PROGRAMMES.items():
+        outcomes = build_programme_region(programme, today=TODAY).outcomes
+        counts = Counter(body["outcome"] for body in outcomes.values())
+        weights = programme.outcome_shares
+        for kind, weight in weights.items():
+            # the programme's share, rounded: not a draw's luck
+            assert abs(counts[kind] - len(outcomes) * weight / sum(weights.values())) < 1
+        shares[name] = {kind: counts[kind] / len(outcomes) for kind in weights}
+
+    # The retention programmes keep half or more in the region; Limburg, close to Antwerp,
+    # Brussels and Eindhoven, loses more; everywhere some study on and some are not known.
+    assert shares["aarhus"]["employed_in_region"] >= 0.49
+    assert shares["leipzig"]["employed_in_region"] > shares["aarhus"]["employed_in_region"]
+    assert shares["limburg"]["employed_elsewhere"] > max(
+        shares["aarhus"]["employed_elsewhere"], shares["leipzig"]["employed_elsewhere"]
+    )
+    for by_kind in shares.values():
+        assert by_kind["employed_in_region"] == max(by_kind.values())
+        assert 0.05 < by_kind["further_study"] < 0.25 and 0.05 < by_kind["unknown"] < 0.25
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMMES))

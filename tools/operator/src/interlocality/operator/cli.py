@@ -127,6 +127,11 @@ def seed_demo_region(timeout: float = 30.0) -> dict[str, int]:
     demo.stage_demo_activity_later(
         urls, seeded, say=_say, time_zone=NotificationsSettings().time_zone
     )
+    if seeded.outcomes:
+        _say(
+            f"demo: outcomes of {len(seeded.outcomes)} graduates recorded: "
+            + ", ".join(f"{name} {kind.replace('_', ' ')}" for name, kind in seeded.outcomes)
+        )
     return seeded.counts
 
 
@@ -143,7 +148,8 @@ def seed_programme(
 
     def progress(kind: str, done: int, total: int) -> None:
         if done >= total:
-            _say(f"  {name}: {done:,} {kind} imported ({time.monotonic() - started:.1f} s)")
+            done_to = "recorded" if kind == "outcomes" else "imported"
+            _say(f"  {name}: {done:,} {kind} {done_to} ({time.monotonic() - started:.1f} s)")
 
     region = programmes.build_programme_region(programme, size)
     with httpx.Client(timeout=httpx.Timeout(timeout, read=None)) as client:

@@ -7,7 +7,8 @@ for — some most of them at a good level, some fewer or lower, some only neighb
 so every vacancy has several matches of clearly different quality. Some pairs are honestly
 not matches, for reasons matching explains: English, German or Spanish below the level
 asked, a full week of work that a non-EU student may not do in term, a start before the
-student is available, a city the student does not want.
+student is available, a city the student does not want. Two of them graduated a few
+months ago; the operator has recorded what became of them.
 
 :func:`build_demo_region` turns that into request bodies (the same for a seed and a
 moment); :func:`seed_demo_region` registers them as a user would, over HTTP;
@@ -30,6 +31,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from interlocality.common.esco import EscoVocabulary, Occupation, default_vocabulary
+from interlocality.contracts.outcomes import GraduateOutcomeKind
 
 __all__ = [
     "COMPANIES",
@@ -99,7 +101,7 @@ class DemoStudent:
 
     ``studies`` names ESCO occupations with the share of their essential skills the student
     holds; ``levels`` bounds the levels (1–5) of those skills. ``languages`` reads like
-    ``"sv C2, en C1"``.
+    ``"sv C2, en C1"``. ``outcome`` is what became of a graduate, as the operator records it.
     """
 
     name: str
@@ -118,6 +120,7 @@ class DemoStudent:
     preferred_locations: tuple[str, ...] = ()
     remote: str | None = None
     available_in_days: int = 0
+    outcome: GraduateOutcomeKind | None = None
 
 
 def _instant(locale: str, zone: str, **more: Any) -> dict[str, Any]:
@@ -565,6 +568,8 @@ STUDENTS: tuple[DemoStudent, ...] = (
         levels=(3, 5),
         hours_per_week=37,
         notifications=_instant("en", HEL),
+        # works in Oulu for now, and looks for a graduate job in the partner regions
+        outcome="employed_elsewhere",
     ),
     DemoStudent(
         name="Kertu Tamm",
@@ -655,6 +660,8 @@ STUDENTS: tuple[DemoStudent, ...] = (
         levels=(3, 5),
         hours_per_week=20,
         notifications=_instant("en", CPH),
+        # a PhD at Aarhus University, with a student job beside it
+        outcome="further_study",
     ),
     DemoStudent(
         name="Ana Souza",
@@ -879,14 +886,17 @@ STUDENTS: tuple[DemoStudent, ...] = (
 
 @dataclass
 class DemoRegion:
-    """Request bodies for the demo: companies, then vacancies, then students.
+    """Request bodies for the demo: companies, then vacancies, then students, then the
+    graduates' outcomes.
 
-    ``vacancies`` pairs each body with the index of its company.
+    ``vacancies`` pairs each body with the index of its company, ``outcomes`` with the index
+    of its student.
     """
 
     companies: list[dict[str, Any]] = field(default_factory=list)
     vacancies: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     students: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[tuple[int, dict[str, str]]] = field(default_factory=list)
 
 
 def _occupation(vocabulary: EscoVocabulary, label: str) -> Occupation:
@@ -1009,6 +1019,15 @@ def _student_body(
     return body
 
 
+def _outcome_body(student: DemoStudent, outcome: str, today: date) -> dict[str, str]:
+    """A graduate's outcome, graduated on the last day of the month they graduated in."""
+    year, month = (int(part) for part in _month(today, student.graduates_in_months + 1).split("-"))
+    return {
+        "graduated_on": (date(year, month, 1) - timedelta(days=1)).isoformat(),
+        "outcome": outcome,
+    }
+
+
 def build_demo_region(
     vocabulary: EscoVocabulary, seed: int = 7, now: datetime | None = None
 ) -> DemoRegion:
@@ -1032,6 +1051,11 @@ def build_demo_region(
             for vacancy in VACANCIES
         ],
         students=[_student_body(student, vocabulary, rng, now) for student in STUDENTS],
+        outcomes=[
+            (index, _outcome_body(student, student.outcome, now.date()))
+            for index, student in enumerate(STUDENTS)
+            if student.outcome is not None
+        ],
     )
 
 
@@ -1044,12 +1068,14 @@ class DemoSeedError(RuntimeError):
 
 @dataclass(frozen=True)
 class SeededRegion:
-    """The demo region as the services registered it, with the ids they gave."""
+    """The demo region as the services registered it, with the ids they gave, and the
+    outcomes recorded (the graduate's name and outcome)."""
 
     region: DemoRegion
     company_ids: list[str]
     vacancy_ids: list[str]
     student_ids: list[str]
+    outcomes: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -1086,7 +1112,7 @@ def seed_demo_region(
 
     ``urls`` maps each service's name to its base URL. The students choose how they hear of
     their matches as they register: instant e-mail in every locale, a daily digest due
-    within the hour, a weekly one, the in-app feed only.
+    within the hour, a weekly one, the in-app feed only. The graduates' outcomes follow.
     """
     region = build_demo_region(vocabulary or default_vocabulary(), now=now)
     vacancies, profiles = urls["vacancies"], urls["profiles"]
@@ -1107,7 +1133,12 @@ def seed_demo_region(
         _new_id(client.post(f"{profiles}/v1/students", json=body), "student")
         for body in region.students
     ]
-    return SeededRegion(region, company_ids, vacancy_ids, student_ids)
+    outcomes = []
+    for index, body in region.outcomes:
+        url = f"{profiles}/v1/students/{student_ids[index]}/outcome"
+        recorded = _answer(client.put(url, json=body))
+        outcomes.append((region.students[index]["name"], str(recorded["outcome"])))
+    return SeededRegion(region, company_ids, vacancy_ids, student_ids, outcomes)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,9 @@ what the programme is about:
 id) and the applications and placements that follow; :func:`seed_programme_region` imports
 them through the services' bulk endpoints and plays the applications once the vacancies
 service knows the students. ``ProgrammeRegion.graduates`` names the students who graduated
-already: the ones whose outcomes an operator records.
+already (in the last four semesters), and ``ProgrammeRegion.outcomes`` what became of each, in
+the shares the programme's own figures suggest; :func:`record_programme_outcomes` records
+them on the students, as the region's operator would.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from typing import Any, Literal
 import httpx
 
 from interlocality.common.esco import EscoVocabulary, default_vocabulary
+from interlocality.contracts.outcomes import GraduateOutcomeKind
 from interlocality.operator.demo import DemoSeedError
 
 __all__ = [
@@ -51,6 +54,8 @@ __all__ = [
     "SeededProgramme",
     "Specialism",
     "build_programme_region",
+    "graduation_months",
+    "record_programme_outcomes",
     "seed_programme_region",
     "stage_programme_activity_later",
 ]
@@ -107,6 +112,7 @@ class Programme:
     ``local_levels`` weighs the levels of the region's language students hold (``""``: none);
     ``required_share`` is the share of vacancies that require that language, at
     ``required_levels``; of the others, ``nice_share`` list it as nice to have.
+    ``outcome_shares`` weighs what became of the programme's graduates (percent).
     """
 
     region: str
@@ -129,6 +135,7 @@ class Programme:
     required_share: float
     required_levels: tuple[str, ...]
     nice_share: float
+    outcome_shares: Mapping[GraduateOutcomeKind, int]
 
 
 AARHUS = Programme(
@@ -298,6 +305,14 @@ AARHUS = Programme(
     required_share=0.12,
     required_levels=("B1", "B2"),
     nice_share=0.45,
+    # Half stay in Midtjylland, the retention the programme works for; a good fifth leave
+    # for Copenhagen or abroad.
+    outcome_shares={
+        "employed_in_region": 50,
+        "employed_elsewhere": 22,
+        "further_study": 13,
+        "unknown": 15,
+    },
 )
 
 LEIPZIG = Programme(
@@ -460,6 +475,14 @@ LEIPZIG = Programme(
     required_share=0.6,
     required_levels=("B1", "B1", "B2"),
     nice_share=0.8,
+    # "Bleiben lohnt sich": most stay in the Leipzig region; fewer are not heard of again,
+    # the alliance follows its graduates closely.
+    outcome_shares={
+        "employed_in_region": 56,
+        "employed_elsewhere": 20,
+        "further_study": 14,
+        "unknown": 10,
+    },
 )
 
 LIMBURG = Programme(
@@ -610,6 +633,14 @@ LIMBURG = Programme(
     required_share=0.4,
     required_levels=("B1", "B2"),
     nice_share=0.7,
+    # Antwerp, Brussels and the Dutch Brainport are close: more leave than in the others;
+    # UHasselt's doctoral schools keep some in further study.
+    outcome_shares={
+        "employed_in_region": 42,
+        "employed_elsewhere": 27,
+        "further_study": 16,
+        "unknown": 15,
+    },
 )
 
 PROGRAMMES: dict[str, Programme] = {p.region: p for p in (AARHUS, LEIPZIG, LIMBURG)}
@@ -635,6 +666,8 @@ class ProgrammeRegion:
     students: list[dict[str, Any]]
     applications: list[tuple[str, str]] = field(default_factory=list)
     placements: list[tuple[str, str]] = field(default_factory=list)
+    outcomes: dict[str, dict[str, str]] = field(default_factory=dict)
+    """A graduate's external id → the body of ``PUT /v1/students/{id}/outcome``."""
 
     @property
     def graduates(self) -> list[str]:
@@ -666,6 +699,19 @@ def _skills_of(vocabulary: EscoVocabulary, label: str) -> tuple[list[str], list[
             optional = [uri for uri in occupation.optional_skills if uri in vocabulary]
             return essential, optional
     raise LookupError(f"ESCO has no occupation {label!r} with essential skills")
+
+
+def graduation_months(today: date) -> list[str]:
+    """The months (``YYYY-MM``) before this one of the last four semesters that have any:
+    when a programme region's graduates graduated. Semesters as analytics counts them:
+    January–July, August–December."""
+    this = today.year * 12 + today.month - 1
+    last = this - 1
+    start = last - last % 12 + (0 if last % 12 < 7 else 7)
+    for _ in range(3):
+        # Before January comes the August of the year before; before August, January.
+        start -= 5 if start % 12 == 0 else 7
+    return [f"{index // 12:04d}-{index % 12 + 1:02d}" for index in range(start, this)]
 
 
 def _slug(text: str) -> str:
@@ -822,8 +868,12 @@ def _students(
     skills: Mapping[str, tuple[list[str], list[str]]],
     rng: random.Random,
     today: date,
+    graduations: random.Random,
 ) -> list[tuple[dict[str, Any], Specialism]]:
+    """The students; ``graduations`` draws when the graduates among them graduated, so the
+    other draws stay those of ``rng``."""
     specialisms = {s: s.weight for s in programme.specialisms}
+    graduated_in = graduation_months(today)
     origins = {o: o.weight for o in programme.origins}
     rows: list[tuple[dict[str, Any], Specialism]] = []
     for n in range(size.students):
@@ -873,7 +923,9 @@ def _students(
                     "home_university": rng.choice(programme.universities),
                     "study_field": specialism.study_field,
                     "degree_level": rng.choice(("bachelor", "master", "master", "phd")),
-                    "expected_graduation": _month(today, graduates_in),
+                    "expected_graduation": graduations.choice(graduated_in)
+                    if graduated
+                    else _month(today, graduates_in),
                     "skills": [{"uri": uri, "level": level} for uri, level in levels.items()],
                     "languages": languages,
                     "engagement_kinds": kinds,
@@ -896,6 +948,37 @@ def _students(
     return rows
 
 
+def _quotas(shares: Mapping[GraduateOutcomeKind, int], n: int) -> list[GraduateOutcomeKind]:
+    """``n`` outcomes in the shares given, each rounded by the largest remainder: the
+    region's figures are the programme's, not a draw's luck."""
+    total = sum(shares.values())
+    counts = {kind: n * weight // total for kind, weight in shares.items()}
+    by_remainder = sorted(shares, key=lambda kind: -(n * shares[kind] % total))
+    for kind in by_remainder[: n - sum(counts.values())]:
+        counts[kind] += 1
+    return [kind for kind, count in counts.items() for _ in range(count)]
+
+
+def _outcomes(
+    programme: Programme,
+    students: Sequence[dict[str, Any]],
+    rng: random.Random,
+    today: date,
+) -> dict[str, dict[str, str]]:
+    """What became of each graduate: the programme's shares dealt out at random, graduated
+    on a day of the month they graduated in."""
+    this_month = _month(today, 0)
+    graduates = [row for row in students if row["expected_graduation"] < this_month]
+    kinds = _quotas(programme.outcome_shares, len(graduates))
+    rng.shuffle(kinds)
+    outcomes: dict[str, dict[str, str]] = {}
+    for row, kind in zip(graduates, kinds, strict=True):
+        year, month = (int(part) for part in row["expected_graduation"].split("-"))
+        day = date(year, month, rng.randint(1, 28))
+        outcomes[row["external_id"]] = {"graduated_on": day.isoformat(), "outcome": kind}
+    return outcomes
+
+
 def build_programme_region(
     programme: Programme,
     size: DemoSize | RegionSize = "full",
@@ -911,7 +994,7 @@ def build_programme_region(
     as nice to have); a student holds a share of the core skills of what they study (and
     sometimes of a second specialism), so most vacancies have matches of varied quality.
     Some vacancies get applications from students of their specialism, and some of those a
-    placement.
+    placement. Graduates graduated in the last four semesters, each with an outcome.
     """
     vocabulary = vocabulary or default_vocabulary()
     today = today or datetime.now(UTC).date()
@@ -920,7 +1003,8 @@ def build_programme_region(
     skills = {s.occupation: _skills_of(vocabulary, s.occupation) for s in programme.specialisms}
     companies = _companies(programme, sizes, rng)
     vacancies = _vacancies(programme, sizes, companies, skills, rng, today)
-    students = _students(programme, sizes, skills, rng, today)
+    graduations = random.Random(f"{programme.region}:{seed}:graduates")
+    students = _students(programme, sizes, skills, rng, today, graduations)
     by_specialism: dict[Specialism, list[dict[str, Any]]] = {}
     for student, specialism in students:
         by_specialism.setdefault(specialism, []).append(student)
@@ -943,6 +1027,7 @@ def build_programme_region(
         students=[row for row, _ in students],
         applications=applications,
         placements=placements,
+        outcomes=_outcomes(programme, [row for row, _ in students], graduations, today),
     )
 
 
@@ -1034,12 +1119,13 @@ def seed_programme_region(
     progress: Callable[[str, int, int], None] = lambda kind, done, total: None,
 ) -> SeededProgramme:
     """Import the region's companies, vacancies and students through the bulk endpoints
-    (idempotent by external id: a second seed changes nothing) and read back their ids."""
+    (idempotent by external id: a second seed changes nothing), read back their ids and
+    record the graduates' outcomes."""
     vacancies, profiles = urls["vacancies"], urls["profiles"]
     _bulk_import(client, vacancies, "companies", region.companies, progress)
     _bulk_import(client, vacancies, "vacancies", region.vacancies, progress)
     _bulk_import(client, profiles, "students", region.students, progress)
-    return SeededProgramme(
+    seeded = SeededProgramme(
         region,
         company_ids=_ids_by_external_id(
             client,
@@ -1057,6 +1143,28 @@ def seed_programme_region(
             lambda item: (item.get("external_id"), str(item["student_id"])),
         ),
     )
+    record_programme_outcomes(profiles, client, seeded, progress)
+    return seeded
+
+
+def record_programme_outcomes(
+    profiles_url: str,
+    client: httpx.Client,
+    seeded: SeededProgramme,
+    progress: Callable[[str, int, int], None] = lambda kind, done, total: None,
+) -> int:
+    """Record each graduate's outcome on the student, as the operator would (the same
+    outcome again changes nothing); ``progress`` hears of every fiftieth and the last.
+    Returns how many were recorded."""
+    outcomes = seeded.region.outcomes
+    for done, (external_id, body) in enumerate(outcomes.items(), start=1):
+        url = f"{profiles_url}/v1/students/{seeded.student_ids[external_id]}/outcome"
+        response = client.put(url, json=body)
+        if response.is_error:
+            raise DemoSeedError(f"PUT {url} answered {response.status_code}: {response.text[:300]}")
+        if done % 50 == 0 or done == len(outcomes):
+            progress("outcomes", done, len(outcomes))
+    return len(outcomes)
 
 
 def _stage_activity(

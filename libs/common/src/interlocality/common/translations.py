@@ -34,6 +34,7 @@ __all__ = [
     "preferred_language",
     "read_catalogue",
     "translated_environment",
+    "translations_of",
 ]
 
 ENGLISH = "en"  # the templates' own language: it has no catalogue
@@ -76,7 +77,7 @@ def translated_environment(
         lstrip_blocks=True,
     )
     environment.policies["ext.i18n.trimmed"] = True
-    translations = _translations(locale, catalogues)
+    translations = translations_of(locale, catalogues)
     environment.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=_as_text(translations.gettext),
         ngettext=_as_text(translations.ngettext),
@@ -102,7 +103,9 @@ def _as_text(translate: Callable[..., str]) -> Callable[..., str]:
 
 
 @cache
-def _translations(locale: str, catalogues: Path) -> NullTranslations:
+def translations_of(locale: str, catalogues: Path) -> NullTranslations:
+    """The translations of ``catalogues/<locale>.po`` (compiled once), for words a
+    program says itself; English, or a locale without a catalogue, reads as written."""
     if locale == ENGLISH or not (catalogues / f"{locale}.po").is_file():
         return NullTranslations()
     compiled = BytesIO()

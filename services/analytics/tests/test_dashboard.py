@@ -272,6 +272,23 @@ async def test_the_regions_dashboard_shows_its_numbers_on_a_laptop_and_a_phone(
             assert widths[0] <= widths[1] == PHONE["width"], widths
         await page.context.close()
 
+    page = await opened(chromium, PHONE, locale="da-DK")  # a Danish browser reads Danish
+    await page.goto(site.base_url + "/dashboard")
+    assert await page.locator("html").get_attribute("lang") == "da"
+    assert await page.get_by_role("heading", level=1).inner_text() == f"Indsigt for {site.region}"
+    assert await shown_values(page, "languages") == {
+        "Stillinger, der kræver det": ["0", "0", "0", "1", "0", "0"],
+        "Studerende på niveauet eller bedre": ["2", "2", "1", "1", "1", "0"],
+    }
+    assert "Forår 2025" in await page.locator("#employability svg").text_content() or ""
+    await page.screenshot(
+        path=str(screenshots / "analytics-dashboard-phone-da.png"), full_page=True
+    )
+    await page.locator("#languages").screenshot(
+        path=str(screenshots / "analytics-dashboard-phone-da-languages.png")
+    )
+    await page.context.close()
+
 
 async def test_a_charts_csv_downloads_with_a_readable_name_and_parses_back(
     chromium: Browser, site: Site

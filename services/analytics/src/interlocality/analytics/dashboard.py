@@ -600,11 +600,13 @@ def _insights(runtime: ServiceRuntime, analytics: AnalyticsService) -> RegionIns
         language=analytics.supply.language,
         month=month,
         months=months,
-        skills=api.skill_insights(runtime, analytics, None, first, month, None, None, TOP),
-        groups=api.skill_group_insights(runtime, analytics, month, None, None, DEFAULT_GROUP_LEVEL),
-        fields=api.study_field_insights(runtime, analytics, month, None, None, 2),
-        languages=api.language_insights(runtime, analytics, month, None, None),
-        funnel=api.insights_funnel(analytics, runtime, (first, month), "kind"),
+        skills=api.skill_insights(runtime, analytics, first=first, last=month, limit=TOP),
+        groups=api.skill_group_insights(
+            runtime, analytics, month=month, group_level=DEFAULT_GROUP_LEVEL
+        ),
+        fields=api.study_field_insights(runtime, analytics, month=month, field_digits=2),
+        languages=api.language_insights(runtime, analytics, month=month),
+        funnel=api.insights_funnel(analytics, runtime, (first, month), by="kind"),
         dating=api.insights_company_dating(analytics, runtime, (first, month)),
         employability=api.insights_employability(analytics, runtime, (None, None)),
     )

@@ -14,22 +14,16 @@ too, so a translator's apostrophe or ampersand cannot break the markup.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import cache
-from gettext import NullTranslations
+from collections.abc import Iterable, Mapping, Sequence
 from io import BytesIO
 from pathlib import Path
-from typing import Any
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta, pass_eval_context
-from jinja2.nodes import EvalContext
-from markupsafe import escape
+from jinja2 import Environment, meta
+
+from interlocality.common.translations import language, read_catalogue
+from interlocality.common.translations import translated_environment as common_environment
 
 __all__ = [
     "BABEL_LOCALES",
@@ -55,11 +49,6 @@ BABEL_LOCALES: Mapping[str, str] = {"en": "en_GB"}
 Message = tuple[str | None, str]  # (context, id), the id of a plural being its singular
 
 
-def language(locale: str) -> str:
-    """The language of ``locale``: ``de`` for ``de-AT``, ``de_AT`` or `` DE ``."""
-    return re.split(r"[-_]", locale.strip(), maxsplit=1)[0].lower()
-
-
 def babel_locale(locale: str) -> str:
     """The Babel locale that formats dates, times and numbers for ``locale``."""
     return BABEL_LOCALES.get(locale, locale)
@@ -68,28 +57,9 @@ def babel_locale(locale: str) -> str:
 def translated_environment(
     templates: Path, locale: str, catalogues: Path = CATALOGUES, *, autoescape: bool
 ) -> Environment:
-    """A Jinja environment for the templates in ``templates``, speaking ``locale`` through
-    ``_``, ``gettext``, ``ngettext`` and ``pgettext`` (newstyle: ``_("Hi %(name)s", name=…)``).
-
-    One environment per locale: installing translations on a shared one is not thread-safe.
-    """
-    environment = Environment(
-        loader=FileSystemLoader(templates),
-        autoescape=autoescape,
-        undefined=StrictUndefined,
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    environment.policies["ext.i18n.trimmed"] = True
-    translations = _translations(locale, catalogues)
-    environment.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext=_as_text(translations.gettext),
-        ngettext=_as_text(translations.ngettext),
-        pgettext=_as_text(translations.pgettext),
-        newstyle=True,
-    )
-    return environment
+    """A Jinja environment for the templates in ``templates`` speaking ``locale`` with the
+    catalogues of notifications (the machinery is common to every service's pages)."""
+    return common_environment(templates, locale, catalogues, autoescape=autoescape)
 
 
 def untranslated(templates: Iterable[Path], locale: str, catalogues: Path = CATALOGUES) -> set[str]:
@@ -100,7 +70,7 @@ def untranslated(templates: Iterable[Path], locale: str, catalogues: Path = CATA
     used = _used(templates)
     if not (catalogues / f"{locale}.po").is_file():
         return {_named(message) for message in used}
-    return {_named(message) for message in used - _translated(_catalogue(locale, catalogues))}
+    return {_named(message) for message in used - _translated(read_catalogue(locale, catalogues))}
 
 
 def catalogue_gaps(catalogues: Path = CATALOGUES) -> dict[str, list[str]]:
@@ -111,35 +81,11 @@ def catalogue_gaps(catalogues: Path = CATALOGUES) -> dict[str, list[str]]:
     for locale in LOCALES:
         if locale == FALLBACK_LOCALE:
             continue
-        translated = _translated(_catalogue(locale, catalogues))
+        translated = _translated(read_catalogue(locale, catalogues))
         gaps[locale] = [_named(m) for m in sorted(used - translated, key=_named)] + [
             _named(m) for m in sorted(translated - used, key=_named)
         ]
     return gaps
-
-
-def _as_text(translate: Callable[..., str]) -> Callable[..., str]:
-    @pass_eval_context
-    def words(eval_context: EvalContext, *args: Any) -> str:
-        text = translate(*args)
-        return escape(text) if eval_context.autoescape else text
-
-    return words
-
-
-@cache
-def _translations(locale: str, catalogues: Path) -> NullTranslations:
-    if locale == FALLBACK_LOCALE:
-        return NullTranslations()
-    compiled = BytesIO()
-    write_mo(compiled, _catalogue(locale, catalogues))  # fuzzy entries are left out
-    compiled.seek(0)
-    return Translations(compiled)
-
-
-def _catalogue(locale: str, catalogues: Path) -> Catalog:
-    with (catalogues / f"{locale}.po").open("rb") as file:
-        return read_po(file, locale=locale)
 
 
 def _translated(catalogue: Catalog) -> set[Message]:

@@ -27,13 +27,13 @@ from babel.numbers import format_decimal
 from jinja2 import Environment
 from pydantic import ValidationError
 
+from interlocality.common.translations import preferred_language
 from interlocality.contracts.students import NotificationPreferences
 from interlocality.notifications.catalogues import (
     FALLBACK_LOCALE,
     LOCALES,
     TEMPLATES,
     babel_locale,
-    language,
     translated_environment,
 )
 from interlocality.notifications.domain import WEEKDAYS
@@ -210,15 +210,7 @@ def wants_page(accept: str | None) -> bool:
 def accepted_locale(accept_language: str | None) -> str:
     """The locale of the browser's most preferred language (``Accept-Language``) that the
     pages are written in; English when there is none."""
-    ranked: list[tuple[float, int, str]] = []
-    for position, part in enumerate((accept_language or "").split(",")):
-        tag, _, parameters = part.partition(";")
-        spoken = language(tag)
-        quality = re.fullmatch(r"\s*q=([01](?:\.\d{0,3})?)\s*", parameters)
-        weight = float(quality.group(1)) if quality else 1.0
-        if spoken in LOCALES and weight > 0:
-            ranked.append((-weight, position, spoken))
-    return min(ranked)[2] if ranked else FALLBACK_LOCALE
+    return preferred_language(accept_language, LOCALES, FALLBACK_LOCALE)
 
 
 def _render(locale: str, template: str, **values: Any) -> str:

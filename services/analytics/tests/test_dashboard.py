@@ -1,0 +1,385 @@
+"""The region's dashboard, read in a real browser (Chromium) against analytics served on a
+real socket, its database filled through the service layer; and over HTTP what an empty
+region, a language or a CSV answer."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from babel.messages.extract import extract
+from fastapi.testclient import TestClient
+from playwright.async_api import Browser, Page
+
+from interlocality.analytics import dashboard as dashboard_module
+from interlocality.analytics.app import create_app
+from interlocality.analytics.dashboard import CATALOGUES, CHARTS
+from interlocality.analytics.service import AnalyticsService, SupplyAndDemand
+from interlocality.analytics.supply import month_of
+from interlocality.common.service import ServiceRuntime
+from interlocality.common.testing import served
+from interlocality.common.translations import read_catalogue
+from interlocality.contracts.applications import ApplicationSubmitted, PlacementMade
+from interlocality.contracts.envelope import CloudEvent
+
+from .conftest import Skills, Snapshots, agenda, company, matched_at, notified, outcome, step
+from .test_insights_service import apply
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 375, "height": 812}
+VIEWPORTS = (("desktop", DESKTOP), ("phone", PHONE))
+
+
+def months_ago(months: int) -> datetime:
+    """Noon on the 5th, ``months`` months before this one."""
+    now = datetime.now(UTC)
+    index = now.year * 12 + now.month - 1 - months
+    return datetime(index // 12, index % 12 + 1, 5, 12, tzinfo=UTC)
+
+
+def small_region(region: str, esco: Skills) -> list[CloudEvent[Any]]:
+    """Two companies, three consenting students and one who refused, two vacancies asking
+    for five positions, a placement, two Company Dating dates and three graduates.
+
+    The shortages: Python asked for 3 positions (min. level 2), held by Søren and Begoña;
+    welding 2 positions, held by Elif. Danish (B2) is required by the Python vacancy, and
+    only Søren speaks it that well; the welding vacancy needs English only.
+    """
+    snapshots = Snapshots(region)
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    return [
+        company(region, "c-aero", "Ærø Søfart ApS", 12, sector="50.20"),
+        company(region, "c-muller", "Müller & Søhne GmbH", 900, sector="62.01"),
+        snapshots.student(
+            "s-soren",
+            "Søren Østergaard",
+            months_ago(5),
+            skills={esco.python: 3},
+            languages={"da": "C1", "en": "C1"},
+            study_field="0613",
+        ),
+        snapshots.student(
+            "s-begona",
+            "Begoña Muñoz",
+            months_ago(2),
+            skills={esco.python: 4, esco.project_management: 3},
+            languages={"en": "C2", "da": "A2"},
+            study_field="0613",
+        ),
+        snapshots.student(
+            "s-elif",
+            "Elif Yılmaz",
+            now,
+            skills={esco.welding: 3},
+            languages={"en": "B2"},
+            study_field="0715",
+        ),
+        snapshots.student("s-nadia", "Nadia Ñúñez", now, skills={esco.python: 5}, analytics=False),
+        snapshots.vacancy(
+            "v-python",
+            months_ago(3),
+            company_id="c-muller",
+            required={esco.python: 2},
+            languages={"da": ("B2", True)},
+            positions=3,
+        ),
+        snapshots.vacancy(
+            "v-welding",
+            months_ago(1),
+            company_id="c-aero",
+            required={esco.welding: 2},
+            languages={"en": ("B2", True)},
+            positions=2,
+        ),
+        matched_at(region, "s-soren", "v-python", now),
+        notified(region, "s-soren", "v-python"),
+        agenda(region, "s-begona", [("c-aero", "Ærø Søfart ApS", now - timedelta(days=2))]),
+        agenda(region, "s-soren", [("c-muller", "Müller & Søhne GmbH", now - timedelta(days=2))]),
+        step(ApplicationSubmitted, region, "v-python", "internship", "s-soren", "c-muller", now),
+        step(PlacementMade, region, "v-python", "internship", "s-soren", "c-muller", now),
+        step(ApplicationSubmitted, region, "v-welding", "internship", "s-begona", "c-aero", now),
+        outcome(region, "s-soren", date(2025, 6, 30), "employed_in_region", now),
+        outcome(region, "s-begona", date(2025, 6, 15), "further_study", now),
+        outcome(region, "s-elif", date(2025, 12, 19), "employed_elsewhere", now),
+    ]
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> str:
+    """The page is read from PostgreSQL, as in production (the stores run on both)."""
+    return postgres_url
+
+
+@dataclass
+class Site:
+    """Analytics served on 127.0.0.1 over a region's data."""
+
+    base_url: str
+    region: str
+
+    def json(self, path: str) -> Any:
+        return httpx.get(self.base_url + path, timeout=30).json()
+
+
+@pytest.fixture
+def site(
+    service_settings: Callable[..., Any],
+    runtime: ServiceRuntime,
+    supply: SupplyAndDemand,
+    region: str,
+    esco: Skills,
+) -> Iterator[Site]:
+    apply(runtime, AnalyticsService(supply), small_region(region, esco))
+    with served(create_app(service_settings("analytics", work_rules="dk"))) as base_url:
+        yield Site(base_url, region)
+
+
+async def opened(chromium: Browser, viewport: dict[str, int], locale: str = "en-GB") -> Page:
+    context = await chromium.new_context(viewport=viewport, locale=locale, accept_downloads=True)  # type: ignore[arg-type]
+    return await context.new_page()
+
+
+async def shown_values(page: Page, chart: str) -> dict[str, list[str]]:
+    """The values written beside the bars or lines of ``chart``, by series."""
+    found: dict[str, list[str]] = {}
+    for text in await page.locator(f"#{chart} svg text[data-series]").all():
+        series = await text.get_attribute("data-series")
+        found.setdefault(series or "", []).append(await text.text_content() or "")
+    return found
+
+
+async def table(page: Page, chart: str) -> list[list[str]]:
+    """The chart's table, opened from the keyboard as a person would."""
+    summary = page.locator(f"#{chart} summary")
+    await summary.focus()
+    await page.keyboard.press("Enter")
+    rows = []
+    for row in await page.locator(f"#{chart} table tr").all():
+        rows.append([c.strip() for c in await row.locator("th, td").all_inner_texts()])
+    return rows
+
+
+async def test_the_regions_dashboard_shows_its_numbers_on_a_laptop_and_a_phone(
+    chromium: Browser, site: Site, screenshots: Path
+) -> None:
+    skills = site.json("/v1/insights/skills?limit=8")["months"][-1]
+    shortages = {r["label"]: (r["positions"], r["students"]) for r in skills["top_shortages"]}
+    python = next(label for label in shortages if label.startswith("Python"))
+    assert shortages[python] == (3, 2)  # Nadia refused analytics: she is not counted
+    for name, viewport in VIEWPORTS:
+        page = await opened(chromium, viewport)
+        response = await page.goto(site.base_url + "/dashboard")
+        assert response is not None and response.status == 200
+        path = screenshots / f"analytics-dashboard-{name}.png"
+        await page.screenshot(path=str(path), full_page=True)
+        print(f"screenshot: {path}")
+        if name == "phone":  # each chart as a phone shows it, to look at closely
+            for chart in CHARTS:
+                await page.locator(f"#{chart}").screenshot(
+                    path=str(screenshots / f"analytics-dashboard-phone-{chart}.png")
+                )
+        assert await page.locator("html").get_attribute("lang") == "en"
+        assert await page.get_by_role("heading", level=1).inner_text() == (
+            f"Insights of {site.region}"
+        )
+        headings = await page.get_by_role("heading", level=2).all_inner_texts()
+        assert len(headings) == len(CHARTS) and "Largest skill shortages" in headings
+        for svg in await page.locator("svg.chart").all():
+            assert await svg.get_attribute("role") == "img"
+            title = await svg.locator("title").first.text_content()
+            assert title and title in headings
+
+        shortage_values = await shown_values(page, "skill-shortages")
+        assert shortage_values == {
+            "Open positions": [str(p) for p, _ in shortages.values()],
+            "Students": [str(s) for _, s in shortages.values()],
+        }
+        description = await page.locator("#skill-shortages svg desc").text_content()
+        assert f"{python}: Open positions 3, Students 2" in (description or "")
+        rows = await table(page, "skill-shortages")
+        assert rows[0] == [
+            "Skill",
+            "Open positions",
+            "Vacancies",
+            "Students",
+            "Students with a related skill",
+            "Positions per student",
+            "Gap",
+        ]
+        assert [python, "3", "1", "2"] == rows[1 + list(shortages).index(python)][:4]
+
+        # Søren speaks Danish at C1, Begoña at A2, Elif not at all
+        assert await shown_values(page, "languages") == {
+            "Vacancies requiring it": ["0", "0", "0", "1", "0", "0"],
+            "Students at this level or better": ["2", "2", "1", "1", "1", "0"],
+        }
+        headline = await page.locator("#languages .headline").inner_text()
+        assert headline.startswith("1 of 2 open vacancies (50%) need no language but English")
+        assert await table(page, "languages") == [
+            [
+                "CEFR level",
+                "Vacancies requiring it",
+                "Open positions",
+                "Students at this level or better",
+            ],
+            ["A1", "0", "0", "2"],
+            ["A2", "0", "0", "2"],
+            ["B1", "0", "0", "1"],
+            ["B2", "1", "3", "1"],
+            ["C1", "0", "0", "1"],
+            ["C2", "0", "0", "0"],
+        ]
+
+        funnel = await shown_values(page, "funnel")
+        assert {series: values[0] for series, values in funnel.items()} == {
+            "Published": "2",
+            "Matched": "1",
+            "Notified": "1",
+            "Applied": "2",
+            "Placed": "1",
+        }
+        assert await shown_values(page, "company-dating") == {
+            "Dates held": ["2"],
+            "Followed by an application": ["2"],
+            "Followed by a placement": ["1"],
+        }
+        employability = await table(page, "employability")
+        assert employability[1:] == [
+            ["Spring 2025", "2", "1", "0", "1", "0"],
+            ["Autumn 2025", "1", "0", "1", "0", "0"],
+        ]
+        trend = await shown_values(page, "trend")
+        assert trend == {"Open positions": ["5"], "Students": ["3"]}
+        points = await page.locator("#trend circle title").all_text_contents()
+        this_month = await page.locator("#trend table tbody tr").last.locator("th").text_content()
+        assert this_month == datetime.now(UTC).strftime("%b %Y")
+        assert len(points) == 24 and points[11].endswith("Open positions: 5")
+        assert points[8].endswith("Open positions: 3")  # three months ago: Python's 3 only
+
+        if name == "phone":
+            widths = await page.evaluate(
+                "[document.documentElement.scrollWidth, window.innerWidth]"
+            )
+            assert widths[0] <= widths[1] == PHONE["width"], widths
+        await page.context.close()
+
+    page = await opened(chromium, PHONE, locale="da-DK")  # a Danish browser reads Danish
+    await page.goto(site.base_url + "/dashboard")
+    assert await page.locator("html").get_attribute("lang") == "da"
+    assert await page.get_by_role("heading", level=1).inner_text() == f"Indsigt for {site.region}"
+    assert await shown_values(page, "languages") == {
+        "Stillinger, der kræver det": ["0", "0", "0", "1", "0", "0"],
+        "Studerende på niveauet eller bedre": ["2", "2", "1", "1", "1", "0"],
+    }
+    assert "Forår 2025" in await page.locator("#employability svg").text_content() or ""
+    await page.screenshot(
+        path=str(screenshots / "analytics-dashboard-phone-da.png"), full_page=True
+    )
+    await page.locator("#languages").screenshot(
+        path=str(screenshots / "analytics-dashboard-phone-da-languages.png")
+    )
+    await page.context.close()
+
+
+async def test_a_charts_csv_downloads_with_a_readable_name_and_parses_back(
+    chromium: Browser, site: Site
+) -> None:
+    page = await opened(chromium, DESKTOP)
+    await page.goto(site.base_url + "/dashboard")
+    async with page.expect_download() as started:
+        await page.locator("#skill-shortages a[download]").click()
+    download = await started.value
+    month = month_of(datetime.now(UTC))
+    assert download.suggested_filename == f"{site.region}-skill-shortages-{month}.csv"
+    text = await asyncio.to_thread(Path(await download.path()).read_text, encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    json_rows = site.json("/v1/insights/skills?limit=8")["months"][-1]["top_shortages"]
+    assert [
+        (r["skill_uri"], r["label"], int(r["positions"]), int(r["students"])) for r in rows
+    ] == [(r["skill_uri"], r["label"], r["positions"], r["students"]) for r in json_rows]
+    json_link = await page.locator("#skill-shortages a", has_text="JSON").get_attribute("href")
+    assert json_link == f"/v1/insights/skills?month={month}&limit=8"
+    await page.context.close()
+
+
+@pytest.fixture
+def client(service_settings: Callable[..., Any], runtime: ServiceRuntime) -> TestClient:
+    """Analytics over a migrated, empty database of a Danish region; no consumer runs."""
+    return TestClient(create_app(service_settings("analytics", work_rules="dk")))
+
+
+def test_an_empty_region_shows_nothing_yet_in_every_chart(client: TestClient) -> None:
+    answer = client.get("/dashboard", headers={"accept-language": "en"})
+    assert answer.status_code == 200
+    assert answer.text.count("Nothing yet") == len(CHARTS)
+    assert "<svg" not in answer.text
+    for chart in CHARTS:
+        csv_answer = client.get(f"/dashboard/{chart}.csv")
+        assert csv_answer.status_code == 200
+        assert csv_answer.headers["content-type"] == "text/csv; charset=utf-8"
+        header, *rows = list(csv.reader(io.StringIO(csv_answer.text)))
+        assert header  # rows, if any, are CEFR levels or months, every count zero
+        assert all(cell in ("0", "") for row in rows for cell in row[1:]), (chart, rows)
+
+
+def test_the_page_speaks_the_regions_language_or_english_as_asked(client: TestClient) -> None:
+    danish = client.get("/dashboard", headers={"accept-language": "da-DK,da;q=0.9,en;q=0.5"})
+    assert danish.headers["content-language"] == "da"
+    assert '<html lang="da">' in danish.text and "Største mangel på kompetencer" in danish.text
+    english = client.get("/dashboard", params={"lang": "en"}, headers={"accept-language": "da"})
+    assert english.headers["content-language"] == "en" and "Largest skill shortages" in english.text
+    # a browser asking for neither reads the region's language
+    assert (
+        client.get("/dashboard", headers={"accept-language": "ja"}).headers["content-language"]
+        == "da"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field", "kind"),
+    [
+        ("/dashboard", {"lang": "fr"}, "query.lang", "unknown_language"),
+        ("/dashboard/salaries.csv", {}, "path.chart", "literal_error"),
+    ],
+)
+def test_bad_requests_are_refused_naming_the_field(
+    client: TestClient, path: str, params: dict[str, str], field: str, kind: str
+) -> None:
+    answer = client.get(path, params=params)
+    assert answer.status_code == 422
+    [problem] = answer.json()["detail"]
+    assert (problem["field"], problem["type"]) == (field, kind)
+    assert problem["msg"]
+
+
+def test_every_word_of_the_page_is_translated_in_each_catalogue_and_none_is_left_over() -> None:
+    package = Path(dashboard_module.__file__).parent
+    used: set[str] = set()
+    for method, source in (
+        ("jinja2.ext:babel_extract", package / "templates" / "dashboard.jinja"),
+        ("python", package / "dashboard.py"),
+    ):
+        for _, message, _, _ in extract(
+            method, io.BytesIO(source.read_bytes()), options={"trimmed": "true"}
+        ):
+            used.add(message if isinstance(message, str) else message[0])
+    catalogues = sorted(CATALOGUES.glob("*.po"))
+    assert [c.stem for c in catalogues] == ["da", "de", "nl"]
+    for path in catalogues:
+        catalogue = read_catalogue(path.stem, CATALOGUES)
+        translated = {m.id for m in catalogue if m.id and m.string and not m.fuzzy}
+        assert translated == used, (path.name, used ^ translated)
+        for message in catalogue:
+            if message.id and "%(" in str(message.id):  # the same placeholders, translated
+                assert sorted(re.findall(r"%\(\w+\)s", str(message.id))) == sorted(
+                    re.findall(r"%\(\w+\)s", str(message.string))
+                ), (path.name, message.id)

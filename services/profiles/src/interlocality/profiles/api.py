@@ -34,7 +34,6 @@ router = APIRouter(prefix="/v1")
 NO_STUDENT = "No student has this id."
 EXTERNAL_ID_TAKEN = "The external_id belongs to another student."
 BAD_PROFILE = "A malformed profile or an unknown skill."
-NO_OUTCOME = "No student has this id, or no outcome is recorded on the student."
 BAD_OUTCOME = "An unknown field, an unknown outcome, or a graduation day out of bounds."
 
 
@@ -186,16 +185,13 @@ def record_outcome(student_id: str, form: OutcomeForm, students: Students) -> Gr
 @router.get(
     "/students/{student_id}/outcome",
     tags=["students"],
-    summary="Read what became of a graduate",
-    responses=error_answers({404: NO_OUTCOME}),
+    summary="Read what became of a graduate: null while nothing is recorded",
+    responses=error_answers({404: NO_STUDENT}),
 )
-def read_outcome(student_id: str, runtime: Runtime, students: Students) -> GraduateOutcome:
+def read_outcome(student_id: str, runtime: Runtime, students: Students) -> GraduateOutcome | None:
     with runtime.reading() as session:
         stored(session, student_id)
-        outcome = students.outcome(session, student_id)
-    if outcome is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no outcome recorded on {student_id}")
-    return outcome
+        return students.outcome(session, student_id)
 
 
 @router.get(

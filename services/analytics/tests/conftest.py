@@ -126,20 +126,8 @@ class Snapshots:
         )
 
     def company(self, company_id: str, name: str, employees: int, sector: str) -> CompanyRegistered:
-        """A company's snapshot."""
-        return CompanyRegistered(
-            source=f"/interlocality/{self.region}/vacancies",
-            region=self.region,
-            subject=company_id,
-            data=Company(
-                company_id=company_id,
-                name=name,
-                version=1,
-                updated_at=at("2026-01", 1),
-                employees=employees,
-                sector=sector,
-            ),
-        )
+        """A company's snapshot, as of the first of January 2026."""
+        return company(self.region, company_id, name, employees, sector=sector, at=at("2026-01", 1))
 
     def vacancy(
         self,
@@ -318,8 +306,14 @@ def counted_as_published(region: str) -> Callable[[dict[str, Any], dict[str, Any
 
 
 def company(
-    region: str, company_id: str, name: str, employees: int | None, **facts: Any
+    region: str,
+    company_id: str,
+    name: str,
+    employees: int | None,
+    at: datetime | None = None,
+    **facts: Any,
 ) -> CompanyRegistered:
+    """A company's snapshot (version 1, as of ``at`` or now)."""
     return CompanyRegistered(
         source=f"/interlocality/{region}/vacancies",
         region=region,
@@ -329,7 +323,7 @@ def company(
             name=name,
             employees=employees,
             version=1,
-            updated_at=datetime.now(UTC),
+            updated_at=at or datetime.now(UTC),
             **facts,
         ),
     )

@@ -99,7 +99,8 @@ async def _mirror_topic(bootstrap: str, name: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(name, SNAPSHOTS.partitions, 1, topic_configs=SNAPSHOTS.config())])
+        topic = NewTopic(name, SNAPSHOTS.partitions, 1, topic_configs=SNAPSHOTS.config())
+        await admin.create_topics([topic])
     finally:
         await admin.close()
 

@@ -67,9 +67,10 @@ def test_a_snapshot_on_demand_and_on_schedule_reaches_the_topic_and_every_region
         records = asyncio.run(read_topic(kafka_bootstrap, TOPIC, 10_000, timeout=5))
         [record] = [r for r in records if dict(r.headers).get("ce_id") == body["event_id"].encode()]
         assert record.key == region.encode()
-        assert RegionAggregates.model_validate_json(record.value).model_dump(
-            mode="json"
-        ) == body["snapshot"]
+        assert (
+            RegionAggregates.model_validate_json(record.value).model_dump(mode="json")
+            == body["snapshot"]
+        )
 
         refused = client.post("/v1/federation/snapshots", json={})
         assert refused.status_code == 409

@@ -1,13 +1,16 @@
 """The federation through a real broker and over HTTP: a snapshot published on demand and
 on schedule reaches the federation topic keyed by the region and comes back as a region of
 the cross-region view; a partner's snapshot mirrored by MirrorMaker 2 is read too; a record
-that is no valid snapshot goes to the region's dead-letter topic; refusals say why."""
+that is no valid snapshot goes to the region's dead-letter topic; refusals say why; and
+with a federation cluster of its own (a second embedded broker) snapshots go and are read
+there only."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -18,7 +21,9 @@ from interlocality.analytics.app import create_app
 from interlocality.analytics.federation import previous_month
 from interlocality.analytics.skills import SkillTaxonomy
 from interlocality.common.cloudevents import encode_event
+from interlocality.common.embedded_broker import EmbeddedBroker
 from interlocality.common.testing import publish, read_topic, wait_until
+from interlocality.common.topics_admin import ensure_topics
 from interlocality.contracts.federation import RegionAggregates
 from interlocality.contracts.topics import SNAPSHOTS
 
@@ -142,3 +147,30 @@ def test_mirrored_partners_are_read_and_a_bad_snapshot_is_dead_lettered(
         assert headers["dlq_reason"].startswith(b"unparseable: not a valid snapshots event")
         # the bad record is not kept (the scheduled snapshot of last month may be)
         assert MONTH not in regions(client).get(region, {}).get("months", [])
+
+
+def test_with_a_federation_cluster_of_its_own_snapshots_go_there_and_are_read_there(
+    service_settings: Callable[..., object],
+    kafka_bootstrap: str,
+    region: str,
+    tmp_path: Path,
+) -> None:
+    with EmbeddedBroker(log_path=tmp_path / "federation.log") as federation:
+        shared = federation.bootstrap_servers
+        created = asyncio.run(
+            ensure_topics(kafka_bootstrap, region, federation_bootstrap_servers=shared)
+        )
+        assert TOPIC in created  # on the federation cluster: the region's has it already
+        settings = service_settings("analytics", federation_bootstrap_servers=shared)
+        with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
+            answer = client.post("/v1/federation/snapshots", json={"month": MONTH})
+            assert answer.status_code == 201, answer.text
+            event_id = answer.json()["event_id"].encode()
+            wait_until(lambda: MONTH in regions(client).get(region, {}).get("months", []))
+
+        def ids(bootstrap: str) -> set[bytes]:
+            records = asyncio.run(read_topic(bootstrap, TOPIC, 10_000, timeout=3))
+            return {dict(r.headers).get("ce_id", b"") for r in records}
+
+        assert event_id in ids(shared)
+        assert event_id not in ids(kafka_bootstrap)

@@ -49,6 +49,7 @@ from interlocality.analytics.store import (
     add_counts,
     add_funnel_steps,
     add_student_step,
+    budget_of_year,
     consent_of,
     dating_rows,
     erase_supply_student,
@@ -57,7 +58,6 @@ from interlocality.analytics.store import (
     graduates_by_student,
     holdings_at,
     keep_snapshot,
-    latest_budget,
     needs_at,
     put_budget,
     put_consent,
@@ -360,7 +360,7 @@ class Federation:
                 tables=tables,
                 k=settings.federation_k,
                 epsilon=settings.federation_epsilon_per_snapshot,
-                budget=self._budget(session),
+                budget=self._budget(session, at.year),
                 produced_at=at,
             )
             put_budget(session, after.region, after.year, after.yearly_epsilon, after.spent)
@@ -383,12 +383,10 @@ class Federation:
             logger.warning("scheduled snapshot refused", extra={"reason": str(refused)})
             return None
 
-    def _budget(self, session: Session) -> PrivacyBudget:
+    def _budget(self, session: Session, year: int) -> PrivacyBudget:
         yearly = self.runtime.settings.federation_yearly_epsilon
-        row = latest_budget(session, self.region)
-        if row is None:
-            return PrivacyBudget(self.region, yearly, datetime.now(UTC).year)
-        return PrivacyBudget(self.region, yearly, row.year, row.spent)
+        row = budget_of_year(session, self.region, year, yearly)
+        return PrivacyBudget(self.region, yearly, year, row.spent)
 
     def _rows(self, session: Session, month: str) -> RegionRows:
         state = self.supply.state(session, month)

@@ -24,6 +24,7 @@ from interlocality.analytics.domain import FUNNEL_STEPS, FunnelEntry
 from interlocality.analytics.funnel import VacancyJourney, aware
 from interlocality.analytics.outcomes import DatingDate, FollowUp, Graduate
 from interlocality.analytics.supply import Contribution, StudentHolding, VacancyNeed
+from interlocality.common.db import insert_missing
 
 __all__ = [
     "FEDERATION_TABLES",
@@ -46,6 +47,7 @@ __all__ = [
     "add_counts",
     "add_funnel_steps",
     "add_student_step",
+    "budget_of_year",
     "consent_of",
     "dating_rows",
     "erase_supply_student",
@@ -57,7 +59,6 @@ __all__ = [
     "held_on_student",
     "holdings_at",
     "keep_snapshot",
-    "latest_budget",
     "needs_at",
     "put_budget",
     "put_consent",
@@ -777,16 +778,21 @@ FEDERATION_TABLES: list[type[SQLModel]] = [FederationBudget, FederationRelease, 
 TABLES += FEDERATION_TABLES
 
 
-def latest_budget(session: Session, region: str) -> FederationBudget | None:
-    """The region's budget of its latest year, locked until the transaction ends (two
-    snapshots at once must not both spend what is left)."""
+def budget_of_year(
+    session: Session, region: str, year: int, yearly_epsilon: float
+) -> FederationBudget:
+    """The region's budget of ``year`` (nothing spent when new), locked until the transaction
+    ends: two snapshots at once must not both spend what is left."""
+    insert_missing(
+        session,
+        FederationBudget,
+        [{"region": region, "year": year, "yearly_epsilon": yearly_epsilon, "spent": 0.0}],
+    )
     return session.exec(
         select(FederationBudget)
-        .where(FederationBudget.region == region)
-        .order_by(col(FederationBudget.year).desc())
-        .limit(1)
+        .where(FederationBudget.region == region, FederationBudget.year == year)
         .with_for_update()
-    ).first()
+    ).one()
 
 
 def put_budget(

@@ -115,11 +115,18 @@ def dead_letter_headers(
 
 
 class DeadLetterPublisher:
-    """Sends records that could not be applied to ``<topic>.dlq`` with the reason."""
+    """Sends records that could not be applied to ``<topic>.dlq`` with the reason, or to
+    ``topic`` when one is given (a shared topic's dead letters are the region's own)."""
 
-    def __init__(self, producer: Callable[[], AIOKafkaProducer], consumer_group: str) -> None:
+    def __init__(
+        self,
+        producer: Callable[[], AIOKafkaProducer],
+        consumer_group: str,
+        topic: str | None = None,
+    ) -> None:
         self.producer = producer
         self.consumer_group = consumer_group
+        self.topic = topic
 
     async def send(self, record: IncomingRecord, reason: str) -> None:
         """Publish ``record`` unchanged to its DLQ, the reason and origin in headers."""
@@ -130,7 +137,10 @@ class DeadLetterPublisher:
             ),
         ]
         await self.producer().send_and_wait(
-            f"{record.topic}.dlq", value=record.value, key=record.key, headers=headers
+            self.topic or f"{record.topic}.dlq",
+            value=record.value,
+            key=record.key,
+            headers=headers,
         )
 
 

@@ -13,7 +13,7 @@ import itertools
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,7 +110,9 @@ def pending_count(session: Session) -> int:
 class OutboxRelay:
     """Publishes committed outbox rows in id order and marks them published.
 
-    Polls every ``poll_seconds``; :meth:`wake` (thread-safe) makes it look at once.
+    Polls every ``poll_seconds``; :meth:`wake` (thread-safe) makes it look at once. Rows of
+    the topics named in ``producers`` go through that producer (a topic shared with partner
+    regions may live on another cluster), all others through ``producer``.
     """
 
     def __init__(
@@ -121,9 +123,11 @@ class OutboxRelay:
         poll_seconds: float = 0.05,
         batch_size: int = 500,
         on_published: Callable[[str, int], None] | None = None,
+        producers: Mapping[str, AIOKafkaProducer] | None = None,
     ) -> None:
         self.engine = engine
         self.producer = producer
+        self.producers = dict(producers or {})
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
         self.on_published = on_published
@@ -184,7 +188,7 @@ class OutboxRelay:
         rows = await asyncio.to_thread(self._load_batch)
         if not rows:
             return 0
-        batches = _PartitionBatches(self.producer)
+        batches = _PartitionBatches(self.producer, self.producers)
         for carried, group in itertools.groupby(rows, key=lambda row: _trace_of(row.headers)):
             with (
                 linked_context(carried),
@@ -231,10 +235,13 @@ class OutboxRelay:
 
 class _PartitionBatches:
     """Record batches per topic and partition, sent as they fill; keeps each partition's
-    records in the order they were added."""
+    records in the order they were added. A topic in ``producers`` goes through its own."""
 
-    def __init__(self, producer: AIOKafkaProducer) -> None:
+    def __init__(
+        self, producer: AIOKafkaProducer, producers: Mapping[str, AIOKafkaProducer]
+    ) -> None:
         self.producer = producer
+        self.producers = producers
         self.partitioner = DefaultPartitioner()
         self.partitions: dict[str, list[int]] = {}
         self.open: dict[tuple[str, int], Any] = {}
@@ -243,24 +250,26 @@ class _PartitionBatches:
     async def add(
         self, topic: str, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
     ) -> None:
+        producer = self.producers.get(topic, self.producer)
         partitions = self.partitions.get(topic)
         if partitions is None:
-            partitions = self.partitions[topic] = sorted(await self.producer.partitions_for(topic))
+            partitions = self.partitions[topic] = sorted(await producer.partitions_for(topic))
         partition = self.partitioner(key, partitions, partitions)
         batch = self.open.get((topic, partition))
         if batch is None:
-            batch = self.open[topic, partition] = self.producer.create_batch()
+            batch = self.open[topic, partition] = producer.create_batch()
         if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
             # full: send it and start the next one with the record (a batch takes its
             # first record whatever its size)
-            self.futures.append(await self.producer.send_batch(batch, topic, partition=partition))
-            batch = self.open[topic, partition] = self.producer.create_batch()
+            self.futures.append(await producer.send_batch(batch, topic, partition=partition))
+            batch = self.open[topic, partition] = producer.create_batch()
             batch.append(key=key, value=value, timestamp=None, headers=headers)
 
     async def sent(self) -> None:
         """Send the batches still open; return once the broker has every record."""
         for (topic, partition), batch in self.open.items():
-            self.futures.append(await self.producer.send_batch(batch, topic, partition=partition))
+            producer = self.producers.get(topic, self.producer)
+            self.futures.append(await producer.send_batch(batch, topic, partition=partition))
         self.open.clear()
         await asyncio.gather(*self.futures)
 

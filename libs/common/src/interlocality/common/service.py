@@ -68,7 +68,7 @@ from interlocality.common.outbox import (
 from interlocality.common.settings import SettingsT
 from interlocality.common.telemetry import configure_tracing, instrument_http
 from interlocality.contracts.envelope import CloudEvent
-from interlocality.contracts.topics import TopicSpec, topic_of_event
+from interlocality.contracts.topics import FEDERATION_TOPICS, TopicSpec, topic_of_event
 
 __all__ = [
     "ErrorAnswer",
@@ -93,15 +93,26 @@ PersonalDataSource = Callable[[Session, str], dict[str, Any]]
 
 class ServiceRuntime(Generic[SettingsT]):
     """Everything a service process needs, built from its settings (the service's own
-    settings class: its handlers read their fields from ``runtime.settings``)."""
+    settings class: its handlers read their fields from ``runtime.settings``).
+
+    Topics shared with partner regions (``FEDERATION_TOPICS``) live on the cluster named by
+    ``federation_bootstrap_servers`` (empty: the region's own): the outbox relay publishes
+    their events there through a producer of their own, and they are consumed there by a
+    consumer of their own (see :meth:`consume`).
+    """
 
     def __init__(
         self,
         settings: SettingsT,
         tables: Sequence[type[SQLModel]],
         migrations: Path | None = None,
+        *,
+        federation_bootstrap_servers: str = "",
     ) -> None:
         self.settings = settings
+        self.federation_bootstrap_servers = (
+            federation_bootstrap_servers or settings.kafka_bootstrap_servers
+        )
         self.migrations = migrations
         self.engine = create_db_engine(settings.resolved_database_url)
         self.read_engine = read_only(self.engine)
@@ -120,8 +131,23 @@ class ServiceRuntime(Generic[SettingsT]):
             description=f"Interlocality {settings.service} service, region {settings.region}",
         )
         self.producer: AIOKafkaProducer | None = None
+        self.federation_producer: AIOKafkaProducer | None = None
+        self.federation_broker = self.broker
+        if self.federation_bootstrap_servers != settings.kafka_bootstrap_servers:
+            self.federation_broker = KafkaBroker(
+                self.federation_bootstrap_servers,
+                client_id=f"interlocality-{settings.service}-federation",
+                middlewares=[
+                    KafkaTelemetryMiddleware(tracer_provider=self.tracer_provider),
+                    KafkaPrometheusMiddleware(registry=self.metrics.registry),
+                ],
+                logger=logging.getLogger(f"interlocality.{settings.service}.federation"),
+                log_level=logging.DEBUG,
+                description=f"Federation cluster of region {settings.region}",
+            )
         self.relay: OutboxRelay | None = None
         self._appliers: dict[str, EventApplier] = {}
+        self._shared_appliers: dict[str, EventApplier] = {}
         self._subscribed = False
         self.replay_sources: list[ReplaySource] = []
         self.personal_data: list[PersonalDataSource] = []
@@ -216,27 +242,43 @@ class ServiceRuntime(Generic[SettingsT]):
         """Apply ``spec``'s events with idempotent, dead-lettering handlers.
 
         All topics of a service share one Kafka consumer in the service's group, so the
-        group settles in one rebalance. ``after_rollback`` is told when applied work was
-        rolled back (see :class:`EventApplier`).
+        group settles in one rebalance. A topic shared with partner regions is read by a
+        consumer of its own (group ``<region>.<service>.federation``) on the federation
+        cluster, by its :meth:`TopicSpec.mirrored_pattern`, so MirrorMaker 2's copies of the
+        partners' topic are read too; its dead letters go to the region's own
+        :meth:`TopicSpec.dlq_name`. ``after_rollback`` is told when applied work was rolled
+        back (see :class:`EventApplier`).
         """
         if self._subscribed:
             raise RuntimeError("consume() must be called before the service starts")
         topic = spec.name(self.settings.region)
-        self._appliers[topic] = EventApplier(
+        applier = EventApplier(
             spec=spec,
             consumer=f"{self.settings.service}:{topic}",
             engine=self.engine,
             handlers=handlers,
-            dead_letters=DeadLetterPublisher(self.started_producer, self.settings.consumer_group),
+            dead_letters=DeadLetterPublisher(
+                self.started_producer,
+                self.settings.consumer_group,
+                spec.dlq_name(self.settings.region) if spec.federated else None,
+            ),
             after_commit=self._committed,
             on_outcome=self._count_outcome,
             after_rollback=after_rollback,
         )
+        if spec.federated:
+            self._shared_appliers[spec.mirrored_pattern()] = applier
+        else:
+            self._appliers[topic] = applier
 
     def _subscribe(self) -> None:
-        if self._subscribed or not self._appliers:
+        if self._subscribed or not (self._appliers or self._shared_appliers):
             return
         self._subscribed = True
+        for pattern, applier in self._shared_appliers.items():
+            self._subscribe_shared(pattern, applier)
+        if not self._appliers:
+            return
         appliers = self._appliers
 
         async def on_records(message: KafkaMessage) -> None:
@@ -267,6 +309,30 @@ class ServiceRuntime(Generic[SettingsT]):
                 for topic, applier in appliers.items()
             ),
         )(on_records)
+
+    def _subscribe_shared(self, pattern: str, applier: EventApplier) -> None:
+        async def on_shared_records(message: KafkaMessage) -> None:
+            records = [IncomingRecord.from_consumer_record(raw) for raw in message.raw_message]
+            await applier.handle_batch(records)
+
+        name = applier.spec.name(self.settings.region)
+        on_shared_records.__name__ = f"on_{self.settings.service}_{applier.spec.entity}"
+        self.federation_broker.subscriber(
+            pattern=pattern,
+            group_id=f"{self.settings.consumer_group}.federation",
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            batch=True,
+            max_records=self.settings.consumer_batch_size,
+            batch_timeout_ms=100,
+            session_timeout_ms=self.settings.consumer_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
+            parser=tolerant_batch_parser,
+            decoder=raw_batch_decoder,
+            title=f"{self.settings.consumer_group}.federation:{name}",
+            description=f"{self.settings.service} applies {name} and its mirrored copies: "
+            + ", ".join(t.__name__ for t in applier.handlers),
+        )(on_shared_records)
 
     def publishes(self, spec: TopicSpec) -> None:
         """Declare that this service publishes ``spec``'s events (for the AsyncAPI document)."""
@@ -325,16 +391,32 @@ class ServiceRuntime(Generic[SettingsT]):
             linger_ms=2,
         )
         await self.producer.start()
+        shared: dict[str, AIOKafkaProducer] = {}
+        if self.federation_broker is not self.broker:
+            self.federation_producer = AIOKafkaProducer(
+                bootstrap_servers=self.federation_bootstrap_servers,
+                client_id=f"interlocality-{self.settings.service}-federation-outbox",
+                acks="all",
+                linger_ms=2,
+            )
+            await self.federation_producer.start()
+            shared = {
+                spec.name(self.settings.region): self.federation_producer
+                for spec in FEDERATION_TOPICS
+            }
         self.relay = OutboxRelay(
             self.engine,
             self.producer,
             tracer_provider=self.tracer_provider,
             poll_seconds=self.settings.outbox_poll_seconds,
             on_published=lambda topic, n: self.metrics.outbox_published.labels(topic).inc(n),
+            producers=shared,
         )
         self.relay.start()
         self._subscribe()
         await self.broker.start()
+        if self.federation_broker is not self.broker:
+            await self.federation_broker.start()
         self._periodic_tasks = [
             asyncio.create_task(self._repeat(seconds, work), name=getattr(work, "__name__", "task"))
             for seconds, work in self._periodic
@@ -354,6 +436,8 @@ class ServiceRuntime(Generic[SettingsT]):
             and (membership := unleft_membership(consumer)) is not None
         ]
         await self.broker.stop()
+        if self.federation_broker is not self.broker:
+            await self.federation_broker.stop()
         for membership in unleft:
             try:
                 await leave_group(self.started_producer().client, membership)
@@ -363,6 +447,8 @@ class ServiceRuntime(Generic[SettingsT]):
             await self.relay.stop()
         if self.producer is not None:
             await self.producer.stop()
+        if self.federation_producer is not None:
+            await self.federation_producer.stop()
         self.tracer_provider.shutdown()
         self.engine.dispose()
 

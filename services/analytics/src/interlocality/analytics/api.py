@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from pydantic import BaseModel, Field
 
 from interlocality.analytics.domain import funnel, summarise
+from interlocality.analytics.federation import FederationView, RegionHistory
 from interlocality.analytics.funnel import FunnelCut, FunnelInsights
 from interlocality.analytics.insights import (
     LanguageInsights,
@@ -20,14 +22,17 @@ from interlocality.analytics.insights import (
     skill_month,
 )
 from interlocality.analytics.outcomes import DatingOutcomes, Employability
-from interlocality.analytics.service import AnalyticsService
+from interlocality.analytics.privacy import BudgetExceeded
+from interlocality.analytics.service import AnalyticsService, Federation
 from interlocality.analytics.skills import DEFAULT_GROUP_LEVEL
 from interlocality.analytics.store import event_counts, funnel_rows
 from interlocality.analytics.supply import MONTH_PATTERN, month_of, month_range
 from interlocality.common.service import Provided, ServiceRuntime, error_answers, problem
 from interlocality.contracts.common import EngagementKind
+from interlocality.contracts.federation import REGION_PATTERN, RegionAggregates
+from interlocality.contracts.topics import SNAPSHOTS
 
-__all__ = ["report_range", "router"]
+__all__ = ["PublishedSnapshot", "SnapshotRequest", "report_range", "router"]
 
 Runtime = Annotated[ServiceRuntime, Depends(Provided(ServiceRuntime))]
 
@@ -360,3 +365,106 @@ def language_insights(
         language=supply.language,
         months=[language_month(m, balance) for m, balance in found],
     )
+
+
+# -- Federation ---------------------------------------------------------------------------
+
+Regions = Annotated[Federation, Depends(Provided(Federation))]
+
+
+class SnapshotRequest(BaseModel):
+    """Which month to publish a snapshot of."""
+
+    month: Annotated[
+        str | None,
+        Field(
+            title="Month",
+            description="YYYY-MM, not after the running month; the running month when left "
+            "out (its numbers as they stand now).",
+            pattern=MONTH_PATTERN,
+            examples=["2026-05"],
+        ),
+    ] = None
+
+
+class PublishedSnapshot(BaseModel):
+    """A snapshot staged for the federation topic: the relay publishes it at once."""
+
+    event_id: Annotated[str, Field(title="Event id")]
+    topic: Annotated[str, Field(title="Topic", description="Where the snapshot goes.")]
+    key: Annotated[str, Field(title="Key", description="The record key: the region.")]
+    snapshot: Annotated[
+        RegionAggregates,
+        Field(title="Snapshot", description="Exactly what leaves the region."),
+    ]
+
+
+@router.post(
+    "/federation/snapshots",
+    tags=["federation"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Publish the region's snapshot of a month to the partner regions now",
+    description="Suppresses every cell built from fewer than k students or companies (and "
+    "what would reveal one), charges the year's ε budget, adds differential-privacy noise "
+    "and stages the snapshot for the federation topic.",
+    responses=error_answers(
+        {409: "The year's privacy budget has too little ε left for a snapshot.", 422: ""}
+    ),
+)
+def publish_snapshot(
+    federation: Regions, request: SnapshotRequest | None = None
+) -> PublishedSnapshot:
+    running = month_of(datetime.now(UTC))
+    month = (request.month if request else None) or running
+    if month > running:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                problem(
+                    ("body", "month"),
+                    f"a month up to the running one ({running}): a later one has no numbers",
+                    "month_in_future",
+                    input=month,
+                )
+            ],
+        )
+    try:
+        event = federation.publish(month)
+    except BudgetExceeded as refused:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(refused)) from refused
+    return PublishedSnapshot(
+        event_id=event.id,
+        topic=SNAPSHOTS.name(event.region),
+        key=event.subject,
+        snapshot=event.data,
+    )
+
+
+@router.get(
+    "/federation/regions",
+    tags=["federation"],
+    summary="The partner regions side by side, from their latest snapshots",
+    description="Per region: the latest month's noisy counts and suppressed cells, the "
+    "months held, and the yearly ε budget spent and left.",
+)
+def federation_regions(runtime: Runtime, federation: Regions) -> FederationView:
+    with runtime.reading() as session:
+        return federation.regions(session)
+
+
+@router.get(
+    "/federation/regions/{region}",
+    tags=["federation"],
+    summary="Every month held of one region's snapshots",
+    responses=error_answers({404: "No snapshot of this region is held.", 422: ""}),
+)
+def federation_region(
+    runtime: Runtime,
+    federation: Regions,
+    region: Annotated[str, Path(pattern=REGION_PATTERN, description="The region's name.")],
+) -> RegionHistory:
+    with runtime.reading() as session:
+        history = federation.region_history(session, region)
+    if history is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no snapshot of region {region} is held")
+    return history

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from interlocality.analytics import dashboard, handlers
 from interlocality.analytics.api import router
-from interlocality.analytics.service import AnalyticsService, SupplyAndDemand
+from interlocality.analytics.service import AnalyticsService, Federation, SupplyAndDemand
 from interlocality.analytics.settings import AnalyticsSettings
 from interlocality.analytics.skills import SkillTaxonomy
 from interlocality.analytics.store import TABLES, held_on_student, supply_student_data
@@ -18,6 +18,7 @@ from interlocality.common.esco import default_vocabulary
 from interlocality.common.esco_relations import SkillGraph
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import load_settings
+from interlocality.contracts.topics import SNAPSHOTS
 
 __all__ = ["create_app", "shipped_taxonomy"]
 
@@ -25,13 +26,23 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
-    """The analytics service: anonymous counts of every event in the region and the
-    regional insights, for the students who consent to them."""
+    """The analytics service: anonymous counts of every event in the region, the regional
+    insights for the students who consent to them, and the region's privacy-safe snapshots
+    exchanged with its partner regions."""
     settings = settings or load_settings(AnalyticsSettings)
-    runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
+    runtime = ServiceRuntime(
+        settings,
+        TABLES,
+        MIGRATIONS,
+        federation_bootstrap_servers=settings.federation_bootstrap_servers,
+    )
     supply = SupplyAndDemand(settings.language, shipped_taxonomy)
     service = AnalyticsService(supply)
-    handlers.subscribe(runtime, service)
+    federation = Federation(runtime, supply)
+    handlers.subscribe(runtime, service, federation)
+    runtime.publishes(SNAPSHOTS)
+    # The last complete month's snapshot, once: a restart finds it published already.
+    runtime.every(settings.federation_snapshot_seconds, federation.publish_due)
     # The per-student rows behind the insights' counts: ids, times and kinds only.
     runtime.personal_data.append(held_on_student)
     # The ESCO taxonomy takes seconds to build: in the background, so the service starts
@@ -45,7 +56,7 @@ def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
         title="Interlocality analytics",
         description="Aggregates of the region's events, and its students' skills, fields "
         "and languages against its vacancies' demand.",
-        provides=(service,),
+        provides=(service, federation),
     )
 
 

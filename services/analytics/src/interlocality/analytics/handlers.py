@@ -1,5 +1,6 @@
-"""Kafka side of analytics: every event of the region counted in runs, and the events the
-regional insights need applied by the service layer, in the consumer's transaction."""
+"""Kafka side of analytics: every event of the region counted in runs, the events the
+regional insights need applied by the service layer, in the consumer's transaction, and
+every region's snapshots kept for the cross-region view."""
 
 from __future__ import annotations
 
@@ -9,15 +10,16 @@ from typing import Any
 
 from sqlmodel import Session
 
-from interlocality.analytics.service import AnalyticsService
+from interlocality.analytics.service import AnalyticsService, Federation
 from interlocality.common.consumer import Batched
 from interlocality.common.service import ServiceRuntime
 from interlocality.contracts.applications import ApplicationSubmitted, PlacementMade
 from interlocality.contracts.companies import CompanyRegistered
 from interlocality.contracts.dating import DatingAgendaIssued
+from interlocality.contracts.federation import RegionSnapshot
 from interlocality.contracts.outcomes import GraduateOutcomeRecorded
 from interlocality.contracts.students import StudentProfileErased, StudentProfileUpserted
-from interlocality.contracts.topics import TOPICS
+from interlocality.contracts.topics import SNAPSHOTS, TOPICS
 from interlocality.contracts.vacancies import (
     VacancyClosed,
     VacancyExpired,
@@ -33,6 +35,7 @@ __all__ = [
     "on_events",
     "on_graduate_outcome_recorded",
     "on_placement_made",
+    "on_region_snapshot",
     "on_student_erased",
     "on_student_upserted",
     "on_vacancy_changed",
@@ -90,6 +93,10 @@ def on_graduate_outcome_recorded(
     service.record_outcome(session, event.data)
 
 
+def on_region_snapshot(federation: Federation, event: RegionSnapshot, session: Session) -> None:
+    federation.take_snapshot(session, event)
+
+
 INSIGHT_HANDLERS: dict[type, Callable[[AnalyticsService, Any, Session], None]] = {
     StudentProfileUpserted: on_student_upserted,
     StudentProfileErased: on_student_erased,
@@ -116,11 +123,13 @@ def _counted_and(service: AnalyticsService, handler: Callable[..., None]) -> Bat
     return Batched(apply)
 
 
-def subscribe(runtime: ServiceRuntime, service: AnalyticsService) -> None:
+def subscribe(runtime: ServiceRuntime, service: AnalyticsService, federation: Federation) -> None:
     """Subscribe analytics to every topic of the region: every event is counted, and those
-    the insights need are applied too."""
+    the insights need are applied too; and to the regions' snapshots (this one's among
+    them, and MirrorMaker 2's copies of the partners')."""
     # one handler for every type only counted: a batch is one run
     counting = Batched(partial(on_events, service))
     insights = {t: _counted_and(service, h) for t, h in INSIGHT_HANDLERS.items()}
     for spec in TOPICS:
         runtime.consume(spec, {t: insights.get(t, counting) for t in spec.event_types})
+    runtime.consume(SNAPSHOTS, {RegionSnapshot: partial(on_region_snapshot, federation)})

@@ -1,10 +1,12 @@
 """The service layer of analytics: what the region's events add to the aggregates, each
 within the consumer's transaction that records the events as applied — the counts, the
-funnel, the supply and demand rows and the per-student rows behind the insights — and the
-regional insights read from them."""
+funnel, the supply and demand rows and the per-student rows behind the insights — the
+regional insights read from them, and the federation: the region's snapshots published to
+its partners and theirs kept for the cross-region view."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -15,31 +17,59 @@ from typing import Any, Literal
 from sqlmodel import Session
 
 from interlocality.analytics.domain import funnel_entry
-from interlocality.analytics.funnel import FunnelCut, FunnelInsights, funnel_insights, size_class
+from interlocality.analytics.events import region_snapshot
+from interlocality.analytics.federation import (
+    BudgetView,
+    FederationView,
+    MonthOfRegion,
+    RegionHistory,
+    RegionRows,
+    RegionView,
+    previous_month,
+    region_tables,
+)
+from interlocality.analytics.funnel import (
+    FunnelCut,
+    FunnelInsights,
+    aware,
+    funnel_insights,
+    size_class,
+)
 from interlocality.analytics.outcomes import (
     DatingOutcomes,
     Employability,
     dating_outcomes,
     employability,
 )
+from interlocality.analytics.privacy import BudgetExceeded, PrivacyBudget, release_snapshot
+from interlocality.analytics.settings import AnalyticsSettings
 from interlocality.analytics.skills import SkillTaxonomy
 from interlocality.analytics.store import (
+    FederationSnapshot,
     add_counts,
     add_funnel_steps,
     add_student_step,
+    budget_of_year,
     consent_of,
     dating_rows,
     erase_supply_student,
     forget_student,
     graduates,
+    graduates_by_student,
     holdings_at,
+    keep_snapshot,
     needs_at,
+    put_budget,
     put_consent,
     put_outcome,
     record_demand_company,
     record_demand_vacancy,
+    record_release,
     record_supply_student,
+    released,
     replace_dates,
+    snapshots_held,
+    vacancy_companies,
     vacancy_journeys,
 )
 from interlocality.analytics.supply import (
@@ -57,14 +87,18 @@ from interlocality.analytics.supply import (
     student_contributions,
     vacancy_contributions,
 )
+from interlocality.common.service import ServiceRuntime
 from interlocality.contracts.applications import FunnelStep
 from interlocality.contracts.companies import Company
 from interlocality.contracts.dating import DatingAgenda
+from interlocality.contracts.federation import RegionAggregates, RegionSnapshot
 from interlocality.contracts.outcomes import GraduateOutcome
 from interlocality.contracts.students import StudentProfile
 from interlocality.contracts.vacancies import Vacancy
 
-__all__ = ["AnalyticsService", "MonthState", "SupplyAndDemand"]
+__all__ = ["AnalyticsService", "Federation", "MonthState", "SupplyAndDemand"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -197,8 +231,8 @@ class AnalyticsService:
     region's supply and demand and what the other insights count, for the students who
     consent to anonymous analytics.
 
-    Analytics publishes nothing: its only writes are its own tables, so it needs no
-    runtime of its own, only the consumer's session.
+    What the events leave behind is written to analytics' own tables only, so this needs
+    no runtime, only the consumer's session; what leaves the region is :class:`Federation`'s.
     """
 
     def __init__(self, supply: SupplyAndDemand) -> None:
@@ -289,3 +323,137 @@ class AnalyticsService:
     ) -> Employability:
         """Graduates' outcomes by graduation semester."""
         return employability(region, graduates(session), from_month, to_month)
+
+
+class Federation:
+    """The region among its partners: it publishes its month's aggregates, safe to leave the
+    region, and keeps every region's latest snapshot of each month for the cross-region view.
+
+    A snapshot is one transaction: the region's rows are read, turned into tables whose
+    cells know their contributors, suppressed, charged to the year's ε budget and noised
+    (:func:`release_snapshot`); the budget, the release and the snapshot event are stored
+    together, and the outbox relay publishes the event. A snapshot the budget refuses
+    leaves nothing behind.
+    """
+
+    def __init__(self, runtime: ServiceRuntime[AnalyticsSettings], supply: SupplyAndDemand) -> None:
+        self.runtime = runtime
+        self.supply = supply
+
+    @property
+    def region(self) -> str:
+        return self.runtime.settings.region
+
+    def publish(self, month: str, at: datetime | None = None) -> RegionSnapshot:
+        """Publish the region's snapshot of ``month``, as it stands ``at`` (now).
+
+        Raises :class:`BudgetExceeded` when the year's ε budget cannot pay for it.
+        """
+        settings = self.runtime.settings
+        at = at or datetime.now(UTC)
+        taxonomy = self.supply.taxonomy  # built before the transaction: it may take seconds
+        with self.runtime.transaction() as session:
+            tables = region_tables(self._rows(session, month), taxonomy, month, at)
+            aggregates, after = release_snapshot(
+                region=self.region,
+                period=month,
+                tables=tables,
+                k=settings.federation_k,
+                epsilon=settings.federation_epsilon_per_snapshot,
+                budget=self._budget(session, at.year),
+                produced_at=at,
+            )
+            put_budget(session, after.region, after.year, after.yearly_epsilon, after.spent)
+            event = region_snapshot(self.runtime, aggregates)
+            record_release(session, event.id, month, at, aggregates.privacy.epsilon)
+            self.runtime.emit(session, event)
+        return event
+
+    def publish_due(self, at: datetime | None = None) -> RegionSnapshot | None:
+        """The scheduled snapshot: the last complete month's, unless it is published already
+        (a restart does not spend ε again) or the budget refuses it."""
+        at = at or datetime.now(UTC)
+        month = previous_month(at)
+        with self.runtime.reading() as session:
+            if released(session, month):
+                return None
+        try:
+            return self.publish(month, at)
+        except BudgetExceeded as refused:
+            logger.warning("scheduled snapshot refused", extra={"reason": str(refused)})
+            return None
+
+    def _budget(self, session: Session, year: int) -> PrivacyBudget:
+        yearly = self.runtime.settings.federation_yearly_epsilon
+        row = budget_of_year(session, self.region, year, yearly)
+        return PrivacyBudget(self.region, yearly, year, row.spent)
+
+    def _rows(self, session: Session, month: str) -> RegionRows:
+        state = self.supply.state(session, month)
+        dates, follow_ups = dating_rows(session)
+        return RegionRows(
+            needs=state.needs,
+            holdings=state.holdings,
+            companies=vacancy_companies(session),
+            journeys=vacancy_journeys(session),
+            dates=dates,
+            follow_ups=follow_ups,
+            graduates=graduates_by_student(session),
+        )
+
+    # -- every region's snapshots ---------------------------------------------------------
+
+    def take_snapshot(self, session: Session, snapshot: RegionSnapshot) -> None:
+        """Keep a region's snapshot, unless a later one of the same month is kept."""
+        data = snapshot.data
+        keep_snapshot(
+            session, data.region, data.period, snapshot.id, data.produced_at, data.model_dump_json()
+        )
+
+    def regions(self, session: Session) -> FederationView:
+        """Every region's latest snapshot and budget, side by side."""
+        by_region: dict[str, list[FederationSnapshot]] = {}
+        for row in snapshots_held(session):
+            by_region.setdefault(row.region, []).append(row)
+        views = []
+        for region, rows in sorted(by_region.items()):
+            latest = _month(rows[0])
+            views.append(
+                RegionView(
+                    region=region,
+                    months=[row.period for row in rows],
+                    budget=_budget_of(rows),
+                    latest=latest,
+                )
+            )
+        return FederationView(regions=views)
+
+    def region_history(self, session: Session, region: str) -> RegionHistory | None:
+        """Every month held of one region, latest first; ``None`` when none is held."""
+        rows = snapshots_held(session, region)
+        if not rows:
+            return None
+        return RegionHistory(
+            region=region, budget=_budget_of(rows), months=[_month(row) for row in rows]
+        )
+
+
+def _aggregates(row: FederationSnapshot) -> RegionAggregates:
+    return RegionAggregates.model_validate_json(row.aggregates)
+
+
+def _month(row: FederationSnapshot) -> MonthOfRegion:
+    aggregates = _aggregates(row)
+    return MonthOfRegion(
+        period=aggregates.period,
+        produced_at=aggregates.produced_at,
+        privacy=aggregates.privacy,
+        tables=aggregates.tables,
+        suppressed=aggregates.suppressed,
+    )
+
+
+def _budget_of(rows: Sequence[FederationSnapshot]) -> BudgetView:
+    """The budget as the region's most recently produced snapshot states it."""
+    newest = max(rows, key=lambda row: aware(row.produced_at))
+    return BudgetView.of(_aggregates(newest).privacy)

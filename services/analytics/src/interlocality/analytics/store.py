@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, case, cast, delete, func, or_
+from sqlalchemy import Column, Integer, Text, case, cast, delete, func, or_
 from sqlalchemy import select as select_columns
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -24,8 +24,10 @@ from interlocality.analytics.domain import FUNNEL_STEPS, FunnelEntry
 from interlocality.analytics.funnel import VacancyJourney, aware
 from interlocality.analytics.outcomes import DatingDate, FollowUp, Graduate
 from interlocality.analytics.supply import Contribution, StudentHolding, VacancyNeed
+from interlocality.common.db import insert_missing
 
 __all__ = [
+    "FEDERATION_TABLES",
     "INSIGHT_TABLES",
     "TABLES",
     "AnalyticsConsent",
@@ -34,6 +36,9 @@ __all__ = [
     "DemandVacancy",
     "DemandVacancyRow",
     "EventCount",
+    "FederationBudget",
+    "FederationRelease",
+    "FederationSnapshot",
     "GraduateOutcomeRow",
     "StudentStep",
     "SupplyStudent",
@@ -42,6 +47,7 @@ __all__ = [
     "add_counts",
     "add_funnel_steps",
     "add_student_step",
+    "budget_of_year",
     "consent_of",
     "dating_rows",
     "erase_supply_student",
@@ -49,16 +55,23 @@ __all__ = [
     "forget_student",
     "funnel_rows",
     "graduates",
+    "graduates_by_student",
     "held_on_student",
     "holdings_at",
+    "keep_snapshot",
     "needs_at",
+    "put_budget",
     "put_consent",
     "put_outcome",
     "record_demand_company",
     "record_demand_vacancy",
+    "record_release",
     "record_supply_student",
+    "released",
     "replace_dates",
+    "snapshots_held",
     "supply_student_data",
+    "vacancy_companies",
     "vacancy_journeys",
 ]
 
@@ -694,3 +707,152 @@ def needs_at(session: Session, moment: datetime) -> list[VacancyNeed]:
         VacancyNeed.of(vacancy_id, found, *companies[vacancy_id])
         for vacancy_id, found in sorted(rows.items())
     ]
+
+
+def vacancy_companies(session: Session) -> dict[str, str]:
+    """The company of every vacancy analytics knows one of (from its snapshots or funnel)."""
+    companies = {
+        vacancy_id: company_id
+        for vacancy_id, company_id in session.execute(
+            select_columns(col(VacancyFunnel.vacancy_id), col(VacancyFunnel.company_id)).where(
+                col(VacancyFunnel.company_id).is_not(None)
+            )
+        )
+    }
+    statement = select_columns(col(DemandVacancy.vacancy_id), col(DemandVacancy.company_id))
+    companies.update(
+        (vacancy_id, company_id) for vacancy_id, company_id in session.execute(statement)
+    )
+    return companies
+
+
+def graduates_by_student(session: Session) -> list[tuple[str, Graduate]]:
+    """Consenting graduates' latest outcomes, each with the student it is about."""
+    return [
+        (r.student_id, Graduate(r.graduated_on, r.outcome))
+        for r in session.exec(
+            select(GraduateOutcomeRow).where(_consenting(col(GraduateOutcomeRow.student_id)))
+        ).all()
+    ]
+
+
+# -- Federation: the region's privacy budget, what it published, and every region's
+# snapshots (aggregates only: nothing here names a student or a company).
+
+
+class FederationBudget(SQLModel, table=True):
+    """The ε a region has spent on snapshots in a calendar year."""
+
+    __tablename__ = "federation_budget"
+
+    region: str = Field(primary_key=True, max_length=32)
+    year: int = Field(primary_key=True)
+    yearly_epsilon: float
+    spent: float
+
+
+class FederationRelease(SQLModel, table=True):
+    """A snapshot this region published, by the event that carried it."""
+
+    __tablename__ = "federation_release"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    period: str = Field(max_length=7, index=True)
+    produced_at: datetime
+    epsilon: float
+
+
+class FederationSnapshot(SQLModel, table=True):
+    """The latest snapshot of a region's month, as it was published (its aggregates' JSON)."""
+
+    __tablename__ = "federation_snapshot"
+
+    region: str = Field(primary_key=True, max_length=32)
+    period: str = Field(primary_key=True, max_length=7)
+    event_id: str = Field(max_length=64)
+    produced_at: datetime
+    aggregates: str = Field(sa_column=Column(Text, nullable=False))
+
+
+FEDERATION_TABLES: list[type[SQLModel]] = [FederationBudget, FederationRelease, FederationSnapshot]
+TABLES += FEDERATION_TABLES
+
+
+def budget_of_year(
+    session: Session, region: str, year: int, yearly_epsilon: float
+) -> FederationBudget:
+    """The region's budget of ``year`` (nothing spent when new), locked until the transaction
+    ends: two snapshots at once must not both spend what is left."""
+    insert_missing(
+        session,
+        FederationBudget,
+        [{"region": region, "year": year, "yearly_epsilon": yearly_epsilon, "spent": 0.0}],
+    )
+    return session.exec(
+        select(FederationBudget)
+        .where(FederationBudget.region == region, FederationBudget.year == year)
+        .with_for_update()
+    ).one()
+
+
+def put_budget(
+    session: Session, region: str, year: int, yearly_epsilon: float, spent: float
+) -> None:
+    """Keep what the region has spent in ``year``."""
+    row = session.get(FederationBudget, (region, year)) or FederationBudget(
+        region=region, year=year, yearly_epsilon=yearly_epsilon, spent=spent
+    )
+    row.yearly_epsilon, row.spent = yearly_epsilon, spent
+    session.add(row)
+
+
+def record_release(
+    session: Session, event_id: str, period: str, produced_at: datetime, epsilon: float
+) -> None:
+    """Note that this region published a snapshot of ``period``."""
+    session.add(
+        FederationRelease(
+            event_id=event_id, period=period, produced_at=produced_at, epsilon=epsilon
+        )
+    )
+
+
+def released(session: Session, period: str) -> bool:
+    """Whether this region has published a snapshot of ``period``."""
+    return (
+        session.exec(
+            select(FederationRelease.event_id).where(FederationRelease.period == period)
+        ).first()
+        is not None
+    )
+
+
+def keep_snapshot(
+    session: Session,
+    region: str,
+    period: str,
+    event_id: str,
+    produced_at: datetime,
+    aggregates: str,
+) -> bool:
+    """Keep a region's snapshot of a month unless a later one of that month is kept."""
+    row = session.get(FederationSnapshot, (region, period))
+    if row is not None and aware(row.produced_at) >= aware(produced_at):
+        return False
+    row = row or FederationSnapshot(
+        region=region, period=period, event_id=event_id, produced_at=produced_at, aggregates=""
+    )
+    row.event_id, row.produced_at, row.aggregates = event_id, produced_at, aggregates
+    session.add(row)
+    return True
+
+
+def snapshots_held(session: Session, region: str | None = None) -> list[FederationSnapshot]:
+    """The snapshots kept, of every region or of one, by region then latest month first."""
+    statement = select(FederationSnapshot)
+    if region is not None:
+        statement = statement.where(FederationSnapshot.region == region)
+    statement = statement.order_by(
+        col(FederationSnapshot.region), col(FederationSnapshot.period).desc()
+    )
+    return list(session.exec(statement).all())

@@ -46,7 +46,7 @@ from interlocality.common.processes import (
     process_info,
 )
 from interlocality.common.settings import ServiceSettings
-from interlocality.common.topics_admin import ensure_topics, planned_topics
+from interlocality.common.topics_admin import ensure_topics, planned_topics, shared_topics
 from interlocality.common.work_rules import region_work_rules
 from interlocality.notifications.settings import NotificationsSettings
 from interlocality.operator.demo import DemoSeedError
@@ -689,16 +689,31 @@ def _bootstrap() -> str:
     return _addresses.bootstrap
 
 
+def _federation_bootstrap() -> str:
+    """The cluster of the topics shared with partner regions; empty: the region's own."""
+    return os.environ.get("INTERLOCALITY_FEDERATION_BOOTSTRAP_SERVERS", "")
+
+
 def _topics(args: argparse.Namespace) -> int:
-    created = asyncio.run(ensure_topics(_bootstrap(), args.region))
-    for topic in planned_topics(args.region):
+    federation = _federation_bootstrap()
+    created = asyncio.run(
+        ensure_topics(_bootstrap(), args.region, federation_bootstrap_servers=federation)
+    )
+    separate = bool(federation) and federation != _bootstrap()
+    for topic in planned_topics(args.region, with_shared=not separate) + (
+        shared_topics() if separate else []
+    ):
         state = "created" if topic.name in created else "exists"
         _say(f"{topic.name:<48} {topic.num_partitions:>3} partitions  {state}")
     return 0
 
 
 def _replay(args: argparse.Namespace) -> int:
-    created = asyncio.run(ensure_topics(_bootstrap(), args.region))
+    created = asyncio.run(
+        ensure_topics(
+            _bootstrap(), args.region, federation_bootstrap_servers=_federation_bootstrap()
+        )
+    )
     if created:
         _say(f"created {len(created)} missing topics")
     for service, count in replay_all().items():

@@ -414,9 +414,7 @@ class ServiceRuntime(Generic[SettingsT]):
         )
         self.relay.start()
         self._subscribe()
-        await self.broker.start()
-        if self.federation_broker is not self.broker:
-            await self.federation_broker.start()
+        await asyncio.gather(*(_started(b) for b in {self.broker, self.federation_broker}))
         self._periodic_tasks = [
             asyncio.create_task(self._repeat(seconds, work), name=getattr(work, "__name__", "task"))
             for seconds, work in self._periodic
@@ -481,6 +479,17 @@ class ServiceRuntime(Generic[SettingsT]):
             description=f"Kafka channels of the {self.settings.service} service.",
         )
         return dict(spec.to_specification().to_jsonable())
+
+
+async def _started(broker: KafkaBroker) -> None:
+    """Start ``broker`` with its subscribers side by side: each joins its consumer group,
+    which takes seconds, and a service with two groups (its region's and a shared topic's)
+    would otherwise wait for them one after the other."""
+    await broker.connect()
+    await asyncio.gather(*(subscriber.start() for subscriber in broker.subscribers))
+    for publisher in broker.publishers:
+        await publisher.start()
+    broker.running = True
 
 
 def settle_heap() -> None:

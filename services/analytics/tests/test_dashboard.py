@@ -23,8 +23,8 @@ from playwright.async_api import Browser, Page
 from interlocality.analytics import dashboard as dashboard_module
 from interlocality.analytics.app import create_app
 from interlocality.analytics.dashboard import CATALOGUES, CHARTS
+from interlocality.analytics.funnel import month_of
 from interlocality.analytics.service import AnalyticsService, SupplyAndDemand
-from interlocality.analytics.supply import month_of
 from interlocality.common.service import ServiceRuntime
 from interlocality.common.testing import served
 from interlocality.common.translations import read_catalogue

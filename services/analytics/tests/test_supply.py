@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from interlocality.analytics.funnel import month_of
 from interlocality.analytics.skills import SkillTaxonomy
 from interlocality.analytics.supply import (
     Contribution,
@@ -19,7 +20,6 @@ from interlocality.analytics.supply import (
     group_balances,
     language_balance,
     month_end,
-    month_of,
     month_range,
     nace_division,
     shortage_ratio,

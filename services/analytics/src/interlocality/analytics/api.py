@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from interlocality.analytics.domain import funnel, summarise
 from interlocality.analytics.federation import FederationView, RegionHistory
-from interlocality.analytics.funnel import FunnelCut, FunnelInsights
+from interlocality.analytics.funnel import FunnelCut, FunnelInsights, month_of
 from interlocality.analytics.insights import (
     LanguageInsights,
     SkillGroupInsights,
@@ -26,7 +26,7 @@ from interlocality.analytics.privacy import BudgetExceeded
 from interlocality.analytics.service import AnalyticsService, Federation
 from interlocality.analytics.skills import DEFAULT_GROUP_LEVEL
 from interlocality.analytics.store import event_counts, funnel_rows
-from interlocality.analytics.supply import MONTH_PATTERN, month_of, month_range
+from interlocality.analytics.supply import MONTH_PATTERN, month_range
 from interlocality.common.service import Provided, ServiceRuntime, error_answers, problem
 from interlocality.contracts.common import EngagementKind
 from interlocality.contracts.federation import REGION_PATTERN, RegionAggregates

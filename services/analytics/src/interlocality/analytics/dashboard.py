@@ -31,7 +31,7 @@ from markupsafe import Markup
 
 from interlocality.analytics import api
 from interlocality.analytics.charts import PALETTE, BarRow, Series, bar_chart, csv_text, line_chart
-from interlocality.analytics.funnel import FunnelInsights
+from interlocality.analytics.funnel import FunnelInsights, month_of
 from interlocality.analytics.insights import (
     LanguageInsights,
     SkillGroupInsights,
@@ -42,7 +42,7 @@ from interlocality.analytics.insights import (
 from interlocality.analytics.outcomes import DatingOutcomes, Employability
 from interlocality.analytics.service import AnalyticsService
 from interlocality.analytics.skills import DEFAULT_GROUP_LEVEL
-from interlocality.analytics.supply import month_of, month_range
+from interlocality.analytics.supply import month_range
 from interlocality.common.service import Provided, ServiceRuntime, problem
 from interlocality.common.translations import (
     ENGLISH,

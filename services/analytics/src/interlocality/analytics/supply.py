@@ -48,7 +48,6 @@ __all__ = [
     "group_balances",
     "language_balance",
     "month_end",
-    "month_of",
     "month_range",
     "nace_division",
     "shortage_ratio",
@@ -77,11 +76,6 @@ def nace_division(sector: str | None) -> str:
     ``J62.01``; cells by division stay large enough to read."""
     digits = "".join(c for c in (sector or "") if c.isdigit())
     return digits[:2] if len(digits) >= 2 else UNKNOWN
-
-
-def month_of(moment: datetime) -> str:
-    """The month (``YYYY-MM``, UTC) ``moment`` falls in."""
-    return moment.astimezone(UTC).strftime("%Y-%m")
 
 
 def month_end(month: str) -> datetime:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import html
 import io
 import re
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from interlocality.analytics.app import create_app
 from interlocality.analytics.dashboard import CATALOGUES, CHARTS
 from interlocality.analytics.funnel import month_of
 from interlocality.analytics.service import AnalyticsService, SupplyAndDemand
+from interlocality.analytics.skills import SkillTaxonomy
 from interlocality.common.service import ServiceRuntime
 from interlocality.common.testing import served
 from interlocality.common.translations import read_catalogue
@@ -342,6 +344,91 @@ def test_the_page_speaks_the_regions_language_or_english_as_asked(client: TestCl
         client.get("/dashboard", headers={"accept-language": "ja"}).headers["content-language"]
         == "da"
     )
+
+
+def chart_titles(page: str) -> dict[str, str]:
+    """The charts' headings of a page, by chart, as a person reads them."""
+    found = re.findall(r'<h2 id="([\w-]+)-heading">(.*?)</h2>', page)
+    return {chart: html.unescape(title) for chart, title in found}
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "titles", "words"),
+    [
+        (
+            "fi",
+            "Alueen {region} tilannekuva",
+            {
+                "skill-shortages": "Taidot, joista on suurin pula",
+                "skill-groups": "Kysyntä ja tarjonta taitoryhmittäin",
+                "languages": "Paikkailmoitusten kielitaitovaatimus (suomi) ja kieltä puhuvat "
+                "opiskelijat",
+                "employability": "Valmistuneiden sijoittuminen valmistumislukukauden mukaan",
+            },
+            (
+                '<th scope="row">Harjoittelu</th>',
+                "Avoimet paikkailmoitukset, joissa ei vaadita muuta kieltä kuin englantia: "
+                "1 / 2 (50\xa0%).",
+                '<th scope="row">Kevät 2025</th>',
+                "Näytä luvut taulukkona",
+            ),
+        ),
+        (
+            "it",
+            "Panoramica della regione {region}",
+            {
+                "skill-shortages": "Maggiori carenze di competenze",
+                "skill-groups": "Domanda e offerta per gruppo di competenze",
+                "languages": "Annunci con requisito linguistico (italiano) e studenti che "
+                "parlano la lingua",
+                "employability": "Esiti dei laureati per semestre di laurea",
+            },
+            (
+                '<th scope="row">Tirocinio</th>',
+                "Annunci aperti senza requisiti linguistici oltre all'inglese: 1 su 2 (50%).",
+                '<th scope="row">Primavera 2025</th>',
+                "Mostra i dati in tabella",
+            ),
+        ),
+    ],
+)
+def test_a_finnish_or_italian_region_reads_its_page_in_its_language(
+    service_settings: Callable[..., Any],
+    runtime: ServiceRuntime,
+    taxonomy: SkillTaxonomy,
+    region: str,
+    esco: Skills,
+    language: str,
+    title: str,
+    titles: dict[str, str],
+    words: tuple[str, ...],
+) -> None:
+    supply = SupplyAndDemand(language, lambda: taxonomy)
+    apply(runtime, AnalyticsService(supply), small_region(region, esco))
+    # the shipped work rules of Finland and Italy give the region its language
+    client = TestClient(create_app(service_settings("analytics", work_rules=language)))
+
+    page = client.get("/dashboard", params={"lang": language})
+    assert page.status_code == 200 and page.headers["content-language"] == language
+    assert f'<html lang="{language}">' in page.text
+    assert re.findall("<h1>(.*?)</h1>", page.text) == [title.format(region=region)]
+    shown = chart_titles(page.text)
+    assert list(shown) == list(CHARTS)
+    assert {chart: shown[chart] for chart in titles} == titles
+    text = html.unescape(page.text)
+    for word in words:
+        assert word in text, word
+    assert "Largest skill shortages" not in page.text
+
+    # English and the region's language are offered, and a browser asking for neither
+    # reads the region's
+    english = client.get("/dashboard", params={"lang": "en"})
+    assert "Largest skill shortages" in english.text
+    assert (
+        client.get("/dashboard", headers={"accept-language": "ja"}).headers["content-language"]
+        == language
+    )
+    assert client.get("/dashboard", params={"lang": "da"}).status_code == 422
 
 
 @pytest.mark.parametrize(

@@ -270,8 +270,12 @@ def supply(taxonomy: SkillTaxonomy) -> SupplyAndDemand:
 
 @pytest.fixture
 def runtime(service_settings: Callable[..., object]) -> Iterator[ServiceRuntime]:
-    """The runtime of analytics, its schema migrated, neither started nor subscribed."""
-    runtime = ServiceRuntime(service_settings("analytics"), TABLES, MIGRATIONS)  # type: ignore[arg-type]
+    """The runtime of analytics, its schema migrated, neither started nor subscribed; its
+    snapshots spend ε = 1 of a yearly 24, the figures the federation tests count with."""
+    settings = service_settings(
+        "analytics", federation_epsilon_per_snapshot=1.0, federation_yearly_epsilon=24.0
+    )
+    runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)  # type: ignore[arg-type]
     upgrade(runtime.engine, MIGRATIONS, runtime.tables)
     yield runtime
     runtime.engine.dispose()

@@ -87,7 +87,10 @@ def crowd(snapshots: Snapshots, esco: Skills) -> list[CloudEvent[Any]]:
 def federation_runtime(
     service_settings: Callable[..., object], **overrides: object
 ) -> ServiceRuntime:
-    runtime = ServiceRuntime(service_settings("analytics", **overrides), TABLES, MIGRATIONS)  # type: ignore[arg-type]
+    settings = service_settings(
+        "analytics", **{"federation_epsilon_per_snapshot": 1.0, **overrides}
+    )
+    runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)  # type: ignore[arg-type]
     upgrade(runtime.engine, MIGRATIONS, runtime.tables)
     return runtime
 

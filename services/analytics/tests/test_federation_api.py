@@ -44,7 +44,9 @@ def test_a_snapshot_on_demand_and_on_schedule_reaches_the_topic_and_every_region
     snapshots: Snapshots,
     esco: Skills,
 ) -> None:
-    settings = service_settings("analytics", federation_yearly_epsilon=2.5)
+    settings = service_settings(
+        "analytics", federation_epsilon_per_snapshot=1.0, federation_yearly_epsilon=2.5
+    )
     with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
         asyncio.run(publish(kafka_bootstrap, crowd(snapshots, esco)))
         answer = client.post("/v1/federation/snapshots", json={"month": MONTH})

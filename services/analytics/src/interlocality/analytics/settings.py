@@ -49,9 +49,10 @@ class AnalyticsSettings(ServiceSettings):
         Field(
             gt=0,
             description="Differential-privacy ε one snapshot spends: smaller is more private "
-            "and noisier.",
+            "and noisier: the noise's scale is the snapshot's sensitivity over ε (8.5 for "
+            "today's tables at the default, so counts in the tens and hundreds stay readable).",
         ),
-    ] = 1.0
+    ] = 4.0
     federation_yearly_epsilon: Annotated[
         float,
         Field(
@@ -59,7 +60,7 @@ class AnalyticsSettings(ServiceSettings):
             description="The region's ε budget for a calendar year; a snapshot that would "
             "exceed it is refused.",
         ),
-    ] = 24.0
+    ] = 96.0
     federation_snapshot_seconds: Annotated[
         float,
         Field(

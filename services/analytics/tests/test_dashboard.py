@@ -454,6 +454,7 @@ def test_every_word_of_the_page_is_translated_in_each_catalogue_and_none_is_left
     for method, source in (
         ("jinja2.ext:babel_extract", package / "templates" / "dashboard.jinja"),
         ("python", package / "dashboard.py"),
+        ("python", package / "dashboard_regions.py"),
     ):
         for _, message, _, _ in extract(
             method, io.BytesIO(source.read_bytes()), options={"trimmed": "true"}

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field
 
+from interlocality.analytics.comparison import RegionComparison
 from interlocality.analytics.domain import funnel, summarise
 from interlocality.analytics.federation import FederationView, RegionHistory
 from interlocality.analytics.funnel import FunnelCut, FunnelInsights, month_of
@@ -468,3 +469,27 @@ def federation_region(
     if history is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no snapshot of region {region} is held")
     return history
+
+
+@router.get(
+    "/federation/compare",
+    tags=["federation"],
+    summary="The partner regions compared: what the cross-region dashboard draws",
+    description="Per region, from its snapshot of the month (its latest when no month is "
+    "asked for): skill groups' shares of demand and supply and their gap, languages asked "
+    "for and spoken, the funnel, graduates' outcomes, the trend over up to 24 months, and "
+    "the privacy each snapshot was released under. Withheld counts are null.",
+)
+def federation_compare(
+    runtime: Runtime,
+    federation: Regions,
+    month: Annotated[
+        str | None,
+        Query(
+            description="YYYY-MM: each region's snapshot of that month; the latest when left out.",
+            pattern=MONTH_PATTERN,
+        ),
+    ] = None,
+) -> RegionComparison:
+    with runtime.reading() as session:
+        return federation.compare(session, month)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from interlocality.analytics import dashboard, handlers
+from interlocality.analytics import dashboard, dashboard_regions, handlers
 from interlocality.analytics.api import router
 from interlocality.analytics.service import AnalyticsService, Federation, SupplyAndDemand
 from interlocality.analytics.settings import AnalyticsSettings
@@ -52,7 +52,7 @@ def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
     runtime.personal_data.append(supply_student_data)
     return create_service_app(
         runtime,
-        [router, dashboard.router],
+        [router, dashboard.router, dashboard_regions.router],
         title="Interlocality analytics",
         description="Aggregates of the region's events, and its students' skills, fields "
         "and languages against its vacancies' demand.",

@@ -2,9 +2,10 @@
 no I/O).
 
 Regions run behind firewalls: a page with its charts inline needs no script, no font and
-no CDN, prints, and reads without JavaScript. Two shapes cover the dashboard: grouped
+no CDN, prints, and reads without JavaScript. Three shapes cover the dashboards: grouped
 horizontal bars (a category's label on its own line above its bars, so long ESCO labels
-fit a phone) and lines over months. Every SVG is one image to a screen reader
+fit a phone), lines over months (a gap where a month has no value), and a heat map of
+categories by region, each cell's value written in it. Every SVG is one image to a screen reader
 (``role="img"``), named by its ``<title>`` and described by a ``<desc>`` that says every
 number; each bar and point has a ``<title>`` of its own for a pointer, and its value is
 written beside it, so nobody has to read a value off an axis.
@@ -23,9 +24,11 @@ __all__ = [
     "PALETTE",
     "WIDTH",
     "BarRow",
+    "HeatRow",
     "Series",
     "bar_chart",
     "csv_text",
+    "heat_map",
     "line_chart",
     "nice_maximum",
 ]
@@ -53,11 +56,19 @@ class Series:
 
 
 @dataclass(frozen=True)
+class HeatRow:
+    """One row of a heat map: its label, a value per column (None: withheld)."""
+
+    label: str
+    values: tuple[Number | None, ...]
+
+
+@dataclass(frozen=True)
 class BarRow:
     """One category of a bar chart: its label, a note under it, a value per series."""
 
     label: str
-    values: tuple[Number, ...]
+    values: tuple[Number | None, ...]  # None: withheld, drawn as no bar and a dash
     note: str = ""
 
 
@@ -99,10 +110,17 @@ def _legend(series: Sequence[Series], top: int) -> tuple[list[str], int]:
     return marks, y + LEGEND_ROW - top
 
 
-def _svg(key: str, title: str, description: str, height: int, body: Sequence[str]) -> Markup:
+def _svg(
+    key: str,
+    title: str,
+    description: str,
+    height: float,
+    body: Sequence[str],
+    width: int = WIDTH,
+) -> Markup:
     return Markup(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-        f'viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'aria-labelledby="{key}-title {key}-desc" font-family="system-ui, sans-serif">'
         f'<title id="{key}-title">{escape(title)}</title>'
         f'<desc id="{key}-desc">{escape(description)}</desc>'
@@ -119,11 +137,13 @@ def bar_chart(
     series: Sequence[Series],
     rows: Sequence[BarRow],
     describe: Callable[[BarRow], str],
+    withheld: str = "withheld",
 ) -> Markup:
     """Grouped horizontal bars: per row its label (and note), then a bar per series, all
-    on one scale, each with its value written after it. ``describe`` says a row in words
-    for the chart's description; ``key`` makes the SVG's ids unique on the page."""
-    largest = max((v for row in rows for v in row.values), default=0) or 1
+    on one scale, each with its value written after it (a dash where it is withheld, said
+    so by ``withheld``). ``describe`` says a row in words for the chart's description;
+    ``key`` makes the SVG's ids unique on the page."""
+    largest = max((v for row in rows for v in row.values if v is not None), default=0) or 1
     scale = (WIDTH - VALUE_ROOM) / largest
     body, y = _legend(series, 0)
     y += 6
@@ -139,13 +159,18 @@ def bar_chart(
             body.append(f'<text x="0" y="{y}" class="note">{escape(row.note)}</text>')
         y += 5
         for one, value in zip(series, row.values, strict=True):
-            length = round(value * scale, 1)
-            shown = _format(value)
-            body.append(
-                f'<g class="bar"><title>{escape(f"{row.label} — {one.name}: {shown}")}</title>'
-                f'<rect x="0" y="{y}" width="{max(length, 1.5)}" height="{BAR}" rx="2" '
+            length = 0.0 if value is None else round(value * scale, 1)
+            shown = "–" if value is None else _format(value)
+            said = withheld if value is None else shown
+            bar = (
+                ""
+                if value is None
+                else f'<rect x="0" y="{y}" width="{max(length, 1.5)}" height="{BAR}" rx="2" '
                 f'fill="{one.colour}"/>'
-                f'<text x="{length + 5}" y="{y + BAR - 3}" class="value" '
+            )
+            body.append(
+                f'<g class="bar"><title>{escape(f"{row.label} — {one.name}: {said}")}</title>'
+                f'{bar}<text x="{length + 5}" y="{y + BAR - 3}" class="value" '
                 f'data-series="{escape(one.name)}">{shown}</text></g>'
             )
             y += BAR + GAP
@@ -171,18 +196,19 @@ def line_chart(
     title: str,
     series: Sequence[Series],
     labels: Sequence[str],
-    values: Sequence[Sequence[Number]],
+    values: Sequence[Sequence[Number | None]],
     description: str,
 ) -> Markup:
     """Lines over the months ``labels`` (oldest first), one per series (``values[i]`` its
-    value each month), a point per month with its ``<title>``, and each line's last value
-    written at its end."""
+    value each month, None where it has none: the line breaks there), a point per month with
+    its ``<title>``, and each line's last value written at its end. Series beyond the
+    palette's colours are dashed."""
     left, right, top, bottom = 34, 30, 0, 22
     legend, legend_height = _legend(series, 0)
     top = legend_height + 10
     plot_height = 150
     height = top + plot_height + bottom
-    axis_top = nice_maximum(max((v for line in values for v in line), default=0))
+    axis_top = nice_maximum(max((v for line in values for v in line if v is not None), default=0))
     across = WIDTH - left - right
     step = across / max(len(labels) - 1, 1)
 
@@ -207,23 +233,117 @@ def line_chart(
                 f'<text x="{x(index)}" y="{top + plot_height + 16}" class="axis" '
                 f'text-anchor="middle">{escape(label)}</text>'
             )
-    for one, line in zip(series, values, strict=True):
-        points = " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(line))
-        body.append(
-            f'<polyline points="{points}" fill="none" stroke="{one.colour}" stroke-width="2.5"/>'
-        )
+    ends: list[tuple[float, float, str, Number]] = []
+    for number, (one, line) in enumerate(zip(series, values, strict=True)):
+        dashes = ' stroke-dasharray="6 3"' if number >= len(PALETTE) else ""
+        for run in _runs(line):
+            points = " ".join(f"{x(i)},{y(line[i] or 0)}" for i in run)
+            body.append(
+                f'<polyline points="{points}" fill="none" stroke="{one.colour}" '
+                f'stroke-width="2.5"{dashes}/>'
+            )
         for index, value in enumerate(line):
+            if value is None:
+                continue
             body.append(
                 f'<circle cx="{x(index)}" cy="{y(value)}" r="3.5" fill="{one.colour}">'
                 f"<title>{escape(f'{labels[index]} — {one.name}: {_format(value)}')}</title>"
                 "</circle>"
             )
-        if line:
-            body.append(
-                f'<text x="{x(len(line) - 1) + 7}" y="{y(line[-1]) + 4}" class="value" '
-                f'data-series="{escape(one.name)}">{_format(line[-1])}</text>'
-            )
+        last = next((i for i in range(len(line) - 1, -1, -1) if line[i] is not None), None)
+        if last is not None:
+            ends.append((y(line[last] or 0) + 4, x(last) + 7, one.name, line[last] or 0))
+    # the lines' last values, moved apart where lines end close together
+    ends.sort()
+    for number, (at, left_at, name, value) in enumerate(ends):
+        if number and at < ends[number - 1][0] + VALUE_SIZE + 1:
+            at = ends[number - 1][0] + VALUE_SIZE + 1
+            ends[number] = (at, left_at, name, value)
+        body.append(
+            f'<text x="{left_at}" y="{at}" class="value" '
+            f'data-series="{escape(name)}">{_format(value)}</text>'
+        )
     return _svg(key, title, description, height, body)
+
+
+def _runs(line: Sequence[Number | None]) -> list[list[int]]:
+    """The indexes of ``line``'s unbroken stretches of values."""
+    runs: list[list[int]] = []
+    for index, value in enumerate(line):
+        if value is None:
+            continue
+        if runs and runs[-1][-1] == index - 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return runs
+
+
+HEAT_LABEL = 176  # the rows' labels, wrapped to two lines
+HEAT_CELL = 64
+HEAT_ROW = 36
+WITHHELD = "#e4e7eb"
+
+
+def _blend(colour: str, strength: float) -> str:
+    """``colour`` mixed with white: ``strength`` 0 is white, 1 the colour itself."""
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    mixed = (round(255 + (part - 255) * strength) for part in (red, green, blue))
+    return "#" + "".join(f"{part:02x}" for part in mixed)
+
+
+def heat_map(
+    key: str,
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[HeatRow],
+    legend: tuple[Series, Series, Series],
+    description: str,
+    unit: str = "",
+) -> Markup:
+    """Rows by columns, each cell coloured by its value — ``legend``'s first colour for
+    positive values, its second for negative ones, deeper the larger, its third where the
+    value is withheld — and the value written in the cell (with ``unit``)."""
+    width = max(WIDTH, HEAT_LABEL + HEAT_CELL * len(columns))
+    largest = max((abs(v) for row in rows for v in row.values if v is not None), default=0) or 1
+    marks, legend_height = _legend(legend, 0)
+    body = list(marks)
+    top = legend_height + 8
+    for number, column in enumerate(columns):
+        centre = HEAT_LABEL + HEAT_CELL * number + HEAT_CELL / 2
+        body.append(
+            f'<text x="{centre}" y="{top + 14}" class="label" text-anchor="middle">'
+            f"{escape(column if len(column) <= 9 else column[:8] + '…')}"
+            f"<title>{escape(column)}</title></text>"
+        )
+    y = top + 22
+    for row in rows:
+        lines = _lines(row.label, width=27)
+        for offset, line in enumerate(lines):
+            body.append(
+                f'<text x="0" y="{y + 14 + offset * 14}" class="note">{escape(line)}'
+                f"<title>{escape(row.label)}</title></text>"
+            )
+        for number, (column, value) in enumerate(zip(columns, row.values, strict=True)):
+            left = HEAT_LABEL + HEAT_CELL * number
+            if value is None:
+                fill, text, ink = WITHHELD, "–", "#1f2933"
+            else:
+                strength = 0.15 + 0.85 * min(abs(value) / largest, 1.0)
+                fill = _blend(legend[0].colour if value > 0 else legend[1].colour, strength)
+                text = ("+" if value > 0 else "") + _format(value) + unit
+                ink = "#ffffff" if strength > 0.55 else "#1f2933"
+            shown = text if value is not None else legend[2].name
+            body.append(
+                f'<g class="cell"><title>{escape(f"{row.label} — {column}: {shown}")}</title>'
+                f'<rect x="{left + 1}" y="{y + 1}" width="{HEAT_CELL - 2}" '
+                f'height="{HEAT_ROW - 2}" rx="3" fill="{fill}"/>'
+                f'<text x="{left + HEAT_CELL / 2}" y="{y + HEAT_ROW / 2 + 4}" class="value" '
+                f'text-anchor="middle" fill="{ink}" style="fill:{ink}" '
+                f'data-column="{escape(column)}">{escape(text)}</text></g>'
+            )
+        y += HEAT_ROW
+    return _svg(key, title, description, y + 4, body, width)
 
 
 def csv_text(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -42,7 +42,7 @@ from interlocality.analytics.insights import (
 from interlocality.analytics.outcomes import DatingOutcomes, Employability
 from interlocality.analytics.service import AnalyticsService
 from interlocality.analytics.skills import DEFAULT_GROUP_LEVEL
-from interlocality.analytics.supply import month_range
+from interlocality.analytics.supply import MONTH_PATTERN, month_range
 from interlocality.common.service import Provided, ServiceRuntime, problem
 from interlocality.common.translations import (
     ENGLISH,
@@ -57,9 +57,17 @@ __all__ = [
     "Chart",
     "ChartKey",
     "Column",
+    "MonthAsked",
+    "Page",
     "RegionInsights",
+    "babel_locale",
+    "csv_download",
+    "drawn_bars",
+    "month_label",
+    "number",
     "page_language",
     "region_charts",
+    "render",
     "router",
 ]
 
@@ -104,7 +112,7 @@ class Column:
 class Chart:
     """One chart of the page with everything shown around it."""
 
-    key: ChartKey
+    key: str  # its anchor on the page and its CSV's name
     title: str
     explanation: str
     json_url: str
@@ -113,6 +121,8 @@ class Chart:
     svg: Markup | None  # None: nothing to show yet
     headline: str = ""
     row_labels: tuple[str, ...] = ()  # the rows' first cells as people read them
+    wide: bool = False  # the page's whole width: a heat map of many regions
+    empty: str = ""  # what an empty chart says, when not the region's "nothing yet"
 
     @property
     def headings(self) -> list[str]:
@@ -146,14 +156,15 @@ class RegionInsights:
     employability: Employability
 
 
-def _babel(locale: str) -> str:
+def babel_locale(locale: str) -> str:
+    """The Babel locale a page's language is formatted in."""
     return BABEL_LOCALES.get(locale, locale)
 
 
-def _count(value: int | float | None, locale: str) -> str:
+def number(value: int | float | None, locale: str) -> str:
     if value is None:
         return "–"
-    return format_decimal(round(value, 1), locale=_babel(locale))
+    return format_decimal(round(value, 1), locale=babel_locale(locale))
 
 
 def _json(path: str, **query: str | int | None) -> str:
@@ -161,24 +172,33 @@ def _json(path: str, **query: str | int | None) -> str:
     return f"/v1/insights/{path}" + (f"?{urlencode(given)}" if given else "")
 
 
-def _month_label(month: str, locale: str, pattern: str = "MMM yyyy") -> str:
+def month_label(month: str, locale: str, pattern: str = "MMM yyyy") -> str:
     year, number = (int(part) for part in month.split("-"))
-    return format_date(datetime(year, number, 1), pattern, locale=_babel(locale))
+    return format_date(datetime(year, number, 1), pattern, locale=babel_locale(locale))
 
 
-def _bars(
-    key: ChartKey, title: str, series: Sequence[Series], rows: Sequence[BarRow]
+def drawn_bars(
+    key: str,
+    title: str,
+    series: Sequence[Series],
+    rows: Sequence[BarRow],
+    withheld: str = "withheld",
 ) -> Markup | None:
+    """The bar chart of ``rows``, or None when there is no value to draw; a withheld
+    value (None) is said as ``withheld``, and a row with every value withheld is left to
+    the table."""
+    rows = [row for row in rows if any(v is not None for v in row.values)]
     if not any(v for row in rows for v in row.values):
         return None
 
     def described(row: BarRow) -> str:
         values = ", ".join(
-            f"{one.name} {value}" for one, value in zip(series, row.values, strict=True)
+            f"{one.name} {withheld if value is None else value}"
+            for one, value in zip(series, row.values, strict=True)
         )
         return f"{row.label}: {values}"
 
-    return bar_chart(key, title, series, rows, described)
+    return bar_chart(key, title, series, rows, described, withheld)
 
 
 def _skill_chart(
@@ -219,7 +239,9 @@ def _skill_chart(
             )
             for r in rows
         ),
-        svg=_bars(key, title, series, [BarRow(r.label, (r.positions, r.students)) for r in rows]),
+        svg=drawn_bars(
+            key, title, series, [BarRow(r.label, (r.positions, r.students)) for r in rows]
+        ),
     )
 
 
@@ -266,7 +288,7 @@ def region_charts(insights: RegionInsights, locale: str, words: Words) -> list[C
                 )
                 for g in groups
             ),
-            svg=_bars(
+            svg=drawn_bars(
                 "skill-groups",
                 title,
                 (Series(_("Open positions"), DEMAND), Series(_("Students"), SUPPLY)),
@@ -298,7 +320,7 @@ def region_charts(insights: RegionInsights, locale: str, words: Words) -> list[C
                 (f.field_code, f.label, f.positions, f.vacancies, f.students, f.shortage_ratio)
                 for f in fields
             ),
-            svg=_bars(
+            svg=drawn_bars(
                 "study-fields",
                 title,
                 (Series(_("Open positions"), DEMAND), Series(_("Students"), SUPPLY)),
@@ -308,7 +330,7 @@ def region_charts(insights: RegionInsights, locale: str, words: Words) -> list[C
     )
 
     spoken = insights.languages.months[-1]
-    language_name = Locale.parse(insights.language).get_display_name(_babel(locale)) or ""
+    language_name = Locale.parse(insights.language).get_display_name(babel_locale(locale)) or ""
     title = _("Vacancies requiring %(language)s, and students who speak it") % {
         "language": language_name
     }
@@ -329,7 +351,7 @@ def region_charts(insights: RegionInsights, locale: str, words: Words) -> list[C
                 Column("students", _("Students at this level or better")),
             ),
             rows=tuple((r.level, r.vacancies, r.positions, r.students) for r in spoken.requiring),
-            svg=_bars(
+            svg=drawn_bars(
                 "languages",
                 title,
                 (
@@ -346,11 +368,11 @@ def region_charts(insights: RegionInsights, locale: str, words: Words) -> list[C
                 "student–vacancy pairs that match on skills."
             )
             % {
-                "friendly": _count(spoken.english_friendly, locale),
-                "vacancies": _count(spoken.vacancies, locale),
-                "share": format_percent(share, locale=_babel(locale)),
-                "removed": _count(spoken.pairs_removed, locale),
-                "pairs": _count(spoken.pairs_on_skills, locale),
+                "friendly": number(spoken.english_friendly, locale),
+                "vacancies": number(spoken.vacancies, locale),
+                "share": format_percent(share, locale=babel_locale(locale)),
+                "removed": number(spoken.pairs_removed, locale),
+                "pairs": number(spoken.pairs_on_skills, locale),
             },
         )
     )
@@ -407,7 +429,7 @@ def region_charts(insights: RegionInsights, locale: str, words: Words) -> list[C
                 for g in groups_funnel
             ),
             row_labels=tuple(kinds.get(g.group, g.group) for g in groups_funnel),
-            svg=_bars(
+            svg=drawn_bars(
                 "funnel",
                 title,
                 steps,
@@ -423,8 +445,8 @@ def region_charts(insights: RegionInsights, locale: str, words: Words) -> list[C
                         ),
                         note=_("median days to first match: %(match)s, to placement: %(placed)s")
                         % {
-                            "match": _count(g.total.median_days_to_first_match, locale),
-                            "placed": _count(g.total.median_days_to_placement, locale),
+                            "match": number(g.total.median_days_to_first_match, locale),
+                            "placed": number(g.total.median_days_to_placement, locale),
                         },
                     )
                     for g in groups_funnel
@@ -465,8 +487,8 @@ def region_charts(insights: RegionInsights, locale: str, words: Words) -> list[C
                 )
                 for m in dating.months
             ),
-            row_labels=tuple(_month_label(m.month, locale) for m in dating.months),
-            svg=_bars(
+            row_labels=tuple(month_label(m.month, locale) for m in dating.months),
+            svg=drawn_bars(
                 "company-dating",
                 title,
                 (
@@ -476,7 +498,7 @@ def region_charts(insights: RegionInsights, locale: str, words: Words) -> list[C
                 ),
                 [
                     BarRow(
-                        _month_label(m.month, locale),
+                        month_label(m.month, locale),
                         (m.dates_held, m.dates_with_application, m.dates_with_placement),
                     )
                     for m in dating.months
@@ -516,7 +538,7 @@ def region_charts(insights: RegionInsights, locale: str, words: Words) -> list[C
                 (s.semester, s.graduates, *(o.count for o in s.outcomes)) for s in semesters
             ),
             row_labels=tuple(semester_label(s.semester) for s in semesters),
-            svg=_bars(
+            svg=drawn_bars(
                 "employability",
                 title,
                 [outcomes[o.outcome] for o in semesters[0].outcomes] if semesters else [],
@@ -532,7 +554,7 @@ def region_charts(insights: RegionInsights, locale: str, words: Words) -> list[C
     title = _("Open positions and students, month by month")
     lines = (Series(_("Open positions"), DEMAND), Series(_("Students"), SUPPLY))
     values = ([m.positions for m in months], [m.students for m in months])
-    labels = [_month_label(m.month, locale, "MMM yy") for m in months]
+    labels = [month_label(m.month, locale, "MMM yy") for m in months]
     charts.append(
         Chart(
             key="trend",
@@ -549,7 +571,7 @@ def region_charts(insights: RegionInsights, locale: str, words: Words) -> list[C
                 Column("students", _("Students")),
             ),
             rows=tuple((m.month, m.vacancies, m.positions, m.students) for m in months),
-            row_labels=tuple(_month_label(m.month, locale) for m in months),
+            row_labels=tuple(month_label(m.month, locale) for m in months),
             svg=line_chart(
                 "trend",
                 title,
@@ -588,9 +610,25 @@ def page_language(lang: str | None, accept_language: str | None, offered: Sequen
     return lang
 
 
-def _insights(runtime: ServiceRuntime, analytics: AnalyticsService) -> RegionInsights:
-    """The JSON answers of the running month and the twelve months up to it."""
-    month = month_of(datetime.now(UTC))
+def _insights(
+    runtime: ServiceRuntime, analytics: AnalyticsService, month: str | None = None
+) -> RegionInsights:
+    """The JSON answers of ``month`` (the running one when None) and the twelve months up
+    to it."""
+    running = month_of(datetime.now(UTC))
+    month = month or running
+    if month > running:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                problem(
+                    ("query", "month"),
+                    f"a month up to the running one ({running}): a later one has no numbers",
+                    "month_in_future",
+                    input=month,
+                )
+            ],
+        )
     year, number = (int(part) for part in month.split("-"))
     back = year * 12 + number - 1 - (TREND_MONTHS - 1)
     months = month_range(f"{back // 12:04d}-{back % 12 + 1:02d}", month)
@@ -608,15 +646,76 @@ def _insights(runtime: ServiceRuntime, analytics: AnalyticsService) -> RegionIns
         languages=api.language_insights(runtime, analytics, month=month),
         funnel=api.insights_funnel(analytics, runtime, (first, month), by="kind"),
         dating=api.insights_company_dating(analytics, runtime, (first, month)),
-        employability=api.insights_employability(analytics, runtime, (None, None)),
+        employability=api.insights_employability(analytics, runtime, (None, month)),
     )
 
 
 @cache
 def _environment(locale: str) -> Environment:
     environment = translated_environment(TEMPLATES, locale, CATALOGUES, autoescape=True)
-    environment.filters["number"] = lambda value: _count(value, locale)
+    environment.filters["number"] = lambda value: number(value, locale)
     return environment
+
+
+@dataclass(frozen=True)
+class Page:
+    """A dashboard page: its words, its charts, and where its CSVs and other page are."""
+
+    locale: str
+    title: str
+    lead: str
+    charts: Sequence[Chart]
+    offered: Sequence[str]
+    csv_base: str
+    other_page: tuple[str, str]  # its link's text and address
+    notes: Sequence[str] = ()
+    month: str | None = None  # the month asked for, kept by the links
+
+
+def render(page: Page) -> HTMLResponse:
+    """The page as HTML in its language."""
+    kept = f"month={page.month}" if page.month else ""
+    html = (
+        _environment(page.locale)
+        .get_template("dashboard.jinja")
+        .render(
+            locale=page.locale,
+            title=page.title,
+            lead=page.lead,
+            notes=page.notes,
+            charts=page.charts,
+            csv_base=page.csv_base,
+            csv_query=f"?{kept}" if kept else "",
+            query=f"{kept}&" if kept else "",
+            other_page=page.other_page,
+            languages=[
+                (code, (Locale.parse(code).get_display_name(code) or code).capitalize())
+                for code in page.offered
+            ],
+        )
+    )
+    return HTMLResponse(html, headers={"Content-Language": page.locale})
+
+
+def csv_download(chart: Chart, name: str) -> Response:
+    """A chart's numbers as a CSV file called ``name``."""
+    return Response(
+        csv_text([c.key for c in chart.columns], chart.rows),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"; '
+            f"filename*=UTF-8''{quote(name)}"
+        },
+    )
+
+
+MonthAsked = Annotated[
+    str | None,
+    Query(
+        description="YYYY-MM: the month shown (the running one when left out).",
+        pattern=MONTH_PATTERN,
+    ),
+]
 
 
 @router.get(
@@ -631,27 +730,29 @@ def dashboard(
         str | None,
         Query(description="The page's language: en or the region's (ISO 639-1)."),
     ] = None,
+    month: MonthAsked = None,
     accept_language: Annotated[str | None, Header()] = None,
 ) -> HTMLResponse:
     offered = tuple(dict.fromkeys((ENGLISH, analytics.supply.language)))
     locale = page_language(lang, accept_language, offered)
-    insights = _insights(runtime, analytics)
-    words = translations_of(locale, CATALOGUES).gettext
-    page = (
-        _environment(locale)
-        .get_template("dashboard.jinja")
-        .render(
+    insights = _insights(runtime, analytics, month)
+    _ = translations_of(locale, CATALOGUES).gettext
+    return render(
+        Page(
             locale=locale,
-            region=insights.region,
-            month=_month_label(insights.month, locale),
-            charts=region_charts(insights, locale, words),
-            languages=[
-                (code, (Locale.parse(code).get_display_name(code) or code).capitalize())
-                for code in offered
-            ],
+            title=_("Insights of %(region)s") % {"region": insights.region},
+            lead=_(
+                "The region's students and vacancies at the end of %(month)s; only students "
+                "who consent to anonymous analytics are counted."
+            )
+            % {"month": month_label(insights.month, locale)},
+            charts=region_charts(insights, locale, _),
+            offered=offered,
+            csv_base="/dashboard",
+            other_page=(_("The partner regions side by side"), "/dashboard/regions"),
+            month=month,
         )
     )
-    return HTMLResponse(page, headers={"Content-Language": locale})
 
 
 @router.get(
@@ -660,15 +761,9 @@ def dashboard(
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},
 )
-def chart_csv(runtime: Runtime, analytics: Analytics, chart: ChartKey) -> Response:
-    insights = _insights(runtime, analytics)
+def chart_csv(
+    runtime: Runtime, analytics: Analytics, chart: ChartKey, month: MonthAsked = None
+) -> Response:
+    insights = _insights(runtime, analytics, month)
     [found] = [c for c in region_charts(insights, ENGLISH, lambda text: text) if c.key == chart]
-    name = f"{insights.region}-{chart}-{insights.month}.csv"
-    return Response(
-        csv_text([c.key for c in found.columns], found.rows),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"; '
-            f"filename*=UTF-8''{quote(name)}"
-        },
-    )
+    return csv_download(found, f"{insights.region}-{chart}-{insights.month}.csv")

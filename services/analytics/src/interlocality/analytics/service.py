@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from sqlmodel import Session
 
+from interlocality.analytics.comparison import RegionComparison, compare
 from interlocality.analytics.domain import funnel_entry
 from interlocality.analytics.events import region_snapshot
 from interlocality.analytics.federation import (
@@ -45,7 +46,6 @@ from interlocality.analytics.privacy import BudgetExceeded, PrivacyBudget, relea
 from interlocality.analytics.settings import AnalyticsSettings
 from interlocality.analytics.skills import SkillTaxonomy
 from interlocality.analytics.store import (
-    FederationSnapshot,
     add_counts,
     add_funnel_steps,
     add_student_step,
@@ -68,7 +68,8 @@ from interlocality.analytics.store import (
     record_supply_student,
     released,
     replace_dates,
-    snapshots_held,
+    snapshot_payloads,
+    snapshot_versions,
     vacancy_companies,
     vacancy_journeys,
 )
@@ -99,6 +100,8 @@ from interlocality.contracts.vacancies import Vacancy
 __all__ = ["AnalyticsService", "Federation", "MonthState", "SupplyAndDemand"]
 
 logger = logging.getLogger(__name__)
+# Snapshots kept parsed: ten regions × two years of months, and room to spare.
+SNAPSHOTS_IN_MEMORY = 512
 
 
 @dataclass(frozen=True)
@@ -339,6 +342,8 @@ class Federation:
     def __init__(self, runtime: ServiceRuntime[AnalyticsSettings], supply: SupplyAndDemand) -> None:
         self.runtime = runtime
         self.supply = supply
+        self._read: OrderedDict[str, RegionAggregates] = OrderedDict()  # by event id
+        self._lock = threading.Lock()
 
     @property
     def region(self) -> str:
@@ -412,38 +417,62 @@ class Federation:
 
     def regions(self, session: Session) -> FederationView:
         """Every region's latest snapshot and budget, side by side."""
-        by_region: dict[str, list[FederationSnapshot]] = {}
-        for row in snapshots_held(session):
-            by_region.setdefault(row.region, []).append(row)
-        views = []
-        for region, rows in sorted(by_region.items()):
-            latest = _month(rows[0])
-            views.append(
+        return FederationView(
+            regions=[
                 RegionView(
                     region=region,
-                    months=[row.period for row in rows],
-                    budget=_budget_of(rows),
-                    latest=latest,
+                    months=[s.period for s in snapshots],
+                    budget=_budget_of(snapshots),
+                    latest=_month(snapshots[0]),
                 )
-            )
-        return FederationView(regions=views)
+                for region, snapshots in self._held(session).items()
+            ]
+        )
 
     def region_history(self, session: Session, region: str) -> RegionHistory | None:
         """Every month held of one region, latest first; ``None`` when none is held."""
-        rows = snapshots_held(session, region)
-        if not rows:
+        snapshots = self._held(session, region).get(region)
+        if not snapshots:
             return None
         return RegionHistory(
-            region=region, budget=_budget_of(rows), months=[_month(row) for row in rows]
+            region=region, budget=_budget_of(snapshots), months=[_month(s) for s in snapshots]
         )
 
+    def compare(self, session: Session, month: str | None = None) -> RegionComparison:
+        """The regions side by side, each with its snapshot of ``month`` (else its latest)."""
+        held = self._held(session)
+        taxonomy = self.supply.taxonomy
+        return compare(
+            held,
+            {region: _budget_of(snapshots) for region, snapshots in held.items()},
+            taxonomy.label,
+            month,
+        )
 
-def _aggregates(row: FederationSnapshot) -> RegionAggregates:
-    return RegionAggregates.model_validate_json(row.aggregates)
+    def _held(
+        self, session: Session, region: str | None = None
+    ) -> dict[str, list[RegionAggregates]]:
+        """The snapshots kept, of every region or of one, latest month first.
+
+        A kept snapshot never changes (a later one of its month replaces it under another
+        event id), so each is read and validated once and then served from memory: the
+        cross-region pages read every region's months on every request.
+        """
+        held: dict[str, list[RegionAggregates]] = {}
+        with self._lock:  # one reader at a time keeps what it read until it is done
+            versions = snapshot_versions(session, region)
+            unread = [event_id for *_, event_id, _at in versions if event_id not in self._read]
+            for event_id, payload in snapshot_payloads(session, unread).items():
+                self._read[event_id] = RegionAggregates.model_validate_json(payload)
+            for name, _period, event_id, _at in versions:
+                self._read.move_to_end(event_id)
+                held.setdefault(name, []).append(self._read[event_id])
+            while len(self._read) > max(SNAPSHOTS_IN_MEMORY, len(versions)):
+                self._read.popitem(last=False)
+        return held
 
 
-def _month(row: FederationSnapshot) -> MonthOfRegion:
-    aggregates = _aggregates(row)
+def _month(aggregates: RegionAggregates) -> MonthOfRegion:
     return MonthOfRegion(
         period=aggregates.period,
         produced_at=aggregates.produced_at,
@@ -453,7 +482,7 @@ def _month(row: FederationSnapshot) -> MonthOfRegion:
     )
 
 
-def _budget_of(rows: Sequence[FederationSnapshot]) -> BudgetView:
+def _budget_of(snapshots: Sequence[RegionAggregates]) -> BudgetView:
     """The budget as the region's most recently produced snapshot states it."""
-    newest = max(rows, key=lambda row: aware(row.produced_at))
-    return BudgetView.of(_aggregates(newest).privacy)
+    newest = max(snapshots, key=lambda snapshot: aware(snapshot.produced_at))
+    return BudgetView.of(newest.privacy)

@@ -69,7 +69,8 @@ __all__ = [
     "record_supply_student",
     "released",
     "replace_dates",
-    "snapshots_held",
+    "snapshot_payloads",
+    "snapshot_versions",
     "supply_student_data",
     "vacancy_companies",
     "vacancy_journeys",
@@ -847,12 +848,30 @@ def keep_snapshot(
     return True
 
 
-def snapshots_held(session: Session, region: str | None = None) -> list[FederationSnapshot]:
-    """The snapshots kept, of every region or of one, by region then latest month first."""
-    statement = select(FederationSnapshot)
+def snapshot_versions(
+    session: Session, region: str | None = None
+) -> list[tuple[str, str, str, datetime]]:
+    """``(region, period, event_id, produced_at)`` of the snapshots kept, of every region or
+    of one, by region then latest month first: what is held, without the payloads."""
+    statement = select(
+        FederationSnapshot.region,
+        FederationSnapshot.period,
+        FederationSnapshot.event_id,
+        FederationSnapshot.produced_at,
+    )
     if region is not None:
         statement = statement.where(FederationSnapshot.region == region)
     statement = statement.order_by(
         col(FederationSnapshot.region), col(FederationSnapshot.period).desc()
     )
-    return list(session.exec(statement).all())
+    return [tuple(row) for row in session.exec(statement).all()]  # type: ignore[misc]
+
+
+def snapshot_payloads(session: Session, event_ids: Sequence[str]) -> dict[str, str]:
+    """The aggregates' JSON of the snapshots carried by ``event_ids``."""
+    if not event_ids:
+        return {}
+    statement = select(FederationSnapshot.event_id, FederationSnapshot.aggregates).where(
+        col(FederationSnapshot.event_id).in_(event_ids)
+    )
+    return dict(session.exec(statement).all())

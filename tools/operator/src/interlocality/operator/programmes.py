@@ -1197,6 +1197,29 @@ def _stage_activity(
     return applied, placed
 
 
+def _publish_snapshot(
+    analytics_url: str, client: httpx.Client, applied: int, placed: int, timeout: float
+) -> str:
+    """Once analytics has counted the staged applications and placements, publish the
+    region's snapshot of the running month, so the partner regions' page shows the region
+    at once rather than at the next scheduled snapshot; returns its month."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counted = client.get(f"{analytics_url}/v1/summary").json()["by_type"]
+        if (
+            counted.get("ApplicationSubmitted.v1", 0) >= applied
+            and counted.get("PlacementMade.v1", 0) >= placed
+        ) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    response = client.post(f"{analytics_url}/v1/federation/snapshots", json={})
+    if response.status_code != 201:
+        raise DemoSeedError(
+            f"POST /v1/federation/snapshots answered {response.status_code}: {response.text[:300]}"
+        )
+    return str(response.json()["snapshot"]["period"])
+
+
 def stage_programme_activity_later(
     urls: Mapping[str, str],
     seeded: SeededProgramme,
@@ -1205,8 +1228,8 @@ def stage_programme_activity_later(
     timeout: float = 120.0,
 ) -> threading.Thread:
     """The region's applications and placements in a thread of its own, announced through
-    ``say``: waiting for the vacancies service to hear of every student need not hold back
-    the region's start."""
+    ``say``, then its snapshot for the partner regions: waiting for the vacancies service
+    to hear of every student need not hold back the region's start."""
     name = seeded.region.programme.region
 
     def stage() -> None:
@@ -1217,6 +1240,13 @@ def stage_programme_activity_later(
             say(f"{name}: demo activity not staged: {exc}")
             return
         say(f"{name}: {applied} applications and {placed} placements staged")
+        try:
+            with httpx.Client(timeout=30.0) as client:
+                month = _publish_snapshot(urls["analytics"], client, applied, placed, timeout)
+        except (DemoSeedError, httpx.HTTPError) as exc:
+            say(f"{name}: no snapshot for the partner regions: {exc}")
+            return
+        say(f"{name}: snapshot of {month} published to the partner regions")
 
     thread = threading.Thread(target=stage, name=f"programme-activity-{name}")
     thread.start()

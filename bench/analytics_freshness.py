@@ -166,8 +166,8 @@ class RegionStream:
         return _event(CompanyRegistered, self.region, company_id, company)
 
     def student(self, skills: list[SkillLevel] | None = None) -> StudentProfileUpserted:
-        """A new student, or a known one's changed snapshot; ``skills`` makes a new one
-        holding those, consenting."""
+        """A new student, or a known one's changed snapshot; ``skills`` makes a probe: a
+        new student holding those, consenting, whom no later event changes or erases."""
         rng = self.rng
         probe = skills is not None
         if not probe and rng.random() < 0.4 and self.students:
@@ -175,7 +175,8 @@ class RegionStream:
         else:
             student_id = self._id("s")
         version = self.students.get(student_id, 0) + 1
-        self.students[student_id] = version
+        if not probe:  # a probe is left alone: no later event changes or erases it
+            self.students[student_id] = version
         if skills is None:
             held = rng.sample(o := rng.choice(self.occupations), k=min(len(o), rng.randint(4, 10)))
             skills = [SkillLevel(uri=uri, level=rng.randint(1, 5)) for uri in held]
@@ -204,8 +205,10 @@ class RegionStream:
         return _event(StudentProfileErased, self.region, student_id, erasure)
 
     def vacancy(self, required: list[str] | None = None) -> VacancyPublished:
-        """A new open vacancy of a random occupation, or asking for ``required``."""
+        """A new open vacancy of a random occupation; ``required`` makes a probe asking for
+        those, which no later event closes."""
         rng = self.rng
+        probe = required is not None
         if required is None:
             skills = rng.choice(self.occupations)
             required = rng.sample(skills, k=min(len(skills), rng.randint(3, 7)))
@@ -224,7 +227,8 @@ class RegionStream:
             updated_at=datetime.now(UTC),
             positions=rng.choice([1, 1, 1, 2, 3]),
         )
-        self.open[vacancy_id] = vacancy
+        if not probe:
+            self.open[vacancy_id] = vacancy
         return _event(VacancyPublished, self.region, vacancy_id, vacancy)
 
     def vacancy_ended(self) -> VacancyClosed | VacancyFilled:

@@ -103,7 +103,7 @@ def _source(region: str, event_type: type) -> str:
     return f"/interlocality/{region}/{topic_of_event(event_type).service}"
 
 
-def _event(event_type: type[CloudEvent[Any]], region: str, subject: str, data: Any) -> Any:
+def _event(event_type: Any, region: str, subject: str, data: Any) -> Any:
     return event_type(source=_source(region, event_type), region=region, subject=subject, data=data)
 
 
@@ -190,7 +190,7 @@ class RegionStream:
                 LanguageSkill(code=code, level=rng.choice(["B1", "B2", "C1"]))
                 for code in rng.sample(LANGUAGES, k=rng.randint(1, 3))
             ],
-            engagement_kinds=rng.sample(KINDS, k=rng.randint(1, 3)),  # type: ignore[arg-type]
+            engagement_kinds=rng.sample(KINDS, k=rng.randint(1, 3)),
             study_field=rng.choice(FIELDS),
             version=version,
             updated_at=datetime.now(UTC),
@@ -217,7 +217,7 @@ class RegionStream:
             vacancy_id=vacancy_id,
             company_id=rng.choice(self.companies) if self.companies else "c-0",
             title=f"Role {vacancy_id}",
-            kind=rng.choice(KINDS),  # type: ignore[arg-type]
+            kind=rng.choice(KINDS),
             required_skills=[
                 SkillRequirement(uri=u, min_level=rng.randint(1, 4)) for u in required
             ],
@@ -284,10 +284,10 @@ class RegionStream:
         return _event(event_type, self.region, vacancy.vacancy_id, step)
 
     def application(self) -> ApplicationSubmitted:
-        return self._step(ApplicationSubmitted)  # type: ignore[no-any-return]
+        return self._step(ApplicationSubmitted)
 
     def placement(self) -> PlacementMade:
-        return self._step(PlacementMade)  # type: ignore[no-any-return]
+        return self._step(PlacementMade)
 
 
 def rare_skills(vocabulary: EscoVocabulary, count: int) -> list[str]:
@@ -488,6 +488,7 @@ async def one_way(
                 owed -= 1
             if ticks % round(1 / tick) == round(1 / tick) - 1:  # a probe a second
                 skill = next(rare)
+                probe: CloudEvent[Any]
                 if len(run.probes) % 2 == 0:
                     probe = stream.student([SkillLevel(uri=skill, level=5)])
                     side = "students"

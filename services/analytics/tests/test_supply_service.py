@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from interlocality.analytics.handlers import INSIGHT_HANDLERS
+from interlocality.analytics.handlers import INSIGHT_HANDLERS, on_students_upserted
 from interlocality.analytics.service import AnalyticsService, SupplyAndDemand
-from interlocality.analytics.store import supply_student_data
+from interlocality.analytics.store import held_on_student, supply_student_data
 from interlocality.common.service import ServiceRuntime
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.vacancies import VacancyFilled
@@ -162,3 +162,60 @@ def test_withdrawal_and_erasure_remove_a_student_from_every_month_and_keep_no_na
     # a late, older snapshot of a student changes nothing, not even consent
     apply([region_snapshots[2]])
     assert skill_numbers(runtime, supply, esco.python) == [(2, 1), (2, 1), (0, 1)]
+
+
+def test_a_run_of_student_snapshots_applied_at_once_leaves_what_one_at_a_time_does(
+    runtime: ServiceRuntime,
+    supply: SupplyAndDemand,
+    apply: Apply,
+    region_snapshots: list[CloudEvent[Any]],
+    snapshots: Any,
+    esco: Any,
+) -> None:
+    apply(region_snapshots)
+    at = snapshots.at
+    run = [
+        # a new student, changed twice, the second change arriving before the first
+        snapshots.student("s-4", "Ana", at("2026-03", 1), skills={esco.python: 2}),
+        snapshots.student("s-4", "Ana", at("2026-03", 9), version=3, skills={esco.welding: 4}),
+        snapshots.student("s-4", "Ana", at("2026-03", 5), version=2, skills={esco.python: 3}),
+        # a known one withdrawing consent and giving it again
+        snapshots.student("s-1", "Søren", at("2026-03", 2), version=3, analytics=False),
+        snapshots.student(
+            "s-1", "Søren", at("2026-03", 3), version=4, skills={esco.welding: 2},
+            study_field="0715",
+        ),
+        # a known one changing, then a snapshot that changes nothing, then a late old one
+        snapshots.student(
+            "s-3", "Elif", at("2026-03", 4), version=2, skills={esco.welding: 5},
+            languages={"en": "C1"}, study_field="0715",
+        ),
+        snapshots.student(
+            "s-3", "Elif", at("2026-03", 6), version=3, skills={esco.welding: 5},
+            languages={"en": "C1"}, study_field="0715",
+        ),
+        snapshots.student("s-2", "Begoña", at("2026-01", 2), skills={esco.welding: 1}),
+        # a new student who never consents
+        snapshots.student("s-5", "Jan", at("2026-03", 7), skills={esco.python: 5}, analytics=False),
+    ]  # fmt: skip
+    students = ["s-1", "s-2", "s-3", "s-4", "s-5"]
+
+    def held() -> dict[str, Any]:
+        with runtime.reading() as session:
+            return {
+                s: (supply_student_data(session, s), held_on_student(session, s)) for s in students
+            }
+
+    before = held()
+    with runtime.transaction() as session:
+        savepoint = session.begin_nested()
+        on_students_upserted(AnalyticsService(supply), run, session)
+        session.flush()
+        at_once = {
+            s: (supply_student_data(session, s), held_on_student(session, s)) for s in students
+        }
+        savepoint.rollback()
+    assert held() == before
+    apply(run)
+    assert at_once == held()
+    assert skill_numbers(runtime, supply, esco.welding)[-1] == (1, 3)

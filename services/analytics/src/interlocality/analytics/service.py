@@ -61,11 +61,13 @@ from interlocality.analytics.store import (
     needs_at,
     put_budget,
     put_consent,
+    put_consents,
     put_outcome,
     record_demand_company,
     record_demand_vacancy,
     record_release,
     record_supply_student,
+    record_supply_students,
     released,
     replace_dates,
     snapshot_payloads,
@@ -148,6 +150,13 @@ class SupplyAndDemand:
             profile.version,
             profile.updated_at,
             student_contributions(profile),
+        )
+
+    def record_students(self, session: Session, profiles: Sequence[StudentProfile]) -> None:
+        """A run of students' snapshots, in order, as :meth:`record_student` each."""
+        record_supply_students(
+            session,
+            [(p.student_id, p.version, p.updated_at, student_contributions(p)) for p in profiles],
         )
 
     def erase_student(self, session: Session, student_id: str) -> None:
@@ -254,6 +263,17 @@ class AnalyticsService:
         student out of every aggregate, past months too."""
         put_consent(session, profile.student_id, profile.consents.analytics.granted)
         self.supply.record_student(session, profile)
+
+    def take_students(self, session: Session, profiles: Sequence[StudentProfile]) -> None:
+        """A run of students' snapshots, in order, as :meth:`take_student` each: what a
+        student's last snapshot says of consent holds, and one that withdrew it on the way
+        has taken the student's rows with it."""
+        put_consents(
+            session,
+            {p.student_id: p.consents.analytics.granted for p in profiles},
+            {p.student_id for p in profiles if not p.consents.analytics.granted},
+        )
+        self.supply.record_students(session, profiles)
 
     def erase_student(self, session: Session, student_id: str) -> None:
         """Forget the student entirely."""

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Column, Integer, Text, case, cast, delete, func, or_
+from sqlalchemy import Column, Integer, Text, case, cast, delete, func, or_, update
 from sqlalchemy import select as select_columns
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -24,7 +25,7 @@ from interlocality.analytics.domain import FUNNEL_STEPS, FunnelEntry
 from interlocality.analytics.funnel import VacancyJourney, aware
 from interlocality.analytics.outcomes import DatingDate, FollowUp, Graduate
 from interlocality.analytics.supply import Contribution, StudentHolding, VacancyNeed
-from interlocality.common.db import insert_missing
+from interlocality.common.db import insert_missing, insert_rows, upsert
 
 __all__ = [
     "FEDERATION_TABLES",
@@ -62,11 +63,13 @@ __all__ = [
     "needs_at",
     "put_budget",
     "put_consent",
+    "put_consents",
     "put_outcome",
     "record_demand_company",
     "record_demand_vacancy",
     "record_release",
     "record_supply_student",
+    "record_supply_students",
     "released",
     "replace_dates",
     "snapshot_payloads",
@@ -342,6 +345,19 @@ def put_consent(session: Session, student_id: str, consenting: bool) -> None:
         forget_rows(session, student_id)
 
 
+def put_consents(session: Session, consents: Mapping[str, bool], withdrawn: set[str]) -> None:
+    """Record whether each student consents; delete every row of the ``withdrawn`` (those
+    a snapshot said did not, even if a later one says they do again)."""
+    upsert(
+        session,
+        AnalyticsConsent,
+        [{"student_id": s, "consenting": consenting} for s, consenting in consents.items()],
+    )
+    if withdrawn:
+        for table in PER_STUDENT_ROWS:
+            session.execute(delete(table).where(col(table.student_id).in_(withdrawn)))
+
+
 def forget_rows(session: Session, student_id: str) -> None:
     """Delete the student's rows from every aggregate's source."""
     for table in PER_STUDENT_ROWS:
@@ -568,6 +584,99 @@ def record_supply_student(
         for c in sorted(contributions)
     )
     return True
+
+
+@dataclass
+class _Holding:
+    """A student's supply state while a run of their snapshots is worked out: the version
+    applied, and the rows valid now, stored (with an id) or still to be inserted."""
+
+    version: int | None
+    open: list[dict[str, Any]]
+
+
+def record_supply_students(
+    session: Session,
+    snapshots: Sequence[tuple[str, int, datetime, frozenset[Contribution] | None]],
+) -> None:
+    """Apply a run of students' snapshots ``(student_id, version, at, contributions)`` in
+    order, as :func:`record_supply_student` one at a time would, with a few statements for
+    the whole run: their state read in two queries, the rows written in one insert, one
+    update and one delete, whatever the number of snapshots."""
+    ids = {student_id for student_id, *_ in snapshots}
+    if not ids:
+        return
+    holdings = {
+        student_id: _Holding(version, [])
+        for student_id, version in session.execute(
+            select_columns(col(SupplyStudent.student_id), col(SupplyStudent.version)).where(
+                col(SupplyStudent.student_id).in_(ids)
+            )
+        )
+    }
+    for row_id, student_id, kind, code, level, valid_from in session.execute(
+        select_columns(
+            col(SupplyStudentRow.id),
+            col(SupplyStudentRow.student_id),
+            col(SupplyStudentRow.kind),
+            col(SupplyStudentRow.code),
+            col(SupplyStudentRow.level),
+            col(SupplyStudentRow.valid_from),
+        ).where(
+            col(SupplyStudentRow.student_id).in_(ids), col(SupplyStudentRow.valid_until).is_(None)
+        )
+    ):
+        holdings[student_id].open.append(
+            {"id": row_id, "contribution": Contribution(kind, code, level), "from": valid_from}
+        )
+    states: dict[str, dict[str, Any]] = {}
+    wiped: set[str] = set()  # students whose stored rows go, every month's
+    closed: dict[int, datetime] = {}  # stored row → valid until
+    added: list[dict[str, Any]] = []
+    for student_id, version, at, contributions in snapshots:
+        holding = holdings.setdefault(student_id, _Holding(None, []))
+        if holding.version is not None and version <= holding.version:
+            continue
+        holding.version = version
+        states[student_id] = {
+            "student_id": student_id,
+            "version": version,
+            "consenting": contributions is not None,
+        }
+        if contributions is None:
+            wiped.add(student_id)
+            added = [row for row in added if row["student_id"] != student_id]
+            holding.open = []
+            continue
+        if {row["contribution"] for row in holding.open} == contributions:
+            continue
+        for row in holding.open:
+            until = max(at, aware(row["from"]))
+            if row["id"] is None:
+                row["stored"]["valid_until"] = until
+            else:
+                closed[row["id"]] = until
+        holding.open = []
+        for c in sorted(contributions):
+            stored = {
+                "student_id": student_id,
+                "kind": c.kind,
+                "code": c.code,
+                "level": c.level,
+                "valid_from": at,
+                "valid_until": None,
+            }
+            added.append(stored)
+            holding.open.append({"id": None, "contribution": c, "from": at, "stored": stored})
+    upsert(session, SupplyStudent, list(states.values()))
+    if wiped:
+        session.execute(delete(SupplyStudentRow).where(col(SupplyStudentRow.student_id).in_(wiped)))
+    if closed:
+        session.execute(
+            update(SupplyStudentRow),
+            [{"id": row_id, "valid_until": until} for row_id, until in closed.items()],
+        )
+    insert_rows(session, SupplyStudentRow, added)
 
 
 def erase_supply_student(session: Session, student_id: str) -> None:

@@ -60,13 +60,11 @@ from interlocality.analytics.store import (
     keep_snapshot,
     needs_at,
     put_budget,
-    put_consent,
     put_consents,
     put_outcome,
     record_demand_company,
     record_demand_vacancy,
     record_release,
-    record_supply_student,
     record_supply_students,
     released,
     replace_dates,
@@ -141,19 +139,9 @@ class SupplyAndDemand:
         """Build the taxonomy now rather than on first use."""
         _ = self.taxonomy
 
-    def record_student(self, session: Session, profile: StudentProfile) -> None:
-        """A student's snapshot: what they hold from its time on, or, without analytics
-        consent, nothing in any month."""
-        record_supply_student(
-            session,
-            profile.student_id,
-            profile.version,
-            profile.updated_at,
-            student_contributions(profile),
-        )
-
     def record_students(self, session: Session, profiles: Sequence[StudentProfile]) -> None:
-        """A run of students' snapshots, in order, as :meth:`record_student` each."""
+        """A run of students' snapshots, in order: what each holds from its time on, or,
+        without analytics consent, nothing in any month."""
         record_supply_students(
             session,
             [(p.student_id, p.version, p.updated_at, student_contributions(p)) for p in profiles],
@@ -259,15 +247,14 @@ class AnalyticsService:
     # -- regional insights: what the events leave behind ---------------------------------
 
     def take_student(self, session: Session, profile: StudentProfile) -> None:
-        """Note whether the student consents to analytics; a withdrawn consent takes the
-        student out of every aggregate, past months too."""
-        put_consent(session, profile.student_id, profile.consents.analytics.granted)
-        self.supply.record_student(session, profile)
+        """A student's snapshot: a run of one."""
+        self.take_students(session, [profile])
 
     def take_students(self, session: Session, profiles: Sequence[StudentProfile]) -> None:
-        """A run of students' snapshots, in order, as :meth:`take_student` each: what a
-        student's last snapshot says of consent holds, and one that withdrew it on the way
-        has taken the student's rows with it."""
+        """A run of students' snapshots, in order: whether each consents to analytics (what
+        their last snapshot says holds), and what they hold. A withdrawn consent takes the
+        student out of every aggregate, past months too, even if a later snapshot of the run
+        gives it again."""
         put_consents(
             session,
             {p.student_id: p.consents.analytics.granted for p in profiles},

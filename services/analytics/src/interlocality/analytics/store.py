@@ -62,13 +62,11 @@ __all__ = [
     "keep_snapshot",
     "needs_at",
     "put_budget",
-    "put_consent",
     "put_consents",
     "put_outcome",
     "record_demand_company",
     "record_demand_vacancy",
     "record_release",
-    "record_supply_student",
     "record_supply_students",
     "released",
     "replace_dates",
@@ -338,13 +336,6 @@ def consent_of(session: Session, student_id: str) -> bool | None:
     return None if row is None else row.consenting
 
 
-def put_consent(session: Session, student_id: str, consenting: bool) -> None:
-    """Record whether the student consents; without consent, delete every row of theirs."""
-    session.merge(AnalyticsConsent(student_id=student_id, consenting=consenting))
-    if not consenting:
-        forget_rows(session, student_id)
-
-
 def put_consents(session: Session, consents: Mapping[str, bool], withdrawn: set[str]) -> None:
     """Record whether each student consents; delete every row of the ``withdrawn`` (those
     a snapshot said did not, even if a later one says they do again)."""
@@ -541,51 +532,6 @@ def _contribution(row: SupplyStudentRow | DemandVacancyRow) -> Contribution:
     return Contribution(row.kind, row.code, row.level, required)  # type: ignore[arg-type]
 
 
-def record_supply_student(
-    session: Session,
-    student_id: str,
-    version: int,
-    at: datetime,
-    contributions: frozenset[Contribution] | None,
-) -> bool:
-    """Apply a student's snapshot: from ``at`` on they contribute ``contributions``; with
-    ``None`` (no analytics consent) every row of theirs goes, past months' too. A version
-    no newer than the one applied changes nothing; returns whether this one did apply."""
-    state = session.get(SupplyStudent, student_id)
-    if state is not None and version <= state.version:
-        return False
-    if state is None:
-        state = SupplyStudent(student_id=student_id, version=version, consenting=True)
-    state.version = version
-    state.consenting = contributions is not None
-    session.add(state)
-    if contributions is None:
-        session.execute(
-            delete(SupplyStudentRow).where(col(SupplyStudentRow.student_id) == student_id)
-        )
-        return True
-    current = list(
-        session.exec(
-            select(SupplyStudentRow).where(
-                SupplyStudentRow.student_id == student_id,
-                col(SupplyStudentRow.valid_until).is_(None),
-            )
-        )
-    )
-    if {_contribution(row) for row in current} == contributions:
-        return True
-    for row in current:
-        row.valid_until = max(at, row.valid_from)
-    session.add_all(current)
-    session.add_all(
-        SupplyStudentRow(
-            student_id=student_id, kind=c.kind, code=c.code, level=c.level, valid_from=at
-        )
-        for c in sorted(contributions)
-    )
-    return True
-
-
 @dataclass
 class _Holding:
     """A student's supply state while a run of their snapshots is worked out: the version
@@ -600,9 +546,11 @@ def record_supply_students(
     snapshots: Sequence[tuple[str, int, datetime, frozenset[Contribution] | None]],
 ) -> None:
     """Apply a run of students' snapshots ``(student_id, version, at, contributions)`` in
-    order, as :func:`record_supply_student` one at a time would, with a few statements for
-    the whole run: their state read in two queries, the rows written in one insert, one
-    update and one delete, whatever the number of snapshots."""
+    order: from ``at`` on a student contributes ``contributions``; with ``None`` (no
+    analytics consent) every row of theirs goes, past months' too; a version no newer than
+    the one applied changes nothing. A few statements for the whole run: their state read
+    in two queries, the rows written in one insert, one update and one delete, whatever the
+    number of snapshots."""
     ids = {student_id for student_id, *_ in snapshots}
     if not ids:
         return

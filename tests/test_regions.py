@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.async_api import Browser
 
 from interlocality.common.embedded_broker import free_port
 from interlocality.common.processes import is_alive
@@ -216,6 +217,51 @@ def test_the_commands_find_each_region_by_its_name(regions: Regions) -> None:
         holdings = json.loads(exported.stdout)
         assert holdings["student_id"] == student["student_id"]
         assert holdings["services"]["profiles"], holdings
+
+
+def compare_with_every_region(regions: Regions) -> dict[str, Any] | None:
+    """Aarhus's view of the partner regions, once it holds a snapshot of each."""
+    compared: dict[str, Any] = regions.read("aarhus", "analytics", "/v1/federation/compare")
+    held = {shown["region"] for shown in compared["regions"] if shown["cells"]}
+    return compared if held >= set(REGIONS) else None
+
+
+async def test_each_region_shows_its_partners_side_by_side_in_a_browser(
+    regions: Regions, chromium: Browser, screenshots: Path
+) -> None:
+    # each region publishes its snapshot once its demo activity is counted
+    compared = wait_until(partial(compare_with_every_region, regions), timeout=120)
+    for name in REGIONS:
+        assert f"{name}: snapshot of " in regions.log()
+    base_url = regions.url("aarhus", "analytics")
+    context = await chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    response = await page.goto(base_url + "/dashboard/regions")
+    assert response is not None and response.status == 200
+    await page.screenshot(path=str(screenshots / "regions-launched-partners.png"), full_page=True)
+
+    budget = page.locator("#privacy table tbody tr")
+    named = [await row.locator("th").text_content() for row in await budget.all()]
+    assert named[: len(REGIONS)] == [name.capitalize() for name in REGIONS]
+    spent = await page.locator("#privacy svg text[data-series]").all_text_contents()
+    shown = {s["region"]: s for s in compared["regions"]}
+    assert spent[0] == f"{shown['aarhus']['budget']['spent']:g}"
+    # the funnel's bars say what the JSON says, a withheld count as a dash
+    published = await page.locator('#funnel svg text[data-series="Published"]').all_text_contents()
+    expected = [
+        "–" if f["published"] is None else str(f["published"])
+        for f in compared["funnel"]
+        if any(
+            f[step] is not None
+            for step in ("published", "matched", "notified", "applied", "placed")
+        )
+    ]
+    assert published == expected
+
+    await page.goto(base_url + "/dashboard")
+    assert await page.get_by_role("heading", level=1).inner_text() == "Insights of aarhus"
+    await page.screenshot(path=str(screenshots / "regions-launched-aarhus.png"), full_page=True)
+    await context.close()
 
 
 def test_sigterm_stops_every_region_and_leaves_no_process(regions: Regions) -> None:

@@ -187,8 +187,10 @@ def _cell_key(cell: AggregateCell) -> tuple[str, tuple[tuple[str, str], ...]]:
     return (cell.measure, tuple(sorted(cell.dimensions.items())))
 
 
-def _choice_rank(contributor: str, cell: AggregateCell) -> bytes:
-    return hashlib.sha256(repr((contributor, _cell_key(cell))).encode()).digest()
+def _choice_rank(contributor: str, cell_key: str) -> bytes:
+    """The rank of a contributor's cell among its cells: a hash of the contributor's id and
+    the cell's key (``repr`` of :func:`_cell_key`), the bytes of ``repr((contributor, key))``."""
+    return hashlib.sha256(f"({contributor!r}, {cell_key})".encode()).digest()
 
 
 def _bounded(table: AggregateTable) -> tuple[AggregateCell, ...]:
@@ -198,17 +200,25 @@ def _bounded(table: AggregateTable) -> tuple[AggregateCell, ...]:
         for contributor, amount in cell.contributors.items():
             if amount > 0:
                 cells_of[contributor].append(index)
+    keys: dict[int, str] = {}
     dropped: dict[int, set[str]] = defaultdict(set)
     for contributor, indices in cells_of.items():
         if len(indices) > table.max_cells_per_contributor:
-            ranked = sorted(indices, key=lambda i: _choice_rank(contributor, table.cells[i]))
+            for index in indices:
+                if index not in keys:
+                    keys[index] = repr(_cell_key(table.cells[index]))
+            ranked = sorted(indices, key=lambda i: _choice_rank(contributor, keys[i]))
             for index in ranked[table.max_cells_per_contributor :]:
                 dropped[index].add(contributor)
+    bound = table.max_contribution
     return tuple(
-        replace(
+        cell
+        if index not in dropped
+        and all(0 < amount <= bound for amount in cell.contributors.values())
+        else replace(
             cell,
             contributors={
-                contributor: min(amount, table.max_contribution)
+                contributor: min(amount, bound)
                 for contributor, amount in cell.contributors.items()
                 if amount > 0 and contributor not in dropped[index]
             },

@@ -108,14 +108,19 @@ def skill_group_table(
         for uri in need.required:
             for group in taxonomy.groups_of(uri, level):
                 asking[group].add(_owner(need, companies))
+    # each skill's level asked and groups, looked up once for the region's students
+    supplied: dict[str, tuple[int, tuple[str, ...]]] = {}
+    for holding in holdings:
+        for uri in holding.skills:
+            if uri not in supplied:
+                supplied[uri] = (asked.get(uri, 1), taxonomy.groups_of(uri, level))
     supplying: dict[str, list[str]] = defaultdict(list)
     for holding in holdings:
-        groups = {
-            group
-            for uri, has in holding.skills.items()
-            if has >= asked.get(uri, 1)
-            for group in taxonomy.groups_of(uri, level)
-        }
+        groups: set[str] = set()
+        for uri, has in holding.skills.items():
+            wanted, of_skill = supplied[uri]
+            if has >= wanted:
+                groups.update(of_skill)
         student = _student(holding.student_id)
         for group in groups:
             supplying[group].append(student)

@@ -187,10 +187,9 @@ def _cell_key(cell: AggregateCell) -> tuple[str, tuple[tuple[str, str], ...]]:
     return (cell.measure, tuple(sorted(cell.dimensions.items())))
 
 
-def _choice_rank(contributor: str, cell_key: str) -> bytes:
-    """The rank of a contributor's cell among its cells: a hash of the contributor's id and
-    the cell's key (``repr`` of :func:`_cell_key`), the bytes of ``repr((contributor, key))``."""
-    return hashlib.sha256(f"({contributor!r}, {cell_key})".encode()).digest()
+def _choice_rank(contributor: str, cell: AggregateCell) -> bytes:
+    """Where ``cell`` ranks among the contributor's cells: a hash of both, nothing else."""
+    return hashlib.sha256(repr((contributor, _cell_key(cell))).encode()).digest()
 
 
 def _bounded(table: AggregateTable) -> tuple[AggregateCell, ...]:
@@ -200,15 +199,20 @@ def _bounded(table: AggregateTable) -> tuple[AggregateCell, ...]:
         for contributor, amount in cell.contributors.items():
             if amount > 0:
                 cells_of[contributor].append(index)
-    keys: dict[int, str] = {}
+    # :func:`_choice_rank` for a hundred thousand contributors: each cell's part of the
+    # hashed text is made once, and each contributor's part is hashed once and copied.
+    keys = [f", {_cell_key(cell)!r})".encode() for cell in table.cells]
     dropped: dict[int, set[str]] = defaultdict(set)
     for contributor, indices in cells_of.items():
         if len(indices) > table.max_cells_per_contributor:
+            prefix = hashlib.sha256(f"({contributor!r}".encode())
+            ranked = []
             for index in indices:
-                if index not in keys:
-                    keys[index] = repr(_cell_key(table.cells[index]))
-            ranked = sorted(indices, key=lambda i: _choice_rank(contributor, keys[i]))
-            for index in ranked[table.max_cells_per_contributor :]:
+                rank = prefix.copy()
+                rank.update(keys[index])
+                ranked.append((rank.digest(), index))
+            ranked.sort()
+            for _, index in ranked[table.max_cells_per_contributor :]:
                 dropped[index].add(contributor)
     bound = table.max_contribution
     return tuple(

@@ -674,10 +674,16 @@ def _valid_at(table: type[SupplyStudentRow] | type[DemandVacancyRow], moment: da
     )
 
 
+def _plain_rows(session: Session, statement: Any) -> list[tuple[Any, ...]]:
+    """The driver's own tuples of ``statement``'s rows, for columns of text and numbers only
+    (no type conversion is applied): a region's month is a million rows or more, and
+    SQLAlchemy's row objects for them cost more than the query itself."""
+    return list(session.connection().execute(statement).cursor.fetchall())
+
+
 def holdings_at(session: Session, moment: datetime) -> list[StudentHolding]:
     """Every consenting student's holding as it stood at ``moment``."""
-    # Plain rows (the connection's, not the ORM's) into plain dicts: a region's month is a
-    # million rows or more, and an ORM row or a Contribution for each costs more than the query.
+    # Plain rows into plain dicts: no ORM row or Contribution for each of a million rows.
     skills: dict[str, dict[str, int]] = defaultdict(dict)
     languages: dict[str, dict[str, int]] = defaultdict(dict)
     fields: dict[str, str] = {}
@@ -687,7 +693,7 @@ def holdings_at(session: Session, moment: datetime) -> list[StudentHolding]:
         col(SupplyStudentRow.code),
         col(SupplyStudentRow.level),
     ).where(_valid_at(SupplyStudentRow, moment))
-    for student_id, kind, code, level in session.connection().execute(statement).all():
+    for student_id, kind, code, level in _plain_rows(session, statement):
         held = skills[student_id]  # every student with a row has a holding, skills or not
         if kind == "skill":
             held[code] = level
@@ -726,7 +732,7 @@ def needs_at(session: Session, moment: datetime) -> list[VacancyNeed]:
     for vacancy_id, kind, code, level, required, sector, size in session.connection().execute(
         statement
     ):
-        rows[vacancy_id].append(Contribution(kind, code, level, required))
+        rows[vacancy_id].append(Contribution(kind, code, level, required))  # type: ignore[arg-type]
         companies[vacancy_id] = (sector, size)
     return [
         VacancyNeed.of(vacancy_id, found, *companies[vacancy_id])

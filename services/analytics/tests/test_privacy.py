@@ -17,6 +17,8 @@ from interlocality.analytics.privacy import (
     BudgetExceeded,
     PrivacyBudget,
     TableCount,
+    _bounded,
+    _choice_rank,
     discrete_laplace_noise,
     discrete_laplace_scale,
     release_snapshot,
@@ -170,6 +172,30 @@ def test_one_contributor_counts_in_no_more_cells_than_the_table_allows() -> None
     counts = suppress(table, k=5)
     assert sorted(c.value for c in counts if not c.total) == [9, 9, 9, 10, 10]
     assert table.sensitivity == 2 * 1 * 2  # two cells, one each, in the cells and the total
+
+
+def test_each_contributor_keeps_the_cells_its_choice_rank_puts_first() -> None:
+    # the bound hashes each cell's part once for the whole table: the same cells as ranking
+    # every contributor's cells by _choice_rank one by one
+    groups = [f"http://data.europa.eu/esco/skill/group-{n}" for n in range(7)]
+    ids = students("s", 40)
+    cells = tuple(
+        AggregateCell.counting({"skill_group": group}, "students", ids[n % 5 :: 1 + n % 3])
+        for n, group in enumerate(groups)
+    )
+    table = AggregateTable(
+        name="skill_groups", dimensions=("skill_group",), cells=cells, max_cells_per_contributor=3
+    )
+    kept = {
+        (cell.dimensions["skill_group"], c) for cell in _bounded(table) for c in cell.contributors
+    }
+    expected = set()
+    for contributor in ids:
+        mine = [cell for cell in cells if contributor in cell.contributors]
+        mine.sort(key=lambda cell: _choice_rank(contributor, cell))
+        expected |= {(cell.dimensions["skill_group"], contributor) for cell in mine[:3]}
+    assert kept == expected
+    assert any(len([g for g, c in kept if c == s]) == 3 for s in ids)
 
 
 # --- noise -------------------------------------------------------------------------------

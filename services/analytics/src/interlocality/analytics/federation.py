@@ -103,16 +103,32 @@ def skill_group_table(
     for need in needs:
         for uri, wanted in need.required.items():
             asked[uri] = min(wanted, asked.get(uri, wanted))
-    found: dict[tuple[tuple[tuple[str, str], ...], str], set[str]] = defaultdict(set)
+    asking: dict[str, set[str]] = defaultdict(set)
     for need in needs:
         for uri in need.required:
             for group in taxonomy.groups_of(uri, level):
-                found[(("skill_group", group),), "companies"].add(_owner(need, companies))
+                asking[group].add(_owner(need, companies))
+    # each skill's level asked and groups, looked up once for the region's students
+    supplied: dict[str, tuple[int, tuple[str, ...]]] = {}
     for holding in holdings:
+        for uri in holding.skills:
+            if uri not in supplied:
+                supplied[uri] = (asked.get(uri, 1), taxonomy.groups_of(uri, level))
+    supplying: dict[str, list[str]] = defaultdict(list)
+    for holding in holdings:
+        groups: set[str] = set()
         for uri, has in holding.skills.items():
-            if has >= asked.get(uri, 1):
-                for group in taxonomy.groups_of(uri, level):
-                    found[(("skill_group", group),), "students"].add(_student(holding.student_id))
+            wanted, of_skill = supplied[uri]
+            if has >= wanted:
+                groups.update(of_skill)
+        student = _student(holding.student_id)
+        for group in groups:
+            supplying[group].append(student)
+    found: dict[tuple[tuple[tuple[str, str], ...], str], set[str]] = {}
+    for group, owners in asking.items():
+        found[(("skill_group", group),), "companies"] = owners
+    for group, students in supplying.items():
+        found[(("skill_group", group),), "students"] = set(students)
     return AggregateTable(
         name="skill_groups",
         dimensions=("skill_group",),

@@ -188,6 +188,7 @@ def _cell_key(cell: AggregateCell) -> tuple[str, tuple[tuple[str, str], ...]]:
 
 
 def _choice_rank(contributor: str, cell: AggregateCell) -> bytes:
+    """Where ``cell`` ranks among the contributor's cells: a hash of both, nothing else."""
     return hashlib.sha256(repr((contributor, _cell_key(cell))).encode()).digest()
 
 
@@ -198,17 +199,30 @@ def _bounded(table: AggregateTable) -> tuple[AggregateCell, ...]:
         for contributor, amount in cell.contributors.items():
             if amount > 0:
                 cells_of[contributor].append(index)
+    # :func:`_choice_rank` for a hundred thousand contributors: each cell's part of the
+    # hashed text is made once, and each contributor's part is hashed once and copied.
+    keys = [f", {_cell_key(cell)!r})".encode() for cell in table.cells]
     dropped: dict[int, set[str]] = defaultdict(set)
     for contributor, indices in cells_of.items():
         if len(indices) > table.max_cells_per_contributor:
-            ranked = sorted(indices, key=lambda i: _choice_rank(contributor, table.cells[i]))
-            for index in ranked[table.max_cells_per_contributor :]:
+            prefix = hashlib.sha256(f"({contributor!r}".encode())
+            ranked = []
+            for index in indices:
+                rank = prefix.copy()
+                rank.update(keys[index])
+                ranked.append((rank.digest(), index))
+            ranked.sort()
+            for _, index in ranked[table.max_cells_per_contributor :]:
                 dropped[index].add(contributor)
+    bound = table.max_contribution
     return tuple(
-        replace(
+        cell
+        if index not in dropped
+        and all(0 < amount <= bound for amount in cell.contributors.values())
+        else replace(
             cell,
             contributors={
-                contributor: min(amount, table.max_contribution)
+                contributor: min(amount, bound)
                 for contributor, amount in cell.contributors.items()
                 if amount > 0 and contributor not in dropped[index]
             },

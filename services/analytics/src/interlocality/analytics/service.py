@@ -42,7 +42,12 @@ from interlocality.analytics.outcomes import (
     dating_outcomes,
     employability,
 )
-from interlocality.analytics.privacy import BudgetExceeded, PrivacyBudget, release_snapshot
+from interlocality.analytics.privacy import (
+    AggregateTable,
+    BudgetExceeded,
+    PrivacyBudget,
+    release_snapshot,
+)
 from interlocality.analytics.settings import AnalyticsSettings
 from interlocality.analytics.skills import SkillTaxonomy
 from interlocality.analytics.store import (
@@ -365,7 +370,7 @@ class Federation:
         at = at or datetime.now(UTC)
         taxonomy = self.supply.taxonomy  # built before the transaction: it may take seconds
         with self.runtime.transaction() as session:
-            tables = region_tables(self._rows(session, month), taxonomy, month, at)
+            tables = self.tables(session, month, at, taxonomy)
             aggregates, after = release_snapshot(
                 region=self.region,
                 period=month,
@@ -394,6 +399,14 @@ class Federation:
         except BudgetExceeded as refused:
             logger.warning("scheduled snapshot refused", extra={"reason": str(refused)})
             return None
+
+    def tables(
+        self, session: Session, month: str, at: datetime, taxonomy: SkillTaxonomy | None = None
+    ) -> list[AggregateTable]:
+        """The snapshot's tables of ``month`` as it stands ``at``: true counts, each cell
+        with its contributors, before any suppression or noise."""
+        taxonomy = taxonomy or self.supply.taxonomy
+        return region_tables(self._rows(session, month), taxonomy, month, at)
 
     def _budget(self, session: Session, year: int) -> PrivacyBudget:
         yearly = self.runtime.settings.federation_yearly_epsilon

@@ -486,19 +486,29 @@ def _utc(moment: datetime | None) -> datetime | None:
 def dating_rows(session: Session) -> tuple[list[DatingDate], list[FollowUp]]:
     """Consenting students' dates, and their applications and placements at companies."""
     dates = [
-        DatingDate(r.dating_event_id, r.student_id, r.company_id, aware(r.starts_at))
-        for r in session.exec(
-            select(DatingDateRow).where(_consenting(col(DatingDateRow.student_id)))
-        ).all()
+        DatingDate(event_id, student_id, company_id, aware(starts_at))
+        for event_id, student_id, company_id, starts_at in session.connection().execute(
+            select_columns(
+                col(DatingDateRow.dating_event_id),
+                col(DatingDateRow.student_id),
+                col(DatingDateRow.company_id),
+                col(DatingDateRow.starts_at),
+            ).where(_consenting(col(DatingDateRow.student_id)))
+        )
     ]
     daters = select(DatingDateRow.student_id)
     follow_ups = [
-        FollowUp(r.student_id, r.company_id, r.step, aware(r.at))
-        for r in session.exec(
-            select(StudentStep).where(
+        FollowUp(student_id, company_id, step, aware(at))
+        for student_id, company_id, step, at in session.connection().execute(
+            select_columns(
+                col(StudentStep.student_id),
+                col(StudentStep.company_id),
+                col(StudentStep.step),
+                col(StudentStep.at),
+            ).where(
                 _consenting(col(StudentStep.student_id)), col(StudentStep.student_id).in_(daters)
             )
-        ).all()
+        )
     ]
     return dates, follow_ups
 
@@ -722,18 +732,37 @@ def _valid_at(table: type[SupplyStudentRow] | type[DemandVacancyRow], moment: da
     )
 
 
+def _plain_rows(session: Session, statement: Any) -> list[tuple[Any, ...]]:
+    """The driver's own tuples of ``statement``'s rows, for columns of text and numbers only
+    (no type conversion is applied): a region's month is a million rows or more, and
+    SQLAlchemy's row objects for them cost more than the query itself."""
+    return list(session.connection().execute(statement).cursor.fetchall())
+
+
 def holdings_at(session: Session, moment: datetime) -> list[StudentHolding]:
     """Every consenting student's holding as it stood at ``moment``."""
-    rows: dict[str, list[Contribution]] = defaultdict(list)
-    statement = select(
-        SupplyStudentRow.student_id,
-        SupplyStudentRow.kind,
-        SupplyStudentRow.code,
-        SupplyStudentRow.level,
+    # Plain rows into plain dicts: no ORM row or Contribution for each of a million rows.
+    skills: dict[str, dict[str, int]] = defaultdict(dict)
+    languages: dict[str, dict[str, int]] = defaultdict(dict)
+    fields: dict[str, str] = {}
+    statement = select_columns(
+        col(SupplyStudentRow.student_id),
+        col(SupplyStudentRow.kind),
+        col(SupplyStudentRow.code),
+        col(SupplyStudentRow.level),
     ).where(_valid_at(SupplyStudentRow, moment))
-    for student_id, kind, code, level in session.exec(statement):
-        rows[student_id].append(Contribution(kind, code, level))  # type: ignore[arg-type]
-    return [StudentHolding.of(student_id, found) for student_id, found in sorted(rows.items())]
+    for student_id, kind, code, level in _plain_rows(session, statement):
+        held = skills[student_id]  # every student with a row has a holding, skills or not
+        if kind == "skill":
+            held[code] = level
+        elif kind == "language":
+            languages[student_id][code] = level
+        elif kind == "field":
+            fields[student_id] = code
+    return [
+        StudentHolding(student_id, found, languages.get(student_id, {}), fields.get(student_id))
+        for student_id, found in sorted(skills.items())
+    ]
 
 
 def needs_at(session: Session, moment: datetime) -> list[VacancyNeed]:
@@ -758,8 +787,10 @@ def needs_at(session: Session, moment: datetime) -> list[VacancyNeed]:
         )
         .where(_valid_at(DemandVacancyRow, moment))
     )
-    for vacancy_id, kind, code, level, required, sector, size in session.execute(statement):
-        rows[vacancy_id].append(Contribution(kind, code, level, required))
+    for vacancy_id, kind, code, level, required, sector, size in session.connection().execute(
+        statement
+    ):
+        rows[vacancy_id].append(Contribution(kind, code, level, required))  # type: ignore[arg-type]
         companies[vacancy_id] = (sector, size)
     return [
         VacancyNeed.of(vacancy_id, found, *companies[vacancy_id])
@@ -786,11 +817,14 @@ def vacancy_companies(session: Session) -> dict[str, str]:
 
 def graduates_by_student(session: Session) -> list[tuple[str, Graduate]]:
     """Consenting graduates' latest outcomes, each with the student it is about."""
+    statement = select_columns(
+        col(GraduateOutcomeRow.student_id),
+        col(GraduateOutcomeRow.graduated_on),
+        col(GraduateOutcomeRow.outcome),
+    ).where(_consenting(col(GraduateOutcomeRow.student_id)))
     return [
-        (r.student_id, Graduate(r.graduated_on, r.outcome))
-        for r in session.exec(
-            select(GraduateOutcomeRow).where(_consenting(col(GraduateOutcomeRow.student_id)))
-        ).all()
+        (student_id, Graduate(graduated_on, outcome))
+        for student_id, graduated_on, outcome in session.connection().execute(statement)
     ]
 
 

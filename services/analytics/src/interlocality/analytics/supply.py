@@ -154,21 +154,6 @@ class StudentHolding:
     languages: Mapping[str, int] = field(default_factory=dict)
     study_field: str | None = None
 
-    @classmethod
-    def of(cls, student_id: str, rows: Iterable[Contribution]) -> StudentHolding:
-        """The holding made of a student's contribution rows."""
-        skills: dict[str, int] = {}
-        languages: dict[str, int] = {}
-        study_field = None
-        for row in rows:
-            if row.kind == "skill":
-                skills[row.code] = row.level
-            elif row.kind == "language":
-                languages[row.code] = row.level
-            elif row.kind == "field":
-                study_field = row.code
-        return cls(student_id, skills, languages, study_field)
-
 
 @dataclass(frozen=True)
 class LanguageNeed:

@@ -9,10 +9,12 @@ import csv
 import html
 import io
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -28,7 +30,7 @@ from interlocality.analytics.funnel import month_of
 from interlocality.analytics.service import AnalyticsService, SupplyAndDemand
 from interlocality.analytics.skills import SkillTaxonomy
 from interlocality.common.service import ServiceRuntime
-from interlocality.common.testing import served
+from interlocality.common.testing import served, wait_until
 from interlocality.common.translations import read_catalogue
 from interlocality.contracts.applications import ApplicationSubmitted, PlacementMade
 from interlocality.contracts.envelope import CloudEvent
@@ -471,3 +473,31 @@ def test_every_word_of_the_page_is_translated_in_each_catalogue_and_none_is_left
                 assert sorted(re.findall(r"%\(\w+\)s", str(message.id))) == sorted(
                     re.findall(r"%\(\w+\)s", str(message.string))
                 ), (path.name, message.id)
+
+
+def test_the_pages_figures_are_counted_once_then_again_in_the_background_when_old() -> None:
+    counted: list[str] = []
+    release = threading.Event()
+
+    def count(month: str) -> Any:
+        counted.append(month)
+        if len(counted) > 1:
+            release.wait(10)  # a recount takes its time: the page is not held up by it
+        return SimpleNamespace(month=month, counted_at=datetime.now(UTC), number=len(counted))
+
+    figures = dashboard_module.RegionFigures(count, max_age=60)
+    first = figures.of("2026-05")
+    assert (first.number, figures.of("2026-05").number) == (1, 1)  # fresh: served again
+
+    first.counted_at -= timedelta(minutes=2)  # now too old: served, and counted again
+    assert figures.of("2026-05").number == 1
+    assert figures.of("2026-05").number == 1  # one recount at a time
+    release.set()
+
+    def recounted() -> Any:
+        held = figures.of("2026-05")
+        return held if held.number == 2 else None
+
+    assert wait_until(recounted) is not None and counted == ["2026-05", "2026-05"]
+    always = dashboard_module.RegionFigures(count, max_age=0)
+    assert always.of("2026-06").number == 3 and always.of("2026-06").number == 4

@@ -39,6 +39,10 @@ def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
     supply = SupplyAndDemand(settings.language, shipped_taxonomy)
     service = AnalyticsService(supply)
     federation = Federation(runtime, supply)
+    figures = dashboard.RegionFigures(
+        lambda month: dashboard.region_insights(runtime, service, month),
+        settings.dashboard_refresh_seconds,
+    )
     handlers.subscribe(runtime, service, federation)
     runtime.publishes(SNAPSHOTS)
     # The last complete month's snapshot, once: a restart finds it published already.
@@ -56,7 +60,7 @@ def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
         title="Interlocality analytics",
         description="Aggregates of the region's events, and its students' skills, fields "
         "and languages against its vacancies' demand.",
-        provides=(service, federation),
+        provides=(service, federation, figures),
     )
 
 

@@ -13,6 +13,8 @@ and ISCED-F labels stay English: the vocabulary ships them so.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +24,7 @@ from typing import Annotated, Literal, get_args
 from urllib.parse import quote, urlencode
 
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, format_time
 from babel.numbers import format_decimal, format_percent
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
 from fastapi.responses import HTMLResponse, Response
@@ -59,14 +61,17 @@ __all__ = [
     "Column",
     "MonthAsked",
     "Page",
+    "RegionFigures",
     "RegionInsights",
     "babel_locale",
     "csv_download",
     "drawn_bars",
+    "month_asked",
     "month_label",
     "number",
     "page_language",
     "region_charts",
+    "region_insights",
     "render",
     "router",
 ]
@@ -91,9 +96,9 @@ TOP = 8  # skills and groups drawn; the table and CSV hold all the JSON holds
 BABEL_LOCALES = {"en": "en_GB"}
 DEMAND, SUPPLY = PALETTE[0], PALETTE[1]
 
-Runtime = Annotated[ServiceRuntime, Depends(Provided(ServiceRuntime))]
 Analytics = Annotated[AnalyticsService, Depends(Provided(AnalyticsService))]
 Words = Callable[[str], str]
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["dashboard"])
 
@@ -147,6 +152,7 @@ class RegionInsights:
     language: str
     month: str
     months: list[str]
+    counted_at: datetime
     skills: SkillInsights
     groups: SkillGroupInsights
     fields: StudyFieldInsights
@@ -610,14 +616,10 @@ def page_language(lang: str | None, accept_language: str | None, offered: Sequen
     return lang
 
 
-def _insights(
-    runtime: ServiceRuntime, analytics: AnalyticsService, month: str | None = None
-) -> RegionInsights:
-    """The JSON answers of ``month`` (the running one when None) and the twelve months up
-    to it."""
+def month_asked(month: str | None) -> str:
+    """The month a page shows: ``month``, or the running one; a later one is refused."""
     running = month_of(datetime.now(UTC))
-    month = month or running
-    if month > running:
+    if month and month > running:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             [
@@ -629,6 +631,13 @@ def _insights(
                 )
             ],
         )
+    return month or running
+
+
+def region_insights(
+    runtime: ServiceRuntime, analytics: AnalyticsService, month: str
+) -> RegionInsights:
+    """The JSON answers of ``month`` and the twelve months up to it."""
     year, number = (int(part) for part in month.split("-"))
     back = year * 12 + number - 1 - (TREND_MONTHS - 1)
     months = month_range(f"{back // 12:04d}-{back % 12 + 1:02d}", month)
@@ -638,6 +647,7 @@ def _insights(
         language=analytics.supply.language,
         month=month,
         months=months,
+        counted_at=datetime.now(UTC),
         skills=api.skill_insights(runtime, analytics, first=first, last=month, limit=TOP),
         groups=api.skill_group_insights(
             runtime, analytics, month=month, group_level=DEFAULT_GROUP_LEVEL
@@ -648,6 +658,63 @@ def _insights(
         dating=api.insights_company_dating(analytics, runtime, (first, month)),
         employability=api.insights_employability(analytics, runtime, (None, month)),
     )
+
+
+class RegionFigures:
+    """The region page's figures, counted once and served until they are ``max_age``
+    seconds old, then counted again in the background while the last ones are served.
+
+    Counting every insight of a region's twelve months reads every student's rows of each
+    month: seconds for tens of thousands of students. A page that did so on every request
+    could not answer in a fraction of a second, so it says when its figures were counted
+    instead. The JSON endpoints count afresh on every request.
+    """
+
+    def __init__(self, count: Callable[[str], RegionInsights], max_age: float) -> None:
+        self._count = count
+        self.max_age = max_age
+        self._figures: dict[str, RegionInsights] = {}
+        self._counting: set[str] = set()
+        self._lock = threading.Lock()
+        self._first = threading.Lock()  # one cold count at a time
+
+    def of(self, month: str) -> RegionInsights:
+        """The figures of ``month``: counted now if there are none yet, else the last ones
+        (and a recount started when they are older than ``max_age``)."""
+        with self._lock:
+            held = self._figures.get(month)
+        if held is None or self.max_age == 0:
+            with self._first:
+                with self._lock:
+                    held = self._figures.get(month) if self.max_age else None
+                if held is None:
+                    held = self._count(month)
+                    with self._lock:
+                        self._figures[month] = held
+            return held
+        age = (datetime.now(UTC) - held.counted_at).total_seconds()
+        if age > self.max_age:
+            self._recount(month)
+        return held
+
+    def _recount(self, month: str) -> None:
+        with self._lock:
+            if month in self._counting:
+                return
+            self._counting.add(month)
+
+        def count() -> None:
+            try:
+                figures = self._count(month)
+                with self._lock:
+                    self._figures[month] = figures
+            except Exception:
+                logger.exception("the dashboard's figures could not be counted again")
+            finally:
+                with self._lock:
+                    self._counting.discard(month)
+
+        threading.Thread(target=count, name=f"dashboard-{month}", daemon=True).start()
 
 
 @cache
@@ -709,6 +776,7 @@ def csv_download(chart: Chart, name: str) -> Response:
     )
 
 
+Figures = Annotated[RegionFigures, Depends(Provided(RegionFigures))]
 MonthAsked = Annotated[
     str | None,
     Query(
@@ -724,7 +792,7 @@ MonthAsked = Annotated[
     summary="The region's insights at a glance: charts, tables, CSV and JSON links",
 )
 def dashboard(
-    runtime: Runtime,
+    figures: Figures,
     analytics: Analytics,
     lang: Annotated[
         str | None,
@@ -735,7 +803,7 @@ def dashboard(
 ) -> HTMLResponse:
     offered = tuple(dict.fromkeys((ENGLISH, analytics.supply.language)))
     locale = page_language(lang, accept_language, offered)
-    insights = _insights(runtime, analytics, month)
+    insights = figures.of(month_asked(month))
     _ = translations_of(locale, CATALOGUES).gettext
     return render(
         Page(
@@ -745,7 +813,10 @@ def dashboard(
                 "The region's students and vacancies at the end of %(month)s; only students "
                 "who consent to anonymous analytics are counted."
             )
-            % {"month": month_label(insights.month, locale)},
+            % {"month": month_label(insights.month, locale)}
+            + " "
+            + _("Counted at %(time)s.")
+            % {"time": format_time(insights.counted_at, "HH:mm", locale=babel_locale(locale))},
             charts=region_charts(insights, locale, _),
             offered=offered,
             csv_base="/dashboard",
@@ -761,9 +832,7 @@ def dashboard(
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},
 )
-def chart_csv(
-    runtime: Runtime, analytics: Analytics, chart: ChartKey, month: MonthAsked = None
-) -> Response:
-    insights = _insights(runtime, analytics, month)
+def chart_csv(figures: Figures, chart: ChartKey, month: MonthAsked = None) -> Response:
+    insights = figures.of(month_asked(month))
     [found] = [c for c in region_charts(insights, ENGLISH, lambda text: text) if c.key == chart]
     return csv_download(found, f"{insights.region}-{chart}-{insights.month}.csv")

@@ -69,6 +69,15 @@ class AnalyticsSettings(ServiceSettings):
             "year, half the default budget, the rest for snapshots on demand).",
         ),
     ] = 30 * 24 * 60 * 60
+    dashboard_refresh_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            description="How old the region's dashboard figures may grow before they are "
+            "counted again (in the background; the page says when they were counted). Counting "
+            "a region of 100,000 students takes tens of seconds; 0 counts on every request.",
+        ),
+    ] = 300.0
     work_rules: Annotated[
         str,
         Field(

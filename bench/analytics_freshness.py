@@ -35,11 +35,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
 import random
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,10 +55,11 @@ from aiokafka import AIOKafkaProducer
 sys.path.insert(0, str(Path(__file__).parent))
 
 from datasets import FIELDS, KINDS, occupation_skills
+from service_process import service_process
 from tables import Row, print_table
 
 from interlocality.common.cloudevents import encode_event
-from interlocality.common.embedded_broker import EmbeddedBroker, free_port
+from interlocality.common.embedded_broker import EmbeddedBroker
 from interlocality.common.esco import EscoVocabulary, default_vocabulary
 from interlocality.common.topics_admin import ensure_topics
 from interlocality.contracts.applications import ApplicationSubmitted, FunnelStep, PlacementMade
@@ -305,46 +304,12 @@ def rare_skills(vocabulary: EscoVocabulary, count: int) -> list[str]:
 
 @contextmanager
 def analytics_process(workdir: Path, bootstrap: str, region: str, batch_size: int) -> Iterator[str]:
-    """The analytics service of ``region`` as its own process; yields its base URL once
-    ``/readyz`` answers 200."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "INTERLOCALITY_REGION": region,
-        "INTERLOCALITY_VAR_DIR": str(workdir / "var"),
-        "INTERLOCALITY_DEPLOYMENT": "embedded",
-        "INTERLOCALITY_CONSUMER_BATCH_SIZE": str(batch_size),
-        "INTERLOCALITY_LOG_LEVEL": "WARNING",
-        "ANALYTICS_PORT": str(port),
-    }
-    with open(workdir / f"analytics-{region}.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "interlocality.analytics"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        with httpx.Client(timeout=60, trust_env=False) as client:
-            while True:
-                try:
-                    if client.get(f"{base}/readyz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"analytics did not start; see {log.name}")
-                time.sleep(0.2)
-            # the ESCO taxonomy is built in the background at start: wait for it here, so
-            # that the first probe does not
-            client.get(f"{base}/v1/insights/skills").raise_for_status()
+    """The analytics service of ``region`` as its own process, its ESCO taxonomy built."""
+    with service_process("analytics", workdir, bootstrap, region, batch_size, 90) as base:
+        # the ESCO taxonomy is built in the background at start: wait for it here, so that
+        # the first probe does not
+        httpx.get(f"{base}/v1/insights/skills", timeout=60, trust_env=False).raise_for_status()
         yield base
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 async def applied_events(client: httpx.AsyncClient, base: str, region: str) -> int:

@@ -38,14 +38,11 @@ import random
 import re
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -55,10 +52,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from datasets import occupation_skills, write_companies, write_students
 from import_region import Region, run_import, start_region, wait_for_count
+from service_process import service_process
 from tables import Row, print_table
 
 from interlocality.common.cloudevents import encode_event
-from interlocality.common.embedded_broker import EmbeddedBroker, free_port
+from interlocality.common.embedded_broker import EmbeddedBroker
 from interlocality.common.esco import default_vocabulary
 from interlocality.common.testing import found, upserted
 from interlocality.common.topics_admin import ensure_topics
@@ -94,47 +92,6 @@ def applied(client: httpx.Client, base: str, topic_part: str) -> int:
     return int(sum(float(v) for topic, _, v in APPLIED.findall(text) if topic_part in topic))
 
 
-@contextmanager
-def notifications_process(
-    workdir: Path, bootstrap: str, region: str, batch_size: int
-) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "INTERLOCALITY_REGION": region,
-        "INTERLOCALITY_VAR_DIR": str(workdir / "var"),
-        "INTERLOCALITY_DEPLOYMENT": "embedded",
-        "INTERLOCALITY_CONSUMER_BATCH_SIZE": str(batch_size),
-        "INTERLOCALITY_LOG_LEVEL": "WARNING",
-        "NOTIFICATIONS_PORT": str(port),
-    }
-    with open(workdir / f"notifications-{region}.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "interlocality.notifications"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        with httpx.Client(timeout=5, trust_env=False) as client:
-            while True:
-                try:
-                    if client.get(f"{base}/readyz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"notifications did not start; see {log.name}")
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(30)
-
-
 async def open_streams(
     base: str, student_ids: list[str], arrived: dict[str, float], opened: asyncio.Event
 ) -> None:
@@ -165,7 +122,7 @@ def one_vacancy(
     region = f"n{uuid.uuid4().hex[:8]}"
     asyncio.run(ensure_topics(bootstrap, region))
     ids = [f"s-{n:06d}" for n in range(students)]
-    with notifications_process(workdir, bootstrap, region, batch_size) as base:
+    with service_process("notifications", workdir, bootstrap, region, batch_size) as base:
         asyncio.run(publish(bootstrap, region, [upserted(region, s) for s in ids]))
         with httpx.Client(timeout=10, trust_env=False) as client:
             while applied(client, base, "students") < students:

@@ -248,6 +248,11 @@ def _skill_chart(
         svg=drawn_bars(
             key, title, series, [BarRow(r.label, (r.positions, r.students)) for r in rows]
         ),
+        empty=""
+        if not insights.skills.months[-1].positions
+        else _("No skill is short: for every skill asked for, at least as many students hold it.")
+        if shortage
+        else _("No skill is in surplus: every skill held is asked for by as many positions."),
     )
 
 

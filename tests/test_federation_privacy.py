@@ -602,6 +602,7 @@ def test_a_leaking_snapshot_is_caught(kafka_bootstrap: str, suffix: str) -> None
     now = datetime.now(UTC)
     honest = Region(region, "da")
     student = honest.student(f"st-{region}-1", 1, now, {SKILLS[0]: 3}, True)
+    asyncio.run(ensure_topics(kafka_bootstrap, region))  # the federation topic among them
     start = asyncio.run(end_offsets(kafka_bootstrap))
 
     from interlocality.analytics.federation import RegionRows, region_tables

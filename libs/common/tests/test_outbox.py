@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlmodel import Field, Session, SQLModel, select
 
+from interlocality.common.cloudevents import KafkaRecord
 from interlocality.common.db import create_db_engine, init_schema, transaction
 from interlocality.common.outbox import (
     OutboxMessage,
     OutboxRelay,
+    forget_subject,
     pending_count,
     stage_event,
     stage_events,
+    stage_record,
 )
 from interlocality.common.testing import read_topic, upserted
 from interlocality.common.topics_admin import ensure_topics
@@ -136,3 +140,32 @@ async def test_a_large_relay_keeps_each_keys_order_on_the_producers_partition(
         assert [version for _, version in by_student[student]] == list(range(1, 41))
     with Session(engine) as session:
         assert pending_count(session) == 0
+
+
+def test_published_rows_go_after_the_retention_and_an_erasure_takes_its_subjects_rows(
+    database_url: str,
+) -> None:
+    engine = create_db_engine(database_url)
+    init_schema(engine, TABLES)
+    now = datetime.now(UTC)
+    with transaction(engine) as session:
+        old = stage_event(session, upserted("demo", "s-old", name="Ólafur Þórsson"))
+        recent = stage_event(session, upserted("demo", "s-recent", name="Ayşe Kaya"))
+        stage_event(session, upserted("demo", "s-pending", name="Nuñez Peña"))
+        session.flush()
+        old.published_at, recent.published_at = now - timedelta(days=8), now - timedelta(hours=1)
+    relay = OutboxRelay(engine, producer=None, retention_seconds=7 * 24 * 3600)  # type: ignore[arg-type]
+
+    assert relay.prune() == 1
+
+    with Session(engine) as session:
+        kept = [row.key for row in session.exec(select(OutboxMessage).order_by(OutboxMessage.id))]
+        assert kept == [b"s-recent", b"s-pending"]
+        # a row keyed by another but naming the student in its value goes too
+        stage_record(
+            session, KafkaRecord(topic="demo.t", key=b"v-1", value=b'{"student_id":"s-pending"}')
+        )
+        assert forget_subject(session, "s-pending") == 2
+        session.commit()
+        kept = [row.key for row in session.exec(select(OutboxMessage))]
+        assert kept == [b"s-recent"]

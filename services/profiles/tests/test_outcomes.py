@@ -111,14 +111,44 @@ def test_erasure_deletes_the_outcome_and_leaves_a_tombstone(service: StudentServ
     service.erase(begoña)
     service.erase(elif_)  # no outcome recorded: nothing on the outcomes topic
 
+    # the outcome recorded before is gone from the outbox with her: only the tombstone stays
     staged = staged_on_outcomes(service.runtime.engine)
-    assert [(key, event_id is None, data) for key, event_id, data in staged[1:]] == [
+    assert [(key, event_id is None, data) for key, event_id, data in staged] == [
         (begoña.encode(), True, None)
     ]
     with Session(service.runtime.engine) as session:
         assert session.exec(select(func.count()).select_from(GraduateOutcomeRecord)).one() == 0
         assert service.held(session, begoña) == {"profile": None, "outcome": None}
         assert list(service.current_outcomes(session)) == []
+
+
+def test_erasure_leaves_nothing_of_the_student_in_the_outbox_but_the_erasure_itself(
+    service: StudentService,
+) -> None:
+    """Snapshots staged before, published or not, carried his name and e-mail; they go in
+    the erasure's transaction, and the erasure's own records are all that name his id."""
+    søren = service.create(StudentForm.model_validate(student("Søren Østergaard"))).student_id
+    begoña = service.create(StudentForm.model_validate(student("Begoña Muñoz"))).student_id
+    service.record_outcome(søren, outcome("employed_in_region"))
+    with service.runtime.transaction() as session:  # as the relay marks what it published
+        for row in session.exec(select(OutboxMessage)):
+            row.published_at = row.created_at
+            session.add(row)
+
+    service.erase(søren)
+
+    with Session(service.runtime.engine) as session:
+        rows = session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
+    everything = b" ".join((row.key or b"") + (row.value or b"") for row in rows)
+    assert "Østergaard".encode() not in everything
+    assert "søren.østergaard@students.example.org".encode() not in everything
+    about_him = [row for row in rows if søren.encode() in (row.key or b"") + (row.value or b"")]
+    assert [(row.topic.rsplit(".", 2)[-2], row.value is None) for row in about_him] == [
+        ("outcomes", True),  # tombstones on the compacted topics, and the erasure event
+        ("students", False),
+        ("students", True),
+    ]
+    assert begoña.encode() in everything and "Begoña Muñoz".encode() in everything  # hers stay
 
 
 def test_writers_racing_on_one_graduate_each_publish_their_outcome(

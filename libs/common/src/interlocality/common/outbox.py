@@ -3,6 +3,11 @@
 A service writes its rows and its events in one transaction (:func:`stage_event`); the
 :class:`OutboxRelay` publishes committed rows in order and marks them. A crash between
 commit and publish loses nothing: the rows are still there when the relay runs again.
+
+Rows carry personal data (a student's snapshot has their name and e-mail), so they do not
+stay: the relay deletes published rows once they are older than the retention period, and
+an erasure deletes every row about the erased student in its own transaction
+(:func:`forget_subject`).
 """
 
 from __future__ import annotations
@@ -12,18 +17,19 @@ import contextlib
 import itertools
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Engine, LargeBinary, func, update
+from sqlalchemy import Engine, LargeBinary, delete, func, or_, update
 from sqlalchemy import select as sa_select
-from sqlmodel import Column, Field, Session, SQLModel, select
+from sqlmodel import Column, Field, Session, SQLModel, col, select
 
 from interlocality.common.cloudevents import KafkaRecord, encode_event
 from interlocality.common.db import insert_rows
@@ -34,7 +40,9 @@ from interlocality.contracts.topics import topic_of_event
 __all__ = [
     "OutboxMessage",
     "OutboxRelay",
+    "forget_subject",
     "pending_count",
+    "prune_published",
     "stage_event",
     "stage_events",
     "stage_record",
@@ -95,6 +103,29 @@ def stage_event(session: Session, event: CloudEvent[Any]) -> OutboxMessage:
     return stage_record(session, encode_event(event, topic))
 
 
+def forget_subject(session: Session, subject: str) -> int:
+    """Delete, in ``session``'s transaction, every outbox row about ``subject`` (an erased
+    student's id): keyed by it, or naming it as a string in its JSON value ("s-1", never
+    inside "s-10"), published or not. So neither an old snapshot with their name and e-mail
+    stays behind nor one still waiting is published after the erasure. Stage the erasure's
+    own events after this. Returns how many rows went."""
+    key, named = subject.encode(), json.dumps(subject, ensure_ascii=False).encode()
+    value = col(OutboxMessage.value)
+    # LIKE reads bytes on PostgreSQL (bytea) but not on SQLite, where instr() does
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    names = func.instr(value, named) > 0 if sqlite else value.contains(named)
+    statement = delete(OutboxMessage).where(or_(col(OutboxMessage.key) == key, names))
+    return int(session.exec(statement).rowcount or 0)
+
+
+def prune_published(session: Session, before: datetime) -> int:
+    """Delete the rows published before ``before``; returns how many went."""
+    statement = delete(OutboxMessage).where(
+        col(OutboxMessage.published_at).is_not(None), col(OutboxMessage.published_at) < before
+    )
+    return int(session.exec(statement).rowcount or 0)
+
+
 def pending_count(session: Session) -> int:
     """How many outbox rows are committed but not yet published."""
     statement = (
@@ -124,8 +155,11 @@ class OutboxRelay:
         batch_size: int = 500,
         on_published: Callable[[str, int], None] | None = None,
         producers: Mapping[str, AIOKafkaProducer] | None = None,
+        retention_seconds: float = 7 * 24 * 3600,
     ) -> None:
         self.engine = engine
+        self.retention_seconds = retention_seconds
+        self._pruned_at = 0.0
         self.producer = producer
         self.producers = dict(producers or {})
         self.poll_seconds = poll_seconds
@@ -171,6 +205,8 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
             if self._stopping and published == 0:
                 return
+            if time.monotonic() - self._pruned_at > min(self.retention_seconds / 10, 3600):
+                await asyncio.to_thread(self.prune)
             if published == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_seconds)
@@ -211,6 +247,22 @@ class OutboxRelay:
             for topic, count in Counter(row.topic for row in rows).items():
                 self.on_published(topic, count)
         return len(rows)
+
+    def prune(self) -> int:
+        """Delete the rows published longer than the retention period ago (their records
+        are on the broker; what they carried need not stay in the database)."""
+        self._pruned_at = time.monotonic()
+        before = datetime.now(UTC) - timedelta(seconds=self.retention_seconds)
+        try:
+            with Session(self.engine) as session:
+                pruned = prune_published(session, before)
+                session.commit()
+        except Exception:
+            logger.exception("published outbox rows could not be pruned; trying again later")
+            return 0
+        if pruned:
+            logger.info("published outbox rows pruned", extra={"rows": pruned})
+        return pruned
 
     def _load_batch(self) -> list[Any]:
         with self.engine.connect() as connection:

@@ -60,6 +60,7 @@ from interlocality.common.migrations import upgrade
 from interlocality.common.outbox import (
     OutboxMessage,
     OutboxRelay,
+    forget_subject,
     pending_count,
     stage_event,
     stage_events,
@@ -198,6 +199,11 @@ class ServiceRuntime(Generic[SettingsT]):
     def emit_many(self, session: Session, events: Sequence[CloudEvent[Any]]) -> None:
         """Stage many events at once, in order (bulk imports)."""
         stage_events(session, events)
+
+    def forget_in_outbox(self, session: Session, subject: str) -> None:
+        """Delete every outbox row about ``subject`` (an erased student) in ``session``'s
+        transaction, before the erasure stages its own events."""
+        forget_subject(session, subject)
 
     def emit_tombstone(self, session: Session, event: CloudEvent[Any]) -> None:
         """Stage a tombstone for ``event``'s subject on its (compacted) topic."""
@@ -411,6 +417,7 @@ class ServiceRuntime(Generic[SettingsT]):
             poll_seconds=self.settings.outbox_poll_seconds,
             on_published=lambda topic, n: self.metrics.outbox_published.labels(topic).inc(n),
             producers=shared,
+            retention_seconds=self.settings.outbox_retention_seconds,
         )
         self.relay.start()
         self._subscribe()

@@ -91,6 +91,14 @@ class ServiceSettings(BaseSettings):
             gt=0,
         ),
     ] = 1.0
+    outbox_retention_seconds: Annotated[
+        float,
+        Field(
+            description="How long a published outbox row is kept before the relay deletes it "
+            "(its record is on the broker; the row may carry personal data).",
+            ge=60,
+        ),
+    ] = 7 * 24 * 3600
     consumer_batch_size: Annotated[
         int, Field(description="Most events a consumer applies in one transaction.", ge=1)
     ] = 500

@@ -107,7 +107,9 @@ class MatchingService:
             self.reconcile(session, existing, found, student_ranks=True)
 
     def erase_student(self, session: Session, student_id: str) -> None:
-        """Forget an erased student and withdraw their matches."""
+        """Forget an erased student and withdraw their matches; the outbox keeps nothing
+        staged about them before."""
+        self.runtime.forget_in_outbox(session, student_id)
         with self.index.lock:
             self._fresh(session)
             self._forget_student(session, student_id, "student_erased")

@@ -145,7 +145,8 @@ class NotificationService:
                     add_delivery(session, delivery)
 
     def erase_student(self, session: Session, student_id: str) -> None:
-        """Forget everything held on a student."""
+        """Forget everything held on a student, their rows in the outbox too."""
+        self.runtime.forget_in_outbox(session, student_id)
         for table, column in (
             (NotificationRecord, NotificationRecord.student_id),
             (FeedEvent, FeedEvent.student_id),

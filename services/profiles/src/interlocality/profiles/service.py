@@ -156,6 +156,7 @@ class StudentService:
         recorded outcome goes with them, leaving a tombstone on the outcomes topic."""
         with self.runtime.transaction() as session:
             student = self._stored(session, student_id)
+            self.runtime.forget_in_outbox(session, student_id)  # earlier snapshots, name and all
             outcome = session.get(GraduateOutcomeRecord, student_id)
             if outcome is not None:
                 recorded = outcome_event(self.runtime, outcome_of(outcome))

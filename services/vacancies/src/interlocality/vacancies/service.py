@@ -288,7 +288,9 @@ class VacancyService:
         insert_missing(session, KnownStudent, [{"id": student_id}])
 
     def erase_student(self, session: Session, student_id: str) -> None:
-        """Forget a student and their applications (the vacancies' counts stay)."""
+        """Forget a student and their applications (the vacancies' counts stay), their
+        rows in the outbox too."""
+        self.runtime.forget_in_outbox(session, student_id)
         for application in applications_of_student(session, student_id):
             session.delete(application)
         known = session.get(KnownStudent, student_id)

@@ -122,6 +122,32 @@ async def test_a_malformed_message_goes_to_the_dlq_and_the_next_one_is_applied(
     assert any("not a valid students event" in reason for reason in reasons)
 
 
+async def test_another_regions_event_on_this_regions_topic_goes_to_the_dlq(
+    kafka_bootstrap: str, region: str, database_url: str
+) -> None:
+    runtime = await started_runtime(kafka_bootstrap, region, database_url)
+    try:
+        topic = STUDENTS.name(region)
+        stray = encode_event(upserted("elsewhere", "s-stray", name="Ørjan Sæther"), topic)
+        own = encode_event(upserted(region, "s-own"), topic)
+        await send(
+            kafka_bootstrap,
+            topic,
+            [(stray.key, stray.value, stray.headers), (own.key, own.value, own.headers)],
+        )
+        await eventually(lambda: [r for r in applied_rows(runtime) if r.student_id == "s-own"])
+        [dead] = await read_topic(kafka_bootstrap, STUDENTS.dlq_name(region), count=1)
+    finally:
+        await runtime.stop()
+
+    assert [r.student_id for r in applied_rows(runtime)] == ["s-own"]
+    assert dead.value == stray.value
+    assert dict(dead.headers)["dlq_reason"].decode() == (
+        f"another region's event: it is of region 'elsewhere', this consumer applies region "
+        f"'{region}''s only"
+    )
+
+
 async def test_a_handler_failure_dead_letters_without_partial_writes(
     kafka_bootstrap: str, region: str, database_url: str
 ) -> None:

@@ -152,7 +152,9 @@ class EventApplier:
     Event types without a handler are recorded and otherwise ignored. Database outages
     propagate (the record is retried); any other failure dead-letters the record.
     ``after_rollback`` is called whenever work was rolled back, so in-memory state derived
-    from the database can be reloaded.
+    from the database can be reloaded. With a ``region``, an event of another region (a
+    misrouted record, a producer misconfigured) is dead-lettered with the reason, never
+    applied.
     """
 
     def __init__(
@@ -166,8 +168,10 @@ class EventApplier:
         after_commit: Callable[[], None] | None = None,
         on_outcome: Callable[[str, Outcome, str | None], None] | None = None,
         after_rollback: Callable[[], None] | None = None,
+        region: str | None = None,
     ) -> None:
         self.spec = spec
+        self.region = region
         self.consumer = consumer
         self.engine = engine
         self.handlers = dict(handlers)
@@ -203,9 +207,19 @@ class EventApplier:
                 outcomes[position] = self._report(record, "ignored", event_type)
                 continue
             try:
-                decoded.append((position, decode_event(self.spec, record.headers, record.value)))
+                event = decode_event(self.spec, record.headers, record.value)
             except MalformedEvent as exc:
                 outcomes[position] = await self._dead_letter(record, f"unparseable: {exc}")
+                continue
+            if self.region is not None and event.region != self.region:
+                outcomes[position] = await self._dead_letter(
+                    record,
+                    f"another region's event: it is of region {event.region!r}, this "
+                    f"consumer applies region {self.region!r}'s only",
+                    event.type,
+                )
+                continue
+            decoded.append((position, event))
         if decoded:
             applied = await asyncio.to_thread(
                 self._apply_all, [event for _, event in decoded], records[0].topic

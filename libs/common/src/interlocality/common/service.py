@@ -271,6 +271,8 @@ class ServiceRuntime(Generic[SettingsT]):
             after_commit=self._committed,
             on_outcome=self._count_outcome,
             after_rollback=after_rollback,
+            # a region's own topics carry its events only; a shared one, every region's
+            region=None if spec.federated else self.settings.region,
         )
         if spec.federated:
             self._shared_appliers[spec.mirrored_pattern()] = applier

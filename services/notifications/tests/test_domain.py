@@ -132,6 +132,20 @@ def test_signed_links_name_their_student_and_purpose_and_refuse_tampering() -> N
             signer.student_of(mangled, "unsubscribe")
 
 
+def test_a_rotated_key_still_accepts_the_links_it_signed_until_it_is_dropped() -> None:
+    old = LinkSigner(b"o" * 32, "https://notify.example.org")
+    sent = old.token("s-ñandú", "preferences")
+    rotated = LinkSigner(b"n" * 32, "https://notify.example.org", retired=[b"o" * 32])
+    assert rotated.student_of(sent, "preferences") == "s-ñandú"  # in a mailbox since
+    fresh = rotated.token("s-ñandú", "preferences")
+    with pytest.raises(InvalidLink):  # new links are signed with the new key
+        old.student_of(fresh, "preferences")
+    dropped = LinkSigner(b"n" * 32, "https://notify.example.org")
+    assert dropped.student_of(fresh, "preferences") == "s-ñandú"
+    with pytest.raises(InvalidLink, match="not valid"):
+        dropped.student_of(sent, "preferences")
+
+
 def test_a_preferences_link_expires_and_an_unsubscribe_link_does_not() -> None:
     signer = LinkSigner(b"k" * 32, "https://notify.example.org")
     sent = utc("2026-01-10T09:00:00")

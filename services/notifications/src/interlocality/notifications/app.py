@@ -13,7 +13,12 @@ from interlocality.contracts.topics import DELIVERIES, PREFERENCES
 from interlocality.notifications import api, handlers, mailbox
 from interlocality.notifications.composing import Composer
 from interlocality.notifications.deliveries import DeliveryWorker
-from interlocality.notifications.links import LinkSigner, public_url, signing_key
+from interlocality.notifications.links import (
+    LinkSigner,
+    public_url,
+    retired_signing_keys,
+    signing_key,
+)
 from interlocality.notifications.recording import OutcomeRecorder
 from interlocality.notifications.sending import Transports
 from interlocality.notifications.service import NotificationService
@@ -34,7 +39,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     runtime.publishes(PREFERENCES)
     hub = FeedHub(api.feed_reader(runtime), sweep_seconds=settings.live_stream_sweep_seconds)
     runtime.after_commit(hub.flush)
-    signer = LinkSigner(signing_key(settings), public_url(settings))
+    signer = LinkSigner(signing_key(settings), public_url(settings), retired_signing_keys(settings))
     composer = Composer(
         signer, region_vocabulary(settings.esco_labels), settings.region, settings.time_zone
     )

@@ -5,8 +5,10 @@ service's key; it cannot be altered or used for another student or purpose. Unsu
 links do not expire (an unsubscribe link in a year-old e-mail still works). A preferences
 link lets whoever holds it change how the student is reached, and mail is forwarded and
 archived: it carries the time it was made and expires after
-:data:`PREFERENCES_LINK_LIFETIME`; every message carries a fresh one. Changing the key
-(``INTERLOCALITY_SIGNING_KEY``) voids every link sent so far.
+:data:`PREFERENCES_LINK_LIFETIME`; every message carries a fresh one. Links are signed
+with the current key (``INTERLOCALITY_SIGNING_KEY``) and checked against it and the retired
+ones (``INTERLOCALITY_RETIRED_SIGNING_KEYS``): a key is rotated by making the old one retired,
+and dropping a retired key voids the links it signed.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -29,6 +32,7 @@ __all__ = [
     "LinkSigner",
     "Purpose",
     "public_url",
+    "retired_signing_keys",
     "signing_key",
 ]
 
@@ -55,12 +59,14 @@ def _decode(text: str) -> bytes:
 class LinkSigner:
     """Makes and checks the signed links of one service."""
 
-    def __init__(self, key: bytes, base_url: str) -> None:
+    def __init__(self, key: bytes, base_url: str, retired: Sequence[bytes] = ()) -> None:
         self._key = key
+        self._keys = (key, *retired)  # the current one first: what signs
         self.base_url = base_url.rstrip("/")
 
-    def _signature(self, payload: str) -> str:
-        return _encode(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
+    @staticmethod
+    def _signature(payload: str, key: bytes) -> str:
+        return _encode(hmac.new(key, payload.encode(), hashlib.sha256).digest())
 
     def token(self, student_id: str, purpose: Purpose, made_at: datetime | None = None) -> str:
         """A token naming ``student_id`` for ``purpose``; a preferences token also carries
@@ -69,14 +75,15 @@ class LinkSigner:
         if purpose == "preferences":
             fields.append(str(int((made_at or datetime.now(UTC)).timestamp())))
         payload = _encode("\x1f".join(fields).encode())
-        return f"{payload}.{self._signature(payload)}"
+        return f"{payload}.{self._signature(payload, self._key)}"
 
     def student_of(self, token: str, purpose: Purpose, now: datetime | None = None) -> str:
         """The student a token names, if it is genuine, for ``purpose`` and, for a
         preferences token, not expired at ``now`` (default now)."""
         payload, _, signature = token.partition(".")
-        if not payload or not hmac.compare_digest(
-            signature.encode(), self._signature(payload).encode()
+        if not payload or not any(
+            hmac.compare_digest(signature.encode(), self._signature(payload, key).encode())
+            for key in self._keys
         ):
             raise InvalidLink("this link is not valid: it was changed or is not ours")
         try:
@@ -122,6 +129,12 @@ def signing_key(settings: NotificationsSettings) -> bytes:
             with os.fdopen(descriptor, "w") as file:
                 file.write(secrets.token_urlsafe(32))
     return Path(path).read_text().strip().encode()
+
+
+def retired_signing_keys(settings: NotificationsSettings) -> tuple[bytes, ...]:
+    """``INTERLOCALITY_RETIRED_SIGNING_KEYS``: the keys links are still checked against."""
+    listed = settings.retired_signing_keys.get_secret_value().split(",")
+    return tuple(key.strip().encode() for key in listed if key.strip())
 
 
 def public_url(settings: NotificationsSettings) -> str:

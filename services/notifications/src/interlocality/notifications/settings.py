@@ -32,6 +32,14 @@ class NotificationsSettings(ServiceSettings):
             "empty: a key generated once under var/<region>/."
         ),
     ] = SecretStr("")
+    retired_signing_keys: Annotated[
+        SecretStr,
+        Field(
+            description="Earlier signing keys, comma-separated: links they signed are still "
+            "accepted (until they expire) while new links are signed with the current key, "
+            "so a key can be rotated without voiding the links in people's mailboxes."
+        ),
+    ] = SecretStr("")
     smtp_host: Annotated[str, Field(description="SMTP relay for e-mail.")] = "127.0.0.1"
     smtp_port: Annotated[int, Field(description="SMTP port (the embedded sink: 8025).")] = 8025
     smtp_starttls: Annotated[bool, Field(description="Upgrade the connection with STARTTLS.")] = (

@@ -821,7 +821,9 @@ def dashboard(
             % {"month": month_label(insights.month, locale)}
             + " "
             + _("Counted at %(time)s.")
-            % {"time": format_time(insights.counted_at, "HH:mm", locale=babel_locale(locale))},
+            % {
+                "time": format_time(insights.counted_at, "HH:mm 'UTC'", locale=babel_locale(locale))
+            },
             charts=region_charts(insights, locale, _),
             offered=offered,
             csv_base="/dashboard",

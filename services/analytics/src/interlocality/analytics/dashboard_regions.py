@@ -147,7 +147,7 @@ def _privacy_chart(comparison: RegionComparison, locale: str, words: Words) -> C
                     % {
                         "month": month_label(r.period, locale),
                         "when": format_datetime(
-                            r.produced_at, "d MMM, HH:mm", locale=babel_locale(locale)
+                            r.produced_at, "d MMM, HH:mm 'UTC'", locale=babel_locale(locale)
                         ),
                     },
                 )

@@ -301,15 +301,7 @@ class ServiceRuntime(Generic[SettingsT]):
         self.broker.subscriber(
             *appliers,
             group_id=self.settings.consumer_group,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
-            max_records=self.settings.consumer_batch_size,
-            batch_timeout_ms=100,
-            session_timeout_ms=self.settings.consumer_session_timeout_ms,
-            heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
-            parser=tolerant_batch_parser,
-            decoder=raw_batch_decoder,
+            **self._batch_subscription(),
             title=f"{self.settings.consumer_group}",
             description=f"{self.settings.service} applies: "
             + "; ".join(
@@ -317,6 +309,21 @@ class ServiceRuntime(Generic[SettingsT]):
                 for topic, applier in appliers.items()
             ),
         )(on_records)
+
+    def _batch_subscription(self) -> dict[str, Any]:
+        """How every consumer of the service takes its records: in batches from the
+        earliest offset, committed once applied, bad records parsed leniently."""
+        return {
+            "auto_offset_reset": "earliest",
+            "ack_policy": AckPolicy.NACK_ON_ERROR,
+            "batch": True,
+            "max_records": self.settings.consumer_batch_size,
+            "batch_timeout_ms": 100,
+            "session_timeout_ms": self.settings.consumer_session_timeout_ms,
+            "heartbeat_interval_ms": self.settings.consumer_heartbeat_interval_ms,
+            "parser": tolerant_batch_parser,
+            "decoder": raw_batch_decoder,
+        }
 
     def _subscribe_shared(self, pattern: str, applier: EventApplier) -> None:
         async def on_shared_records(message: KafkaMessage) -> None:
@@ -328,15 +335,7 @@ class ServiceRuntime(Generic[SettingsT]):
         self.federation_broker.subscriber(
             pattern=pattern,
             group_id=f"{self.settings.consumer_group}.federation",
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            batch=True,
-            max_records=self.settings.consumer_batch_size,
-            batch_timeout_ms=100,
-            session_timeout_ms=self.settings.consumer_session_timeout_ms,
-            heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
-            parser=tolerant_batch_parser,
-            decoder=raw_batch_decoder,
+            **self._batch_subscription(),
             title=f"{self.settings.consumer_group}.federation:{name}",
             description=f"{self.settings.service} applies {name} and its mirrored copies: "
             + ", ".join(t.__name__ for t in applier.handlers),

@@ -32,6 +32,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from interlocality.analytics import api
+from interlocality.analytics.api import Analytics
 from interlocality.analytics.charts import PALETTE, BarRow, Series, bar_chart, csv_text, line_chart
 from interlocality.analytics.funnel import FunnelInsights, month_of
 from interlocality.analytics.insights import (
@@ -63,6 +64,7 @@ __all__ = [
     "Page",
     "RegionFigures",
     "RegionInsights",
+    "Words",
     "babel_locale",
     "csv_download",
     "drawn_bars",
@@ -96,7 +98,6 @@ TOP = 8  # skills and groups drawn; the table and CSV hold all the JSON holds
 BABEL_LOCALES = {"en": "en_GB"}
 DEMAND, SUPPLY = PALETTE[0], PALETTE[1]
 
-Analytics = Annotated[AnalyticsService, Depends(Provided(AnalyticsService))]
 Words = Callable[[str], str]
 logger = logging.getLogger(__name__)
 

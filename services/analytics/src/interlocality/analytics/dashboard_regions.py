@@ -10,15 +10,16 @@ the regional dashboard's catalogues'; regions are named as their operators named
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Literal, get_args
 
 from babel import Locale
 from babel.dates import format_datetime
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import HTMLResponse, Response
 
 from interlocality.analytics import api
+from interlocality.analytics.api import Analytics, Regions, Runtime
 from interlocality.analytics.charts import (
     PALETTE,
     BarRow,
@@ -34,6 +35,7 @@ from interlocality.analytics.dashboard import (
     Column,
     MonthAsked,
     Page,
+    Words,
     babel_locale,
     csv_download,
     drawn_bars,
@@ -42,8 +44,7 @@ from interlocality.analytics.dashboard import (
     page_language,
     render,
 )
-from interlocality.analytics.service import AnalyticsService, Federation
-from interlocality.common.service import Provided, ServiceRuntime
+from interlocality.analytics.service import AnalyticsService
 from interlocality.common.translations import ENGLISH, translations_of
 
 __all__ = ["REGION_CHARTS", "RegionChartKey", "region_comparison_charts", "router"]
@@ -62,10 +63,6 @@ SHORTAGES_PER_REGION = 3
 LANGUAGES_PER_REGION = 3
 HEAT_ROWS = 12  # skill groups in the heat map: those with the largest gap in some region
 
-Runtime = Annotated[ServiceRuntime, Depends(Provided(ServiceRuntime))]
-Analytics = Annotated[AnalyticsService, Depends(Provided(AnalyticsService))]
-Regions = Annotated[Federation, Depends(Provided(Federation))]
-Words = Callable[[str], str]
 
 router = APIRouter(tags=["dashboard"])
 

@@ -108,6 +108,7 @@ def service_settings(kafka_bootstrap: str, region: str, database_url: str):  # t
     import asyncio
 
     from interlocality.common.settings import load_settings
+    from interlocality.common.testing import trusting_tests_issuer
     from interlocality.common.topics_admin import ensure_topics
     from interlocality.operator.services import SERVICE_SETTINGS
 
@@ -119,6 +120,7 @@ def service_settings(kafka_bootstrap: str, region: str, database_url: str):  # t
             "kafka_bootstrap_servers": kafka_bootstrap,
             "database_url": database_url,
             "log_format": "console",
+            **trusting_tests_issuer(),
         }
         values.update(overrides)
         return load_settings(SERVICE_SETTINGS[service], **values)

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from interlocality.common.settings import load_settings
+from interlocality.common.testing import signed_in
 from interlocality.common.topics_admin import ensure_topics
 from interlocality.operator.services import SERVICE_SETTINGS, SERVICES
 
@@ -190,7 +191,7 @@ def test_imports_document_the_ndjson_lines_they_answer(
     app = build("vacancies", kafka_bootstrap, tmp_path, region)
     documented = app.openapi()["paths"]["/v1/imports/companies"]["post"]["responses"]["200"]
     [(media_type, content)] = documented["content"].items()
-    with TestClient(app) as client:
+    with signed_in(TestClient(app)) as client:
         answer = client.post(
             "/v1/imports/companies?format=csv",
             content="external_id,name,city\nc-1,Åbo Ångström Oy,Turku\n".encode(),

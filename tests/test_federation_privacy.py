@@ -40,7 +40,7 @@ from interlocality.analytics.settings import AnalyticsSettings
 from interlocality.analytics.supply import month_end
 from interlocality.common.cloudevents import encode_event
 from interlocality.common.settings import load_settings
-from interlocality.common.testing import publish, wait_until
+from interlocality.common.testing import publish, signed_in, wait_until
 from interlocality.common.topics_admin import ensure_topics
 from interlocality.contracts.applications import ApplicationSubmitted, FunnelStep
 from interlocality.contracts.common import (
@@ -480,7 +480,7 @@ def suffix() -> str:
 @contextlib.contextmanager
 def running(apps: Sequence[Any]) -> Iterator[list[TestClient]]:
     with contextlib.ExitStack() as stack:
-        yield [stack.enter_context(TestClient(app)) for app in apps]
+        yield [stack.enter_context(signed_in(TestClient(app))) for app in apps]
 
 
 def published(client: TestClient, month: str) -> RegionSnapshot:

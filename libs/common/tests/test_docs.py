@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter
 from playwright.async_api import Browser, Route
 
+from interlocality.common.access import OPERATOR, allow
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import ServiceSettings, load_settings
-from interlocality.common.testing import served
+from interlocality.common.testing import served, trusting_tests_issuer
 from interlocality.common.topics_admin import ensure_topics
 
 DESKTOP = {"width": 1280, "height": 800}
@@ -28,8 +29,9 @@ async def test_docs_work_without_internet(
         kafka_bootstrap_servers=kafka_bootstrap,
         database_url=f"sqlite:///{tmp_path / 'docs.db'}",
         log_format="console",
+        **trusting_tests_issuer(),
     )
-    router = APIRouter(prefix="/v1")
+    router = APIRouter(prefix="/v1", dependencies=[allow(OPERATOR)])
 
     @router.get("/regions/{name}/summary", summary="Events counted in Århus and Tromsø")
     def summary(name: str) -> dict[str, str]:

@@ -10,8 +10,10 @@ from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
+from interlocality.common.access import OPERATOR, allow
 from interlocality.common.service import Provided, ServiceRuntime, create_service_app
 from interlocality.common.settings import ServiceSettings, load_settings
+from interlocality.common.testing import signed_in, trusting_tests_issuer
 
 
 class Company(BaseModel):
@@ -26,17 +28,18 @@ def app_with(router: APIRouter, tmp_path: Path, provides: tuple[object, ...] = (
         kafka_bootstrap_servers="127.0.0.1:1",
         database_url=f"sqlite:///{tmp_path / 'app.db'}",
         log_format="console",
+        **trusting_tests_issuer(),
     )
     app = create_service_app(
         ServiceRuntime(settings, []), [router], title="t", description="d", provides=provides
     )
-    return TestClient(app)  # no lifespan: these answers need neither broker nor database
+    return signed_in(TestClient(app))  # no lifespan: these answers need neither broker nor database
 
 
 def test_half_a_surrogate_pair_is_refused_naming_the_field_not_a_server_error(
     tmp_path: Path,
 ) -> None:
-    router = APIRouter()
+    router = APIRouter(dependencies=[allow(OPERATOR)])
 
     @router.post("/v1/companies", status_code=201)
     def register(company: Company) -> Company:
@@ -66,7 +69,7 @@ def test_half_a_surrogate_pair_is_refused_naming_the_field_not_a_server_error(
 
 
 def test_a_method_the_path_lacks_is_405_naming_every_method_it_has(tmp_path: Path) -> None:
-    router = APIRouter()
+    router = APIRouter(dependencies=[allow(OPERATOR)])
 
     @router.get("/v1/webhooks")
     def listed() -> list[str]:
@@ -96,7 +99,7 @@ class Greeter:
 
 
 def test_a_module_level_route_reaches_the_parts_the_app_was_given(tmp_path: Path) -> None:
-    router = APIRouter()
+    router = APIRouter(dependencies=[allow(OPERATOR)])
 
     @router.get("/v1/greeting/{name}")
     def greet(

@@ -13,6 +13,7 @@ from interlocality.analytics.app import create_app
 from interlocality.analytics.handlers import INSIGHT_HANDLERS
 from interlocality.analytics.service import AnalyticsService
 from interlocality.common.service import ServiceRuntime
+from interlocality.common.testing import signed_in
 
 TREND = "from=2026-01&to=2026-03"
 
@@ -38,7 +39,7 @@ def client(service_settings: Callable[..., Any], snapshots: Any, esco: Any) -> I
         ),
         snapshots.vacancy("v-2", at("2026-02", 12), required={esco.welding: 2}),
     ]  # fmt: skip
-    with TestClient(app) as client:
+    with signed_in(TestClient(app)) as client:
         runtime = app.state.provided[ServiceRuntime]
         service = app.state.provided[AnalyticsService]
         with runtime.transaction() as session:

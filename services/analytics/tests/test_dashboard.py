@@ -30,7 +30,7 @@ from interlocality.analytics.funnel import month_of
 from interlocality.analytics.service import AnalyticsService, SupplyAndDemand
 from interlocality.analytics.skills import SkillTaxonomy
 from interlocality.common.service import ServiceRuntime
-from interlocality.common.testing import served, wait_until
+from interlocality.common.testing import served, signed_in, wait_until
 from interlocality.common.translations import read_catalogue
 from interlocality.contracts.applications import ApplicationSubmitted, PlacementMade
 from interlocality.contracts.envelope import CloudEvent
@@ -318,7 +318,7 @@ async def test_a_charts_csv_downloads_with_a_readable_name_and_parses_back(
 @pytest.fixture
 def client(service_settings: Callable[..., Any], runtime: ServiceRuntime) -> TestClient:
     """Analytics over a migrated, empty database of a Danish region; no consumer runs."""
-    return TestClient(create_app(service_settings("analytics", work_rules="dk")))
+    return signed_in(TestClient(create_app(service_settings("analytics", work_rules="dk"))))
 
 
 def test_an_empty_region_shows_nothing_yet_in_every_chart(client: TestClient) -> None:
@@ -408,7 +408,7 @@ def test_a_finnish_or_italian_region_reads_its_page_in_its_language(
     supply = SupplyAndDemand(language, lambda: taxonomy)
     apply(runtime, AnalyticsService(supply), small_region(region, esco))
     # the shipped work rules of Finland and Italy give the region its language
-    client = TestClient(create_app(service_settings("analytics", work_rules=language)))
+    client = signed_in(TestClient(create_app(service_settings("analytics", work_rules=language))))
 
     page = client.get("/dashboard", params={"lang": language})
     assert page.status_code == 200 and page.headers["content-language"] == language

@@ -22,7 +22,7 @@ from interlocality.analytics.federation import previous_month
 from interlocality.analytics.skills import SkillTaxonomy
 from interlocality.common.cloudevents import encode_event
 from interlocality.common.embedded_broker import EmbeddedBroker
-from interlocality.common.testing import publish, read_topic, wait_until
+from interlocality.common.testing import publish, read_topic, signed_in, wait_until
 from interlocality.common.topics_admin import ensure_topics
 from interlocality.contracts.federation import RegionAggregates
 from interlocality.contracts.topics import SNAPSHOTS
@@ -47,7 +47,7 @@ def test_a_snapshot_on_demand_and_on_schedule_reaches_the_topic_and_every_region
     settings = service_settings(
         "analytics", federation_epsilon_per_snapshot=1.0, federation_yearly_epsilon=2.5
     )
-    with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(settings))) as client:  # type: ignore[arg-type]
         asyncio.run(publish(kafka_bootstrap, crowd(snapshots, esco)))
         answer = client.post("/v1/federation/snapshots", json={"month": MONTH})
         assert answer.status_code == 201, answer.text
@@ -87,7 +87,7 @@ def test_a_snapshot_on_demand_and_on_schedule_reaches_the_topic_and_every_region
 def test_bad_requests_say_what_was_expected(
     service_settings: Callable[..., object],
 ) -> None:
-    with TestClient(create_app(service_settings("analytics"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("analytics")))) as client:  # type: ignore[arg-type]
         bad_month = client.post("/v1/federation/snapshots", json={"month": "2026-13"})
         assert bad_month.status_code == 422
         assert bad_month.json()["detail"][0]["field"] == "body.month"
@@ -140,7 +140,7 @@ def test_mirrored_partners_are_read_and_a_bad_snapshot_is_dead_lettered(
     assert leaking != bad.value
     asyncio.run(_send(kafka_bootstrap, TOPIC, region.encode(), leaking, bad.headers))
 
-    with TestClient(create_app(service_settings("analytics"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("analytics")))) as client:  # type: ignore[arg-type]
         wait_until(lambda: partner in regions(client))
         assert regions(client)[partner]["months"] == [MONTH]
         dead = asyncio.run(read_topic(kafka_bootstrap, SNAPSHOTS.dlq_name(region), 1))
@@ -165,7 +165,7 @@ def test_with_a_federation_cluster_of_its_own_snapshots_go_there_and_are_read_th
         )
         assert TOPIC in created  # on the federation cluster: the region's has it already
         settings = service_settings("analytics", federation_bootstrap_servers=shared)
-        with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
+        with signed_in(TestClient(create_app(settings))) as client:  # type: ignore[arg-type]
             answer = client.post("/v1/federation/snapshots", json={"month": MONTH})
             assert answer.status_code == 201, answer.text
             event_id = answer.json()["event_id"].encode()

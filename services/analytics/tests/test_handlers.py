@@ -11,7 +11,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from interlocality.analytics.app import create_app
-from interlocality.common.testing import publish, wait_until
+from interlocality.common.testing import publish, signed_in, wait_until
 from interlocality.contracts.envelope import CloudEvent
 
 from .conftest import InsightEvents
@@ -27,7 +27,7 @@ def test_events_are_counted_once_each_and_make_each_vacancys_funnel(
     region_events: list[CloudEvent[Any]],
     counted_as_published: Counted,
 ) -> None:
-    with TestClient(create_app(service_settings("analytics"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("analytics")))) as client:  # type: ignore[arg-type]
         asyncio.run(publish(kafka_bootstrap, region_events))
 
         def summary() -> dict[str, Any]:
@@ -45,7 +45,7 @@ def test_insights_follow_the_topics_and_students_leave_them_through_the_broker(
     insight_events: InsightEvents,
     insights_as_told: Check,
 ) -> None:
-    with TestClient(create_app(service_settings("analytics"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("analytics")))) as client:  # type: ignore[arg-type]
 
         def told(stage: str) -> bool:
             answers = [
@@ -91,7 +91,7 @@ def test_snapshots_through_the_broker_make_supply_and_demand_and_an_erasure_unma
         ),
         snapshots.vacancy("v-1", at("2026-01", 12), required={esco.python: 3}, positions=3),
     ]  # fmt: skip
-    with TestClient(create_app(service_settings("analytics"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("analytics")))) as client:  # type: ignore[arg-type]
 
         def python() -> dict[str, Any]:
             body = client.get(f"/v1/insights/skills?month=2026-01&skill={esco.python}").json()

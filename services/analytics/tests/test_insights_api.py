@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from interlocality.analytics.app import create_app
 from interlocality.analytics.service import AnalyticsService, SupplyAndDemand
 from interlocality.common.service import ServiceRuntime
+from interlocality.common.testing import signed_in
 
 from .conftest import InsightEvents
 from .test_insights_service import apply
@@ -29,7 +30,7 @@ def client(
 ) -> TestClient:
     """The HTTP API over a database the region's events were applied to; no consumer runs."""
     apply(runtime, AnalyticsService(supply), insight_events.happened)
-    return TestClient(create_app(service_settings("analytics")))  # type: ignore[arg-type]
+    return signed_in(TestClient(create_app(service_settings("analytics"))))  # type: ignore[arg-type]
 
 
 def test_the_insights_answer_the_regions_numbers(

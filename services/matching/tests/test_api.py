@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from interlocality.common.migrations import upgrade
 from interlocality.common.service import ServiceRuntime
+from interlocality.common.testing import signed_in
 from interlocality.contracts.students import PermittedWork
 from interlocality.matching.app import MIGRATIONS, create_app
 from interlocality.matching.service import MatchingService
@@ -41,7 +42,7 @@ def served(service_settings: Callable[..., Any]) -> Iterator[Callable[..., Serve
         runtime: ServiceRuntime = app.state.runtime
         runtimes.append(runtime)
         upgrade(runtime.engine, MIGRATIONS, runtime.tables)
-        return Served(TestClient(app), app.state.provided[MatchingService])
+        return Served(signed_in(TestClient(app)), app.state.provided[MatchingService])
 
     yield make
     for runtime in runtimes:

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from interlocality.common.testing import publish, read_topic, wait_until
+from interlocality.common.testing import publish, read_topic, signed_in, wait_until
 from interlocality.contracts.students import PermittedWork
 from interlocality.contracts.topics import MATCHES
 from interlocality.contracts.vacancies import VacancyClosed, VacancyPublished
@@ -32,7 +32,7 @@ def test_matches_follow_students_and_vacancies(
     snapshots: Any,
     uris: list[str],
 ) -> None:
-    with TestClient(create_app(service_settings("matching"))) as client:
+    with signed_in(TestClient(create_app(service_settings("matching")))) as client:
         asyncio.run(
             publish(
                 kafka_bootstrap,
@@ -101,7 +101,7 @@ def test_matches_follow_students_and_vacancies(
 def test_a_registered_company_rescores_its_open_vacancies(
     service_settings: Callable[..., Any], kafka_bootstrap: str, snapshots: Any, uris: list[str]
 ) -> None:
-    with TestClient(create_app(service_settings("matching"))) as client:
+    with signed_in(TestClient(create_app(service_settings("matching")))) as client:
         student = snapshots.upserted("s-da", uris[:1], languages={"da": "B2"})
         vacancy = snapshots.vacancy_event(VacancyPublished, "open", 1)
         asyncio.run(publish(kafka_bootstrap, [vacancy, student]))

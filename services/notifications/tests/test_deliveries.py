@@ -27,6 +27,7 @@ from interlocality.common.testing import (
     read_topic,
     recording_receiver,
     served,
+    signed_in,
     wait_until,
 )
 from interlocality.contracts.common import SkillLevel
@@ -336,7 +337,7 @@ def notifications(
         app = create_app(settings)
         place = Region(region, kafka_bootstrap)
         if not serve:
-            client = TestClient(app)
+            client = signed_in(TestClient(app))
             client.__enter__()
             stops.append(lambda: client.__exit__(None, None, None))
             return Notifications(app, client, Path(sink.directory), place, "http://testserver")

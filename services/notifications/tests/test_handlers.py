@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from interlocality.common.testing import found, publish, wait_until
+from interlocality.common.testing import found, publish, signed_in, wait_until
 from interlocality.contracts.matches import MatchWithdrawal, MatchWithdrawn
 from interlocality.notifications.app import create_app
 
@@ -31,7 +31,7 @@ def test_one_notification_per_student_and_vacancy_however_often_matched(
     service_settings: Callable[..., object], kafka_bootstrap: str, region: str
 ) -> None:
     first = found(region, "s-1", "v-1")
-    with TestClient(create_app(service_settings("notifications"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("notifications")))) as client:  # type: ignore[arg-type]
         # The same event redelivered, and the same match found again under a new event id.
         asyncio.run(
             publish(

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from interlocality.common.embedded_broker import free_port, wait_for_port
 from interlocality.common.service import provide
+from interlocality.common.testing import signed_in
 from interlocality.notifications.mail import (
     Attachment,
     MailError,
@@ -341,4 +342,4 @@ def mailbox_client(directory: Path) -> TestClient:
     app = FastAPI()
     app.include_router(router)
     provide(app, [Mailbox(directory)])
-    return TestClient(app)
+    return signed_in(TestClient(app))

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from interlocality.common.outbox import OutboxMessage
-from interlocality.common.testing import read_topic
+from interlocality.common.testing import read_topic, signed_in
 from interlocality.contracts.topics import STUDENTS
 from interlocality.profiles.app import create_app
 from interlocality.profiles.store import StudentRecord
@@ -49,7 +49,7 @@ def test_create_read_replace_erase_publish_snapshots_then_a_tombstone(
     service_settings: Callable[..., object], kafka_bootstrap: str
 ) -> None:
     settings = service_settings("profiles")
-    with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(settings))) as client:  # type: ignore[arg-type]
         created = client.post("/v1/students", json=student())
         assert created.status_code == 201, created.text
         student_id = created.json()["student_id"]
@@ -82,7 +82,7 @@ def test_create_read_replace_erase_publish_snapshots_then_a_tombstone(
 def test_bad_fields_are_422_naming_each_field_and_nothing_is_stored(
     service_settings: Callable[..., object],
 ) -> None:
-    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("profiles")))) as client:  # type: ignore[arg-type]
         response = client.post(
             "/v1/students",
             json=student(
@@ -128,7 +128,7 @@ def test_internationalised_addresses_are_stored_answered_and_published_as_the_sc
         "ana@xn--universitt-y5a.example": "ana@universität.example",
     }
     settings = service_settings("profiles")
-    with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(settings))) as client:  # type: ignore[arg-type]
         for address in given:
             created = client.post("/v1/students", json=student(email=address))
             assert created.status_code == 201, created.text
@@ -149,7 +149,7 @@ def test_internationalised_addresses_are_stored_answered_and_published_as_the_sc
 def test_an_address_that_is_no_address_is_422_saying_what_is_expected(
     service_settings: Callable[..., object],
 ) -> None:
-    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("profiles")))) as client:  # type: ignore[arg-type]
         for address, reason in (
             ("lucía.romero", "'lucía.romero' is not an e-mail address such as name@example.org"),
             (
@@ -172,7 +172,7 @@ def test_an_address_that_is_no_address_is_422_saying_what_is_expected(
 
 
 def test_an_unknown_esco_skill_is_422_naming_it(service_settings: Callable[..., object]) -> None:
-    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("profiles")))) as client:  # type: ignore[arg-type]
         response = client.post(
             "/v1/students",
             json=student(skills=[{"uri": PYTHON, "level": 3}, {"uri": UNKNOWN, "level": 2}]),
@@ -196,7 +196,7 @@ def test_an_unknown_esco_skill_is_422_naming_it(service_settings: Callable[..., 
 
 
 def test_bodies_over_one_mebibyte_are_refused(service_settings: Callable[..., object]) -> None:
-    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("profiles")))) as client:  # type: ignore[arg-type]
         response = client.post(
             "/v1/students",
             content=b'{"name": "' + b"x" * (1024 * 1024) + b'"}',
@@ -207,7 +207,7 @@ def test_bodies_over_one_mebibyte_are_refused(service_settings: Callable[..., ob
 
 
 def test_consents_take_only_true_or_false(service_settings: Callable[..., object]) -> None:
-    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("profiles")))) as client:  # type: ignore[arg-type]
         for loose in (0, 1, "yes", "on", "t", "false", None):
             response = client.post(
                 "/v1/students", json=student(consents={"matching": loose, "analytics": True})
@@ -230,7 +230,7 @@ def test_consents_take_only_true_or_false(service_settings: Callable[..., object
 
 
 def test_consent_withdrawal_and_export(service_settings: Callable[..., object]) -> None:
-    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("profiles")))) as client:  # type: ignore[arg-type]
         created = client.post(
             "/v1/students",
             json={
@@ -256,7 +256,7 @@ def test_consent_withdrawal_and_export(service_settings: Callable[..., object]) 
 
 
 def test_skill_search_is_ranked_and_typo_tolerant(service_settings: Callable[..., object]) -> None:
-    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("profiles")))) as client:  # type: ignore[arg-type]
         hits = client.get("/v1/skills", params={"q": "pyton programing", "limit": 3}).json()
         assert hits[0]["uri"] == PYTHON
         assert client.get("/v1/skills", params={"q": ""}).status_code == 422
@@ -267,7 +267,7 @@ def test_writers_racing_on_one_student_lose_no_update(
     staged_snapshots: Callable[..., list[tuple[str, dict[str, Any]]]],
 ) -> None:
     settings = service_settings("profiles")
-    with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(settings))) as client:  # type: ignore[arg-type]
         student_id = client.post("/v1/students", json=student()).json()["student_id"]
         writers: list[Callable[[], Any]] = [
             lambda i=i: client.put(f"/v1/students/{student_id}", json=student(name=f"W{i}"))

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 
 from interlocality.common.cloudevents import encode_event
-from interlocality.common.testing import eventually, read_topic
+from interlocality.common.testing import eventually, read_topic, signed_in
 from interlocality.contracts.notifications import (
     NotificationPreferencesChanged,
     PreferencesChange,
@@ -36,7 +36,7 @@ def test_preferences_changed_through_a_link_are_applied_and_published(
 ) -> None:
     settings = service_settings("profiles")
     region = settings.region  # type: ignore[attr-defined]
-    with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(settings))) as client:  # type: ignore[arg-type]
         student_id = client.post("/v1/students", json=STUDENT).json()["student_id"]
         change = NotificationPreferencesChanged(
             source=f"/interlocality/{region}/notifications",

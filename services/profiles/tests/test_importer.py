@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from interlocality.common.testing import read_topic
+from interlocality.common.testing import read_topic, signed_in
 from interlocality.contracts.topics import STUDENTS
 from interlocality.profiles.app import create_app
 
@@ -71,7 +71,7 @@ def test_import_reports_bad_rows_stores_good_ones_and_is_idempotent(
 ) -> None:
     settings = service_settings("profiles")
     data = rows()
-    with TestClient(create_app(settings)) as client:
+    with signed_in(TestClient(create_app(settings))) as client:
         report = run(client, as_csv(data))
         assert (report["rows"], report["created"], report["failed"]) == (7, 2, 5)
         errors = {(e["line"], e["field"]) for e in report["errors"]}
@@ -133,7 +133,7 @@ def test_json_lines_import_uses_the_api_shape(service_settings: Callable[..., An
         },
     ]
     body = "\n".join(json.dumps(line) for line in lines).encode() + b"\n{not json\n"
-    with TestClient(create_app(service_settings("profiles"))) as client:
+    with signed_in(TestClient(create_app(service_settings("profiles")))) as client:
         report = run(client, body, "jsonl")
     assert (report["created"], report["failed"]) == (1, 2)
     assert {(e["line"], e["field"]) for e in report["errors"]} == {(2, "skills.0.level"), (3, "")}
@@ -142,7 +142,7 @@ def test_json_lines_import_uses_the_api_shape(service_settings: Callable[..., An
 def test_an_empty_upload_is_refused_before_any_import_starts(
     service_settings: Callable[..., Any],
 ) -> None:
-    with TestClient(create_app(service_settings("profiles"))) as client:
+    with signed_in(TestClient(create_app(service_settings("profiles")))) as client:
         for body, fmt in ((b"", "csv"), (b"\n  \n", "jsonl")):
             answer = client.post(f"/v1/imports/students?format={fmt}", content=body)
             assert answer.status_code == 422, answer.text
@@ -154,7 +154,7 @@ def test_an_empty_upload_is_refused_before_any_import_starts(
 def test_a_file_in_the_wrong_shape_is_refused_before_any_row_is_read(
     service_settings: Callable[..., Any],
 ) -> None:
-    with TestClient(create_app(service_settings("profiles"))) as client:
+    with signed_in(TestClient(create_app(service_settings("profiles")))) as client:
         # A spreadsheet set to a regional format separates its columns by semicolons.
         excel = "name;email;engagement_kinds\nJosé Núñez;jose@students.example.org;thesis\n"
         answer = client.post("/v1/imports/students", content=excel.encode())
@@ -181,7 +181,7 @@ def test_csv_consents_are_yes_or_no_and_anything_else_is_reported(
         {**good, "external_id": "au-1", "consent_matching": "No"},
         {**good, "external_id": "au-2", "consent_matching": "maybe"},  # line 3
     ]
-    with TestClient(create_app(service_settings("profiles"))) as client:
+    with signed_in(TestClient(create_app(service_settings("profiles")))) as client:
         report = run(client, as_csv(data))
         assert (report["created"], report["failed"]) == (1, 1)
         [error] = report["errors"]

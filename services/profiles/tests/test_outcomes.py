@@ -21,7 +21,7 @@ from sqlmodel import Session, col, func, select
 from interlocality.common.migrations import upgrade
 from interlocality.common.outbox import OutboxMessage
 from interlocality.common.service import ServiceRuntime
-from interlocality.common.testing import read_topic
+from interlocality.common.testing import read_topic, signed_in
 from interlocality.common.work_rules import region_work_rules
 from interlocality.contracts.topics import OUTCOMES
 from interlocality.profiles.app import MIGRATIONS, create_app
@@ -176,7 +176,7 @@ def test_writers_racing_on_one_graduate_each_publish_their_outcome(
 def test_the_outcome_routes_answer_200_404_and_422_naming_the_field(
     service_settings: Callable[..., object],
 ) -> None:
-    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("profiles")))) as client:  # type: ignore[arg-type]
         student_id = client.post("/v1/students", json=student("Begoña Muñoz")).json()["student_id"]
         path = f"/v1/students/{student_id}/outcome"
         # The student is known: nothing recorded yet is an answer, not a missing resource.
@@ -242,7 +242,7 @@ def test_outcomes_reach_their_topic_as_the_schema_says_and_erasure_leaves_a_tomb
     service_settings: Callable[..., object], kafka_bootstrap: str
 ) -> None:
     settings = service_settings("profiles")
-    with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(settings))) as client:  # type: ignore[arg-type]
         student_id = client.post("/v1/students", json=student("Søren Østergaard")).json()[
             "student_id"
         ]

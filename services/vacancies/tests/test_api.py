@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from interlocality.common.outbox import OutboxMessage
-from interlocality.common.testing import read_topic
+from interlocality.common.testing import read_topic, signed_in
 from interlocality.contracts.topics import COMPANIES, VACANCIES
 from interlocality.vacancies.app import create_app
 from interlocality.vacancies.store import KnownStudent, VacancyRecord
@@ -36,7 +36,7 @@ def test_register_publish_close_emit_snapshots(
     service_settings: Callable[..., object], kafka_bootstrap: str
 ) -> None:
     settings = service_settings("vacancies")
-    with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(settings))) as client:  # type: ignore[arg-type]
         company = client.post("/v1/companies", json={"name": "Elbtal GmbH", "city": "Leipzig"})
         assert company.status_code == 201
         company_id = company.json()["company_id"]
@@ -65,7 +65,7 @@ def test_register_publish_close_emit_snapshots(
 def test_a_vacancy_for_an_unknown_company_is_422_and_not_stored(
     service_settings: Callable[..., object],
 ) -> None:
-    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("vacancies")))) as client:  # type: ignore[arg-type]
         response = client.post("/v1/vacancies", json=vacancy("no-such-company"))
         assert response.status_code == 422
         [problem] = response.json()["detail"]
@@ -78,7 +78,7 @@ def test_a_vacancy_for_an_unknown_company_is_422_and_not_stored(
 
 
 def test_bad_vacancy_fields_are_named(service_settings: Callable[..., object]) -> None:
-    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("vacancies")))) as client:  # type: ignore[arg-type]
         company_id = client.post("/v1/companies", json={"name": "Kempen NV"}).json()["company_id"]
         response = client.post(
             "/v1/vacancies",
@@ -98,7 +98,7 @@ def test_bad_vacancy_fields_are_named(service_settings: Callable[..., object]) -
 
 
 def test_booleans_take_only_true_or_false(service_settings: Callable[..., object]) -> None:
-    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("vacancies")))) as client:  # type: ignore[arg-type]
         company_id = client.post("/v1/companies", json={"name": "Ærø Café"}).json()["company_id"]
         response = client.post(
             "/v1/vacancies",
@@ -129,7 +129,7 @@ def test_booleans_take_only_true_or_false(service_settings: Callable[..., object
 def test_a_second_company_of_one_name_in_one_city_is_409_naming_the_first(
     service_settings: Callable[..., object],
 ) -> None:
-    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("vacancies")))) as client:  # type: ignore[arg-type]
         first = client.post("/v1/companies", json={"name": "Ærø Café ApS", "city": "Århus"})
         assert first.status_code == 201, first.text
         first_id = first.json()["company_id"]
@@ -147,7 +147,7 @@ def test_a_second_company_of_one_name_in_one_city_is_409_naming_the_first(
 def test_an_external_id_names_one_company_and_one_vacancy_a_second_is_409(
     service_settings: Callable[..., object],
 ) -> None:
-    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("vacancies")))) as client:  # type: ignore[arg-type]
         first = client.post(
             "/v1/companies", json={"name": "Søstrene Nørgaard ApS", "external_id": "crm-7"}
         )
@@ -176,7 +176,7 @@ def test_an_external_id_names_one_company_and_one_vacancy_a_second_is_409(
 def test_company_fields_are_checked_and_the_size_class_derived(
     service_settings: Callable[..., object],
 ) -> None:
-    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("vacancies")))) as client:  # type: ignore[arg-type]
         company = client.post("/v1/companies", json={"name": "Oulu Robotics Oy", "employees": 35})
         company_id = company.json()["company_id"]
         assert client.get(f"/v1/companies/{company_id}").json()["size_class"] == "small"
@@ -194,7 +194,7 @@ def test_dates_in_the_past_and_end_before_start_are_refused(
     service_settings: Callable[..., object],
 ) -> None:
     yesterday = str(date.today() - timedelta(days=1))
-    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("vacancies")))) as client:  # type: ignore[arg-type]
         company_id = client.post("/v1/companies", json={"name": "Kempen NV"}).json()["company_id"]
         response = client.post(
             "/v1/vacancies",
@@ -220,7 +220,7 @@ def test_dates_in_the_past_and_end_before_start_are_refused(
 def test_the_funnel_routes_answer_each_refusal_with_its_code(
     service_settings: Callable[..., object],
 ) -> None:
-    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("vacancies")))) as client:  # type: ignore[arg-type]
         runtime = client.app.state.runtime  # type: ignore[attr-defined]
         with Session(runtime.engine) as session:
             session.add(KnownStudent(id="s-1"))
@@ -256,7 +256,7 @@ def test_an_import_answers_progress_then_its_report_as_json_lines(
     service_settings: Callable[..., object],
 ) -> None:
     companies = "external_id,name,employees\nc-1,Maas Logistics BV,40\nc-2,Broken BV,-3\n"
-    with TestClient(create_app(service_settings("vacancies"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("vacancies")))) as client:  # type: ignore[arg-type]
         response = client.post("/v1/imports/companies?format=csv", content=companies.encode())
         assert response.status_code == 200
         *_, last = (json.loads(line) for line in response.text.strip().splitlines())

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from icalendar import Calendar
 
 from interlocality.common.service import ServiceRuntime
-from interlocality.common.testing import erased, publish
+from interlocality.common.testing import erased, publish, signed_in
 from interlocality.matching.app import create_app
 
 Body = Callable[..., dict[str, Any]]
@@ -49,7 +49,7 @@ def test_an_event_is_created_read_and_downloaded_over_http(
 ) -> None:
     app = create_app(service_settings("matching"))
     runtime: ServiceRuntime = app.state.runtime
-    with TestClient(app) as client:
+    with signed_in(TestClient(app)) as client:
         register(runtime)
         seed_matches(
             runtime,
@@ -124,7 +124,7 @@ def test_refusals_name_the_field_or_the_constraint(
     service_settings: Callable[..., Any], event_body: Body, register: Callable[..., None]
 ) -> None:
     app = create_app(service_settings("matching"))
-    with TestClient(app) as client:
+    with signed_in(TestClient(app)) as client:
         register(app.state.runtime)
         malformed = client.post("/v1/dating-events", json=event_body(breaks=[5]))
         assert malformed.status_code == 422
@@ -175,7 +175,7 @@ def test_a_line_break_in_a_name_or_id_is_refused_naming_the_field(
     stored_events: Callable[[ServiceRuntime], int],
 ) -> None:
     app = create_app(service_settings("matching"))
-    with TestClient(app) as client:
+    with signed_in(TestClient(app)) as client:
         body = event_body(
             name="Company Dating\nAarhus",
             venue="Navitas\r\nAarhus",
@@ -215,7 +215,7 @@ def test_participants_matching_does_not_know_are_refused_naming_each_place(
 ) -> None:
     app = create_app(service_settings("matching"))
     runtime: ServiceRuntime = app.state.runtime
-    with TestClient(app) as client:
+    with signed_in(TestClient(app)) as client:
         register(runtime, students=["kwame", "ana"], companies=["nordlys"])
         body = event_body(
             students=[
@@ -251,7 +251,7 @@ def test_slot_starts_in_1970_the_year_0120_or_years_ahead_are_refused(
     stored_events: Callable[[ServiceRuntime], int],
 ) -> None:
     app = create_app(service_settings("matching"))
-    with TestClient(app) as client:
+    with signed_in(TestClient(app)) as client:
         register(app.state.runtime)
         later = [(start + timedelta(minutes=10 * k)).isoformat() for k in (1, 2)]
         for starts, field, says in [
@@ -283,7 +283,7 @@ def test_names_in_any_language_reach_the_calendars_and_the_file_names(
 ) -> None:
     app = create_app(service_settings("matching"))
     runtime: ServiceRuntime = app.state.runtime
-    with TestClient(app) as client:
+    with signed_in(TestClient(app)) as client:
         register(runtime, ["lucia", "kubra"], ["aero", "smorrebrod"])
         seed_matches(runtime, [("lucia", "v-1", "aero", 0.7), ("kubra", "v-1", "aero", 0.8)])
         body = event_body(

@@ -14,7 +14,7 @@ from icalendar import Calendar
 
 from interlocality.common.cloudevents import decode_event
 from interlocality.common.service import ServiceRuntime
-from interlocality.common.testing import publish, read_topic, upserted, wait_until
+from interlocality.common.testing import publish, read_topic, signed_in, upserted, wait_until
 from interlocality.contracts.dating import DatingAgendaIssued
 from interlocality.contracts.students import Consent, Consents
 from interlocality.contracts.topics import DATING_AGENDAS
@@ -40,7 +40,7 @@ def test_an_event_is_planned_on_matching_scores_stored_and_sent_to_every_partici
 ) -> None:
     app = create_app(service_settings("matching"))
     runtime: ServiceRuntime = app.state.runtime
-    with TestClient(app):
+    with signed_in(TestClient(app)):
         register(runtime)
         seed_matches(
             runtime,
@@ -114,7 +114,7 @@ def test_participants_matching_does_not_know_are_refused_and_sent_nothing(
     app = create_app(service_settings("matching"))
     runtime: ServiceRuntime = app.state.runtime
     dating = DatingService(runtime)
-    with TestClient(app):
+    with signed_in(TestClient(app)):
         register(runtime, students=["kwame", "ana"], companies=["nordlys"])
         unknown = event_body(
             students=[
@@ -182,7 +182,7 @@ def test_must_meet_pairs_no_schedule_fits_are_refused_and_nothing_is_stored(
 ) -> None:
     app = create_app(service_settings("matching"))
     runtime: ServiceRuntime = app.state.runtime
-    with TestClient(app):
+    with signed_in(TestClient(app)):
         register(runtime)
         crowded = event_body(
             must_meet=[{"student_id": s, "company_id": "vestas"} for s in ("kwame", "ana", "li")]

@@ -15,6 +15,8 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from interlocality.common.access import SERVICE, allow
+
 __all__ = ["ServiceMetrics"]
 
 
@@ -74,10 +76,12 @@ class ServiceMetrics:
         info.labels(**labels).set(1)
 
     def install(self, app: FastAPI) -> None:
-        """Count and time every request, and serve ``GET /metrics``."""
+        """Count and time every request, and serve ``GET /metrics`` to automation (a
+        scraper signs in with the ``service`` role, e.g. Prometheus' OAuth 2.0 client
+        credentials)."""
         app.add_middleware(_ObserveRequests, metrics=self)
 
-        @app.get("/metrics", include_in_schema=False)
+        @app.get("/metrics", include_in_schema=False, dependencies=[allow(SERVICE)])
         def _metrics() -> Response:
             return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 

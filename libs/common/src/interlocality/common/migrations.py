@@ -22,6 +22,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, MetaData
 from sqlmodel import SQLModel
 
+from interlocality.common.audit import AuditEntry
 from interlocality.common.consumer import ProcessedEvent
 from interlocality.common.outbox import OutboxMessage
 
@@ -36,7 +37,7 @@ __all__ = [
 ]
 
 ENV_DIR = Path(__file__).parent / "migrations_env"
-COMMON_TABLES: list[type[SQLModel]] = [OutboxMessage, ProcessedEvent]
+COMMON_TABLES: list[type[SQLModel]] = [OutboxMessage, ProcessedEvent, AuditEntry]
 
 
 def metadata_of(tables: Sequence[type[SQLModel]]) -> MetaData:

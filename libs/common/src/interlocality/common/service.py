@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar, cast
 
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -36,6 +36,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from interlocality.common.access import (
+    OPERATOR,
+    PUBLIC,
+    SERVICE,
+    Principal,
+    TokenVerifier,
+    allow,
+    declared_policies,
+    the_student,
+    undeclared_routes,
+)
+from interlocality.common.audit import AuditEntry, AuditRecord, entries, record_access
 from interlocality.common.cloudevents import KafkaRecord, encode_event, snapshot_event_id
 from interlocality.common.codes import readable_message
 from interlocality.common.consumer import (
@@ -72,6 +84,7 @@ from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.topics import FEDERATION_TOPICS, TopicSpec, topic_of_event
 
 __all__ = [
+    "AUDIT_EXPORTED",
     "ErrorAnswer",
     "PersonalDataSource",
     "Problem",
@@ -86,6 +99,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 YOUNG_GENERATION_THRESHOLD = 10_000
+AUDIT_EXPORTED = 10_000  # a student's audit entries exported with their data, newest first
 
 EventT = TypeVar("EventT", bound=CloudEvent[Any])
 ReplaySource = Callable[[Session], Iterable[CloudEvent[Any]]]
@@ -117,7 +131,7 @@ class ServiceRuntime(Generic[SettingsT]):
         self.migrations = migrations
         self.engine = create_db_engine(settings.resolved_database_url)
         self.read_engine = read_only(self.engine)
-        self.tables: list[type[SQLModel]] = [*tables, OutboxMessage, ProcessedEvent]
+        self.tables: list[type[SQLModel]] = [*tables, OutboxMessage, ProcessedEvent, AuditEntry]
         self.metrics = ServiceMetrics(settings.service, settings.region)
         self.tracer_provider = configure_tracing(settings)
         self.broker = KafkaBroker(
@@ -199,6 +213,20 @@ class ServiceRuntime(Generic[SettingsT]):
     def emit_many(self, session: Session, events: Sequence[CloudEvent[Any]]) -> None:
         """Stage many events at once, in order (bulk imports)."""
         stage_events(session, events)
+
+    def record_access(
+        self, principal: Principal, action: str, route: str, student_id: str | None
+    ) -> None:
+        """Write to the audit log that ``principal`` did ``action`` on a student's data."""
+        with transaction(self.engine) as session:
+            record_access(
+                session,
+                actor=principal.subject,
+                roles=principal.role_names,
+                action=action,
+                route=route,
+                student_id=student_id,
+            )
 
     def forget_in_outbox(self, session: Session, subject: str) -> None:
         """Delete every outbox row about ``subject`` (an erased student) in ``session``'s
@@ -737,7 +765,8 @@ class ErrorAnswer(BaseModel):
 
 _ERROR_MEANINGS = {
     400: "The request body cannot be read: it is not UTF-8 text.",
-    403: "The signed link is invalid, expired or for another purpose.",
+    401: "No access token, or one that is invalid or expired (see WWW-Authenticate).",
+    403: "The caller's token is for another region, or its roles do not grant this.",
     404: "Nothing is known by this id.",
     409: "The request conflicts with what is stored.",
     413: "The request body is larger than the service accepts.",
@@ -787,6 +816,11 @@ def _document_error_answers(app: FastAPI, ids_never_missing: Iterable[str]) -> N
                     responses.setdefault(
                         "404", {"description": _ERROR_MEANINGS[404], "content": body}
                     )
+                if operation.get("security"):
+                    for code in ("401", "403"):
+                        responses.setdefault(
+                            code, {"description": _ERROR_MEANINGS[int(code)], "content": body}
+                        )
                 if "422" in responses:
                     responses["422"]["content"] = body
                     if responses["422"].get("description") == "Validation Error":
@@ -878,6 +912,12 @@ def create_service_app(
     """
     settings = runtime.settings
     configure_logging(settings.service, settings.region, settings.log_format, settings.log_level)
+    if not settings.oidc_issuer:
+        raise ValueError(
+            "INTERLOCALITY_OIDC_ISSUER is not set: every route but health and documentation "
+            "needs callers' access tokens, and they are verified against that issuer "
+            "(`interlocality up` starts a development issuer and sets it)"
+        )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -896,6 +936,12 @@ def create_service_app(
         title=title, description=description, version="0.1.0", lifespan=lifespan
     )
     app.state.runtime = runtime
+    app.state.verifier = TokenVerifier(
+        issuer=settings.oidc_issuer,
+        audience=settings.oidc_audience,
+        region=settings.region,
+        jwks_url=settings.oidc_jwks_url,
+    )
     provide(app, (runtime, *provides))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -908,11 +954,16 @@ def create_service_app(
     runtime.metrics.install(app)
     instrument_http(app, runtime.tracer_provider)
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    @app.get("/healthz", tags=["operations"], summary="Liveness", dependencies=[PUBLIC])
     def healthz() -> dict[str, str]:
         return {"status": "ok", "service": settings.service, "region": settings.region}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: broker and database reachable")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: broker and database reachable",
+        dependencies=[PUBLIC],
+    )
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
         ready = all(checks.values())
@@ -925,12 +976,18 @@ def create_service_app(
         "/v1/admin/replay",
         tags=["operations"],
         summary="Re-publish the current state this service owns",
+        dependencies=[allow(SERVICE)],
     )
     async def replay() -> dict[str, Any]:
         count = await asyncio.to_thread(runtime.replay)
         return {"service": settings.service, "republished": count}
 
-    @app.get("/v1/admin/outbox", tags=["operations"], summary="Outbox backlog")
+    @app.get(
+        "/v1/admin/outbox",
+        tags=["operations"],
+        summary="Outbox backlog",
+        dependencies=[allow(SERVICE)],
+    )
     def outbox() -> dict[str, int]:
         with runtime.reading() as session:
             pending = pending_count(session)
@@ -941,12 +998,14 @@ def create_service_app(
         "/v1/privacy/students/{student_id}",
         tags=["privacy"],
         summary="Everything this service holds on a student (GDPR access and erasure check)",
+        dependencies=[allow(SERVICE, OPERATOR, the_student(), audit="export")],
     )
     def personal_data(student_id: str) -> dict[str, Any]:
         holds: dict[str, Any] = {}
         with runtime.reading() as session:
             for source in runtime.personal_data:
                 holds.update(source(session, student_id))
+            holds["audit_log"] = entries(session, student_id=student_id, limit=AUDIT_EXPORTED)
         return {
             "service": settings.service,
             "region": settings.region,
@@ -954,10 +1013,44 @@ def create_service_app(
             "holds": jsonable_encoder(holds),
         }
 
-    @app.get("/asyncapi.json", tags=["operations"], summary="AsyncAPI document")
+    @app.get(
+        "/v1/audit",
+        tags=["privacy"],
+        summary="Who read, exported or erased students' personal data, newest first",
+        dependencies=[allow(OPERATOR)],
+    )
+    def audit_log(
+        student_id: Annotated[str | None, Query(max_length=100)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[AuditRecord]:
+        with runtime.reading() as session:
+            return [
+                AuditRecord.model_validate(entry)
+                for entry in entries(session, student_id=student_id, limit=limit)
+            ]
+
+    @app.get(
+        "/asyncapi.json",
+        tags=["operations"],
+        summary="AsyncAPI document",
+        dependencies=[PUBLIC],
+    )
     def asyncapi() -> dict[str, Any]:
         return runtime.asyncapi()
 
+    # the API's own documentation is public: it describes the routes, it holds no data
+    documentation = {"/docs", "/redoc", app.swagger_ui_oauth2_redirect_url}
+    routes = [
+        *(r for r in app.router.routes if getattr(r, "path", None) not in documentation),
+        *(route for router in routers for route in router.routes),
+    ]
+    undeclared = undeclared_routes(routes)
+    if undeclared:
+        raise ValueError(
+            f"{settings.service}: routes without an access policy (declare one with "
+            f"allow(...) or PUBLIC): {', '.join(undeclared)}"
+        )
+    app.state.policies = declared_policies(routes)
     for router in routers:
         app.include_router(router)
     _document_error_answers(app, ids_never_missing=["/v1/privacy/students/{student_id}"])

@@ -44,6 +44,23 @@ class ServiceSettings(BaseSettings):
             description="Comma-separated host:port list of the Kafka cluster.",
         ),
     ] = "127.0.0.1:9092"
+    oidc_issuer: Annotated[
+        str,
+        Field(
+            description="The OpenID Connect issuer whose access tokens callers present "
+            "(its 'iss'); `interlocality up` starts a development issuer and sets it."
+        ),
+    ] = ""
+    oidc_audience: Annotated[
+        str, Field(description="The audience ('aud') a token must be for.")
+    ] = "interlocality"
+    oidc_jwks_url: Annotated[
+        str,
+        Field(
+            description="Where the issuer's signing keys are (JWKS); empty: read from the "
+            "issuer's /.well-known/openid-configuration."
+        ),
+    ] = ""
     database_url: Annotated[
         str,
         Field(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import ssl
 import subprocess
@@ -21,13 +22,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from interlocality.common.access import Role
 from interlocality.common.cloudevents import encode_event
 from interlocality.common.embedded_broker import free_port, tansu_binary
+from interlocality.common.issuer import DevelopmentIssuer
 from interlocality.contracts.common import SkillLevel
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.matches import Match, MatchFound
@@ -53,10 +56,13 @@ __all__ = [
     "erased",
     "eventually",
     "found",
+    "issuer_of_tests",
     "publish",
     "read_topic",
     "recording_receiver",
     "served",
+    "signed_in",
+    "trusting_tests_issuer",
     "upserted",
     "wait_until",
 ]
@@ -73,6 +79,51 @@ CHROMIUM_ARGS = (
     "--no-first-run",
     "--disable-sync",
 )
+
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
+
+TESTS_ISSUER_URL = "https://issuer.interlocality.test"
+
+
+@functools.cache
+def issuer_of_tests() -> DevelopmentIssuer:
+    """The issuer of this test process's tokens, its key set written beside its key."""
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="interlocality-issuer-"))
+    issuer = DevelopmentIssuer(TESTS_ISSUER_URL, directory / "signing-key.pem")
+    issuer.write_jwks(directory / "jwks.json")
+    return issuer
+
+
+def trusting_tests_issuer() -> dict[str, str]:
+    """The settings that make a service under test trust :func:`issuer_of_tests`."""
+    issuer = issuer_of_tests()
+    return {
+        "oidc_issuer": issuer.url,
+        "oidc_jwks_url": (issuer.key_path.parent / "jwks.json").as_uri(),
+    }
+
+
+def signed_in(
+    client: TestClient,
+    *roles: Role | str,
+    student_id: str | None = None,
+    company_id: str | None = None,
+) -> TestClient:
+    """``client`` sending a token of :func:`issuer_of_tests` for its app's region: the
+    operator's unless ``roles`` say otherwise."""
+    region = client.app.state.runtime.settings.region  # type: ignore[attr-defined]
+    token = issuer_of_tests().token(
+        region=region,
+        roles=roles or (Role.OPERATOR,),
+        student_id=student_id,
+        company_id=company_id,
+    )
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
 
 
 def _source(region: str, event_type: type) -> str:

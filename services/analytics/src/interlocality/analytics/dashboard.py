@@ -46,6 +46,7 @@ from interlocality.analytics.outcomes import DatingOutcomes, Employability
 from interlocality.analytics.service import AnalyticsService
 from interlocality.analytics.skills import DEFAULT_GROUP_LEVEL
 from interlocality.analytics.supply import MONTH_PATTERN, month_range
+from interlocality.common.access import COORDINATOR, OPERATOR, allow
 from interlocality.common.service import Provided, ServiceRuntime, problem
 from interlocality.common.translations import (
     ENGLISH,
@@ -794,6 +795,7 @@ MonthAsked = Annotated[
 
 @router.get(
     "/dashboard",
+    dependencies=[allow(OPERATOR, COORDINATOR)],
     response_class=HTMLResponse,
     summary="The region's insights at a glance: charts, tables, CSV and JSON links",
 )
@@ -836,6 +838,7 @@ def dashboard(
 
 @router.get(
     "/dashboard/{chart}.csv",
+    dependencies=[allow(OPERATOR, COORDINATOR)],
     summary="The numbers of one of the dashboard's charts as CSV (UTF-8, with a header)",
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},

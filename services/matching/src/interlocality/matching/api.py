@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
+from interlocality.common.access import OPERATOR, allow, company_owning, the_student
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.pagination import OffsetPage
 from interlocality.common.service import Provided, ServiceRuntime, error_answers
@@ -109,6 +110,7 @@ NO_VACANCY = "Matching knows no vacancy of this id."
 Runtime = Annotated[ServiceRuntime, Depends(Provided(ServiceRuntime))]
 Vocabulary = Annotated[EscoVocabulary, Depends(Provided(EscoVocabulary))]
 Index = Annotated[MatchIndex, Depends(Provided(MatchIndex))]
+OWNING_COMPANY = company_owning(MatchIndex, MatchIndex.company_of)
 
 router = APIRouter(prefix="/v1", tags=["matches"])
 
@@ -159,6 +161,7 @@ def _known_vacancy(index: MatchIndex, vacancy_id: str) -> None:
 
 @router.get(
     "/students/{student_id}/matches",
+    dependencies=[allow(OPERATOR, the_student(), audit="read")],
     summary="A student's matches, best first",
     responses=error_answers({404: NO_STUDENT}),
 )
@@ -181,6 +184,7 @@ def student_matches(
 
 @router.get(
     "/vacancies/{vacancy_id}/matches",
+    dependencies=[allow(OPERATOR, OWNING_COMPANY, audit="list")],
     summary="A vacancy's matches, best first",
     responses=error_answers({404: NO_VACANCY}),
 )
@@ -203,6 +207,7 @@ def vacancy_matches(
 
 @router.get(
     "/students/{student_id}/vacancies/{vacancy_id}/evaluation",
+    dependencies=[allow(OPERATOR, the_student(), OWNING_COMPANY, audit="read")],
     summary="Why a student and a vacancy match or not",
     description="Every hard condition with its outcome, the covered and missing skills and "
     "languages, and the parts of the score — also for pairs that are no match.",
@@ -235,6 +240,7 @@ def evaluation(
 
 @router.get(
     "/students/{student_id}/skill-gaps",
+    dependencies=[allow(OPERATOR, the_student(), audit="read")],
     summary="The skills that would unlock the most, and the best, open vacancies",
     responses=error_answers({404: NO_STUDENT}),
 )

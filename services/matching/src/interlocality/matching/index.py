@@ -243,6 +243,12 @@ class MatchIndex:
 
     # -- changes ---------------------------------------------------------------------
 
+    def company_of(self, vacancy_id: str) -> str | None:
+        """The company offering ``vacancy_id``; None for a vacancy not held."""
+        with self.lock:
+            vacancy = self.vacancies.get(vacancy_id)
+        return vacancy.company_id if vacancy is not None else None
+
     def load(self, students: Iterable[StudentEntry], vacancies: Iterable[VacancyEntry]) -> None:
         """Replace everything with ``students`` and ``vacancies``; the view is fresh again."""
         for rows in (self._student_rows, self._vacancy_rows):

@@ -14,6 +14,16 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, func, or_, select
 
+from interlocality.common.access import (
+    OPERATOR,
+    PUBLIC,
+    STUDENT,
+    Caller,
+    Role,
+    allow,
+    student_owning,
+    the_student,
+)
 from interlocality.common.pagination import OffsetPage
 from interlocality.common.service import Provided, ServiceRuntime, error_answers, problem
 from interlocality.contracts.students import NotificationPreferences
@@ -217,6 +227,9 @@ Runtime = Annotated[ServiceRuntime, Depends(Provided(ServiceRuntime))]
 Service = Annotated[NotificationService, Depends(Provided(NotificationService))]
 Signer = Annotated[LinkSigner, Depends(Provided(LinkSigner))]
 Hub = Annotated[FeedHub[ServerSentEvent], Depends(Provided(FeedHub))]
+WEBHOOK_OWNER = student_owning(
+    NotificationService, NotificationService.student_of_webhook, "webhook_id"
+)
 
 
 # -- feed and stream ----------------------------------------------------------------------
@@ -230,6 +243,7 @@ def known_student(session: Session, student_id: str) -> None:
 
 @router.get(
     "/students/{student_id}/notifications",
+    dependencies=[allow(OPERATOR, the_student(), audit="read")],
     summary="A student's in-app feed",
     responses=error_answers({404: NO_STUDENT}),
 )
@@ -295,6 +309,7 @@ def stream_start(
 
 @router.get(
     "/students/{student_id}/stream",
+    dependencies=[allow(OPERATOR, the_student(), audit="read")],
     summary="A student's feed, live (Server-Sent Events)",
     response_class=EventSourceResponse,
     description="Events `notification`, `updated`, `unavailable` and `agenda`, each with "
@@ -369,6 +384,7 @@ def change(
 
 @router.get(
     "/preferences",
+    dependencies=[PUBLIC],
     summary="A student's notification preferences (signed link, no login)",
     response_model=PreferencesView,
     responses={200: {"content": {"text/html": {}}}, **LINK_REFUSED},
@@ -398,6 +414,7 @@ def preferences_page(
 
 @router.put(
     "/preferences",
+    dependencies=[PUBLIC],
     summary="Change notification preferences (signed link)",
     response_model=PreferencesView,
     responses=LINK_REFUSED,
@@ -418,6 +435,7 @@ def put_preferences(
 
 @router.post(
     "/preferences",
+    dependencies=[PUBLIC],
     summary="Change notification preferences from the page's form (signed link)",
     response_class=HTMLResponse,
     responses=LINK_REFUSED,
@@ -461,6 +479,7 @@ async def post_preferences(
 
 @router.get(
     "/unsubscribe",
+    dependencies=[PUBLIC],
     summary="Confirm unsubscribing (signed link); a GET changes nothing",
     response_class=HTMLResponse,
     responses=LINK_REFUSED,
@@ -485,6 +504,7 @@ def unsubscribe_page(
 
 @router.post(
     "/unsubscribe",
+    dependencies=[PUBLIC],
     summary="Unsubscribe in one click (RFC 8058, signed link)",
     response_class=HTMLResponse,
     responses=LINK_REFUSED,
@@ -513,11 +533,20 @@ def unsubscribe(
 
 @router.post(
     "/webhooks",
+    dependencies=[allow(OPERATOR, STUDENT)],
     summary="Register a webhook endpoint",
     status_code=status.HTTP_201_CREATED,
     responses=error_answers({422: "A URL that may not be called, or an unknown student."}),
 )
-def register_webhook(registration: WebhookRegistration, service: Service) -> WebhookCreated:
+def register_webhook(
+    registration: WebhookRegistration, service: Service, caller: Caller
+) -> WebhookCreated:
+    if not caller.has(Role.OPERATOR) and registration.student_id != caller.student_id:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "a student registers webhooks for themselves only (student_id is theirs); "
+            "a region-wide webhook is an operator's",
+        )
     try:
         endpoint = service.register_webhook(
             registration.url, registration.student_id, registration.description
@@ -542,11 +571,19 @@ def register_webhook(registration: WebhookRegistration, service: Service) -> Web
     return WebhookCreated(**_webhook_fields(endpoint), secret=endpoint.secret)
 
 
-@router.get("/webhooks", summary="Webhook endpoints, paused ones with the reason")
-def list_webhooks(runtime: Runtime, student_id: str | None = None) -> list[WebhookPublic]:
+@router.get(
+    "/webhooks",
+    summary="Webhook endpoints, paused ones with the reason",
+    dependencies=[allow(OPERATOR, STUDENT)],
+)
+def list_webhooks(
+    runtime: Runtime, caller: Caller, student_id: str | None = None
+) -> list[WebhookPublic]:
     with runtime.reading() as session:
         query = select(WebhookEndpoint).order_by(col(WebhookEndpoint.created_at))
-        if student_id is not None:
+        if not caller.has(Role.OPERATOR):  # a student sees their own endpoints only
+            query = query.where(col(WebhookEndpoint.student_id) == (caller.student_id or ""))
+        elif student_id is not None:
             query = query.where(
                 or_(
                     col(WebhookEndpoint.student_id) == student_id,
@@ -558,6 +595,7 @@ def list_webhooks(runtime: Runtime, student_id: str | None = None) -> list[Webho
 
 @router.post(
     "/webhooks/{webhook_id}/resume",
+    dependencies=[allow(OPERATOR, WEBHOOK_OWNER)],
     summary="Resume a paused endpoint",
     responses=error_answers({404: NO_WEBHOOK}),
 )
@@ -570,6 +608,7 @@ def resume_webhook(webhook_id: str, service: Service) -> WebhookPublic:
 
 @router.delete(
     "/webhooks/{webhook_id}",
+    dependencies=[allow(OPERATOR, WEBHOOK_OWNER)],
     summary="Remove an endpoint",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=error_answers({404: NO_WEBHOOK}),

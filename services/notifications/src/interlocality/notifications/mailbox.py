@@ -17,6 +17,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 
+from interlocality.common.access import OPERATOR, allow
 from interlocality.common.pagination import OffsetPage
 from interlocality.common.service import Provided, error_answers
 
@@ -233,7 +234,11 @@ def _raw_or_404(box: Mailbox, key: str) -> bytes:
     return data
 
 
-@router.get("/mailbox", summary="E-mail the embedded SMTP sink received, newest first")
+@router.get(
+    "/mailbox",
+    summary="E-mail the embedded SMTP sink received, newest first",
+    dependencies=[allow(OPERATOR)],
+)
 def list_mail(
     box: Box,
     to: Annotated[str | None, Query(description="Only mail to this address.")] = None,
@@ -245,6 +250,7 @@ def list_mail(
 
 @router.get(
     "/mailbox/{key}",
+    dependencies=[allow(OPERATOR)],
     summary="One message the sink received, decoded",
     responses=error_answers({404: NO_MESSAGE}),
 )
@@ -257,6 +263,7 @@ def get_mail(key: str, box: Box) -> MailSummary:
 
 @router.get(
     "/mailbox/{key}/raw",
+    dependencies=[allow(OPERATOR)],
     summary="One message as it arrived",
     response_class=Response,
     responses={
@@ -271,6 +278,7 @@ def get_raw_mail(key: str, box: Box) -> Response:
 
 @router.get(
     "/mailbox/{key}/attachments/{index}",
+    dependencies=[allow(OPERATOR)],
     summary="One attached file, with its content type",
     response_class=Response,
     responses={

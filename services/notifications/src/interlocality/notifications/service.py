@@ -454,6 +454,12 @@ class NotificationService:
             session.flush()
         return endpoint
 
+    def student_of_webhook(self, webhook_id: str) -> str | None:
+        """The student whose endpoint ``webhook_id`` is; None for a region-wide one."""
+        with self.runtime.reading() as session:
+            endpoint = session.get(WebhookEndpoint, webhook_id)
+        return endpoint.student_id if endpoint is not None else None
+
     def remove_webhook(self, webhook_id: str) -> None:
         """Remove an endpoint."""
         with self.runtime.transaction() as session:

@@ -11,10 +11,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlmodel import Session, func, select
 
+from interlocality.common.access import COMPANY, OPERATOR, STUDENT, allow, the_student
+from interlocality.common.audit import entries
 from interlocality.common.bulk import IMPORT_ROUTE, import_answer
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.pagination import CursorPage, decode_cursor, encode_cursor
-from interlocality.common.service import Provided, ServiceRuntime, error_answers
+from interlocality.common.service import AUDIT_EXPORTED, Provided, ServiceRuntime, error_answers
 from interlocality.common.vocabulary_checks import require_known_skills
 from interlocality.contracts.outcomes import GraduateOutcome
 from interlocality.contracts.students import StudentProfile
@@ -65,7 +67,12 @@ def stored(session: Session, student_id: str) -> StudentRecord:
     return record
 
 
-@router.get("/skills", tags=["skills"], summary="Search ESCO skills by label, typos tolerated")
+@router.get(
+    "/skills",
+    tags=["skills"],
+    summary="Search ESCO skills by label, typos tolerated",
+    dependencies=[allow(OPERATOR, STUDENT, COMPANY)],
+)
 def search_skills(
     vocabulary: Vocabulary,
     q: Annotated[str, Query(min_length=1, max_length=200, description="What to look for")],
@@ -85,6 +92,7 @@ def search_skills(
 
 @router.post(
     "/students",
+    dependencies=[allow(OPERATOR)],
     status_code=status.HTTP_201_CREATED,
     tags=["students"],
     summary="Create a student profile",
@@ -98,7 +106,12 @@ def create_student(form: StudentForm, students: Students, vocabulary: Vocabulary
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
 
-@router.get("/students", tags=["students"], summary="List students, a page at a time")
+@router.get(
+    "/students",
+    tags=["students"],
+    summary="List students, a page at a time",
+    dependencies=[allow(OPERATOR, audit="list")],
+)
 def list_students(
     runtime: Runtime,
     students: Students,
@@ -129,6 +142,7 @@ def list_students(
 
 @router.put(
     "/students/{student_id}",
+    dependencies=[allow(OPERATOR, the_student(), audit="change")],
     tags=["students"],
     summary="Replace a student profile",
     responses=error_answers({404: NO_STUDENT, 409: EXTERNAL_ID_TAKEN, 422: BAD_PROFILE}),
@@ -147,6 +161,7 @@ def replace_student(
 
 @router.put(
     "/students/{student_id}/consents",
+    dependencies=[allow(OPERATOR, the_student(), audit="change")],
     tags=["students"],
     summary="Give or withdraw consents; takes effect downstream at once",
     responses=error_answers({404: NO_STUDENT}),
@@ -160,6 +175,7 @@ def set_consents(student_id: str, choices: ConsentChoices, students: Students) -
 
 @router.get(
     "/students/{student_id}",
+    dependencies=[allow(OPERATOR, the_student(), audit="read")],
     tags=["students"],
     summary="Read a student profile",
     responses=error_answers({404: NO_STUDENT}),
@@ -171,6 +187,7 @@ def read_student(student_id: str, runtime: Runtime, students: Students) -> Stude
 
 @router.put(
     "/students/{student_id}/outcome",
+    dependencies=[allow(OPERATOR, the_student(), audit="change")],
     tags=["students"],
     summary="Record what became of a graduate (the same outcome again changes nothing)",
     responses=error_answers({404: NO_STUDENT, 422: BAD_OUTCOME}),
@@ -184,6 +201,7 @@ def record_outcome(student_id: str, form: OutcomeForm, students: Students) -> Gr
 
 @router.get(
     "/students/{student_id}/outcome",
+    dependencies=[allow(OPERATOR, the_student(), audit="read")],
     tags=["students"],
     summary="Read what became of a graduate: null while nothing is recorded",
     responses=error_answers({404: NO_STUDENT}),
@@ -196,6 +214,7 @@ def read_outcome(student_id: str, runtime: Runtime, students: Students) -> Gradu
 
 @router.get(
     "/students/{student_id}/export",
+    dependencies=[allow(OPERATOR, the_student(), audit="export")],
     tags=["privacy"],
     summary="Everything the region holds on a student in this service (GDPR)",
     responses=error_answers({404: NO_STUDENT}),
@@ -214,6 +233,7 @@ def export_student(student_id: str, runtime: Runtime, students: Students) -> dic
                 "updated_at": record.updated_at.isoformat(),
                 "version": record.version,
             },
+            "audit_log": entries(session, student_id=student_id, limit=AUDIT_EXPORTED),
             "other_services": "GET /v1/privacy/students/{id} on matching, notifications, "
             "vacancies and analytics (or `interlocality export`)",
         }
@@ -221,6 +241,7 @@ def export_student(student_id: str, runtime: Runtime, students: Students) -> dic
 
 @router.delete(
     "/students/{student_id}",
+    dependencies=[allow(OPERATOR, the_student(), audit="erase")],
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["privacy"],
     summary="Erase a student (GDPR): every service deletes what it holds",
@@ -236,6 +257,7 @@ def erase_student(student_id: str, students: Students) -> Response:
 
 @router.post(
     "/imports/students",
+    dependencies=[allow(OPERATOR)],
     tags=["imports"],
     summary="Import students from CSV or JSON Lines (idempotent by external_id)",
     **IMPORT_ROUTE,

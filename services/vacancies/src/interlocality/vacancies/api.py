@@ -11,6 +11,17 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from interlocality.common.access import (
+    COMPANY,
+    OPERATOR,
+    STUDENT,
+    Caller,
+    Principal,
+    Role,
+    allow,
+    company_owning,
+    the_company,
+)
 from interlocality.common.bulk import IMPORT_ROUTE, import_answer
 from interlocality.common.esco import EscoVocabulary
 from interlocality.common.pagination import CursorPage, decode_cursor, encode_cursor
@@ -30,7 +41,14 @@ from interlocality.vacancies.service import (
     VacancyService,
     stored_vacancy,
 )
-from interlocality.vacancies.store import CompanyRecord, VacancyRecord, count, page, vacancies_where
+from interlocality.vacancies.store import (
+    CompanyRecord,
+    VacancyRecord,
+    count,
+    page,
+    vacancies_seen_by,
+    vacancies_where,
+)
 
 __all__ = [
     "ApplicationPublic",
@@ -92,6 +110,20 @@ Runtime = Annotated[ServiceRuntime, Depends(Provided(ServiceRuntime))]
 Vacancies = Annotated[VacancyService, Depends(Provided(VacancyService))]
 Vocabulary = Annotated[EscoVocabulary, Depends(Provided(EscoVocabulary))]
 PageLimit = Annotated[int, Query(ge=1, le=500)]
+OWNING_COMPANY = company_owning(VacancyService, VacancyService.company_of_vacancy)
+
+
+def _only_operators_act_for_others(
+    caller: Principal, role: Role, own: str | None, named: str
+) -> None:
+    """A 403 when a company or student caller names another company or student in the
+    request's body: they act only for themselves."""
+    if caller.has(Role.OPERATOR) or not caller.has(role) or own == named:
+        return
+    raise HTTPException(
+        status.HTTP_403_FORBIDDEN, f"a {role} acts only for itself: the body names {named}"
+    )
+
 
 router = APIRouter(prefix="/v1")
 
@@ -174,6 +206,7 @@ def _problem(code: int, field: str, exc: Refused, kind: str, **extra: Any) -> HT
 
 @router.post(
     "/companies",
+    dependencies=[allow(OPERATOR)],
     status_code=201,
     tags=["companies"],
     summary="Register a company",
@@ -192,7 +225,12 @@ def register_company(form: CompanyForm, vacancies: Vacancies) -> CompanyPublic:
         return company_public(vacancies.register_company(form))
 
 
-@router.get("/companies", tags=["companies"], summary="List companies, a page at a time")
+@router.get(
+    "/companies",
+    tags=["companies"],
+    summary="List companies, a page at a time",
+    dependencies=[allow(OPERATOR, STUDENT, COMPANY)],
+)
 def list_companies(
     runtime: Runtime, limit: PageLimit = 50, cursor: str | None = None
 ) -> CompanyPage:
@@ -210,6 +248,7 @@ def list_companies(
 
 @router.get(
     "/companies/{company_id}",
+    dependencies=[allow(OPERATOR, STUDENT, the_company())],
     tags=["companies"],
     summary="Read a company",
     responses=error_answers({404: "No company has this id."}),
@@ -224,6 +263,7 @@ def read_company(company_id: str, runtime: Runtime) -> CompanyPublic:
 
 @router.post(
     "/vacancies",
+    dependencies=[allow(OPERATOR, COMPANY)],
     status_code=201,
     tags=["vacancies"],
     summary="Create a vacancy",
@@ -235,8 +275,9 @@ def read_company(company_id: str, runtime: Runtime) -> CompanyPublic:
     ),
 )
 def create_vacancy(
-    form: VacancyForm, vacancies: Vacancies, vocabulary: Vocabulary
+    form: VacancyForm, vacancies: Vacancies, vocabulary: Vocabulary, caller: Caller
 ) -> VacancyPublic:
+    _only_operators_act_for_others(caller, Role.COMPANY, caller.company_id, form.company_id)
     require_known_skills(
         vocabulary,
         [(("body", "required_skills", i, "uri"), s.uri) for i, s in enumerate(form.required_skills)]
@@ -249,9 +290,15 @@ def create_vacancy(
         return vacancy_public(vacancies.create_vacancy(form))
 
 
-@router.get("/vacancies", tags=["vacancies"], summary="List vacancies, a page at a time")
+@router.get(
+    "/vacancies",
+    tags=["vacancies"],
+    summary="List vacancies, a page at a time",
+    dependencies=[allow(OPERATOR, STUDENT, COMPANY)],
+)
 def list_vacancies(
     runtime: Runtime,
+    caller: Caller,
     limit: PageLimit = 50,
     cursor: str | None = None,
     status_filter: Annotated[
@@ -263,7 +310,7 @@ def list_vacancies(
     ] = None,
 ) -> VacancyPage:
     after = decode_cursor(cursor, 1)
-    where = vacancies_where(status_filter, external_id)
+    where = vacancies_where(status_filter, external_id) + vacancies_seen_by(caller)
     with runtime.reading() as session:
         rows = page(session, VacancyRecord, after[0] if after else None, limit + 1, *where)
         total = count(session, VacancyRecord, *where)
@@ -277,17 +324,26 @@ def list_vacancies(
 
 @router.get(
     "/vacancies/{vacancy_id}",
+    dependencies=[allow(OPERATOR, STUDENT, OWNING_COMPANY)],
     tags=["vacancies"],
     summary="Read a vacancy",
     responses=error_answers({404: NO_VACANCY}),
 )
-def read_vacancy(vacancy_id: str, runtime: Runtime) -> VacancyPublic:
+def read_vacancy(vacancy_id: str, runtime: Runtime, caller: Caller) -> VacancyPublic:
     with runtime.reading() as session, refusals_answered():
-        return vacancy_public(stored_vacancy(session, vacancy_id))
+        record = stored_vacancy(session, vacancy_id)
+        if (
+            not caller.has(Role.OPERATOR)
+            and not caller.has(Role.COMPANY)
+            and record.status == "draft"
+        ):
+            raise NoSuchVacancy(vacancy_id)  # a draft is its company's until published
+        return vacancy_public(record)
 
 
 @router.post(
     "/vacancies/{vacancy_id}/publish",
+    dependencies=[allow(OPERATOR, OWNING_COMPANY)],
     tags=["vacancies"],
     summary="Draft → open",
     responses=error_answers({404: NO_VACANCY, 409: "The vacancy is no draft any more."}),
@@ -299,6 +355,7 @@ def publish_vacancy(vacancy_id: str, vacancies: Vacancies) -> VacancyPublic:
 
 @router.post(
     "/vacancies/{vacancy_id}/close",
+    dependencies=[allow(OPERATOR, OWNING_COMPANY)],
     tags=["vacancies"],
     summary="Close a vacancy",
     responses=error_answers({404: NO_VACANCY}),
@@ -310,6 +367,7 @@ def close_vacancy(vacancy_id: str, vacancies: Vacancies) -> VacancyPublic:
 
 @router.post(
     "/vacancies/{vacancy_id}/applications",
+    dependencies=[allow(OPERATOR, STUDENT, OWNING_COMPANY)],
     status_code=201,
     tags=["funnel"],
     summary="A student applied",
@@ -321,7 +379,10 @@ def close_vacancy(vacancy_id: str, vacancies: Vacancies) -> VacancyPublic:
         }
     ),
 )
-def apply(vacancy_id: str, body: StudentRef, vacancies: Vacancies) -> ApplicationPublic:
+def apply(
+    vacancy_id: str, body: StudentRef, vacancies: Vacancies, caller: Caller
+) -> ApplicationPublic:
+    _only_operators_act_for_others(caller, Role.STUDENT, caller.student_id, body.student_id)
     with refusals_answered():
         application = vacancies.apply(vacancy_id, body.student_id)
     return ApplicationPublic(
@@ -336,6 +397,7 @@ def apply(vacancy_id: str, body: StudentRef, vacancies: Vacancies) -> Applicatio
 
 @router.post(
     "/vacancies/{vacancy_id}/placements",
+    dependencies=[allow(OPERATOR, OWNING_COMPANY)],
     status_code=201,
     tags=["funnel"],
     summary="A student who applied was hired",
@@ -354,6 +416,7 @@ def place(vacancy_id: str, body: StudentRef, vacancies: Vacancies) -> VacancyPub
 
 @router.post(
     "/imports/companies",
+    dependencies=[allow(OPERATOR)],
     tags=["imports"],
     summary="Import companies from CSV or JSON Lines (idempotent by external_id)",
     **IMPORT_ROUTE,
@@ -368,6 +431,7 @@ async def import_companies(
 
 @router.post(
     "/imports/vacancies",
+    dependencies=[allow(OPERATOR)],
     tags=["imports"],
     summary="Import vacancies from CSV or JSON Lines (idempotent by external_id)",
     **IMPORT_ROUTE,

@@ -117,6 +117,12 @@ class VacancyService:
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
 
+    def company_of_vacancy(self, vacancy_id: str) -> str | None:
+        """The company that owns ``vacancy_id``; None for no such vacancy."""
+        with self.runtime.reading() as session:
+            record = session.get(VacancyRecord, vacancy_id)
+        return record.company_id if record is not None else None
+
     # -- companies ----------------------------------------------------------------------
 
     def register_company(self, form: CompanyForm) -> CompanyRecord:

@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 from sqlalchemy import JSON, Column, ColumnElement, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
+from interlocality.common.access import Principal, Role
+
 __all__ = [
     "TABLES",
     "ApplicationRecord",
@@ -128,6 +130,16 @@ def vacancies_where(status: str | None, external_id: str | None) -> list[ColumnE
     if external_id is not None:
         conditions.append(col(VacancyRecord.external_id) == external_id)
     return conditions
+
+
+def vacancies_seen_by(caller: Principal) -> list[ColumnElement[bool]]:
+    """The conditions for the vacancies ``caller`` may list: an operator all, a company its
+    own, a student those published (no drafts)."""
+    if caller.has(Role.OPERATOR):
+        return []
+    if caller.has(Role.COMPANY):
+        return [col(VacancyRecord.company_id) == (caller.company_id or "")]
+    return [col(VacancyRecord.status) != "draft"]
 
 
 def count(session: Session, model: type[RecordT], *where: ColumnElement[bool]) -> int:

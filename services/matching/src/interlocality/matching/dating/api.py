@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 
+from interlocality.common.access import OPERATOR, allow, the_company, the_student
 from interlocality.common.service import Provided, ServiceRuntime, error_answers, problem
 from interlocality.matching.dating.export import (
     agenda_file_name,
@@ -80,6 +81,7 @@ def agenda_file(
 
 @router.post(
     "",
+    dependencies=[allow(OPERATOR)],
     status_code=status.HTTP_201_CREATED,
     summary="Create a Company Dating event: the best schedule, stored and sent to everyone",
     responses=REFUSED,
@@ -117,6 +119,7 @@ def create_dating_event(
 
 @router.get(
     "/{event_id}",
+    dependencies=[allow(OPERATOR)],
     summary="A Company Dating event with its schedule and agendas",
     responses=NOT_FOUND,
 )
@@ -126,6 +129,7 @@ def get_dating_event(event_id: uuid.UUID, runtime: Runtime) -> DatingSchedule:
 
 @router.get(
     "/{event_id}/schedule.csv",
+    dependencies=[allow(OPERATOR)],
     summary="The whole schedule as CSV, one date a row",
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}, **NOT_FOUND},
@@ -143,6 +147,7 @@ def get_schedule_csv(event_id: uuid.UUID, runtime: Runtime) -> Response:
 
 @router.get(
     "/{event_id}/students/{student_id}/agenda.ics",
+    dependencies=[allow(OPERATOR, the_student(), audit="read")],
     summary="A student's agenda as an iCalendar file",
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}, **NOT_FOUND},
@@ -153,6 +158,7 @@ def get_student_agenda(event_id: uuid.UUID, student_id: str, runtime: Runtime) -
 
 @router.get(
     "/{event_id}/companies/{company_id}/agenda.ics",
+    dependencies=[allow(OPERATOR, the_company())],
     summary="A company's agenda as an iCalendar file",
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}, **NOT_FOUND},

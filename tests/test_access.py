@@ -10,7 +10,7 @@ policy keeps its app from starting, which fails this test too.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -243,7 +243,7 @@ def test_a_company_acts_only_for_itself_and_a_student_sees_only_their_own_webhoo
     )
     assert published.status_code == 200, published.text
 
-    notifications_app, notifications = apps["notifications"]
+    _notifications_app, notifications = apps["notifications"]
 
     def as_student(student: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token(region, Role.STUDENT, student_id=student)}"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from interlocality.contracts.topics import FEDERATION_TOPICS, TOPICS
+from interlocality.contracts.topics import FEDERATION_TOPICS, SNAPSHOTS, STUDENTS, TOPICS
 from interlocality.operator.manifests import main as manifests
 from interlocality.operator.services import SERVICE_PORTS
 
@@ -67,6 +68,109 @@ def test_overlay_renders_complete_hardened_services(overlay: Path) -> None:
         assert database["valueFrom"]["secretKeyRef"]["name"] in secrets
 
 
+def _acls(user: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    return {
+        (acl["resource"]["type"], acl["resource"]["name"]): set(acl["operations"])
+        for acl in user["spec"]["authorization"]["acls"]
+    }
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=[o.name for o in OVERLAYS])
+def test_every_service_signs_in_as_its_own_kafka_user(overlay: Path) -> None:
+    documents = render(overlay)
+    [config] = [d for d in documents if d["kind"] == "ConfigMap"]
+    settings = config["data"]
+    users = {d["metadata"]["name"]: d for d in documents if d["kind"] == "KafkaUser"}
+    assert len(users) == len(SERVICE_PORTS)
+    if settings.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").startswith("SASL_"):
+        mechanism = settings["KAFKA_SASL_MECHANISM"]
+        assert {u["spec"]["authentication"]["type"] for u in users.values()} == {mechanism.lower()}
+    for deployment in (d for d in documents if d["kind"] == "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        # no password in the manifests: only the file Strimzi's secret is mounted as
+        assert not any(
+            "PASSWORD" in name and "value" in e and not name.endswith("_FILE")
+            for name, e in env.items()
+        )
+        username = env["KAFKA_SASL_USERNAME"]["value"]
+        assert (
+            users[username]["metadata"]["labels"]["interlocality.eu/service"]
+            == (deployment["metadata"]["name"])
+        )
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        mounted = {m["mountPath"]: volumes[m["name"]] for m in container["volumeMounts"]}
+        password = Path(env["KAFKA_SASL_PASSWORD_FILE"]["value"])
+        secret = mounted[str(password.parent)]["secret"]
+        assert secret["secretName"] == username
+        assert {"key": "password", "path": password.name} in secret["items"]
+        if "KAFKA_SSL_CAFILE" in settings:
+            cafile = Path(settings["KAFKA_SSL_CAFILE"])
+            ca = mounted[str(cafile.parent)]["secret"]
+            assert ca["secretName"].endswith("-cluster-ca-cert")
+            assert {"key": "ca.crt", "path": cafile.name} in ca["items"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=[o.name for o in OVERLAYS])
+def test_kafka_users_may_write_only_their_topics_and_read_only_what_they_consume(
+    overlay: Path,
+) -> None:
+    region = overlay.name
+    users = {
+        d["metadata"]["labels"]["interlocality.eu/service"]: _acls(d)
+        for d in render(overlay)
+        if d["kind"] == "KafkaUser"
+    }
+    assert set(users) == set(SERVICE_PORTS)
+    owner = {spec.name(region): spec.service for spec in (*TOPICS, *FEDERATION_TOPICS)}
+    dead_letters = {spec.dlq_name(region) for spec in (*TOPICS, *FEDERATION_TOPICS)}
+    for service, acls in users.items():
+        assert all(kind in {"topic", "group"} for kind, _ in acls)
+        written = {name for (kind, name), ops in acls.items() if kind == "topic" and "Write" in ops}
+        read = {name for (kind, name), ops in acls.items() if kind == "topic" and "Read" in ops}
+        groups = {name for (kind, name), ops in acls.items() if kind == "group"}
+        # its own topics and dead letters only
+        assert {owner[t] for t in written - dead_letters} == {service}
+        assert all(acls[("topic", t)] <= {"Write", "Describe"} for t in dead_letters & written)
+        # what it reads is another's (or the shared snapshots), never a dead-letter topic
+        assert read and not read & dead_letters
+        assert all(owner[t] != service or t.startswith("federation.") for t in read)
+        # and it may dead-letter what it reads
+        for topic in read:
+            spec = next(s for s in (*TOPICS, *FEDERATION_TOPICS) if s.name(region) == topic)
+            assert spec.dlq_name(region) in written
+        assert all(ops == {"Read"} for (kind, _), ops in acls.items() if kind == "group")
+        assert f"{region}.{service}" in groups
+        assert groups <= {f"{region}.{service}", f"{region}.{service}.federation"}
+    # what the services' handlers consume, as they subscribe
+    students = STUDENTS.name(region)
+    assert {
+        s
+        for s, acls in users.items()
+        if ("topic", students) in acls and "Read" in acls[("topic", students)]
+    } == {
+        "vacancies",
+        "matching",
+        "notifications",
+        "analytics",
+    }
+    snapshots = SNAPSHOTS.name(region)
+    assert users["analytics"][("topic", snapshots)] == {"Read", "Write", "Describe"}
+    assert ("group", f"{region}.analytics.federation") in users["analytics"]
+    # every topic someone reads, someone writes
+    everything_read = {
+        t
+        for acls in users.values()
+        for (k, t), ops in acls.items()
+        if "Read" in ops and k == "topic"
+    }
+    everything_written = {
+        t for acls in users.values() for (k, t), ops in acls.items() if "Write" in ops
+    }
+    assert everything_read <= everything_written
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=[o.name for o in OVERLAYS])
 def test_overlay_declares_every_topic_of_its_region(overlay: Path) -> None:
     topics = {
@@ -117,3 +221,92 @@ def test_mirror_maker_component_copies_only_the_snapshots_into_the_region(
     assert flow["groupsPattern"] == "^$"
     policy = flow["sourceConnector"]["config"]["replication.policy.class"]
     assert policy.endswith(".DefaultReplicationPolicy")
+    # analytics may read the copy of the partner's snapshots, and nothing more of it
+    [analytics] = [
+        d
+        for d in documents
+        if d["kind"] == "KafkaUser"
+        and d["metadata"]["labels"]["interlocality.eu/service"] == "analytics"
+    ]
+    copy = f"{flow['sourceCluster']}.{snapshots.name('')}"
+    assert _acls(analytics)[("topic", copy)] == {"Read", "Describe"}
+
+
+REALM = ROOT / "deploy/keycloak/interlocality-realm.json"
+# What the services read from an access token: its audience and these claims.
+AUDIENCE = "interlocality"
+CLAIMS = {"roles", "region", "student_id", "company_id"}
+
+
+def _mappers(client: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The client's protocol mappers that put a claim into the access token, by claim."""
+    claims = {}
+    for mapper in client.get("protocolMappers", []):
+        config = mapper["config"]
+        if config.get("access.token.claim") != "true":
+            continue
+        if mapper["protocolMapper"] == "oidc-audience-mapper":
+            claims["aud"] = mapper
+        else:
+            claims[config["claim.name"]] = mapper
+    return claims
+
+
+def test_keycloak_realm_issues_the_claims_the_services_read() -> None:
+    realm = json.loads(REALM.read_text())
+    assert realm["realm"] == "interlocality"
+    roles = {role["name"] for role in realm["roles"]["realm"]}
+    assert roles == {"operator", "company", "student", "coordinator", "service"}
+    clients = {client["clientId"]: client for client in realm["clients"]}
+    assert set(clients) == {
+        "interlocality-api",
+        "interlocality-dashboard",
+        "interlocality-services",
+    }
+
+    api = clients["interlocality-api"]
+    assert _mappers(api)["aud"]["config"]["included.custom.audience"] == AUDIENCE
+    assert not any(api[flow] for flow in ("standardFlowEnabled", "directAccessGrantsEnabled"))
+
+    dashboard = clients["interlocality-dashboard"]
+    assert dashboard["publicClient"] is True and "secret" not in dashboard
+    assert dashboard["standardFlowEnabled"] is True
+    assert dashboard["implicitFlowEnabled"] is False
+    assert dashboard["directAccessGrantsEnabled"] is False
+    assert dashboard["attributes"]["pkce.code.challenge.method"] == "S256"
+    assert dashboard["redirectUris"]
+    assert all(
+        uri.startswith("https://") and uri.endswith("/auth/callback")
+        for uri in dashboard["redirectUris"]
+    )
+
+    services = clients["interlocality-services"]
+    assert services["publicClient"] is False and services["serviceAccountsEnabled"] is True
+    assert services["standardFlowEnabled"] is False
+    assert "secret" not in services  # generated by Keycloak on import, never in the repository
+    [account] = [
+        u for u in realm["users"] if u.get("serviceAccountClientId") == "interlocality-services"
+    ]
+    assert account["realmRoles"] == ["service"]
+
+    # every client that obtains tokens puts the audience and the four claims in them
+    for client in (dashboard, services):
+        claims = _mappers(client)
+        assert CLAIMS | {"aud"} <= set(claims), client["clientId"]
+        assert claims["aud"]["config"]["included.custom.audience"] == AUDIENCE
+        flat_roles = claims["roles"]
+        assert flat_roles["protocolMapper"] == "oidc-usermodel-realm-role-mapper"
+        assert flat_roles["config"]["multivalued"] == "true"
+        assert flat_roles["config"].get("usermodel.realmRoleMapping.rolePrefix", "") == ""
+        for attribute in CLAIMS - {"roles"}:
+            mapper = claims[attribute]
+            assert mapper["protocolMapper"] == "oidc-usermodel-attribute-mapper"
+            assert mapper["config"]["user.attribute"] == attribute
+            assert mapper["config"]["multivalued"] == "false"
+
+    # the attributes behind the claims are declared, and only an administrator sets them
+    [provider] = realm["components"]["org.keycloak.userprofile.UserProfileProvider"]
+    [config] = provider["config"]["kc.user.profile.config"]
+    declared = {a["name"]: a for a in json.loads(config)["attributes"]}
+    for attribute in CLAIMS - {"roles"}:
+        assert declared[attribute]["permissions"]["edit"] == ["admin"]

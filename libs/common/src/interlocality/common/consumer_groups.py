@@ -23,6 +23,8 @@ from aiokafka.protocol.admin import DescribeGroupsRequest
 from aiokafka.protocol.coordination import FindCoordinatorRequest
 from aiokafka.protocol.group import LeaveGroupRequest
 
+from interlocality.common.kafka_security import KafkaSecurity, client_options
+
 __all__ = [
     "GroupMember",
     "Membership",
@@ -80,9 +82,13 @@ async def _coordinator(client: AIOKafkaClient, group_id: str) -> int:
     return int(response.coordinator_id)
 
 
-async def group_members(bootstrap_servers: str, group_id: str) -> list[GroupMember]:
+async def group_members(
+    bootstrap_servers: str, group_id: str, *, security: KafkaSecurity | None = None
+) -> list[GroupMember]:
     """The members the group coordinator lists for ``group_id`` right now."""
-    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5_000)
+    client = AIOKafkaClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=5_000, **client_options(security)
+    )
     try:
         await client.bootstrap()
         return await _members(client, await _coordinator(client, group_id), group_id)
@@ -100,13 +106,17 @@ async def _members(client: AIOKafkaClient, coordinator: int, group_id: str) -> l
     ]
 
 
-async def remove_group_members(bootstrap_servers: str, group_id: str) -> list[str]:
+async def remove_group_members(
+    bootstrap_servers: str, group_id: str, *, security: KafkaSecurity | None = None
+) -> list[str]:
     """Remove every member of ``group_id``; returns their ids.
 
     For a group whose every member is known to be gone — the launcher's own service, after
     its process died — so that the next member does not wait for their sessions to expire.
     """
-    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5_000)
+    client = AIOKafkaClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=5_000, **client_options(security)
+    )
     try:
         await client.bootstrap()
         coordinator = await _coordinator(client, group_id)

@@ -66,6 +66,7 @@ from interlocality.common.db import (
     read_only,
     transaction,
 )
+from interlocality.common.kafka_security import client_options
 from interlocality.common.logs import configure_logging
 from interlocality.common.metrics import ServiceMetrics
 from interlocality.common.migrations import upgrade
@@ -86,6 +87,7 @@ from interlocality.contracts.topics import FEDERATION_TOPICS, TopicSpec, topic_o
 __all__ = [
     "AUDIT_EXPORTED",
     "ErrorAnswer",
+    "KafkaAccess",
     "PersonalDataSource",
     "Problem",
     "Provided",
@@ -106,6 +108,21 @@ ReplaySource = Callable[[Session], Iterable[CloudEvent[Any]]]
 PersonalDataSource = Callable[[Session, str], dict[str, Any]]
 
 
+@dataclasses.dataclass(frozen=True)
+class KafkaAccess:
+    """The topics a service publishes and consumes, and its consumer groups."""
+
+    publishes: tuple[TopicSpec, ...]
+    consumes: tuple[TopicSpec, ...]
+    groups: tuple[str, ...]
+
+    def dead_letter_topics(self, region: str) -> list[str]:
+        """The dead-letter topics the service writes: those of what it consumes (records it
+        cannot apply) and of what it publishes (work it gives up on, see
+        :meth:`ServiceRuntime.dead_letter`)."""
+        return sorted({spec.dlq_name(region) for spec in (*self.consumes, *self.publishes)})
+
+
 class ServiceRuntime(Generic[SettingsT]):
     """Everything a service process needs, built from its settings (the service's own
     settings class: its handlers read their fields from ``runtime.settings``).
@@ -113,7 +130,9 @@ class ServiceRuntime(Generic[SettingsT]):
     Topics shared with partner regions (``FEDERATION_TOPICS``) live on the cluster named by
     ``federation_bootstrap_servers`` (empty: the region's own): the outbox relay publishes
     their events there through a producer of their own, and they are consumed there by a
-    consumer of their own (see :meth:`consume`).
+    consumer of their own (see :meth:`consume`). Every client connects with the settings'
+    ``kafka_security`` (the federation cluster's with ``federation_kafka_security`` when
+    it has its own).
     """
 
     def __init__(
@@ -128,6 +147,10 @@ class ServiceRuntime(Generic[SettingsT]):
         self.federation_bootstrap_servers = (
             federation_bootstrap_servers or settings.kafka_bootstrap_servers
         )
+        self.kafka_security = settings.kafka_security
+        self.federation_kafka_security = (
+            settings.federation_kafka_security or settings.kafka_security
+        )
         self.migrations = migrations
         self.engine = create_db_engine(settings.resolved_database_url)
         self.read_engine = read_only(self.engine)
@@ -136,6 +159,7 @@ class ServiceRuntime(Generic[SettingsT]):
         self.tracer_provider = configure_tracing(settings)
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
+            security=self.kafka_security.faststream(),
             client_id=f"interlocality-{settings.service}",
             middlewares=[
                 KafkaTelemetryMiddleware(tracer_provider=self.tracer_provider),
@@ -151,6 +175,7 @@ class ServiceRuntime(Generic[SettingsT]):
         if self.federation_bootstrap_servers != settings.kafka_bootstrap_servers:
             self.federation_broker = KafkaBroker(
                 self.federation_bootstrap_servers,
+                security=self.federation_kafka_security.faststream(),
                 client_id=f"interlocality-{settings.service}-federation",
                 middlewares=[
                     KafkaTelemetryMiddleware(tracer_provider=self.tracer_provider),
@@ -161,6 +186,7 @@ class ServiceRuntime(Generic[SettingsT]):
                 description=f"Federation cluster of region {settings.region}",
             )
         self.relay: OutboxRelay | None = None
+        self._published: list[TopicSpec] = []
         self._appliers: dict[str, EventApplier] = {}
         self._shared_appliers: dict[str, EventApplier] = {}
         self._subscribed = False
@@ -362,20 +388,38 @@ class ServiceRuntime(Generic[SettingsT]):
         on_shared_records.__name__ = f"on_{self.settings.service}_{applier.spec.entity}"
         self.federation_broker.subscriber(
             pattern=pattern,
-            group_id=f"{self.settings.consumer_group}.federation",
+            group_id=self.federation_consumer_group,
             **self._batch_subscription(),
-            title=f"{self.settings.consumer_group}.federation:{name}",
+            title=f"{self.federation_consumer_group}:{name}",
             description=f"{self.settings.service} applies {name} and its mirrored copies: "
             + ", ".join(t.__name__ for t in applier.handlers),
         )(on_shared_records)
 
+    @property
+    def federation_consumer_group(self) -> str:
+        """The consumer group reading the topics shared with partner regions."""
+        return f"{self.settings.consumer_group}.federation"
+
     def publishes(self, spec: TopicSpec) -> None:
-        """Declare that this service publishes ``spec``'s events (for the AsyncAPI document)."""
+        """Declare that this service publishes ``spec``'s events (for the AsyncAPI document
+        and the service's Kafka ACLs, see :meth:`kafka_access`)."""
+        self._published.append(spec)
         self.broker.publisher(
             spec.name(self.settings.region),
             title=f"{spec.name(self.settings.region)}:{self.settings.service}",
             description=spec.description,
             schema=spec.event_union,
+        )
+
+    def kafka_access(self) -> KafkaAccess:
+        """What this service does on Kafka, as :meth:`publishes` and :meth:`consume` were
+        told: what the cluster must allow it and nothing more."""
+        consumed = [a.spec for a in (*self._appliers.values(), *self._shared_appliers.values())]
+        groups = [self.settings.consumer_group] if self._appliers else []
+        if self._shared_appliers:
+            groups.append(self.federation_consumer_group)
+        return KafkaAccess(
+            publishes=tuple(self._published), consumes=tuple(consumed), groups=tuple(groups)
         )
 
     def _count_outcome(self, topic: str, outcome: str, event_type: str | None) -> None:
@@ -421,6 +465,7 @@ class ServiceRuntime(Generic[SettingsT]):
             await asyncio.to_thread(work)
         self.producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **client_options(self.kafka_security),
             client_id=f"interlocality-{self.settings.service}-outbox",
             acks="all",
             linger_ms=2,
@@ -430,6 +475,7 @@ class ServiceRuntime(Generic[SettingsT]):
         if self.federation_broker is not self.broker:
             self.federation_producer = AIOKafkaProducer(
                 bootstrap_servers=self.federation_bootstrap_servers,
+                **client_options(self.federation_kafka_security),
                 client_id=f"interlocality-{self.settings.service}-federation-outbox",
                 acks="all",
                 linger_ms=2,

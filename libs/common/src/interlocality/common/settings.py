@@ -14,6 +14,11 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from interlocality.common.kafka_security import (
+    KafkaSecurity,
+    federation_security_from_environment,
+)
+
 __all__ = ["ServiceSettings", "SettingsT", "load_settings"]
 
 
@@ -61,6 +66,24 @@ class ServiceSettings(BaseSettings):
             "issuer's /.well-known/openid-configuration."
         ),
     ] = ""
+    kafka_security: Annotated[
+        KafkaSecurity,
+        Field(
+            default_factory=KafkaSecurity,
+            description="How every Kafka client authenticates and encrypts: "
+            "KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, "
+            "KAFKA_SASL_PASSWORD(_FILE), KAFKA_SSL_CAFILE/CERTFILE/KEYFILE, each also "
+            "INTERLOCALITY_-prefixed (see interlocality.common.kafka_security).",
+        ),
+    ]
+    federation_kafka_security: Annotated[
+        KafkaSecurity | None,
+        Field(
+            default_factory=federation_security_from_environment,
+            description="The federation cluster's own security, from the "
+            "INTERLOCALITY_FEDERATION_KAFKA_* equivalents; None: the region's applies.",
+        ),
+    ]
     database_url: Annotated[
         str,
         Field(

@@ -31,6 +31,7 @@ from interlocality.common.access import Role
 from interlocality.common.cloudevents import encode_event
 from interlocality.common.embedded_broker import free_port, tansu_binary
 from interlocality.common.issuer import DevelopmentIssuer
+from interlocality.common.kafka_security import KafkaSecurity, client_options
 from interlocality.contracts.common import SkillLevel
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.matches import Match, MatchFound
@@ -201,10 +202,12 @@ def found(
     )
 
 
-async def publish(bootstrap: str, events: Sequence[CloudEvent[Any]]) -> None:
+async def publish(
+    bootstrap: str, events: Sequence[CloudEvent[Any]], *, security: KafkaSecurity | None = None
+) -> None:
     """Publish ``events`` in order, each on its type's topic in its region, as a service's
     relay would; returns once the broker has every one."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **client_options(security))
     await producer.start()
     try:
         for event in events:
@@ -240,10 +243,21 @@ async def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
     raise AssertionError(f"condition not met within {timeout} s (last value: {value!r})")
 
 
-async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 30.0) -> list[Any]:
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    count: int,
+    timeout: float = 30.0,
+    *,
+    security: KafkaSecurity | None = None,
+) -> list[Any]:
     """The first ``count`` records of ``topic`` (from the beginning)."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **client_options(security),
     )
     await consumer.start()
     records: list[Any] = []

@@ -8,6 +8,7 @@ import asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
+from interlocality.common.kafka_security import KafkaSecurity, client_options
 from interlocality.contracts.topics import DLQ_RETENTION_MS, FEDERATION_TOPICS, TOPICS, TopicSpec
 
 __all__ = ["ensure_topics", "planned_topics", "shared_topics"]
@@ -58,10 +59,13 @@ async def ensure_topics(
     wait_seconds: float = 30.0,
     *,
     federation_bootstrap_servers: str = "",
+    security: KafkaSecurity | None = None,
+    federation_security: KafkaSecurity | None = None,
 ) -> list[str]:
     """Create the topics of ``region`` that do not exist yet, and the shared topics on the
     federation cluster (``federation_bootstrap_servers``, empty: the region's own); returns
-    the names created."""
+    the names created. ``security`` is how to reach the region's cluster (None: plaintext),
+    ``federation_security`` the federation cluster (None: as the region's)."""
     separate = bool(federation_bootstrap_servers) and (
         federation_bootstrap_servers != bootstrap_servers
     )
@@ -70,18 +74,29 @@ async def ensure_topics(
         planned_topics(region, with_shared=not separate),
         replication_factor,
         wait_seconds,
+        security,
     )
     if separate:
         created += await _create(
-            federation_bootstrap_servers, shared_topics(), replication_factor, wait_seconds
+            federation_bootstrap_servers,
+            shared_topics(),
+            replication_factor,
+            wait_seconds,
+            federation_security or security,
         )
     return created
 
 
 async def _create(
-    bootstrap_servers: str, planned: list[NewTopic], replication_factor: int, wait_seconds: float
+    bootstrap_servers: str,
+    planned: list[NewTopic],
+    replication_factor: int,
+    wait_seconds: float,
+    security: KafkaSecurity | None,
 ) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000, **client_options(security)
+    )
     deadline = asyncio.get_running_loop().time() + wait_seconds
     while True:
         try:

@@ -40,6 +40,10 @@ from interlocality.common.embedded_broker import (
     stale_broker_on,
     stop_stale_broker,
 )
+from interlocality.common.kafka_security import (
+    KafkaSecurity,
+    federation_security_from_environment,
+)
 from interlocality.common.processes import (
     die_with_parent,
     listening_pid,
@@ -557,7 +561,10 @@ def _up(args: argparse.Namespace) -> int:
         for launched in regions:
             launched.addresses = RegionAddresses(bootstrap, launched.addresses.urls)
             write_run_file(launched)
-            created = asyncio.run(ensure_topics(bootstrap, launched.name))
+            # the embedded broker is plaintext; a configured cluster is reached as the
+            # services reach it
+            security = None if broker is not None else KafkaSecurity()
+            created = asyncio.run(ensure_topics(bootstrap, launched.name, security=security))
             planned = len(planned_topics(launched.name))
             _say(
                 f"{launched.child('topics')}: {len(created)} created, "
@@ -694,11 +701,23 @@ def _federation_bootstrap() -> str:
     return os.environ.get("INTERLOCALITY_FEDERATION_BOOTSTRAP_SERVERS", "")
 
 
+def _ensure_topics(region: str) -> list[str]:
+    """Create ``region``'s missing topics, connecting as the environment says
+    (``KAFKA_SECURITY_PROTOCOL`` …, ``INTERLOCALITY_FEDERATION_KAFKA_*``)."""
+    return asyncio.run(
+        ensure_topics(
+            _bootstrap(),
+            region,
+            federation_bootstrap_servers=_federation_bootstrap(),
+            security=KafkaSecurity(),
+            federation_security=federation_security_from_environment(),
+        )
+    )
+
+
 def _topics(args: argparse.Namespace) -> int:
     federation = _federation_bootstrap()
-    created = asyncio.run(
-        ensure_topics(_bootstrap(), args.region, federation_bootstrap_servers=federation)
-    )
+    created = _ensure_topics(args.region)
     separate = bool(federation) and federation != _bootstrap()
     for topic in planned_topics(args.region, with_shared=not separate) + (
         shared_topics() if separate else []
@@ -709,11 +728,7 @@ def _topics(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    created = asyncio.run(
-        ensure_topics(
-            _bootstrap(), args.region, federation_bootstrap_servers=_federation_bootstrap()
-        )
-    )
+    created = _ensure_topics(args.region)
     if created:
         _say(f"created {len(created)} missing topics")
     for service, count in replay_all().items():

@@ -125,6 +125,7 @@ class TokenVerifier:
         self.region = region
         self._jwks_url = jwks_url
         self._keys: jwt.PyJWKClient | None = None
+        self._file_keys: dict[Path, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
     def _client(self) -> jwt.PyJWKClient:
@@ -140,7 +141,8 @@ class TokenVerifier:
 
     def _signing_key(self, token: str) -> Any:
         if self._jwks_url.startswith("file://"):
-            return _key_from_file(Path(urllib.parse.urlparse(self._jwks_url).path), token)
+            path = Path(urllib.parse.urlparse(self._jwks_url).path)
+            return _key_from_file(path, token, self._file_keys)
         return self._client().get_signing_key_from_jwt(token).key
 
     def _discovered_jwks_url(self) -> str:
@@ -194,16 +196,22 @@ class TokenVerifier:
         )
 
 
-def _key_from_file(path: Path, token: str) -> Any:
+def _key_from_file(path: Path, token: str, cache: dict[Path, tuple[float, Any]]) -> Any:
     """The key of ``token``'s key id in the key set file at ``path`` (a key set mounted
-    from configuration where the issuer's own cannot be reached), read afresh each time."""
+    from configuration where the issuer's own cannot be reached), read again when the file
+    changes."""
     try:
-        keys = jwt.PyJWKSet.from_json(path.read_text(encoding="utf-8"))
+        changed = path.stat().st_mtime
+        held = cache.get(path)
+        if held is None or held[0] != changed:
+            held = (changed, jwt.PyJWKSet.from_json(path.read_text(encoding="utf-8")))
+            cache[path] = held
     except (OSError, jwt.PyJWKSetError) as exc:
         raise IssuerUnreachable(f"the key set {path} cannot be read: {exc}") from exc
+    keys = held[1].keys
     key_id = jwt.get_unverified_header(token).get("kid")
-    for key in keys.keys:
-        if key.key_id == key_id or (key_id is None and len(keys.keys) == 1):
+    for key in keys:
+        if key.key_id == key_id or (key_id is None and len(keys) == 1):
             return key.key
     raise jwt.PyJWKClientError(f"no key {key_id!r} in {path}")
 

@@ -156,6 +156,10 @@ class TokenVerifier:
 
     def principal(self, token: str) -> Principal:
         """The caller ``token`` proves, or :class:`TokenRefused` saying why not."""
+        if not self.issuer:
+            raise IssuerUnreachable(
+                "no identity provider is configured (INTERLOCALITY_OIDC_ISSUER)"
+            )
         try:
             key = self._signing_key(token)
         except jwt.PyJWKClientConnectionError as exc:

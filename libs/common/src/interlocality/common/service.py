@@ -101,6 +101,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 YOUNG_GENERATION_THRESHOLD = 10_000
+NO_ISSUER = (
+    "INTERLOCALITY_OIDC_ISSUER is not set: every route but health and documentation needs "
+    "callers' access tokens, verified against that issuer (`interlocality up` starts a "
+    "development issuer and sets it)"
+)
 AUDIT_EXPORTED = 10_000  # a student's audit entries exported with their data, newest first
 
 EventT = TypeVar("EventT", bound=CloudEvent[Any])
@@ -958,15 +963,11 @@ def create_service_app(
     """
     settings = runtime.settings
     configure_logging(settings.service, settings.region, settings.log_format, settings.log_level)
-    if not settings.oidc_issuer:
-        raise ValueError(
-            "INTERLOCALITY_OIDC_ISSUER is not set: every route but health and documentation "
-            "needs callers' access tokens, and they are verified against that issuer "
-            "(`interlocality up` starts a development issuer and sets it)"
-        )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if not settings.oidc_issuer:
+            raise ValueError(NO_ISSUER)
         await runtime.start()
         settle_heap()
         logger.info("service started", extra={"port": settings.port})
@@ -1051,12 +1052,13 @@ def create_service_app(
         with runtime.reading() as session:
             for source in runtime.personal_data:
                 holds.update(source(session, student_id))
-            holds["audit_log"] = entries(session, student_id=student_id, limit=AUDIT_EXPORTED)
+            audit_log = entries(session, student_id=student_id, limit=AUDIT_EXPORTED)
         return {
             "service": settings.service,
             "region": settings.region,
             "student_id": student_id,
             "holds": jsonable_encoder(holds),
+            "audit_log": audit_log,
         }
 
     @app.get(

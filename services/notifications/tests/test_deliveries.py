@@ -23,6 +23,7 @@ from sqlmodel import col, update
 from interlocality.common.cloudevents import decode_event
 from interlocality.common.embedded_broker import free_port
 from interlocality.common.testing import (
+    authorization,
     publish,
     read_topic,
     recording_receiver,
@@ -295,7 +296,9 @@ class Notifications:
     def applied(self, event: str) -> int:
         """How many events of type ``event`` (e.g. ``MatchFound``) the consumer applied."""
         pattern = rf'interlocality_events_applied_total\{{[^}}]*type="[^"]*\.{event}\.v1"\}} (\S+)'
-        return int(sum(float(v) for v in re.findall(pattern, self.client.get("/metrics").text)))
+        scraper = authorization(self.app.state.runtime.settings.region, "service")
+        scraped = self.client.get("/metrics", headers=scraper).text
+        return int(sum(float(v) for v in re.findall(pattern, scraped)))
 
     def deliveries(self, student_id: str) -> list[dict[str, Any]]:
         held = self.client.get(f"/v1/privacy/students/{student_id}").json()["holds"]
@@ -343,7 +346,12 @@ def notifications(
             return Notifications(app, client, Path(sink.directory), place, "http://testserver")
         serving = served(app)
         base_url = serving.__enter__()
-        http = httpx.Client(base_url=base_url, timeout=30, trust_env=False)
+        http = httpx.Client(
+            base_url=base_url,
+            timeout=30,
+            trust_env=False,
+            headers=authorization(settings.region),  # type: ignore[attr-defined]
+        )
 
         def stop() -> None:
             http.close()
@@ -948,7 +956,9 @@ def test_the_live_stream_pushes_changes_and_resumes_after_the_last_event_id(
     )
     n.knows("s-14")
     url = f"{n.base_url}/v1/students/s-14/stream"
-    live = Listener(url, {}, 3)
+    # the student follows their own feed with their own token
+    own = authorization(n.app.state.runtime.settings.region, "student", student_id="s-14")
+    live = Listener(url, own, 3)
     r.publish(r.match("s-14", "v-1", "c-1", "Data engineering intern", 0.6))
     r.publish(r.match("s-14", "v-1", "c-1", "Data engineering intern", 0.8, updated=True))
     r.publish(r.withdrawn("s-14", "v-1"))
@@ -967,7 +977,7 @@ def test_the_live_stream_pushes_changes_and_resumes_after_the_last_event_id(
     # disconnected meanwhile: a new match; reconnecting resumes exactly after the last id
     r.publish(r.match("s-14", "v-2", "c-1", "Thesis on warehouse robots"))
     wait_until(lambda: len(n.feed("s-14")) == 2)
-    again = Listener(url, {"Last-Event-ID": str(ids[-1])}, 1).wait()
+    again = Listener(url, {**own, "Last-Event-ID": str(ids[-1])}, 1).wait()
     assert [(kind, data["vacancy_id"]) for _, kind, data in again] == [("notification", "v-2")]
     assert int(again[0][0]) > ids[-1]
     assert n.client.get("/v1/students/nobody/stream").status_code == 404

@@ -52,6 +52,7 @@ __all__ = [
     "BrowserMissing",
     "Received",
     "Receiver",
+    "authorization",
     "broker_left_behind",
     "chromium_executable",
     "erased",
@@ -108,6 +109,23 @@ def trusting_tests_issuer() -> dict[str, str]:
     }
 
 
+def authorization(
+    region: str,
+    *roles: Role | str,
+    student_id: str | None = None,
+    company_id: str | None = None,
+) -> dict[str, str]:
+    """The ``Authorization`` header of a token of :func:`issuer_of_tests` for ``region``:
+    the operator's unless ``roles`` say otherwise."""
+    token = issuer_of_tests().token(
+        region=region,
+        roles=roles or (Role.OPERATOR,),
+        student_id=student_id,
+        company_id=company_id,
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
 def signed_in(
     client: TestClient,
     *roles: Role | str,
@@ -117,13 +135,9 @@ def signed_in(
     """``client`` sending a token of :func:`issuer_of_tests` for its app's region: the
     operator's unless ``roles`` say otherwise."""
     region = client.app.state.runtime.settings.region  # type: ignore[attr-defined]
-    token = issuer_of_tests().token(
-        region=region,
-        roles=roles or (Role.OPERATOR,),
-        student_id=student_id,
-        company_id=company_id,
+    client.headers.update(
+        authorization(region, *roles, student_id=student_id, company_id=company_id)
     )
-    client.headers["Authorization"] = f"Bearer {token}"
     return client
 
 

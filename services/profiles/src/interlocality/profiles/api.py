@@ -238,6 +238,7 @@ def erase_student(student_id: str, students: Students) -> Response:
     "/imports/students",
     tags=["imports"],
     summary="Import students from CSV or JSON Lines (idempotent by external_id)",
+    description=StudentImporter.description,
     **IMPORT_ROUTE,
 )
 async def import_students(

@@ -70,6 +70,7 @@ def one_round(client: httpx.Client, skills: list[str], n: int) -> dict[str, floa
             "email": f"bench{n}@students.example.org",
             "skills": [{"uri": uri, "level": 3} for uri in skills[:2]],
             "engagement_kinds": ["internship"],
+            "consents": {"matching": True, "notifications": True, "analytics": True},
         },
     )
     student.raise_for_status()

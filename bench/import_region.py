@@ -169,6 +169,10 @@ def one_by_one(region: Region, path: Path, count: int, broken: set[int]) -> floa
                     for lang in row["languages"].split(";")
                 ],
                 "engagement_kinds": row["engagement_kinds"].split(";"),
+                "consents": {
+                    name: row[f"consent_{name}"] == "yes"
+                    for name in ("matching", "notifications", "analytics")
+                },
             }
             client.post(region.url("profiles", "/v1/students"), json=body).raise_for_status()
         return time.perf_counter() - started

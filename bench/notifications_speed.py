@@ -378,6 +378,7 @@ def part_b(args: argparse.Namespace, workdir: Path) -> list[Row]:
                     "email": "probe@students.example.org",
                     "skills": [{"uri": uri, "level": 5} for uri in skills],
                     "engagement_kinds": ["internship"],
+                    "consents": {"matching": True, "notifications": True, "analytics": True},
                 },
             )
             probe.raise_for_status()

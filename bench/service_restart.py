@@ -71,6 +71,7 @@ class Load(threading.Thread):
                     "email": f"zoe.{n}@students.example.org",
                     "skills": [{"uri": uri, "level": 3} for uri in self.skills[n % 3]],
                     "engagement_kinds": ["internship"],
+                    "consents": {"matching": True, "notifications": True, "analytics": True},
                 }
                 while not self.stopping.is_set():
                     try:

@@ -38,7 +38,12 @@ from interlocality.operator.demo import (
     build_demo_region,
     dating_event_request,
 )
-from interlocality.profiles.domain import OutcomeForm, StudentForm, snapshot_of_form
+from interlocality.profiles.domain import (
+    OutcomeForm,
+    StudentForm,
+    consents_after,
+    snapshot_of_form,
+)
 from interlocality.vacancies.domain import CompanyForm, VacancyForm, vacancy_of
 
 # The demo's dates count from the moment it is seeded, and forms refuse dates in the past.
@@ -60,18 +65,19 @@ def score_demo(rules_name: str) -> ScoredDemo:
     vocabulary = default_vocabulary()
     region = build_demo_region(vocabulary, now=SEEDED_AT)
     rules = region_work_rules(rules_name)
+    forms = [StudentForm.model_validate(body) for body in region.students]
     students = {
         f"s{i}": student_entry_of(
             snapshot_of_form(
                 student_id=f"s{i}",
-                form=StudentForm.model_validate(body),
-                consents=Consents(),
+                form=form,
+                consents=Consents.model_validate(consents_after({}, form.consents, SEEDED_AT)),
                 version=1,
                 updated_at=SEEDED_AT,
                 rules=rules,
             )
         )
-        for i, body in enumerate(region.students)
+        for i, form in enumerate(forms)
     }
     vacancies = {}
     for i, (company, body) in enumerate(region.vacancies):
@@ -124,6 +130,11 @@ def test_demo_bodies_are_valid_forms() -> None:
     emails = {s.name: s.email for s in students}
     assert emails["Lucía Romero"] == "lucía.romero@students.example.org"
     assert emails["Elif Yılmaz"] == "elif.yılmaz@students.example.org"
+    # Consent is opt-in: the demo's fictional students say they agreed to everything.
+    assert all(
+        body["consents"] == {"matching": True, "notifications": True, "analytics": True}
+        for body in region.students
+    )
 
 
 def test_demo_is_the_same_for_the_same_seed_and_moment() -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, inspect, make_url, text
 
 from interlocality.common.esco import default_vocabulary
 from interlocality.common.testing import recording_receiver
@@ -19,6 +21,7 @@ from interlocality.notifications.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEA
 from interlocality.operator.testing import REGION_SERVICES, LaunchedRegion, launched_region
 
 SERVICES = REGION_SERVICES
+EVERY_CONSENT = {"matching": True, "notifications": True, "analytics": True}
 pytestmark = pytest.mark.e2e
 
 
@@ -30,6 +33,81 @@ def running_region(
         tmp_path_factory.mktemp("region"), kafka_bootstrap=kafka_bootstrap
     ) as region:
         yield region
+
+
+@pytest.fixture(scope="module")
+def region_on_postgresql(
+    kafka_bootstrap: str, postgres_admin_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LaunchedRegion, dict[str, str]]]:
+    """A region whose five services keep their state in PostgreSQL databases of their own."""
+    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
+    names = {service: f"il_e2e_{uuid.uuid4().hex[:10]}_{service}" for service in SERVICES}
+    urls = {
+        service: make_url(postgres_admin_url).set(database=database).render_as_string(False)
+        for service, database in names.items()
+    }
+    try:
+        with admin.connect() as connection:
+            for database in names.values():
+                connection.execute(text(f'CREATE DATABASE "{database}"'))
+        with launched_region(
+            tmp_path_factory.mktemp("region-postgresql"),
+            kafka_bootstrap=kafka_bootstrap,
+            env={f"{service.upper()}_DATABASE_URL": url for service, url in urls.items()},
+        ) as region:
+            yield region, urls
+    finally:
+        with admin.connect() as connection:
+            for database in names.values():
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def region_and_databases(request: pytest.FixtureRequest) -> tuple[LaunchedRegion, dict[str, str]]:
+    """A running region and the URL of each service's database: the SQLite files under its
+    var dir, or PostgreSQL databases."""
+    if request.param == "postgresql":
+        on_postgresql: tuple[LaunchedRegion, dict[str, str]]
+        on_postgresql = request.getfixturevalue("region_on_postgresql")
+        return on_postgresql
+    region: LaunchedRegion = request.getfixturevalue("running_region")
+    files = {s: region.var_dir / region.name / f"{s}.db" for s in SERVICES}
+    assert all(path.exists() for path in files.values()), files
+    return region, {service: f"sqlite:///{path}" for service, path in files.items()}
+
+
+def rows_naming(database_url: str, *personal: str) -> list[str]:
+    """``table.column`` of every value in the database holding one of ``personal``: read raw,
+    JSON as stored (its text with non-ASCII letters escaped, or decoded by the driver) and
+    bytes as UTF-8."""
+    needles = {p for value in personal for p in (value, json.dumps(value)[1:-1])}
+    engine = create_engine(database_url)
+    found = []
+    try:
+        with engine.connect() as connection:
+            for table in inspect(connection).get_table_names():
+                result = connection.execute(text(f'SELECT * FROM "{table}"'))
+                columns = list(result.keys())
+                for row in result:
+                    for column, value in zip(columns, row, strict=True):
+                        if any(needle in _as_text(value) for needle in needles):
+                            found.append(f"{table}.{column}")
+    finally:
+        engine.dispose()
+    return sorted(set(found))
+
+
+def _as_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="ignore")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
 
 
 def matches_of(r: LaunchedRegion, path: str) -> list[dict[str, Any]]:
@@ -76,6 +154,7 @@ def test_company_vacancy_student_match_notification_summary(running_region: Laun
             "skills": [{"uri": uri, "level": 3} for uri in skills[:2]],
             "languages": [{"code": "en", "level": "C1"}],
             "engagement_kinds": ["internship"],
+            "consents": EVERY_CONSENT,
         },
     )
     assert student.status_code == 201, student.text
@@ -143,7 +222,7 @@ def test_company_vacancy_student_match_notification_summary(running_region: Laun
     )
 
     # Erasure: the profile is gone and notifications delete what they held.
-    assert r.http.delete(r.url("profiles", f"/v1/students/{student_id}")).status_code == 204
+    assert r.delete("profiles", f"/v1/students/{student_id}").status_code == 204
     assert r.get("profiles", f"/v1/students/{student_id}").status_code == 404
     r.wait_for(
         lambda: (
@@ -179,6 +258,7 @@ def test_matches_applications_and_placements_make_the_funnel(
                 "email": f"{name.split()[0].lower()}@students.example.org",
                 "skills": [{"uri": uri, "level": 3} for uri in skills[:2]],
                 "engagement_kinds": ["thesis"],
+                "consents": EVERY_CONSENT,
             },
         ).json()["student_id"]
         for name in ("Amara Okafor", "Jonas Berg")
@@ -275,6 +355,7 @@ def test_consent_withdrawal_and_erasure_reach_every_service(running_region: Laun
         "email": "lucia.romero@students.example.org",
         "skills": [{"uri": uri, "level": 3} for uri in skills],
         "engagement_kinds": ["student_job"],
+        "consents": EVERY_CONSENT,
     }
     student_id = r.post("profiles", "/v1/students", body).json()["student_id"]
     r.wait_for(lambda: matches_of(r, f"/v1/students/{student_id}/matches"))
@@ -301,17 +382,14 @@ def test_consent_withdrawal_and_erasure_reach_every_service(running_region: Laun
     assert applied.status_code == 201, applied.text
 
     # Withdrawing consent to matching empties matching's view of the student.
-    r.http.put(
-        r.url("profiles", f"/v1/students/{student_id}/consents"),
-        json={"matching": False, "notifications": True, "analytics": True},
-    ).raise_for_status()
+    r.put("profiles", f"/v1/students/{student_id}/consents", {"matching": False}).raise_for_status()
     r.wait_for(lambda: matches_of(r, f"/v1/students/{student_id}/matches") == [])
     held = r.get("matching", f"/v1/privacy/students/{student_id}").json()["holds"]
     assert held["skills"] is None and held["matches"] == []
     assert all(value in (None, [], {}) for value in held.values()), held
 
     # Erasure: every service reports holding nothing on the student.
-    assert r.http.delete(r.url("profiles", f"/v1/students/{student_id}")).status_code == 204
+    assert r.delete("profiles", f"/v1/students/{student_id}").status_code == 204
 
     def holds_nothing() -> bool:
         for service in SERVICES:
@@ -321,6 +399,87 @@ def test_consent_withdrawal_and_erasure_reach_every_service(running_region: Laun
         return True
 
     r.wait_for(holds_nothing)
+
+
+def test_an_erased_student_is_in_no_row_of_any_service_database(
+    region_and_databases: tuple[LaunchedRegion, dict[str, str]],
+) -> None:
+    r, databases = region_and_databases
+    name, email = "Åsa Ørsted-Yılmaz", "asa.orsted@example.dk"
+    skills = skills_of("data analyst")
+    company_id = r.post("vacancies", "/v1/companies", {"name": "Øresund Indsigt ApS"}).json()[
+        "company_id"
+    ]
+    vacancy_id = r.post(
+        "vacancies",
+        "/v1/vacancies",
+        {
+            "company_id": company_id,
+            "title": "Dataanalytiker (studiejob)",
+            "kind": "student_job",
+            "required_skills": [{"uri": uri, "min_level": 1} for uri in skills],
+        },
+    ).json()["vacancy_id"]
+    created = r.post(
+        "profiles",
+        "/v1/students",
+        {
+            "name": name,
+            "email": email,
+            "skills": [{"uri": uri, "level": 3} for uri in skills],
+            "engagement_kinds": ["student_job"],
+            "consents": EVERY_CONSENT,
+            "notification_preferences": {"frequency": "instant", "channels": ["email", "in_app"]},
+        },
+    )
+    assert created.status_code == 201, created.text
+    student_id = created.json()["student_id"]
+
+    # Matched, notified in the app and by e-mail, applied, and counted by analytics.
+    r.wait_for(lambda: matches_of(r, f"/v1/students/{student_id}/matches"))
+    r.wait_for(
+        lambda: (
+            r.get("notifications", f"/v1/students/{student_id}/notifications").json().get("items")
+        )
+    )
+    r.wait_for(lambda: r.get("notifications", "/v1/mailbox", {"to": email}).json()["items"])
+    applied = r.wait_for(
+        lambda: r.post(
+            "vacancies", f"/v1/vacancies/{vacancy_id}/applications", {"student_id": student_id}
+        ),
+        until=lambda response: response.status_code != 422,
+    )
+    assert applied.status_code == 201, applied.text
+    r.wait_for(
+        lambda: r.get("analytics", f"/v1/privacy/students/{student_id}").json()["holds"],
+        until=lambda holds: (
+            holds["analytics_consent"] is True
+            and holds["applications_and_placements"]
+            and holds["supply_student"]["contributions"]
+        ),
+    )
+    r.wait_for(lambda: all(r.get(s, "/v1/admin/outbox").json()["pending"] == 0 for s in SERVICES))
+    # The search finds what it looks for: before the erasure the student is there, in
+    # plain columns, JSON and the outbox's bytes alike.
+    before = {service: rows_naming(url, name, email) for service, url in databases.items()}
+    assert {"student.name", "student.document", "outbox_message.value"} <= set(
+        before["profiles"]
+    ), before
+    assert "recipient.email" in before["notifications"], before
+
+    assert r.delete("profiles", f"/v1/students/{student_id}").status_code == 204
+
+    def holds_nothing() -> bool:
+        for service in SERVICES:
+            holds = r.get(service, f"/v1/privacy/students/{student_id}").json()["holds"]
+            if any(value not in (None, [], {}) for value in holds.values()):
+                return False
+        return True
+
+    r.wait_for(holds_nothing)
+    r.wait_for(lambda: all(r.get(s, "/v1/admin/outbox").json()["pending"] == 0 for s in SERVICES))
+    left = {service: rows_naming(url, name, email) for service, url in databases.items()}
+    assert not any(left.values()), f"personal data left after the erasure: {left}"
 
 
 def test_operator_imports_a_file_and_sees_the_state_downstream(
@@ -337,9 +496,9 @@ def test_operator_imports_a_file_and_sees_the_state_downstream(
     )
     students = tmp_path / "students.csv"
     students.write_text(
-        "external_id,name,email,skills,engagement_kinds\n"
-        f"st-1,Amir Haddad,amir@students.example.org,{skills[0]}|3;{skills[1]}|2,internship\n"
-        f"st-2,Broken Row,not-an-email,{skills[0]}|3,internship\n"
+        "external_id,name,email,skills,engagement_kinds,consent_matching\n"
+        f"st-1,Amir Haddad,amir@students.example.org,{skills[0]}|3;{skills[1]}|2,internship,yes\n"
+        f"st-2,Broken Row,not-an-email,{skills[0]}|3,internship,yes\n"
     )
     # The commands find the running region by its name and var dir alone.
     assert r.cli("import", "companies", str(companies)).returncode == 0
@@ -379,6 +538,7 @@ def test_a_student_picks_channels_and_frequency_and_gets_exactly_that(
                     "email": email,
                     "skills": [{"uri": uri, "level": 3} for uri in skills],
                     "engagement_kinds": ["thesis"],
+                    "consents": EVERY_CONSENT,
                     "notification_preferences": preferences,
                 },
             )

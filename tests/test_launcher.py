@@ -51,6 +51,7 @@ class Launcher(LaunchedRegion):
                 "skills": [{"uri": uri, "level": 3} for uri in skills],
                 "languages": [{"code": "en", "level": "C1"}],
                 "engagement_kinds": ["internship"],
+                "consents": {"matching": True, "notifications": True, "analytics": True},
             },
         )
         assert created.status_code == 201, created.text

@@ -15,6 +15,7 @@ from interlocality.analytics.service import AnalyticsService, SupplyAndDemand
 from interlocality.analytics.store import held_on_student, supply_student_data
 from interlocality.common.service import ServiceRuntime
 from interlocality.contracts.envelope import CloudEvent
+from interlocality.contracts.students import Consents
 from interlocality.contracts.vacancies import VacancyFilled
 
 MONTHS = ["2026-01", "2026-02", "2026-03"]
@@ -162,6 +163,38 @@ def test_withdrawal_and_erasure_remove_a_student_from_every_month_and_keep_no_na
     # a late, older snapshot of a student changes nothing, not even consent
     apply([region_snapshots[2]])
     assert skill_numbers(runtime, supply, esco.python) == [(2, 1), (2, 1), (0, 1)]
+
+
+def test_a_student_who_said_nothing_of_consent_is_counted_in_no_month(
+    runtime: ServiceRuntime,
+    supply: SupplyAndDemand,
+    apply: Apply,
+    region_snapshots: list[CloudEvent[Any]],
+    snapshots: Any,
+    esco: Any,
+) -> None:
+    apply(region_snapshots)
+    before = skill_numbers(runtime, supply, esco.python)
+    given = snapshots.student(
+        "s-9", "Åsa Ørsted-Yılmaz", snapshots.at("2026-01", 3), skills={esco.python: 5}
+    )
+    silent = given.model_copy(
+        update={"data": given.data.model_copy(update={"consents": Consents()})}
+    )
+    apply([silent])
+    assert skill_numbers(runtime, supply, esco.python) == before
+    with runtime.reading() as session:
+        assert supply_student_data(session, "s-9")["supply_student"]["contributions"] == []
+    # Consent given later counts the student from then on.
+    apply([snapshots.student(
+        "s-9", "Åsa Ørsted-Yılmaz", snapshots.at("2026-02", 3), version=2,
+        skills={esco.python: 5},
+    )])  # fmt: skip
+    assert skill_numbers(runtime, supply, esco.python) == [
+        before[0],
+        (before[1][0], before[1][1] + 1),
+        (before[2][0], before[2][1] + 1),
+    ]
 
 
 def test_a_run_of_student_snapshots_applied_at_once_leaves_what_one_at_a_time_does(

@@ -19,6 +19,7 @@ from interlocality.common.esco_relations import SkillGraph
 from interlocality.common.migrations import upgrade
 from interlocality.common.outbox import OutboxMessage
 from interlocality.common.service import ServiceRuntime
+from interlocality.common.testing import EVERY_CONSENT
 from interlocality.contracts.common import LanguageSkill, SkillLevel, SkillRequirement
 from interlocality.contracts.companies import Company, CompanyRegistered
 from interlocality.contracts.students import (
@@ -64,7 +65,7 @@ class Snapshots:
         version: int = 1,
         permitted: PermittedWork | None = None,
         languages: dict[str, str] | None = None,
-        consents: Consents | None = None,
+        consents: Consents = EVERY_CONSENT,
     ) -> StudentProfile:
         return StudentProfile(
             student_id=student_id,
@@ -78,7 +79,7 @@ class Snapshots:
             version=version,
             updated_at=datetime.now(UTC),
             permitted_work=permitted,
-            consents=consents or Consents(),
+            consents=consents,
         )
 
     def vacancy(

@@ -112,6 +112,19 @@ def test_a_student_withdrawing_consent_to_matching_is_forgotten(
     assert withdrawn.data.reason == "consent_withdrawn"
 
 
+def test_a_student_who_gave_no_consent_is_not_matched(
+    matching: Callable[..., Any], snapshots: Any, uris: list[str]
+) -> None:
+    m = matching()
+    m.write(m.service.apply_vacancy, snapshots.vacancy("open", 1))
+    m.write(m.service.apply_student, snapshots.student("s-silent", uris, consents=Consents()))
+    assert ranked(m) == [] and m.staged() == []
+    assert "s-silent" not in m.service.index.students
+    only_matching = Consents(matching=Consent(granted=True))
+    m.write(m.service.apply_student, snapshots.student("s-silent", uris, 2, consents=only_matching))
+    assert [s for s, _ in ranked(m)] == ["s-silent"]
+
+
 def test_pairs_below_the_region_minimum_are_not_matches(
     matching: Callable[..., Any], snapshots: Any, uris: list[str]
 ) -> None:

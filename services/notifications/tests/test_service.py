@@ -116,13 +116,21 @@ def test_a_match_waits_for_the_profile_and_reaches_only_consenting_students_abov
     applied(
         parts, lambda s: service.take_profile(s, upserted(region, "s-4", consents=withdrawn).data)
     )
+    silent = upserted(region, "s-5", preferences=EMAIL, consents=Consents())  # said nothing
+    applied(parts, lambda s: service.take_profile(s, silent.data))
     applied(
         parts,
         lambda s: service.notify(
-            s, [found(region, "s-3", "v-1").data, found(region, "s-4", "v-1").data]
+            s,
+            [
+                found(region, "s-3", "v-1").data,
+                found(region, "s-4", "v-1").data,
+                found(region, "s-5", "v-1").data,
+            ],
         ),
     )
-    assert feed(parts, "s-3") == [] and feed(parts, "s-4") == []
+    assert feed(parts, "s-3") == [] and feed(parts, "s-4") == [] and feed(parts, "s-5") == []
+    assert deliveries(parts, "s-5") == []
 
 
 def test_a_withdrawn_match_or_a_closed_vacancy_leaves_the_notification_unavailable(

@@ -32,6 +32,7 @@ def student(**changes: object) -> dict[str, object]:
         "skills": [{"uri": PYTHON, "level": 4}],
         "languages": [{"code": "en", "level": "C1"}, {"code": "da", "level": "A2"}],
         "engagement_kinds": ["internship", "thesis"],
+        "consents": {"matching": True, "notifications": True, "analytics": True},
     }
     body.update(changes)
     return body
@@ -253,6 +254,28 @@ def test_consent_withdrawal_and_export(service_settings: Callable[..., object]) 
         assert export["profile"]["consents"]["matching"]["granted"] is False
         held = client.get(f"/v1/privacy/students/{student_id}").json()
         assert held["holds"]["profile"]["email"] == "elif@students.example.org"
+
+
+def test_a_student_consents_only_by_saying_so(service_settings: Callable[..., object]) -> None:
+    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+        body = student(name="Åsa Ørsted-Yılmaz")
+        del body["consents"]
+        created = client.post("/v1/students", json=body).json()
+        student_id = created["student_id"]
+        unsaid = {"granted": False, "at": None}
+        assert created["consents"] == {
+            "matching": unsaid,
+            "notifications": unsaid,
+            "analytics": unsaid,
+        }
+        given = client.put(f"/v1/students/{student_id}/consents", json={"matching": True})
+        consents = given.json()["consents"]
+        assert consents["matching"]["granted"] is True and consents["matching"]["at"]
+        assert consents["notifications"]["granted"] is consents["analytics"]["granted"] is False
+        # A profile replaced without a word on consents keeps them as the student said.
+        replaced = client.put(f"/v1/students/{student_id}", json={**body, "hours_per_week": 12})
+        assert replaced.json()["version"] == 3
+        assert replaced.json()["consents"] == consents
 
 
 def test_skill_search_is_ranked_and_typo_tolerant(service_settings: Callable[..., object]) -> None:

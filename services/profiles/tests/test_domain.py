@@ -71,10 +71,26 @@ def test_bad_values_are_named_by_field(changes: dict[str, object], field: str) -
 def test_consent_times_change_only_when_the_answer_changes() -> None:
     first = datetime(2026, 1, 1, tzinfo=UTC)
     later = datetime(2026, 2, 1, tzinfo=UTC)
-    given = consents_after({}, ConsentChoices(), first)
+    given = consents_after(
+        {}, ConsentChoices(matching=True, notifications=True, analytics=True), first
+    )
     withdrawn = consents_after(given, ConsentChoices(matching=False), later)
     assert withdrawn["matching"] == {"granted": False, "at": later.isoformat()}
     assert withdrawn["analytics"] == given["analytics"]
+
+
+def test_a_student_who_says_nothing_has_given_no_consent() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    unsaid = {"granted": False, "at": None}
+    assert consents_after({}, ConsentChoices(), now) == dict.fromkeys(
+        ("matching", "notifications", "analytics"), unsaid
+    )
+    assert form().consents.model_fields_set == set()
+    only_analytics = consents_after({}, ConsentChoices(analytics=True), now)
+    assert only_analytics["analytics"] == {"granted": True, "at": now.isoformat()}
+    assert only_analytics["matching"] == only_analytics["notifications"] == unsaid
+    # Saying nothing later keeps what was said.
+    assert consents_after(only_analytics, ConsentChoices(), now) == only_analytics
 
 
 def test_the_bulk_snapshot_equals_the_one_built_from_the_stored_record() -> None:

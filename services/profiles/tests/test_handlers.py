@@ -28,6 +28,7 @@ STUDENT = {
     "email": "priya.natarajan@students.example.org",
     "skills": [{"uri": PYTHON, "level": 4}],
     "engagement_kinds": ["internship", "thesis"],
+    "consents": {"matching": True, "notifications": True, "analytics": True},
 }
 
 

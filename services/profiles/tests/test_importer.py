@@ -189,3 +189,49 @@ def test_csv_consents_are_yes_or_no_and_anything_else_is_reported(
         assert error["message"] == "'maybe' is not yes or no"
         [stored] = client.get("/v1/students").json()["items"]
         assert stored["consents"]["matching"]["granted"] is False
+
+
+def test_an_import_gives_only_the_consents_its_file_gives(
+    service_settings: Callable[..., Any],
+) -> None:
+    good = {k: v for k, v in rows()[0].items() if k != "consent_matching"}
+    silent = [{**good, "external_id": "au-1", "name": "Iñaki Yılmaz"}]
+    with TestClient(create_app(service_settings("profiles"))) as client:
+        assert run(client, as_csv(silent))["created"] == 1
+        [stored] = client.get("/v1/students").json()["items"]
+        assert {name: c["granted"] for name, c in stored["consents"].items()} == {
+            "matching": False,
+            "notifications": False,
+            "analytics": False,
+        }
+        client.put(f"/v1/students/{stored['student_id']}/consents", json={"analytics": True})
+        # A changed row that says nothing of consents keeps what the student gave since.
+        assert run(client, as_csv([{**silent[0], "hours_per_week": "10"}]))["updated"] == 1
+        [stored] = client.get("/v1/students").json()["items"]
+        assert stored["consents"]["analytics"]["granted"] is True
+        assert stored["consents"]["matching"]["granted"] is False
+        said = [{**silent[0], "consent_matching": "yes", "consent_analytics": "no"}]
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=[*COLUMNS, "consent_analytics"])
+        writer.writeheader()
+        writer.writerows(said)
+        assert run(client, out.getvalue().encode())["updated"] == 1
+        [stored] = client.get("/v1/students").json()["items"]
+        assert stored["consents"]["matching"]["granted"] is True
+        assert stored["consents"]["analytics"]["granted"] is False
+        jsonl = json.dumps(
+            {
+                "external_id": "au-2",
+                "name": "Åsa Ørsted-Yılmaz",
+                "email": "asa.orsted@example.dk",
+                "engagement_kinds": ["thesis"],
+                "consents": {"notifications": True},
+            }
+        )
+        assert run(client, jsonl.encode(), "jsonl")["created"] == 1
+        [asa] = client.get("/v1/students", params={"external_id": "au-2"}).json()["items"]
+        assert {name: c["granted"] for name, c in asa["consents"].items()} == {
+            "matching": False,
+            "notifications": True,
+            "analytics": False,
+        }

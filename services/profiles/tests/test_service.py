@@ -45,6 +45,7 @@ def form(**changes: Any) -> StudentForm:
         "email": "mei.tanaka@students.example.org",
         "skills": [{"uri": PYTHON, "level": 4}],
         "engagement_kinds": ["thesis"],
+        "consents": {"matching": True, "notifications": True, "analytics": True},
     }
     data.update(changes)
     return StudentForm.model_validate(data)
@@ -209,7 +210,7 @@ def test_writers_racing_on_one_student_lose_no_update(
         name: (lambda _, name=name: (name, "instant", True, True, True))
         for name in [*names, "Imported"]
     }
-    effects["consents"] = lambda s: (s[0], s[1], True, True, False)
+    effects["consents"] = lambda s: (*s[:4], False)  # the other consents as they were
     effects["preferences"] = lambda s: (s[0], "weekly", s[2], False, s[4])
     for (_, before), (_, after) in pairwise(snapshots):
         [writer] = [w for w, effect in effects.items() if effect(seen(before)) == seen(after)]

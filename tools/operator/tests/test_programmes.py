@@ -31,7 +31,12 @@ from interlocality.operator.programmes import (
     build_programme_region,
     graduation_months,
 )
-from interlocality.profiles.domain import OutcomeForm, StudentForm, snapshot_of_form
+from interlocality.profiles.domain import (
+    OutcomeForm,
+    StudentForm,
+    consents_after,
+    snapshot_of_form,
+)
 from interlocality.vacancies.domain import CompanyForm, VacancyForm, vacancy_of
 
 TODAY = date.today()
@@ -181,6 +186,11 @@ def test_most_students_grant_analytics_some_do_not(region: ProgrammeRegion) -> N
 
     assert granted[True] > 0.8 * len(region.students)
     assert granted[False] >= 10
+    # Consent is opt-in: every fictional student says what they agreed to.
+    assert all(
+        set(row["consents"]) == {"matching", "notifications", "analytics"}
+        for row in region.students
+    )
 
 
 def test_applications_and_placements_are_of_students_who_want_that_kind(
@@ -289,15 +299,15 @@ def test_matching_finds_matches_for_most_vacancies(name: str) -> None:
     students = [
         student_entry_of(
             snapshot_of_form(
-                student_id=row["external_id"],
-                form=StudentForm.model_validate(row),
-                consents=Consents(),
+                student_id=str(form.external_id),
+                form=form,
+                consents=Consents.model_validate(consents_after({}, form.consents, seeded_at)),
                 version=1,
                 updated_at=seeded_at,
                 rules=rules,
             )
         )
-        for row in region.students
+        for form in map(StudentForm.model_validate, region.students)
     ]
     company_ids = {row["external_id"]: row["external_id"] for row in region.companies}
     markets = {

@@ -55,13 +55,16 @@ class Consent(BaseModel):
 
 
 class Consents(BaseModel):
-    """What the student agreed to; each may be withdrawn at any time."""
+    """What the student agreed to; each may be withdrawn at any time.
+
+    Consent is opt-in (GDPR Art. 7): one the student has not given is not granted.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    matching: Annotated[Consent, Field(title="Matching")] = Consent(granted=True)
-    notifications: Annotated[Consent, Field(title="Notifications")] = Consent(granted=True)
-    analytics: Annotated[Consent, Field(title="Anonymous analytics")] = Consent(granted=True)
+    matching: Annotated[Consent, Field(title="Matching")] = Consent()
+    notifications: Annotated[Consent, Field(title="Notifications")] = Consent()
+    analytics: Annotated[Consent, Field(title="Anonymous analytics")] = Consent()
 
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]

@@ -36,6 +36,7 @@ from interlocality.contracts.common import SkillLevel
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.matches import Match, MatchFound
 from interlocality.contracts.students import (
+    Consent,
     Consents,
     NotificationPreferences,
     StudentErasure,
@@ -49,6 +50,7 @@ __all__ = [
     "CHROMIUM_ARGS",
     "CHROMIUM_VARIABLE",
     "DISTRIBUTION_CHROMIUM",
+    "EVERY_CONSENT",
     "BrowserMissing",
     "Received",
     "Receiver",
@@ -68,6 +70,13 @@ __all__ = [
     "upserted",
     "wait_until",
 ]
+
+EVERY_CONSENT = Consents(
+    matching=Consent(granted=True),
+    notifications=Consent(granted=True),
+    analytics=Consent(granted=True),
+)
+"""A student who agreed to matching, notifications and analytics (none is given unsaid)."""
 
 CHROMIUM_VARIABLE = "INTERLOCALITY_CHROMIUM"
 DISTRIBUTION_CHROMIUM = Path("/usr/bin/chromium")
@@ -153,9 +162,10 @@ def upserted(
     *,
     name: str = "Ana Souza",
     preferences: NotificationPreferences | None = None,
-    consents: Consents | None = None,
+    consents: Consents = EVERY_CONSENT,
 ) -> StudentProfileUpserted:
-    """The profile of student ``student_id`` as its publisher announces it."""
+    """The profile of student ``student_id`` as its publisher announces it: by default one
+    who consented to everything."""
     return StudentProfileUpserted(
         source=_source(region, StudentProfileUpserted),
         region=region,
@@ -164,7 +174,7 @@ def upserted(
             student_id=student_id,
             name=name,
             email="ana.souza@students.example.org",
-            consents=consents or Consents(),
+            consents=consents,
             skills=[
                 SkillLevel(
                     uri="http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d",

@@ -260,6 +260,7 @@ def erase_student(student_id: str, students: Students) -> Response:
     dependencies=[allow(OPERATOR)],
     tags=["imports"],
     summary="Import students from CSV or JSON Lines (idempotent by external_id)",
+    description=StudentImporter.description,
     **IMPORT_ROUTE,
 )
 async def import_students(

@@ -72,14 +72,23 @@ class NotificationPreferencesForm(NotificationPreferences):
     )
 
 
+_CHOICE = (
+    "true gives it, false withdraws it. Left out, what the student said before stays; a new "
+    "student has not given it (consent is opt-in)."
+)
+
+
 class ConsentChoices(BaseModel):
-    """The student's yes or no to each use of their data."""
+    """The student's yes or no to each use of their data: only the choices made change
+    anything (see :func:`consents_after`), so nobody consents by saying nothing."""
 
     model_config = ConfigDict(extra="forbid")
 
-    matching: StrictBool = True
-    notifications: StrictBool = True
-    analytics: StrictBool = True
+    matching: Annotated[StrictBool, Field(title="Matching", description=_CHOICE)] = False
+    notifications: Annotated[StrictBool, Field(title="Notifications", description=_CHOICE)] = False
+    analytics: Annotated[StrictBool, Field(title="Anonymous analytics", description=_CHOICE)] = (
+        False
+    )
 
 
 class StudentForm(BaseModel):
@@ -197,11 +206,17 @@ class OutcomeForm(BaseModel):
 def consents_after(
     previous: dict[str, Any], choices: ConsentChoices, now: datetime
 ) -> dict[str, Any]:
-    """Consents with the time each was last changed (kept when the answer is the same)."""
+    """Consents with the time each was last changed (kept when the answer is the same).
+
+    A choice not made (left out of the form or the file) keeps the previous answer; with
+    none, the consent is not given and carries no time, since the student said nothing.
+    """
     result = {}
     for name, granted in choices.model_dump().items():
         before = previous.get(name)
-        if before is not None and before.get("granted") == granted:
+        if name not in choices.model_fields_set:
+            result[name] = before if before is not None else {"granted": False, "at": None}
+        elif before is not None and before.get("granted") == granted:
             result[name] = before
         else:
             result[name] = {"granted": granted, "at": now.isoformat()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, ClassVar
 
 from interlocality.common.bulk import ImportFormat, ImportReport, RowError, validate_rows
 from interlocality.common.esco import EscoVocabulary
@@ -17,6 +17,13 @@ __all__ = ["StudentImporter"]
 class StudentImporter:
     """Applies batches of import rows; every bad row is reported, every good one stored."""
 
+    description: ClassVar[str] = (
+        "Consent is opt-in: a row gives only the consents it states, as the CSV columns "
+        "`consent_matching`, `consent_notifications` and `consent_analytics` (yes/no) or the "
+        "`consents` object of a JSON Lines row. A student imported without them has given "
+        "none; one already stored keeps what they said for every consent the row leaves out "
+        "(an empty cell, a missing column)."
+    )
     csv_columns = (("name",), ("email",), ("engagement_kinds",))
 
     def __init__(

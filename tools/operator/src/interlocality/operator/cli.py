@@ -917,7 +917,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parents=[located],
         help="import students, companies or vacancies from CSV or JSON Lines",
         description="Streams FILE to the service; every bad row is reported with its line "
-        "and reason in FILE.errors.csv. Exit code 2 when some rows failed.",
+        "and reason in FILE.errors.csv. Exit code 2 when some rows failed. Students get only "
+        "the consents their row gives (columns consent_matching, consent_notifications, "
+        "consent_analytics: yes/no); without them a student has given none.",
     )
     imports.add_argument("kind", choices=sorted(IMPORT_SERVICES))
     imports.add_argument("file")

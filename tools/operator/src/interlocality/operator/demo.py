@@ -1012,6 +1012,9 @@ def _student_body(
         "available_from": (today + timedelta(days=student.available_in_days)).isoformat(),
         "preferred_locations": list(student.preferred_locations),
         "residence_status": student.residence_status,
+        # Consent is opt-in: these fictional students say they agreed to everything, so the
+        # demo shows matches, notifications and the region's figures.
+        "consents": {"matching": True, "notifications": True, "analytics": True},
         "notification_preferences": preferences,
     }
     if student.remote:

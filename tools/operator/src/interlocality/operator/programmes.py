@@ -935,6 +935,7 @@ def _students(
                     if rng.random() < 0.3
                     else [],
                     "residence_status": residence,
+                    # Consent is opt-in: each fictional student says what they agreed to.
                     "consents": {
                         "matching": True,
                         "notifications": rng.random() > 0.05,

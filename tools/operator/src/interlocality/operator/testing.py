@@ -183,6 +183,14 @@ class LaunchedRegion:
         """POST ``body`` as JSON to ``path`` of ``service``."""
         return self.http.post(self.url(service, path), json=body)
 
+    def put(self, service: str, path: str, body: Any = None) -> httpx.Response:
+        """PUT ``body`` as JSON to ``path`` of ``service``."""
+        return self.http.put(self.url(service, path), json=body)
+
+    def delete(self, service: str, path: str) -> httpx.Response:
+        """DELETE ``path`` of ``service``."""
+        return self.http.delete(self.url(service, path))
+
     def read(self, service: str, path: str, **params: Any) -> Any:
         """The JSON of a GET that must answer 200."""
         response = self.get(service, path, params)

@@ -257,7 +257,7 @@ def test_consent_withdrawal_and_export(service_settings: Callable[..., object]) 
 
 
 def test_a_student_consents_only_by_saying_so(service_settings: Callable[..., object]) -> None:
-    with TestClient(create_app(service_settings("profiles"))) as client:  # type: ignore[arg-type]
+    with signed_in(TestClient(create_app(service_settings("profiles")))) as client:  # type: ignore[arg-type]
         body = student(name="Åsa Ørsted-Yılmaz")
         del body["consents"]
         created = client.post("/v1/students", json=body).json()

@@ -196,7 +196,7 @@ def test_an_import_gives_only_the_consents_its_file_gives(
 ) -> None:
     good = {k: v for k, v in rows()[0].items() if k != "consent_matching"}
     silent = [{**good, "external_id": "au-1", "name": "Iñaki Yılmaz"}]
-    with TestClient(create_app(service_settings("profiles"))) as client:
+    with signed_in(TestClient(create_app(service_settings("profiles")))) as client:
         assert run(client, as_csv(silent))["created"] == 1
         [stored] = client.get("/v1/students").json()["items"]
         assert {name: c["granted"] for name, c in stored["consents"].items()} == {

@@ -61,7 +61,7 @@ from interlocality.analytics.settings import AnalyticsSettings
 from interlocality.analytics.skills import SkillTaxonomy
 from interlocality.common.embedded_broker import EmbeddedBroker
 from interlocality.common.settings import load_settings
-from interlocality.common.testing import served
+from interlocality.common.testing import authorization, served, trusting_tests_issuer
 from interlocality.common.topics_admin import ensure_topics
 from interlocality.contracts.federation import RegionSnapshot
 
@@ -246,6 +246,7 @@ def analytics(url: str, bootstrap: str) -> Iterator[tuple[str, Any]]:
         log_level="WARNING",
         work_rules="dk",
         federation_yearly_epsilon=1e6,
+        **trusting_tests_issuer(),
     )
     app = create_app(settings)
     with served(app) as base_url:
@@ -303,7 +304,7 @@ def measure(base_url: str, app: Any, args: argparse.Namespace) -> list[Row]:
     federation: Federation = app.state.provided[Federation]
     figures: RegionFigures = app.state.provided[RegionFigures]
     rows = []
-    with httpx.Client(base_url=base_url, timeout=600) as client:
+    with httpx.Client(base_url=base_url, timeout=600, headers=authorization(REGION)) as client:
         started = time.perf_counter()
         client.get("/dashboard").raise_for_status()
         rows.append(

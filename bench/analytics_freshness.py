@@ -55,7 +55,7 @@ from aiokafka import AIOKafkaProducer
 sys.path.insert(0, str(Path(__file__).parent))
 
 from datasets import FIELDS, KINDS, occupation_skills
-from service_process import service_process
+from service_process import bench_caller, service_process
 from tables import Row, print_table
 
 from interlocality.common.cloudevents import encode_event
@@ -308,7 +308,9 @@ def analytics_process(workdir: Path, bootstrap: str, region: str, batch_size: in
     with service_process("analytics", workdir, bootstrap, region, batch_size, 90) as base:
         # the ESCO taxonomy is built in the background at start: wait for it here, so that
         # the first probe does not
-        httpx.get(f"{base}/v1/insights/skills", timeout=60, trust_env=False).raise_for_status()
+        httpx.get(
+            f"{base}/v1/insights/skills", timeout=60, trust_env=False, headers=bench_caller(region)
+        ).raise_for_status()
         yield base
 
 
@@ -428,7 +430,7 @@ async def one_way(
     rare = iter(rare_skills(vocabulary, args.seconds + 10))
     async with (
         Producer(bootstrap) as producer,
-        httpx.AsyncClient(timeout=60, trust_env=False) as client,
+        httpx.AsyncClient(timeout=60, trust_env=False, headers=bench_caller(region)) as client,
     ):
         await seed(producer, stream, args.students)
         print(f"  seeded {producer.sent:,} events; applying them …", file=sys.stderr, flush=True)

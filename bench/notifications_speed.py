@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from datasets import occupation_skills, write_companies, write_students
 from import_region import Region, run_import, start_region, wait_for_count
-from service_process import service_process
+from service_process import bench_caller, service_process
 from tables import Row, print_table
 
 from interlocality.common.cloudevents import encode_event
@@ -93,12 +93,18 @@ def applied(client: httpx.Client, base: str, topic_part: str) -> int:
 
 
 async def open_streams(
-    base: str, student_ids: list[str], arrived: dict[str, float], opened: asyncio.Event
+    base: str,
+    headers: dict[str, str],
+    student_ids: list[str],
+    arrived: dict[str, float],
+    opened: asyncio.Event,
 ) -> None:
     """Hold a live stream per student; note when its first notification arrives."""
     ready = 0
     limits = httpx.Limits(max_connections=len(student_ids) + 10)
-    async with httpx.AsyncClient(timeout=None, limits=limits, trust_env=False) as client:
+    async with httpx.AsyncClient(
+        timeout=None, limits=limits, trust_env=False, headers=headers
+    ) as client:
 
         async def listen(student_id: str) -> None:
             nonlocal ready
@@ -124,7 +130,7 @@ def one_vacancy(
     ids = [f"s-{n:06d}" for n in range(students)]
     with service_process("notifications", workdir, bootstrap, region, batch_size) as base:
         asyncio.run(publish(bootstrap, region, [upserted(region, s) for s in ids]))
-        with httpx.Client(timeout=10, trust_env=False) as client:
+        with httpx.Client(timeout=10, trust_env=False, headers=bench_caller(region)) as client:
             while applied(client, base, "students") < students:
                 time.sleep(0.2)
         listening = ids[:: max(1, students // streams)][:streams]
@@ -133,7 +139,9 @@ def one_vacancy(
         opened = asyncio.Event()
 
         def listen() -> None:
-            loop.run_until_complete(open_streams(base, listening, arrived, opened))
+            loop.run_until_complete(
+                open_streams(base, bench_caller(region), listening, arrived, opened)
+            )
             loop.run_until_complete(loop.shutdown_asyncgens())  # close the streams' readers
 
         thread = threading.Thread(target=listen, daemon=True)
@@ -143,7 +151,7 @@ def one_vacancy(
         matches = [found(region, s, "v-1", matched=(PYTHON,), missing=()) for s in ids]
         started = asyncio.run(publish(bootstrap, region, matches))
         published = time.perf_counter()
-        with httpx.Client(timeout=10, trust_env=False) as client:
+        with httpx.Client(timeout=10, trust_env=False, headers=bench_caller(region)) as client:
             # every 50 ms: rendering /metrics costs the service CPU it would otherwise spend
             while applied(client, base, "matches") < students:
                 time.sleep(0.05)

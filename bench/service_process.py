@@ -12,9 +12,17 @@ from pathlib import Path
 
 import httpx
 
+from interlocality.common.access import Role
 from interlocality.common.embedded_broker import free_port
+from interlocality.common.testing import authorization, trusting_tests_issuer
 
-__all__ = ["service_process"]
+__all__ = ["bench_caller", "service_process"]
+
+
+def bench_caller(region: str) -> dict[str, str]:
+    """The headers of the bench's calls: a token of the region's operator and automation
+    (the ``service`` role scrapes ``/metrics``)."""
+    return authorization(region, Role.OPERATOR, Role.SERVICE)
 
 
 @contextmanager
@@ -34,6 +42,10 @@ def service_process(
         "INTERLOCALITY_CONSUMER_BATCH_SIZE": str(batch_size),
         "INTERLOCALITY_LOG_LEVEL": "WARNING",
         f"{service.upper()}_PORT": str(port),
+        **{
+            f"INTERLOCALITY_{name.upper()}": value
+            for name, value in trusting_tests_issuer().items()
+        },
     }
     with open(workdir / f"{service}-{region}.log", "wb") as log:
         process = subprocess.Popen(

@@ -25,6 +25,8 @@ from interlocality.common.testing import CHROMIUM_ARGS, BrowserMissing, chromium
 if TYPE_CHECKING:
     from playwright.async_api import Browser
 
+    from interlocality.common.issuer import DevelopmentIssuer
+
 REPO_ROOT = Path(__file__).resolve().parent
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -160,3 +162,32 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
         Path(configured).mkdir(parents=True, exist_ok=True)
         return Path(configured)
     return tmp_path_factory.mktemp("screenshots")
+
+
+SIGN_IN_ACCOUNTS = (
+    {"name": "Åsa Ørsted", "roles": ["operator"]},
+    {"name": "Iñaki Yılmaz", "roles": ["coordinator"]},
+    {"name": "Begoña Muñoz", "roles": ["student"], "student_id": "s-begona"},
+    {"name": "Ærø Søfart ApS", "roles": ["company"], "company_id": "c-aero"},
+)
+"""Whom :func:`browser_issuer` signs in, each in the test's region."""
+
+
+@pytest.fixture
+def browser_issuer(region: str, tmp_path: Path) -> Iterator[DevelopmentIssuer]:
+    """The tests' issuer served on a real socket, signing browsers in to this test's region
+    as one of :data:`SIGN_IN_ACCOUNTS` (listed in ``var/<region>/accounts.json`` as a region's
+    seed writes them). A service trusts it with
+    ``service_settings(..., **trusting_tests_issuer(browser_issuer))``."""
+    import json
+
+    from interlocality.common.testing import served_issuer
+
+    accounts = tmp_path / "var" / region / "accounts.json"
+    accounts.parent.mkdir(parents=True)
+    accounts.write_text(
+        json.dumps([{**account, "region": region} for account in SIGN_IN_ACCOUNTS]),
+        encoding="utf-8",
+    )
+    with served_issuer(tmp_path / "var") as issuer:
+        yield issuer

@@ -5,11 +5,14 @@ region, a language or a CSV answer."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import csv
 import html
 import io
 import re
 import threading
+import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -21,7 +24,7 @@ import httpx
 import pytest
 from babel.messages.extract import extract
 from fastapi.testclient import TestClient
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, Response
 
 from interlocality.analytics import dashboard as dashboard_module
 from interlocality.analytics.app import create_app
@@ -29,8 +32,11 @@ from interlocality.analytics.dashboard import CATALOGUES, CHARTS
 from interlocality.analytics.funnel import month_of
 from interlocality.analytics.service import AnalyticsService, SupplyAndDemand
 from interlocality.analytics.skills import SkillTaxonomy
+from interlocality.common.access import SESSION_COOKIE, Role
+from interlocality.common.issuer import DevelopmentIssuer
 from interlocality.common.service import ServiceRuntime
-from interlocality.common.testing import served, signed_in, wait_until
+from interlocality.common.sign_in import FLOW_COOKIE
+from interlocality.common.testing import served, signed_in, trusting_tests_issuer, wait_until
 from interlocality.common.translations import read_catalogue
 from interlocality.contracts.applications import ApplicationSubmitted, PlacementMade
 from interlocality.contracts.envelope import CloudEvent
@@ -125,13 +131,19 @@ def database_url(postgres_url: str) -> str:
 
 @dataclass
 class Site:
-    """Analytics served on 127.0.0.1 over a region's data."""
+    """Analytics served on 127.0.0.1 over a region's data, trusting a served issuer."""
 
     base_url: str
     region: str
+    issuer: DevelopmentIssuer
 
     def json(self, path: str) -> Any:
-        return httpx.get(self.base_url + path, timeout=30).json()
+        token = self.issuer.token(region=self.region, roles=[Role.OPERATOR])
+        answer = httpx.get(
+            self.base_url + path, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()
 
 
 @pytest.fixture
@@ -141,15 +153,31 @@ def site(
     supply: SupplyAndDemand,
     region: str,
     esco: Skills,
+    browser_issuer: DevelopmentIssuer,
 ) -> Iterator[Site]:
     apply(runtime, AnalyticsService(supply), small_region(region, esco))
-    with served(create_app(service_settings("analytics", work_rules="dk"))) as base_url:
-        yield Site(base_url, region)
+    settings = service_settings(
+        "analytics", work_rules="dk", **trusting_tests_issuer(browser_issuer)
+    )
+    with served(create_app(settings)) as base_url:
+        yield Site(base_url, region, browser_issuer)
 
 
 async def opened(chromium: Browser, viewport: dict[str, int], locale: str = "en-GB") -> Page:
     context = await chromium.new_context(viewport=viewport, locale=locale, accept_downloads=True)  # type: ignore[arg-type]
     return await context.new_page()
+
+
+async def signed_in_to(page: Page, url: str, account: str = "Åsa Ørsted") -> Response:
+    """Open ``url`` and sign in at the development issuer's page as ``account``, as a person
+    would; the answer to ``url`` once signed in."""
+    await page.goto(url)
+    assert await page.get_by_role("heading", level=1).inner_text() == "Development sign-in"
+    async with page.expect_navigation(url=url) as arrived:
+        await page.get_by_role("button", name=account).click()
+    response = await arrived.value
+    assert response is not None
+    return response
 
 
 async def shown_values(page: Page, chart: str) -> dict[str, list[str]]:
@@ -181,8 +209,8 @@ async def test_the_regions_dashboard_shows_its_numbers_on_a_laptop_and_a_phone(
     assert shortages[python] == (3, 2)  # Nadia refused analytics: she is not counted
     for name, viewport in VIEWPORTS:
         page = await opened(chromium, viewport)
-        response = await page.goto(site.base_url + "/dashboard")
-        assert response is not None and response.status == 200
+        response = await signed_in_to(page, site.base_url + "/dashboard")
+        assert response.status == 200
         path = screenshots / f"analytics-dashboard-{name}.png"
         await page.screenshot(path=str(path), full_page=True)
         print(f"screenshot: {path}")
@@ -277,7 +305,7 @@ async def test_the_regions_dashboard_shows_its_numbers_on_a_laptop_and_a_phone(
         await page.context.close()
 
     page = await opened(chromium, PHONE, locale="da-DK")  # a Danish browser reads Danish
-    await page.goto(site.base_url + "/dashboard")
+    await signed_in_to(page, site.base_url + "/dashboard")
     assert await page.locator("html").get_attribute("lang") == "da"
     assert await page.get_by_role("heading", level=1).inner_text() == f"Indsigt for {site.region}"
     assert await shown_values(page, "languages") == {
@@ -298,7 +326,7 @@ async def test_a_charts_csv_downloads_with_a_readable_name_and_parses_back(
     chromium: Browser, site: Site
 ) -> None:
     page = await opened(chromium, DESKTOP)
-    await page.goto(site.base_url + "/dashboard")
+    await signed_in_to(page, site.base_url + "/dashboard", "Iñaki Yılmaz")  # a coordinator
     async with page.expect_download() as started:
         await page.locator("#skill-shortages a[download]").click()
     download = await started.value
@@ -313,6 +341,89 @@ async def test_a_charts_csv_downloads_with_a_readable_name_and_parses_back(
     json_link = await page.locator("#skill-shortages a", has_text="JSON").get_attribute("href")
     assert json_link == f"/v1/insights/skills?month={month}&limit=8"
     await page.context.close()
+
+
+async def test_a_person_signs_in_at_the_issuer_and_a_student_is_told_the_page_is_not_theirs(
+    chromium: Browser, site: Site, screenshots: Path
+) -> None:
+    dashboard = site.base_url + "/dashboard?lang=en"
+    page = await opened(chromium, DESKTOP)
+    await page.goto(dashboard)
+    # sent to the development issuer, which says what it is and lists whom it signs in
+    assert page.url.startswith(site.issuer.url + "/authorize?")
+    await page.screenshot(path=str(screenshots / "sign-in-page.png"), full_page=True)
+    assert await page.get_by_role("heading", level=1).inner_text() == "Development sign-in"
+    assert "For development only" in await page.locator(".development").inner_text()
+    assert await page.get_by_role("heading", level=2).all_inner_texts() == [f"Region {site.region}"]
+    names = [n.split("\n")[0] for n in await page.locator("li button").all_inner_texts()]
+    assert names == ["Åsa Ørsted", "Iñaki Yılmaz", "Begoña Muñoz", "Ærø Søfart ApS"]
+
+    async with page.expect_navigation(url=dashboard) as arrived:
+        await page.get_by_role("button", name="Åsa Ørsted").click()
+    assert (await arrived.value).status == 200  # type: ignore[union-attr]
+    await page.screenshot(path=str(screenshots / "signed-in-dashboard.png"), full_page=True)
+    assert await page.get_by_role("heading", level=1).inner_text() == f"Insights of {site.region}"
+    [session] = [c for c in await page.context.cookies() if c["name"] == SESSION_COOKIE]
+    assert (session["httpOnly"], session["sameSite"], session["secure"]) == (True, "Lax", False)
+    # as long as the token lives: eight hours
+    assert abs(session["expires"] - (time.time() + 8 * 3600)) < 120
+    assert [c["name"] for c in await page.context.cookies()] == [SESSION_COOKIE]
+
+    # the cookie opens the pages and their CSVs; never the API, which wants a token
+    other = await page.request.get(site.base_url + "/dashboard/trend.csv")
+    assert other.status == 200 and other.headers["content-type"].startswith("text/csv")
+    api = await page.request.get(site.base_url + "/v1/insights/skills")
+    assert api.status == 401 and "access token" in (await api.json())["detail"]
+
+    await page.get_by_role("button", name="Sign out").click()
+    await page.wait_for_url(f"{site.issuer.url}/authorize?**")
+    assert SESSION_COOKIE not in [c["name"] for c in await page.context.cookies()]
+
+    # a student signs in, and reads that the page is not for them (in a page, not JSON)
+    async with page.expect_navigation(url=site.base_url + "/dashboard") as arrived:
+        await page.get_by_role("button", name="Begoña Muñoz").click()
+    assert (await arrived.value).status == 403  # type: ignore[union-attr]
+    await page.screenshot(path=str(screenshots / "dashboard-refused.png"), full_page=True)
+    assert await page.get_by_role("heading", level=1).inner_text() == (
+        "This page is not for your account"
+    )
+    assert "student may not do this" in await page.locator("main").inner_text()
+    await page.get_by_role("button", name="Sign in as someone else").click()
+    await page.wait_for_url(f"{site.issuer.url}/authorize?**")
+    await page.context.close()
+
+
+def test_a_program_is_answered_401_and_a_browser_is_sent_to_sign_in(site: Site) -> None:
+    program = httpx.get(site.base_url + "/dashboard", timeout=30)
+    assert program.status_code == 401 and program.headers["www-authenticate"].startswith("Bearer")
+    assert "access token" in program.json()["detail"]
+
+    browser = httpx.get(
+        site.base_url + "/dashboard/regions?month=2026-05",
+        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
+        timeout=30,
+    )
+    assert browser.status_code == 302
+    where = urllib.parse.urlsplit(browser.headers["location"])
+    assert f"{where.scheme}://{where.netloc}{where.path}" == site.issuer.url + "/authorize"
+    asked = dict(urllib.parse.parse_qsl(where.query))
+    assert asked["response_type"] == "code" and asked["client_id"] == "interlocality-dashboard"
+    assert asked["redirect_uri"] == site.base_url + "/auth/callback"
+    assert asked["code_challenge_method"] == "S256" and len(asked["code_challenge"]) == 43
+    flow = browser.cookies[FLOW_COOKIE]
+    assert "/dashboard/regions?month=2026-05" in base64.urlsafe_b64decode(flow).decode()
+    set_cookie = browser.headers["set-cookie"].lower()
+    assert "httponly" in set_cookie and "path=/auth/callback" in set_cookie
+
+    # a code without the sign-in's cookie, or for another state, signs nobody in
+    stray = httpx.get(
+        site.base_url + "/auth/callback",
+        params={"code": "c", "state": asked["state"]},
+        headers={"Accept": "text/html"},
+        timeout=30,
+    )
+    assert stray.status_code == 400 and "This sign-in has expired" in stray.text
+    assert SESSION_COOKIE not in stray.cookies
 
 
 @pytest.fixture

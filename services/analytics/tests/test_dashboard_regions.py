@@ -22,8 +22,10 @@ from interlocality.analytics.app import create_app
 from interlocality.analytics.comparison import compare
 from interlocality.analytics.dashboard_regions import REGION_CHARTS
 from interlocality.analytics.federation import BudgetView
+from interlocality.common.access import Role
 from interlocality.common.embedded_broker import EmbeddedBroker
-from interlocality.common.testing import publish, served, wait_until
+from interlocality.common.issuer import DevelopmentIssuer
+from interlocality.common.testing import publish, served, trusting_tests_issuer, wait_until
 from interlocality.common.topics_admin import ensure_topics
 from interlocality.contracts.federation import (
     PrivacyParameters,
@@ -34,7 +36,15 @@ from interlocality.contracts.federation import (
     SuppressedCell,
 )
 
-from .test_dashboard import DESKTOP, PHONE, VIEWPORTS, opened, shown_values, table
+from .test_dashboard import (
+    DESKTOP,
+    PHONE,
+    VIEWPORTS,
+    opened,
+    shown_values,
+    signed_in_to,
+    table,
+)
 
 ISCED = "http://data.europa.eu/esco/isced-f/"
 ICT, BUSINESS, ENGINEERING = ISCED + "06", ISCED + "04", ISCED + "07"
@@ -256,14 +266,26 @@ def test_shares_gaps_and_withheld_counts_follow_the_snapshots() -> None:
 class Site:
     base_url: str
     region: str
+    issuer: DevelopmentIssuer
 
     def get(self, path: str, **params: str) -> httpx.Response:
-        return httpx.get(self.base_url + path, params=params, timeout=30)
+        """``path`` as a program asks for it, with the region's operator's token."""
+        token = self.issuer.token(region=self.region, roles=[Role.OPERATOR])
+        return httpx.get(
+            self.base_url + path,
+            params=params,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
 
 
 @pytest.fixture
 def site(
-    service_settings: Callable[..., Any], kafka_bootstrap: str, region: str, tmp_path: Path
+    service_settings: Callable[..., Any],
+    kafka_bootstrap: str,
+    region: str,
+    tmp_path: Path,
+    browser_issuer: DevelopmentIssuer,
 ) -> Iterator[Site]:
     """Analytics of this test's region on a federation cluster of its own, every partner's
     snapshot read from there."""
@@ -272,10 +294,13 @@ def site(
         asyncio.run(ensure_topics(kafka_bootstrap, region, federation_bootstrap_servers=shared))
         asyncio.run(publish(shared, partners()))  # the federation topic, as partners' relays do
         settings = service_settings(
-            "analytics", work_rules="dk", federation_bootstrap_servers=shared
+            "analytics",
+            work_rules="dk",
+            federation_bootstrap_servers=shared,
+            **trusting_tests_issuer(browser_issuer),
         )
         with served(create_app(settings)) as base_url:
-            site = Site(base_url, region)
+            site = Site(base_url, region, browser_issuer)
             wait_until(
                 lambda: (
                     {"aarhus", "leipzig", "limburg"}
@@ -304,8 +329,8 @@ async def test_the_partner_regions_page_shows_their_numbers_on_a_laptop_and_a_ph
     assert [r["region"] for r in comparison["regions"]][:3] == ["aarhus", "leipzig", "limburg"]
     for name, viewport in VIEWPORTS:
         page = await opened(chromium, viewport)
-        response = await page.goto(site.base_url + "/dashboard/regions")
-        assert response is not None and response.status == 200
+        response = await signed_in_to(page, site.base_url + "/dashboard/regions")
+        assert response.status == 200
         await page.screenshot(
             path=str(screenshots / f"regions-dashboard-{name}.png"), full_page=True
         )
@@ -361,7 +386,7 @@ async def test_the_partner_regions_page_shows_their_numbers_on_a_laptop_and_a_ph
         await page.context.close()
 
     page = await opened(chromium, DESKTOP, locale="da-DK")  # a Danish browser reads Danish
-    await page.goto(site.base_url + "/dashboard/regions")
+    await signed_in_to(page, site.base_url + "/dashboard/regions")
     assert await page.locator("html").get_attribute("lang") == "da"
     assert await page.get_by_role("heading", level=1).inner_text() == "Partnerregioner side om side"
     await page.screenshot(path=str(screenshots / "regions-dashboard-da.png"), full_page=True)
@@ -372,7 +397,7 @@ async def test_a_chart_downloads_as_csv_and_a_month_shows_who_published_it(
     chromium: Browser, site: Site
 ) -> None:
     page = await opened(chromium, DESKTOP)
-    await page.goto(site.base_url + "/dashboard/regions")
+    await signed_in_to(page, site.base_url + "/dashboard/regions", "Iñaki Yılmaz")
     async with page.expect_download() as started:
         await page.locator("#skill-groups a[download]").click()
     download = await started.value

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +19,7 @@ from interlocality.notifications.domain import (
 )
 from interlocality.notifications.links import (
     PREFERENCES_LINK_LIFETIME,
+    UNSUBSCRIBE_LINK_LIFETIME,
     ExpiredLink,
     InvalidLink,
     LinkSigner,
@@ -146,7 +150,7 @@ def test_a_rotated_key_still_accepts_the_links_it_signed_until_it_is_dropped() -
         dropped.student_of(sent, "preferences")
 
 
-def test_a_preferences_link_expires_and_an_unsubscribe_link_does_not() -> None:
+def test_a_preferences_link_expires_after_90_days_and_an_unsubscribe_link_after_400() -> None:
     signer = LinkSigner(b"k" * 32, "https://notify.example.org")
     sent = utc("2026-01-10T09:00:00")
     token = signer.token("s-ø1", "preferences", sent)
@@ -154,6 +158,25 @@ def test_a_preferences_link_expires_and_an_unsubscribe_link_does_not() -> None:
     assert signer.student_of(token, "preferences", now=last_day) == "s-ø1"
     with pytest.raises(ExpiredLink, match="expired"):
         signer.student_of(token, "preferences", now=last_day + timedelta(seconds=1))
-    # a year-old unsubscribe link still unsubscribes
-    unsubscribe = signer.token("s-ø1", "unsubscribe")
-    assert signer.student_of(unsubscribe, "unsubscribe", now=sent + timedelta(days=365)) == "s-ø1"
+    # a year-old e-mail's unsubscribe link still unsubscribes; one far older does not
+    unsubscribe = signer.token("Åsa Ørsted", "unsubscribe", sent)
+    a_year_on = sent + timedelta(days=366)
+    assert signer.student_of(unsubscribe, "unsubscribe", now=a_year_on) == "Åsa Ørsted"
+    assert UNSUBSCRIBE_LINK_LIFETIME.days > 365
+    last_day = sent + UNSUBSCRIBE_LINK_LIFETIME
+    assert signer.student_of(unsubscribe, "unsubscribe", now=last_day) == "Åsa Ørsted"
+    with pytest.raises(ExpiredLink, match="expired"):
+        signer.student_of(unsubscribe, "unsubscribe", now=last_day + timedelta(seconds=1))
+
+
+def test_an_unsubscribe_link_signed_without_its_time_counts_as_expired() -> None:
+    """Unsubscribe links once carried no time; such a link can no longer say how old it is."""
+    key = b"k" * 32
+    signer = LinkSigner(key, "https://notify.example.org")
+    for student_id in ("s-ø1", "20240101"):  # an id of digits is not read as a time either
+        payload = base64.urlsafe_b64encode(f"unsubscribe\x1f{student_id}".encode())
+        payload_text = payload.rstrip(b"=").decode()
+        signature = hmac.new(key, payload_text.encode(), hashlib.sha256).digest()
+        untimed = f"{payload_text}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+        with pytest.raises(ExpiredLink):
+            signer.student_of(untimed, "unsubscribe")

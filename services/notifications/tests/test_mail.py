@@ -12,15 +12,18 @@ import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
+from types import SimpleNamespace
 
 import aiosmtplib
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from interlocality.common.access import Role, TokenVerifier
 from interlocality.common.embedded_broker import free_port, wait_for_port
+from interlocality.common.issuer import DEFAULT_AUDIENCE
 from interlocality.common.service import provide
-from interlocality.common.testing import signed_in
+from interlocality.common.testing import signed_in, trusting_tests_issuer
 from interlocality.notifications.mail import (
     Attachment,
     MailError,
@@ -32,6 +35,7 @@ from interlocality.notifications.mail_sink import MailSink
 from interlocality.notifications.mailbox import Mailbox, mailbox_page, router
 
 SENDER = "Interlocality <notifications@interlocality.invalid>"
+MAILBOX_REGION = "tmail"
 UNSUBSCRIBE_URL = "https://notifications.example.org/v1/unsubscribe?token=" + "t0ken" * 30
 CALENDAR = (
     b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Interlocality//EN\r\nMETHOD:PUBLISH\r\n"
@@ -249,6 +253,11 @@ def test_a_missing_maildir_is_an_empty_mailbox(tmp_path: Path) -> None:
     assert mailbox_page(tmp_path / "never-created").items == []
     client = mailbox_client(tmp_path / "never-created")
     assert client.get("/v1/mailbox").json() == {"items": [], "total": 0, "limit": 50, "offset": 0}
+    # the mail sent to people is the operator's to read
+    student = mailbox_client(tmp_path / "never-created", Role.STUDENT)
+    assert student.get("/v1/mailbox").status_code == 403
+    del student.headers["Authorization"]
+    assert student.get("/v1/mailbox").status_code == 401
 
 
 async def test_nothing_listening_is_a_temporary_failure_with_the_reason() -> None:
@@ -337,9 +346,18 @@ def test_the_entry_point_runs_until_sigterm(tmp_path: Path) -> None:
     assert not wait_for_port("127.0.0.1", port, 0.2)
 
 
-def mailbox_client(directory: Path) -> TestClient:
-    """The mailbox routes over ``directory``, as notifications mounts them."""
+def mailbox_client(directory: Path, *roles: Role) -> TestClient:
+    """The mailbox routes over ``directory``, as notifications mounts them, called by the
+    region's operator unless ``roles`` say otherwise."""
     app = FastAPI()
     app.include_router(router)
     provide(app, [Mailbox(directory)])
-    return signed_in(TestClient(app))
+    trusted = trusting_tests_issuer()
+    app.state.runtime = SimpleNamespace(settings=SimpleNamespace(region=MAILBOX_REGION))
+    app.state.verifier = TokenVerifier(
+        issuer=trusted["oidc_issuer"],
+        audience=DEFAULT_AUDIENCE,
+        region=MAILBOX_REGION,
+        jwks_url=trusted["oidc_jwks_url"],
+    )
+    return signed_in(TestClient(app), *roles)

@@ -19,7 +19,11 @@ from interlocality.common.testing import eventually, publish, read_topic, served
 from interlocality.contracts.students import NotificationPreferences
 from interlocality.contracts.topics import PREFERENCES
 from interlocality.notifications.app import create_app
-from interlocality.notifications.links import PREFERENCES_LINK_LIFETIME, LinkSigner
+from interlocality.notifications.links import (
+    PREFERENCES_LINK_LIFETIME,
+    UNSUBSCRIBE_LINK_LIFETIME,
+    LinkSigner,
+)
 from interlocality.notifications.pages import PreferencesForm, accepted_locale
 
 DESKTOP = {"width": 1280, "height": 800}
@@ -58,10 +62,9 @@ class Site:
         token = self.signer.token(student_id, "preferences", made_at)
         return f"{self.base_url}/v1/preferences?token={token}"
 
-    def unsubscribe_url(self, student_id: str) -> str:
-        return (
-            f"{self.base_url}/v1/unsubscribe?token={self.signer.token(student_id, 'unsubscribe')}"
-        )
+    def unsubscribe_url(self, student_id: str, made_at: datetime | None = None) -> str:
+        token = self.signer.token(student_id, "unsubscribe", made_at)
+        return f"{self.base_url}/v1/unsubscribe?token={token}"
 
     def stored_now(self, student_id: str) -> dict[str, Any] | None:
         answer = httpx.get(
@@ -284,18 +287,30 @@ async def test_a_link_that_does_not_work_shows_a_page_in_the_browsers_language(
         "s-nl", made_at=datetime.now(UTC) - PREFERENCES_LINK_LIFETIME - timedelta(hours=1)
     )
     erased = site.preferences_url("s-who")
+    long_ago = datetime.now(UTC) - UNSUBSCRIBE_LINK_LIFETIME - timedelta(hours=1)
+    old_unsubscribe = site.unsubscribe_url("s-nl", made_at=long_ago)
     # (what, link, the browser's language, status, page language, heading)
     cases = (
-        ("tampered", tampered, "de-DE", 403, "de", "Dieser Link funktioniert nicht"),
-        ("expired", expired, "nl-BE", 403, "nl", "Deze link is verlopen"),
+        ("tampered", tampered, "de-DE", 400, "de", "Dieser Link funktioniert nicht"),
+        ("expired", expired, "nl-BE", 400, "nl", "Deze link is verlopen"),
         ("unknown", erased, "pt-BR", 404, "en", "We hold no settings for you"),
         (
             "unsubscribe",
             site.unsubscribe_url("s-nl")[:-3] + "xyz",
             "fi-FI",
-            403,
+            400,
             "fi",
             "Tämä linkki ei toimi",
+        ),
+        ("unsubscribe expired", old_unsubscribe, "it-IT", 400, "it", "Questo link è scaduto"),
+        # a preferences link where an unsubscribe link belongs: for another purpose
+        (
+            "purpose",
+            good.replace("/v1/preferences?", "/v1/unsubscribe?"),
+            "en-GB",
+            400,
+            "en",
+            "This link does not work",
         ),
     )
     for case, url, browser_locale, status, lang, heading in cases:
@@ -310,10 +325,13 @@ async def test_a_link_that_does_not_work_shows_a_page_in_the_browsers_language(
             await page.set_viewport_size(PHONE)  # type: ignore[arg-type]
             await fits_a_phone(page)
             await page.screenshot(path=screenshots / "link-expired-phone.png", full_page=True)
+        if case == "unsubscribe expired":  # its own lifetime, not the preferences link's
+            text = await page.locator("main").inner_text()
+            assert "vale 400 giorni dall'invio" in text and "90" not in text
         await page.context.close()
 
     # a program asking for JSON keeps getting JSON
-    for url, status in ((tampered, 403), (expired, 403), (erased, 404)):
+    for url, status in ((tampered, 400), (expired, 400), (old_unsubscribe, 400), (erased, 404)):
         answer = await site.get(url, accept="application/json")
         assert answer.status_code == status
         assert answer.headers["content-type"] == "application/json"
@@ -392,3 +410,22 @@ def test_the_form_reads_what_people_write() -> None:
         ({"channels": ("pigeon",), "frequency": "hourly"}, {"channels", "frequency"}),
     ):
         assert form(**typed).read() == (None, frozenset(wrong)), typed  # type: ignore[arg-type]
+
+
+async def test_the_link_routes_document_a_bad_link_as_400_and_no_access_policy(
+    site: Site,
+) -> None:
+    document = (await site.get(site.base_url + "/openapi.json")).json()
+    for path, method in (
+        ("/v1/preferences", "get"),
+        ("/v1/preferences", "put"),
+        ("/v1/preferences", "post"),
+        ("/v1/unsubscribe", "get"),
+        ("/v1/unsubscribe", "post"),
+    ):
+        responses = document["paths"][path][method]["responses"]
+        assert "403" not in responses and "401" not in responses, (path, method)
+        assert "expired" in responses["400"]["description"], (path, method)
+        assert "no longer known" in responses["404"]["description"], (path, method)
+    put = document["paths"]["/v1/preferences"]["put"]["responses"]
+    assert "UTF-8" in put["400"]["description"]  # its body is read too

@@ -14,7 +14,9 @@ Every route declares its access policy where it is defined, as a dependency::
 :func:`allow` names the grants: a role over the whole region (``OPERATOR``), or a role over
 what is its own (:func:`the_student`, :func:`the_company`, :func:`company_owning`). A route
 any visitor may call says so with :data:`PUBLIC`; the app refuses to start with a route
-that declares neither. The route reads the verified caller with :data:`Caller`.
+that declares neither. The route reads the verified caller with :data:`Caller`. A page read
+in a browser declares :func:`interlocality.common.sign_in.page`, a policy that also takes
+the session cookie of a browser signed in to it, on GET and HEAD only.
 
 Answers: no token or a token that fails verification → 401 with ``WWW-Authenticate``
 (RFC 6750); a valid token of another region, or without a granting role or ownership →
@@ -65,6 +67,7 @@ __all__ = [
 
 SESSION_COOKIE = "interlocality_session"
 """The cookie a browser page's sign-in keeps the caller's access token in."""
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
 LEEWAY_SECONDS = 30
@@ -336,6 +339,10 @@ class Policy:
     """
 
     public = False
+    # A page's policy (interlocality.common.sign_in) also reads the session cookie of a
+    # browser signed in to the page, on GET and HEAD only: a cookie rides along on a request
+    # another site makes the browser send, so it must never authorise a change.
+    session_cookie = False
 
     def __init__(self, *grants: Grant, audit: str | None = None, student_param: str = "") -> None:
         if not grants:
@@ -349,13 +356,19 @@ class Policy:
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
-        principal = authenticate(request, credentials)
+        try:
+            principal = authenticate(request, credentials, session_cookie=self.session_cookie)
+        except HTTPException as refused:
+            raise self.refusal(request, refused) from None
         if not any(grant.permits(request, principal) for grant in self.grants):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"{principal.role_names or 'no role'} may not do this: it is for "
-                + "; ".join(f"{grant.role} ({grant.describe})" for grant in self.grants),
-                headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'},
+            raise self.refusal(
+                request,
+                HTTPException(
+                    status.HTTP_403_FORBIDDEN,
+                    f"{principal.role_names or 'no role'} may not do this: it is for "
+                    + "; ".join(f"{grant.role} ({grant.describe})" for grant in self.grants),
+                    headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'},
+                ),
             )
         request.state.principal = principal
         if self.audit is not None:
@@ -368,6 +381,11 @@ class Policy:
 
     def describe(self) -> str:
         return "; ".join(f"{grant.role} ({grant.describe})" for grant in self.grants)
+
+    def refusal(self, request: Request, refused: HTTPException) -> Exception:
+        """What a caller this policy refuses is answered: ``refused`` (401, 403 or 503, as
+        JSON); a page's policy answers a browser with a page instead."""
+        return refused
 
 
 class _Public(Policy):
@@ -396,11 +414,16 @@ def allow(*grants: Grant, audit: str | None = None, student_param: str = "") -> 
     return Depends(Policy(*grants, audit=audit, student_param=student_param))
 
 
-def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    """The caller proven by the request's bearer token (or a signed-in page's session
-    cookie); 401, 403 or 503 when there is none."""
+def authenticate(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    *,
+    session_cookie: bool = False,
+) -> Principal:
+    """The caller proven by the request's bearer token or, with ``session_cookie`` and on a
+    GET or HEAD, a signed-in page's session cookie; 401, 403 or 503 when there is none."""
     token = credentials.credentials if credentials is not None else None
-    if token is None:
+    if token is None and session_cookie and request.method in SAFE_METHODS:
         token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise HTTPException(

@@ -2,8 +2,12 @@
 
 ``interlocality up`` serves it (discovery document and JWKS) so the services verify tokens
 exactly as they verify a production provider's; ``interlocality token`` and the tests sign
-tokens with its key. Its key is an EC P-256 key (ES256) kept in one PEM file, written
-whole or not at all, so a second process never reads half a key. Production points
+tokens with its key. It also signs browsers in to the services' pages (authorization code
+flow with PKCE): ``/authorize`` is a page listing the accounts of the region's accounts
+files, one button each, without a password, and says so; ``/token`` exchanges the one-time
+code (valid for a minute, once) for an access token. Its key is an EC P-256 key (ES256)
+kept in one PEM file, written whole or not at all, so a second process never reads half a
+key. Production points
 ``INTERLOCALITY_OIDC_ISSUER`` at a real provider instead (deploy/keycloak has a realm).
 """
 
@@ -11,25 +15,41 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
+import html
 import json
 import os
+import secrets
 import tempfile
+import threading
+import time
+import urllib.parse
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jwt.algorithms import ECAlgorithm
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from interlocality.common.access import Role
 
-__all__ = ["DEFAULT_AUDIENCE", "DevelopmentIssuer", "issuer_app"]
+__all__ = [
+    "ACCOUNTS_FILE",
+    "CODE_SECONDS",
+    "DEFAULT_AUDIENCE",
+    "Account",
+    "DevelopmentIssuer",
+    "accounts_in",
+    "issuer_app",
+]
 
 DEFAULT_AUDIENCE = "interlocality"
 DEFAULT_LIFETIME = timedelta(hours=8)
@@ -158,9 +178,247 @@ def _write_whole(path: Path, content: bytes, *, exclusive: bool = False) -> None
             os.unlink(temporary)
 
 
-def issuer_app(issuer: DevelopmentIssuer) -> FastAPI:
-    """The issuer's HTTP face: its discovery document and key set."""
+# -- signing in a browser -----------------------------------------------------------------
+
+
+class Account(BaseModel):
+    """Someone the development issuer may sign in, as an accounts file lists them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, description="Shown on the sign-in page.")]
+    roles: Annotated[tuple[Role, ...], Field(min_length=1)]
+    region: Annotated[str, Field(min_length=1)]
+    student_id: str | None = None
+    company_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        """What the sign-in page's button for this account sends."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:32]
+
+    @property
+    def subject(self) -> str:
+        if self.student_id is None and self.company_id is None:
+            return f"{self.roles[0]}:{self.name}"
+        return _subject([str(r) for r in self.roles], self.student_id, self.company_id)
+
+
+_ACCOUNTS = TypeAdapter(list[Account])
+ACCOUNTS_FILE = "accounts.json"
+CODE_SECONDS = 60.0  # an authorization code is exchanged at once, by the page's service
+
+
+def accounts_in(sources: Sequence[Path]) -> tuple[list[Account], list[str]]:
+    """The accounts listed in ``sources``, read afresh (the demo seed writes them while the
+    issuer runs), and what could not be read. A source is an accounts file (a JSON list of
+    :class:`Account`) or a directory holding ``accounts.json`` or ``<region>/accounts.json``
+    files (``var/``, where each region's seed writes ``var/<region>/accounts.json``)."""
+    files: list[Path] = []
+    for source in sources:
+        if source.is_dir():
+            files.extend(sorted(source.glob(f"*/{ACCOUNTS_FILE}")))
+            files.extend([source / ACCOUNTS_FILE] if (source / ACCOUNTS_FILE).is_file() else [])
+        elif source.is_file():
+            files.append(source)
+    accounts: list[Account] = []
+    problems: list[str] = []
+    for file in files:
+        try:
+            accounts.extend(_ACCOUNTS.validate_json(file.read_bytes()))
+        except (OSError, ValidationError) as exc:
+            problems.append(f"{file}: {exc}")
+    return list(dict.fromkeys(accounts)), problems
+
+
+@dataclasses.dataclass(frozen=True)
+class _Request:
+    """An authorization request: who asks, where the code goes, and its PKCE challenge."""
+
+    client_id: str
+    redirect_uri: str
+    state: str
+    code_challenge: str
+
+    @classmethod
+    def of(cls, values: Mapping[str, str]) -> _Request:
+        """The request ``values`` make, or :class:`ValueError` saying what is wrong."""
+        if values.get("response_type", "code") != "code":
+            raise ValueError("only the authorization code flow is offered (response_type=code)")
+        if not values.get("client_id"):
+            raise ValueError("the request names no client_id")
+        redirect = urllib.parse.urlsplit(values.get("redirect_uri", ""))
+        if redirect.scheme not in ("http", "https") or not redirect.netloc or redirect.fragment:
+            raise ValueError("redirect_uri must be an http(s) address without a fragment")
+        if not values.get("code_challenge") or values.get("code_challenge_method") != "S256":
+            raise ValueError("PKCE is required: code_challenge with code_challenge_method=S256")
+        return cls(
+            values["client_id"],
+            values["redirect_uri"],
+            values.get("state", ""),
+            values["code_challenge"],
+        )
+
+    def back(self, **answer: str) -> str:
+        """The redirect URI carrying ``answer`` and the request's state."""
+        if self.state:
+            answer["state"] = self.state
+        separator = "&" if "?" in self.redirect_uri else "?"
+        return f"{self.redirect_uri}{separator}{urllib.parse.urlencode(answer)}"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Code:
+    request: _Request
+    account: Account
+    expires: float
+
+
+class _Codes:
+    """The codes given and not yet exchanged; each is exchanged once, within a minute."""
+
+    def __init__(self) -> None:
+        self._given: dict[str, _Code] = {}
+        self._lock = threading.Lock()
+
+    def give(self, request: _Request, account: Account) -> str:
+        code = secrets.token_urlsafe(32)
+        now = time.monotonic()
+        with self._lock:
+            self._given = {c: g for c, g in self._given.items() if g.expires > now}
+            self._given[code] = _Code(request, account, now + CODE_SECONDS)
+        return code
+
+    def take(self, code: str) -> _Code | None:
+        with self._lock:
+            given = self._given.pop(code, None)
+        return given if given is not None and given.expires > time.monotonic() else None
+
+
+def _challenge_of(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _token_of(issuer: DevelopmentIssuer, account: Account, audience: str = DEFAULT_AUDIENCE) -> str:
+    return issuer.token(
+        region=account.region,
+        roles=account.roles,
+        subject=account.subject,
+        student_id=account.student_id,
+        company_id=account.company_id,
+        audience=audience,
+        extra={"name": account.name},
+    )
+
+
+def _form(body: bytes) -> dict[str, str]:
+    return {
+        name: values[0]
+        for name, values in urllib.parse.parse_qs(body.decode("utf-8", "replace")).items()
+    }
+
+
+def _token_error(error: str, description: str) -> JSONResponse:
+    """An RFC 6749 error answer of the token endpoint."""
+    return JSONResponse(
+        {"error": error, "error_description": description},
+        status_code=400,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+_STYLE = (
+    "body{margin:0;background:#eef1f4;color:#1f2933;font:1rem/1.5 system-ui,-apple-system,"
+    '"Segoe UI",Roboto,Arial,sans-serif}main{max-width:40rem;margin:2rem auto;padding:1.5rem;'
+    "background:#fff;border-radius:.75rem;box-shadow:0 1px 4px rgba(15,23,42,.12)}"
+    "h1{font-size:1.5rem;margin:0 0 .5rem}h2{font-size:1.125rem;margin:1.25rem 0 .5rem}"
+    ".development{background:#fef3c7;color:#78350f;border:1px solid #f59e0b;border-radius:.5rem;"
+    "padding:.5rem .75rem}ul{list-style:none;margin:0;padding:0;display:grid;gap:.5rem}"
+    "button{font:inherit;width:100%;text-align:left;min-height:2.75rem;padding:.5rem .75rem;"
+    "border:1px solid #9aa5b1;border-radius:.5rem;background:#fff;color:#1f2933;cursor:pointer}"
+    "button:hover{background:#eff6ff;border-color:#1d4ed8}button:focus{outline:3px solid "
+    "#93c5fd;outline-offset:2px}button .what{display:block;color:#52606d;font-size:.9375rem}"
+    "button.cancel{width:auto;margin-top:1rem}.problem{color:#b91c1c}"
+)
+
+
+def _sign_in_page(
+    request: _Request | None, accounts: list[Account], problems: list[str], refused: str = ""
+) -> HTMLResponse:
+    """The page listing the accounts, one button each; or why the request is refused."""
+    parts = [
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="robots" content="noindex"><title>Development sign-in</title>',
+        f"<style>{_STYLE}</style></head><body><main>",
+        "<h1>Development sign-in</h1>",
+        '<p class="development"><strong>For development only.</strong> Whoever reaches this '
+        "page may sign in as any account below, without a password. A region in production "
+        "signs people in at its own identity provider.</p>",
+    ]
+    parts.extend(f'<p class="problem">{html.escape(p)}</p>' for p in problems)
+    if request is None:
+        parts.append(f'<p class="problem">This sign-in cannot go on: {html.escape(refused)}.</p>')
+    elif not accounts:
+        parts.append("<p>No accounts are listed yet: the region's seed writes them.</p>")
+    else:
+        hidden = "".join(
+            f'<input type="hidden" name="{name}" value="{html.escape(value)}">'
+            for name, value in (
+                ("client_id", request.client_id),
+                ("redirect_uri", request.redirect_uri),
+                ("state", request.state),
+                ("code_challenge", request.code_challenge),
+                ("code_challenge_method", "S256"),
+            )
+        )
+        parts.append(f'<form method="post" action="authorize">{hidden}')
+        parts.append(
+            f"<p>Choose whom to sign in to <strong>{html.escape(request.client_id)}</strong> "
+            "as:</p>"
+        )
+        for region in dict.fromkeys(a.region for a in accounts):
+            parts.append(f"<h2>Region {html.escape(region)}</h2><ul>")
+            for account in (a for a in accounts if a.region == region):
+                what = ", ".join(account.roles)
+                owns = account.student_id or account.company_id
+                if owns:
+                    what += f" ({owns})"
+                parts.append(
+                    f'<li><button type="submit" name="account" value="{account.key}">'
+                    f'{html.escape(account.name)}<span class="what">{html.escape(what)}'
+                    "</span></button></li>"
+                )
+            parts.append("</ul>")
+        parts.append(
+            '<button class="cancel" type="submit" name="account" value="">Cancel</button></form>'
+        )
+    parts.append("</main></body></html>")
+    return HTMLResponse(
+        "".join(parts),
+        status_code=200 if request is not None else 400,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def issuer_app(
+    issuer: DevelopmentIssuer, accounts_file: Path | Sequence[Path] | None = None
+) -> FastAPI:
+    """The issuer's HTTP face: its discovery document and key set, and the development
+    sign-in of browsers: ``/authorize`` lists the accounts of ``accounts_file`` (one accounts
+    file, a directory of them, or several of those: see :func:`accounts_in`) and gives the
+    chosen one a one-time code for the redirect URI; ``/token`` exchanges it, with its PKCE
+    verifier, for an access token."""
     app = FastAPI(title="Interlocality development issuer", docs_url=None, redoc_url=None)
+    sources = (
+        []
+        if accounts_file is None
+        else [accounts_file]
+        if isinstance(accounts_file, Path)
+        else list(accounts_file)
+    )
+    codes = _Codes()
 
     @app.get("/.well-known/openid-configuration")
     def discovery() -> dict[str, Any]:
@@ -169,5 +427,56 @@ def issuer_app(issuer: DevelopmentIssuer) -> FastAPI:
     @app.get("/jwks.json")
     def jwks() -> dict[str, Any]:
         return issuer.jwks()
+
+    @app.get("/authorize", response_class=HTMLResponse)
+    def authorize_page(request: Request) -> HTMLResponse:
+        accounts, problems = accounts_in(sources)
+        try:
+            asked = _Request.of(request.query_params)
+        except ValueError as exc:
+            return _sign_in_page(None, accounts, problems, str(exc))
+        return _sign_in_page(asked, accounts, problems)
+
+    @app.post("/authorize", response_class=HTMLResponse)
+    async def authorize(request: Request) -> Response:
+        form = _form(await request.body())
+        accounts, problems = accounts_in(sources)
+        try:
+            asked = _Request.of(form)
+        except ValueError as exc:
+            return _sign_in_page(None, accounts, problems, str(exc))
+        if not form.get("account"):
+            return RedirectResponse(asked.back(error="access_denied"), status_code=303)
+        chosen = next((a for a in accounts if a.key == form["account"]), None)
+        if chosen is None:
+            return _sign_in_page(None, accounts, problems, "that account is no longer listed")
+        return RedirectResponse(asked.back(code=codes.give(asked, chosen)), status_code=303)
+
+    @app.post("/token")
+    async def token(request: Request) -> JSONResponse:
+        form = _form(await request.body())
+        if form.get("grant_type") != "authorization_code":
+            return _token_error("unsupported_grant_type", "only authorization_code is granted")
+        given = codes.take(form.get("code", ""))
+        if given is None:
+            return _token_error("invalid_grant", "the code is unknown, used or expired")
+        if (form.get("client_id"), form.get("redirect_uri")) != (
+            given.request.client_id,
+            given.request.redirect_uri,
+        ):
+            return _token_error("invalid_grant", "the code was given to another client or URI")
+        verifier = form.get("code_verifier", "")
+        if not secrets.compare_digest(_challenge_of(verifier), given.request.code_challenge):
+            return _token_error("invalid_grant", "the code_verifier does not match the challenge")
+        return JSONResponse(
+            {
+                "access_token": _token_of(issuer, given.account),
+                "token_type": "Bearer",
+                "expires_in": int(DEFAULT_LIFETIME.total_seconds()),
+                "id_token": _token_of(issuer, given.account, given.request.client_id),
+                "scope": "openid",
+            },
+            headers={"Cache-Control": "no-store"},
+        )
 
     return app

@@ -30,7 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from interlocality.common.access import Role
 from interlocality.common.cloudevents import encode_event
 from interlocality.common.embedded_broker import free_port, tansu_binary
-from interlocality.common.issuer import DevelopmentIssuer
+from interlocality.common.issuer import DevelopmentIssuer, issuer_app
 from interlocality.common.kafka_security import KafkaSecurity, client_options
 from interlocality.contracts.common import SkillLevel
 from interlocality.contracts.envelope import CloudEvent
@@ -65,6 +65,7 @@ __all__ = [
     "read_topic",
     "recording_receiver",
     "served",
+    "served_issuer",
     "signed_in",
     "trusting_tests_issuer",
     "upserted",
@@ -99,18 +100,27 @@ TESTS_ISSUER_URL = "https://issuer.interlocality.test"
 
 
 @functools.cache
-def issuer_of_tests() -> DevelopmentIssuer:
-    """The issuer of this test process's tokens, its key set written beside its key."""
+def _issuer_directory() -> Path:
     import tempfile
 
-    directory = Path(tempfile.mkdtemp(prefix="interlocality-issuer-"))
-    issuer = DevelopmentIssuer(TESTS_ISSUER_URL, directory / "signing-key.pem")
+    return Path(tempfile.mkdtemp(prefix="interlocality-issuer-"))
+
+
+@functools.cache
+def issuer_of_tests(url: str = TESTS_ISSUER_URL) -> DevelopmentIssuer:
+    """The issuer of this test process's tokens, its key set written beside its key; at
+    ``url`` when it is served (:func:`served_issuer`), with the same key."""
+    directory = _issuer_directory()
+    issuer = DevelopmentIssuer(url, directory / "signing-key.pem")
     issuer.write_jwks(directory / "jwks.json")
     return issuer
 
 
-def trusting_tests_issuer() -> dict[str, str]:
-    """The settings that make a service under test trust :func:`issuer_of_tests`."""
+def trusting_tests_issuer(issuer: DevelopmentIssuer | None = None) -> dict[str, str]:
+    """The settings that make a service under test trust :func:`issuer_of_tests`, or the
+    served ``issuer`` (its keys then read from it, as from a production issuer)."""
+    if issuer is not None:
+        return {"oidc_issuer": issuer.url, "oidc_jwks_url": ""}
     issuer = issuer_of_tests()
     return {
         "oidc_issuer": issuer.url,
@@ -133,6 +143,18 @@ def authorization(
         company_id=company_id,
     )
     return {"Authorization": f"Bearer {token}"}
+
+
+@contextlib.contextmanager
+def served_issuer(accounts: Path | Sequence[Path] | None = None) -> Iterator[DevelopmentIssuer]:
+    """The tests' issuer served on a free port of 127.0.0.1 for the duration of the block,
+    signing browsers in as the ``accounts`` (see
+    :func:`interlocality.common.issuer.issuer_app`); its URL is its ``iss``, so a service
+    trusting it (:func:`trusting_tests_issuer`) discovers it as it would a real one."""
+    port = free_port()
+    issuer = issuer_of_tests(f"http://127.0.0.1:{port}")
+    with served(issuer_app(issuer, accounts), port=port):
+        yield issuer
 
 
 def signed_in(
@@ -421,10 +443,10 @@ def chromium_executable(playwright_build: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def served(app: Any) -> Iterator[str]:
-    """``app`` served by uvicorn (lifespan included) on a free port of 127.0.0.1 for the
-    duration of the block, in a thread of its own; yields its base URL."""
-    port = free_port()
+def served(app: Any, port: int | None = None) -> Iterator[str]:
+    """``app`` served by uvicorn (lifespan included) on ``port`` (default: a free one) of
+    127.0.0.1 for the duration of the block, in a thread of its own; yields its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

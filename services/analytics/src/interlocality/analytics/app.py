@@ -18,6 +18,7 @@ from interlocality.common.esco import default_vocabulary
 from interlocality.common.esco_relations import SkillGraph
 from interlocality.common.service import ServiceRuntime, create_service_app
 from interlocality.common.settings import load_settings
+from interlocality.common.sign_in import enable_page_sign_in
 from interlocality.contracts.topics import SNAPSHOTS
 
 __all__ = ["create_app", "shipped_taxonomy"]
@@ -54,7 +55,7 @@ def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
     runtime.on_start(lambda: threading.Thread(target=supply.warm, daemon=True).start())
     # Pseudonymous rows of consenting students: what supply and demand are counted from.
     runtime.personal_data.append(supply_student_data)
-    return create_service_app(
+    app = create_service_app(
         runtime,
         [router, dashboard.router, dashboard_regions.router],
         title="Interlocality analytics",
@@ -62,6 +63,8 @@ def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
         "and languages against its vacancies' demand.",
         provides=(service, federation, figures),
     )
+    enable_page_sign_in(app, settings)  # the dashboards are read in a browser
+    return app
 
 
 @lru_cache(maxsize=1)

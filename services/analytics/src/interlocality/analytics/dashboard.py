@@ -46,7 +46,8 @@ from interlocality.analytics.outcomes import DatingOutcomes, Employability
 from interlocality.analytics.service import AnalyticsService
 from interlocality.analytics.skills import DEFAULT_GROUP_LEVEL
 from interlocality.analytics.supply import MONTH_PATTERN, month_range
-from interlocality.common.access import COORDINATOR, OPERATOR, allow
+from interlocality.common import sign_in
+from interlocality.common.access import COORDINATOR, OPERATOR
 from interlocality.common.service import Provided, ServiceRuntime, problem
 from interlocality.common.translations import (
     ENGLISH,
@@ -795,7 +796,7 @@ MonthAsked = Annotated[
 
 @router.get(
     "/dashboard",
-    dependencies=[allow(OPERATOR, COORDINATOR)],
+    dependencies=[sign_in.page(OPERATOR, COORDINATOR)],
     response_class=HTMLResponse,
     summary="The region's insights at a glance: charts, tables, CSV and JSON links",
 )
@@ -838,7 +839,7 @@ def dashboard(
 
 @router.get(
     "/dashboard/{chart}.csv",
-    dependencies=[allow(OPERATOR, COORDINATOR)],
+    dependencies=[sign_in.page(OPERATOR, COORDINATOR)],
     summary="The numbers of one of the dashboard's charts as CSV (UTF-8, with a header)",
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},

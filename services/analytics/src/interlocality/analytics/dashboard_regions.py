@@ -45,7 +45,8 @@ from interlocality.analytics.dashboard import (
     render,
 )
 from interlocality.analytics.service import AnalyticsService
-from interlocality.common.access import COORDINATOR, OPERATOR, allow
+from interlocality.common import sign_in
+from interlocality.common.access import COORDINATOR, OPERATOR
 from interlocality.common.translations import ENGLISH, translations_of
 
 __all__ = ["REGION_CHARTS", "RegionChartKey", "region_comparison_charts", "router"]
@@ -488,7 +489,7 @@ def _offered(analytics: AnalyticsService) -> Sequence[str]:
 
 @router.get(
     "/dashboard/regions",
-    dependencies=[allow(OPERATOR, COORDINATOR)],
+    dependencies=[sign_in.page(OPERATOR, COORDINATOR)],
     response_class=HTMLResponse,
     summary="The partner regions side by side: charts, tables, CSV and JSON links",
 )
@@ -545,7 +546,7 @@ def regions_dashboard(
 
 @router.get(
     "/dashboard/regions/{chart}.csv",
-    dependencies=[allow(OPERATOR, COORDINATOR)],
+    dependencies=[sign_in.page(OPERATOR, COORDINATOR)],
     summary="The numbers of one of the cross-region charts as CSV (UTF-8, with a header)",
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from interlocality.common.settings import ServiceSettings
+from interlocality.common.sign_in import SignInSettings
 
 __all__ = ["AnalyticsSettings"]
 
@@ -22,9 +23,10 @@ RULES_LANGUAGES: Mapping[str, str] = {
 }
 
 
-class AnalyticsSettings(ServiceSettings):
+class AnalyticsSettings(ServiceSettings, SignInSettings):
     """What configures one analytics process (``INTERLOCALITY_*``); ``ANALYTICS_PORT`` and
-    ``ANALYTICS_DATABASE_URL`` name its port and database in a region's environment."""
+    ``ANALYTICS_DATABASE_URL`` name its port and database in a region's environment; people
+    sign in to its dashboards (``INTERLOCALITY_PUBLIC_URL``, ``INTERLOCALITY_OIDC_CLIENT_ID``)."""
 
     service: str = "analytics"
     port: int = 8005

@@ -55,7 +55,7 @@ NO_WEBHOOK = "No webhook endpoint has this id."
 # A link that cannot be followed: a page in the browser's language, or JSON for programs.
 LINK_REFUSED = error_answers(
     {
-        403: "The link is not genuine, is for another purpose, or has expired.",
+        400: "The link is not genuine, is for another purpose, or has expired.",
         404: "The student the link names is no longer known here.",
     }
 )
@@ -331,17 +331,18 @@ async def student_stream(
 # -- preferences through signed links -----------------------------------------------------
 
 
-def refused(request: Request, kind: LinkProblem, detail: str) -> Response:
+def refused(request: Request, kind: LinkProblem, purpose: Purpose, detail: str) -> Response:
     """A link that cannot be followed: a page in the browser's language, or JSON.
 
-    403 for a link that is not genuine or has expired (the request is well formed; the
-    link does not authorise it), 404 for a student no longer known here.
+    400 for a link that is not genuine, for another purpose or expired: the link is a bad
+    part of the request (403 says an access policy refused the caller, and a link's
+    routes have none); 404 for a student no longer known here.
     """
-    code = status.HTTP_404_NOT_FOUND if kind == "unknown" else status.HTTP_403_FORBIDDEN
+    code = status.HTTP_404_NOT_FOUND if kind == "unknown" else status.HTTP_400_BAD_REQUEST
     if not pages.wants_page(request.headers.get("accept")):
         return JSONResponse({"detail": detail}, status_code=code)
     locale = pages.accepted_locale(request.headers.get("accept-language"))
-    return HTMLResponse(pages.link_problem_page(locale, kind), status_code=code)
+    return HTMLResponse(pages.link_problem_page(locale, kind, purpose), status_code=code)
 
 
 def linked(
@@ -351,13 +352,13 @@ def linked(
     try:
         student_id = signer.student_of(token, purpose)
     except ExpiredLink as exc:
-        return refused(request, "expired", str(exc))
+        return refused(request, "expired", purpose, str(exc))
     except InvalidLink as exc:
-        return refused(request, "invalid", str(exc))
+        return refused(request, "invalid", purpose, str(exc))
     with runtime.reading() as session:
         recipient = session.get(Recipient, student_id)
         if recipient is None:
-            return refused(request, "unknown", "this student is not known here")
+            return refused(request, "unknown", purpose, "this student is not known here")
         return LinkedStudent(
             name=recipient.name,
             view=PreferencesView(
@@ -417,7 +418,15 @@ def preferences_page(
     dependencies=[PUBLIC],
     summary="Change notification preferences (signed link)",
     response_model=PreferencesView,
-    responses=LINK_REFUSED,
+    responses={
+        **LINK_REFUSED,
+        **error_answers(
+            {
+                400: "The link is not genuine, is for another purpose, or has expired; or "
+                "the request body is not UTF-8 text."
+            }
+        ),
+    },
 )
 def put_preferences(
     request: Request,

@@ -1,13 +1,14 @@
 """Signed links in messages: change preferences or unsubscribe without logging in.
 
-A link carries the student id and what it is for, signed with HMAC-SHA256 under the
-service's key; it cannot be altered or used for another student or purpose. Unsubscribe
-links do not expire (an unsubscribe link in a year-old e-mail still works). A preferences
-link lets whoever holds it change how the student is reached, and mail is forwarded and
-archived: it carries the time it was made and expires after
-:data:`PREFERENCES_LINK_LIFETIME`; every message carries a fresh one. Links are signed
-with the current key (``INTERLOCALITY_SIGNING_KEY``) and checked against it and the retired
-ones (``INTERLOCALITY_RETIRED_SIGNING_KEYS``): a key is rotated by making the old one retired,
+A link carries the student id, what it is for and when it was made, signed with HMAC-SHA256
+under the service's key; it cannot be altered or used for another student or purpose. Every
+link expires: mail is forwarded and archived, and whoever holds a link acts for the student.
+A preferences link lets them change how the student is reached, so it lasts
+:data:`PREFERENCES_LINK_LIFETIME` (every message carries a fresh one); an unsubscribe link
+only stops messages and must work from any message a person still keeps, so it lasts
+:data:`UNSUBSCRIBE_LINK_LIFETIME`. Links are signed with the current key
+(``INTERLOCALITY_SIGNING_KEY``) and checked against it and the retired ones
+(``INTERLOCALITY_RETIRED_SIGNING_KEYS``): a key is rotated by making the old one retired,
 and dropping a retired key voids the links it signed.
 """
 
@@ -26,7 +27,9 @@ from typing import Literal
 from interlocality.notifications.settings import NotificationsSettings
 
 __all__ = [
+    "LINK_LIFETIMES",
     "PREFERENCES_LINK_LIFETIME",
+    "UNSUBSCRIBE_LINK_LIFETIME",
     "ExpiredLink",
     "InvalidLink",
     "LinkSigner",
@@ -38,6 +41,13 @@ __all__ = [
 
 Purpose = Literal["preferences", "unsubscribe"]
 PREFERENCES_LINK_LIFETIME = timedelta(days=90)
+# Longer than a year: someone unsubscribes from last year's message, which must still work;
+# not for ever, so a link leaked with an archived message stops working some day.
+UNSUBSCRIBE_LINK_LIFETIME = timedelta(days=400)
+LINK_LIFETIMES: dict[Purpose, timedelta] = {
+    "preferences": PREFERENCES_LINK_LIFETIME,
+    "unsubscribe": UNSUBSCRIBE_LINK_LIFETIME,
+}
 
 
 class InvalidLink(ValueError):
@@ -45,7 +55,7 @@ class InvalidLink(ValueError):
 
 
 class ExpiredLink(InvalidLink):
-    """A genuine preferences link older than :data:`PREFERENCES_LINK_LIFETIME`."""
+    """A genuine link older than its purpose's lifetime (:data:`LINK_LIFETIMES`)."""
 
 
 def _encode(raw: bytes) -> str:
@@ -69,17 +79,14 @@ class LinkSigner:
         return _encode(hmac.new(key, payload.encode(), hashlib.sha256).digest())
 
     def token(self, student_id: str, purpose: Purpose, made_at: datetime | None = None) -> str:
-        """A token naming ``student_id`` for ``purpose``; a preferences token also carries
-        when it was made (``made_at``, default now)."""
-        fields = [purpose, student_id]
-        if purpose == "preferences":
-            fields.append(str(int((made_at or datetime.now(UTC)).timestamp())))
-        payload = _encode("\x1f".join(fields).encode())
+        """A token naming ``student_id`` for ``purpose``, made at ``made_at`` (default now)."""
+        made = str(int((made_at or datetime.now(UTC)).timestamp()))
+        payload = _encode("\x1f".join((purpose, student_id, made)).encode())
         return f"{payload}.{self._signature(payload, self._key)}"
 
     def student_of(self, token: str, purpose: Purpose, now: datetime | None = None) -> str:
-        """The student a token names, if it is genuine, for ``purpose`` and, for a
-        preferences token, not expired at ``now`` (default now)."""
+        """The student a token names, if it is genuine, for ``purpose`` and not expired at
+        ``now`` (default now); else :class:`InvalidLink` or :class:`ExpiredLink`."""
         payload, _, signature = token.partition(".")
         if not payload or not any(
             hmac.compare_digest(signature.encode(), self._signature(payload, key).encode())
@@ -92,11 +99,10 @@ class LinkSigner:
             raise InvalidLink("this link is not valid") from exc
         if said != purpose or not named:
             raise InvalidLink(f"this link is not a {purpose} link")
-        if purpose == "unsubscribe":
-            return named
         student_id, _, made = named.rpartition("\x1f")
+        # a link made before links carried their time (an unsubscribe link) has none: expired
         made_at = datetime.fromtimestamp(int(made), UTC) if made.isdigit() else None
-        if made_at is None or (now or datetime.now(UTC)) - made_at > PREFERENCES_LINK_LIFETIME:
+        if made_at is None or (now or datetime.now(UTC)) - made_at > LINK_LIFETIMES[purpose]:
             raise ExpiredLink("this link has expired: use the one in the latest message")
         return student_id
 

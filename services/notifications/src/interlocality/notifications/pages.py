@@ -37,7 +37,7 @@ from interlocality.notifications.catalogues import (
     translated_environment,
 )
 from interlocality.notifications.domain import WEEKDAYS
-from interlocality.notifications.links import PREFERENCES_LINK_LIFETIME
+from interlocality.notifications.links import LINK_LIFETIMES, Purpose
 
 __all__ = [
     "PAGES",
@@ -191,14 +191,16 @@ def unsubscribed_page(locale: str, *, preferences_token: str) -> str:
     return _render(locale, "unsubscribed.jinja", preferences_token=preferences_token)
 
 
-def link_problem_page(locale: str, problem: LinkProblem) -> str:
-    """What a person sees for a link that is not valid, has expired, or names a student
-    not known here."""
+def link_problem_page(locale: str, problem: LinkProblem, purpose: Purpose) -> str:
+    """What a person sees for a ``purpose`` link that is not valid, has expired, or names a
+    student not known here."""
     return _render(
         locale,
         "link_problem.jinja",
         problem=problem,
-        lifetime_days=PREFERENCES_LINK_LIFETIME.days,
+        purpose=purpose,
+        lifetime_days=LINK_LIFETIMES[purpose].days,
+        unsubscribe_days=LINK_LIFETIMES["unsubscribe"].days,
     )
 
 

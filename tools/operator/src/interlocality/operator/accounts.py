@@ -31,7 +31,7 @@ def region_accounts(
 ) -> list[dict[str, Any]]:
     """The accounts of ``region``: its operator and coordinator, then each company and each
     student as ``(name, id)``."""
-    title = region.replace("-", " ").title()
+    title = " ".join(word[:1].upper() + word[1:] for word in region.split("-"))
     return [
         {"name": f"Operator of {title}", "roles": [Role.OPERATOR.value], "region": region},
         {"name": f"Coordinator of {title}", "roles": [Role.COORDINATOR.value], "region": region},

@@ -1,6 +1,8 @@
 """Every service's HTTP API fuzzed from its own OpenAPI document (schemathesis), against a
 running demo region: no answer is a server error, and every answer — its status code,
-content type, headers and body — is one the document describes.
+content type, headers and body — is one the document describes. Signed in as the region's
+operator, and as the service role on the operations endpoints (``/v1/admin/*``); the
+requests schemathesis sends without the token must be refused as the document says (401).
 
 Bounded for ``make test`` (a fixed seed and a few examples per operation); for a longer run,
 ``INTERLOCALITY_FUZZ_EXAMPLES=500 uv run pytest tests/test_api_fuzz.py``.
@@ -25,6 +27,12 @@ SEED = "20261206"
 # Every check but one: a schema cannot say which ESCO skills, time zones, students or page
 # cursors exist, so a request that fits the schema may still rightly be refused with 4xx.
 EXCLUDED_CHECKS = "positive_data_acceptance"
+# Who calls which operations: the operations endpoints are the service role's alone.
+OPERATIONS = "^/v1/admin/"
+CALLERS = {
+    "operator": ["--exclude-path-regex", OPERATIONS],
+    "service": ["--include-path-regex", OPERATIONS],
+}
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +46,20 @@ def fuzzed_region(
         yield region
 
 
+@pytest.mark.parametrize("caller", CALLERS)
 @pytest.mark.parametrize("service", REGION_SERVICES)
 def test_no_answer_is_a_server_error_or_strays_from_the_document(
-    fuzzed_region: LaunchedRegion, service: str, tmp_path: Path
+    fuzzed_region: LaunchedRegion, service: str, caller: str, tmp_path: Path
 ) -> None:
+    token = fuzzed_region.token(caller)
     result = subprocess.run(
         [
             str(Path(sys.executable).with_name("schemathesis")),
             "run",
             fuzzed_region.url(service, "/openapi.json"),
+            *CALLERS[caller],
+            "--header",
+            f"Authorization: Bearer {token}",
             "--checks",
             "all",
             "--exclude-checks",

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from interlocality.common.settings import load_settings
-from interlocality.common.testing import signed_in
+from interlocality.common.testing import signed_in, trusting_tests_issuer
 from interlocality.common.topics_admin import ensure_topics
 from interlocality.operator.services import SERVICE_SETTINGS, SERVICES
 
@@ -38,6 +38,7 @@ def build(service: str, kafka_bootstrap: str, directory: Path, region: str = "sh
         var_dir=directory,
         mail_sink_dir=str(directory / "mail"),
         log_format="console",
+        **trusting_tests_issuer(),
     )
     app: FastAPI = import_module(f"interlocality.{service}.app").create_app(settings)
     return app

@@ -37,6 +37,7 @@ from interlocality.operator.demo import (
     _applicants,
     build_demo_region,
     dating_event_request,
+    demo_accounts,
 )
 from interlocality.profiles.domain import (
     OutcomeForm,
@@ -344,3 +345,31 @@ def test_the_demos_graduates_have_outcomes_profiles_accepts() -> None:
         graduated_on = OutcomeForm.model_validate(body).graduated_on
         assert graduated_on < SEEDED_AT.date()
         assert graduated_on.strftime("%Y-%m") == region.students[index]["expected_graduation"]
+
+
+def test_everyone_the_demo_seeds_has_an_account_to_sign_in_with() -> None:
+    region = build_demo_region(default_vocabulary(), now=SEEDED_AT)
+    seeded = SeededRegion(
+        region,
+        company_ids=[f"c-{n}" for n in range(len(region.companies))],
+        vacancy_ids=[],
+        student_ids=[f"s-{n}" for n in range(len(region.students))],
+    )
+
+    accounts = demo_accounts("nord-jylland", seeded)
+
+    assert accounts[:2] == [
+        {"name": "Operator of Nord Jylland", "roles": ["operator"], "region": "nord-jylland"},
+        {"name": "Coordinator of Nord Jylland", "roles": ["coordinator"], "region": "nord-jylland"},
+    ]
+    companies = [a for a in accounts if a["roles"] == ["company"]]
+    students = [a for a in accounts if a["roles"] == ["student"]]
+    assert [(a["name"], a["company_id"]) for a in companies] == [
+        (body["name"], f"c-{n}") for n, body in enumerate(region.companies)
+    ]
+    assert [(a["name"], a["student_id"]) for a in students] == [
+        (body["name"], f"s-{n}") for n, body in enumerate(region.students)
+    ]
+    assert len(accounts) == 2 + len(region.companies) + len(region.students)
+    assert all(a["region"] == "nord-jylland" for a in accounts)
+    assert not any("student_id" in a for a in companies)

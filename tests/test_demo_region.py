@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from interlocality.operator.accounts import accounts_path, read_accounts
 from interlocality.operator.testing import LaunchedRegion, launched_region
 
 ANNOUNCED = re.compile(r"demo: Company Dating .* (http://\S+/v1/dating-events/(\S+))")
@@ -47,6 +48,30 @@ def test_the_launcher_seeds_the_demo_and_announces_what_follows(demo_run: Launch
     assert ANNOUNCED.search(output), output
     assert re.search(r"demo: 6 applications, \S.* hired as .*/v1/funnel", output), output
     assert re.search(r"demo: daily digest of Rahul Mehta due at \d\d:00 Europe/", output)
+
+
+def test_everyone_seeded_has_an_account_and_a_student_sees_their_own(
+    demo_run: LaunchedRegion,
+) -> None:
+    accounts = read_accounts(accounts_path(demo_run.var_dir, demo_run.name))
+    students = demo_run.read("profiles", "/v1/students", limit=50)["items"]
+    companies = demo_run.read("vacancies", "/v1/companies", limit=50)["items"]
+
+    assert [a["roles"] for a in accounts[:2]] == [["operator"], ["coordinator"]]
+    assert accounts[0]["name"] == f"Operator of {demo_run.name.capitalize()}"
+    assert {(a["name"], a.get("student_id")) for a in accounts if a["roles"] == ["student"]} == {
+        (s["name"], s["student_id"]) for s in students
+    }
+    assert {(a["name"], a.get("company_id")) for a in accounts if a["roles"] == ["company"]} == {
+        (c["name"], c["company_id"]) for c in companies
+    }
+    # Signed in as one of them, a student reads their own profile and nobody else's.
+    own, other = students[0], students[1]
+    as_student = demo_run.as_role("student", student_id=own["student_id"])
+    mine = as_student.get(demo_run.url("profiles", f"/v1/students/{own['student_id']}"))
+    assert mine.status_code == 200 and mine.json()["name"] == own["name"]
+    theirs = as_student.get(demo_run.url("profiles", f"/v1/students/{other['student_id']}"))
+    assert theirs.status_code == 403
 
 
 def test_every_vacancy_has_several_matches_of_varied_quality(demo_run: LaunchedRegion) -> None:

@@ -45,6 +45,12 @@ def test_overlay_renders_complete_hardened_services(overlay: Path) -> None:
     services = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Service"}
     assert set(deployments) == set(SERVICE_PORTS) == set(services)
     config_maps = {d["metadata"]["name"] for d in documents if d["kind"] == "ConfigMap"}
+    # The services refuse to start without the issuer of the tokens they accept: the
+    # region's own provider, from its configuration; keys are fetched from it, never kept.
+    [config] = [d["data"] for d in documents if d["kind"] == "ConfigMap"]
+    assert config["INTERLOCALITY_OIDC_ISSUER"].startswith("https://"), config
+    assert config["INTERLOCALITY_REGION"] == overlay.name
+    assert not any("TOKEN" in key or "SECRET" in key for key in config), config
     secrets = {d["metadata"]["name"] for d in documents if d["kind"] == "Secret"}
 
     for name, deployment in deployments.items():

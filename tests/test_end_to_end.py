@@ -334,6 +334,48 @@ def test_services_report_health_readiness_and_metrics(running_region: LaunchedRe
         assert f'service="{service}"' in metrics
 
 
+def test_the_token_command_signs_in_whom_it_names(running_region: LaunchedRegion) -> None:
+    r = running_region
+    created = r.post(
+        "profiles",
+        "/v1/students",
+        {
+            "name": "Åsa Ørsted",
+            "email": "asa.orsted@students.example.org",
+            "skills": [{"uri": uri, "level": 3} for uri in skills_of("data analyst")[:2]],
+            "engagement_kinds": ["internship"],
+        },
+    )
+    assert created.status_code == 201, created.text
+    student_id = created.json()["student_id"]
+    assert r.run_file()["issuer"] == {
+        "url": f"http://127.0.0.1:{r.issuer_port}",
+        "started": "embedded",
+        "pid": r.run_file()["issuer"]["pid"],
+    }
+
+    printed = r.cli("token", "--role", "student", "--student", student_id)
+    assert printed.returncode == 0, printed.stderr
+    as_asa = {"Authorization": f"Bearer {printed.stdout.strip()}"}
+
+    own = httpx.get(r.url("profiles", f"/v1/students/{student_id}"), headers=as_asa)
+    assert own.status_code == 200 and own.json()["name"] == "Åsa Ørsted", own.text
+    everyone = httpx.get(r.url("profiles", "/v1/students"), headers=as_asa)
+    assert everyone.status_code == 403, everyone.text
+    operator = r.cli("token", "--role", "operator", "--minutes", "5")
+    listed = httpx.get(
+        r.url("profiles", "/v1/students"),
+        headers={"Authorization": f"Bearer {operator.stdout.strip()}"},
+    )
+    assert listed.status_code == 200, listed.text
+
+    mismatched = r.cli("token", "--role", "operator", "--student", student_id)
+    assert mismatched.returncode != 0
+    assert "--student names whose token it is, for --role student only" in mismatched.stderr
+    nameless = r.cli("token", "--role", "company")
+    assert nameless.returncode != 0 and "--company ID" in nameless.stderr
+
+
 def test_consent_withdrawal_and_erasure_reach_every_service(running_region: LaunchedRegion) -> None:
     r = running_region
     skills = skills_of("data analyst")
@@ -384,11 +426,16 @@ def test_consent_withdrawal_and_erasure_reach_every_service(running_region: Laun
     # Withdrawing consent to matching empties matching's view of the student.
     r.put("profiles", f"/v1/students/{student_id}/consents", {"matching": False}).raise_for_status()
     r.wait_for(lambda: matches_of(r, f"/v1/students/{student_id}/matches") == [])
-    held = r.get("matching", f"/v1/privacy/students/{student_id}").json()["holds"]
+    answer = r.get("matching", f"/v1/privacy/students/{student_id}").json()
+    held = answer["holds"]
     assert held["skills"] is None and held["matches"] == []
+    # Beside what is held stands the audit log of who read the student's data: the
+    # operator's reads.
+    audit = answer["audit_log"]
+    assert audit and {entry["actor"] for entry in audit} == {"operator:dev"}, audit
     assert all(value in (None, [], {}) for value in held.values()), held
 
-    # Erasure: every service reports holding nothing on the student.
+    # Erasure: every service reports holding nothing on the student but the audit log.
     assert r.delete("profiles", f"/v1/students/{student_id}").status_code == 204
 
     def holds_nothing() -> bool:
@@ -555,22 +602,26 @@ def test_a_student_picks_channels_and_frequency_and_gets_exactly_that(
             "aino.virtanen@students.example.org",
             {"frequency": "daily", "channels": ["email"], "locale": "fi"},
         )
-        # the student's own tool registers its endpoint once notifications knows the student
+        # the student's own tool, signed in as the student, registers its endpoint once
+        # notifications knows the student, and follows the student's live stream
+        as_daan = r.as_role("student", student_id=instant)
         webhook = r.wait_for(
             lambda: (
                 answer
                 if (
-                    answer := r.post(
-                        "notifications",
-                        "/v1/webhooks",
-                        {"url": receiver.base_url + "/hook", "student_id": instant},
+                    answer := as_daan.post(
+                        r.url("notifications", "/v1/webhooks"),
+                        json={"url": receiver.base_url + "/hook", "student_id": instant},
                     )
                 ).status_code
                 == 201
                 else None
             )
         ).json()
-        stream = StreamReader(r.url("notifications", f"/v1/students/{instant}/stream"))
+        stream = StreamReader(
+            r.url("notifications", f"/v1/students/{instant}/stream"),
+            {"Authorization": f"Bearer {r.token('student', student_id=instant)}"},
+        )
 
         vacancy_id = r.post(
             "vacancies",
@@ -609,6 +660,16 @@ def test_a_student_picks_channels_and_frequency_and_gets_exactly_that(
         assert [n["vacancy_id"] for n in feed] == [vacancy_id]
         assert mail_to("aino.virtanen@students.example.org") == []
 
+        # a student's own token reads their own feed, and no other student's
+        own = as_daan.get(r.url("notifications", f"/v1/students/{instant}/notifications"))
+        assert own.status_code == 200, own.text
+        assert [n["vacancy_id"] for n in own.json()["items"]] == [vacancy_id]
+        other = as_daan.get(r.url("notifications", f"/v1/students/{digest}/notifications"))
+        assert other.status_code == 403, other.text
+        unsigned = httpx.get(r.url("notifications", f"/v1/students/{instant}/notifications"))
+        assert unsigned.status_code == 401
+        assert unsigned.headers["WWW-Authenticate"].startswith("Bearer")
+
         # one click in the e-mail unsubscribes; profiles learns it through the broker
         unsubscribe = mail["list_unsubscribe"].strip("<>")
         assert r.http.post(unsubscribe, content=b"List-Unsubscribe=One-Click").status_code == 200
@@ -625,8 +686,9 @@ def test_a_student_picks_channels_and_frequency_and_gets_exactly_that(
 class StreamReader:
     """Reads the first event of a live stream in a thread."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
         self.url = url
+        self.headers = headers
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.opened = threading.Event()
         self.thread = threading.Thread(target=self._read, daemon=True)
@@ -635,7 +697,7 @@ class StreamReader:
 
     def _read(self) -> None:
         with (
-            httpx.Client(timeout=60) as client,
+            httpx.Client(timeout=60, headers=self.headers) as client,
             client.stream("GET", self.url) as response,
         ):
             self.opened.set()

@@ -40,7 +40,7 @@ from interlocality.analytics.settings import AnalyticsSettings
 from interlocality.analytics.supply import month_end
 from interlocality.common.cloudevents import encode_event
 from interlocality.common.settings import load_settings
-from interlocality.common.testing import publish, signed_in, wait_until
+from interlocality.common.testing import publish, signed_in, trusting_tests_issuer, wait_until
 from interlocality.common.topics_admin import ensure_topics
 from interlocality.contracts.applications import ApplicationSubmitted, FunnelStep
 from interlocality.contracts.common import (
@@ -468,6 +468,7 @@ def analytics(bootstrap: str, region: Region, name: str, workdir: Path) -> Any:
         work_rules=RULES[name],
         log_format="console",
         federation_k=K,
+        **trusting_tests_issuer(),
     )
     return create_app(settings)
 

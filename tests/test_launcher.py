@@ -120,6 +120,11 @@ def test_a_taken_broker_port_moves_the_broker_and_commands_find_it(launcher: Lau
     assert run["services"]["profiles"]["url"] == f"http://127.0.0.1:{moved}"
     assert listening_pid(moved) == run["services"]["profiles"]["pid"]
     assert run["mail_sink"]["smtp"] == f"127.0.0.1:{launcher.smtp_port}"
+    # The development issuer the services trust runs under the launcher too.
+    assert run["issuer"]["url"] == f"http://127.0.0.1:{launcher.issuer_port}"
+    assert run["issuer"]["started"] == "embedded"
+    assert listening_pid(launcher.issuer_port) == run["issuer"]["pid"]
+    assert (launcher.var_dir / "issuer" / "signing-key.pem").is_file()
 
     topics = launcher.cli("topics")
     assert topics.returncode == 0, topics.stdout + topics.stderr
@@ -207,7 +212,12 @@ def test_a_killed_launcher_takes_its_children_and_the_next_start_replays(
         "Aslı Yılmaz", "asli.yilmaz@students.example.org", skills_of("data analyst")[:2]
     )
     wait_until(lambda: student_id in launcher.students_on_the_broker())
-    ports = [launcher.broker_port_in_use(), launcher.smtp_port, *launcher.ports.values()]
+    ports = [
+        launcher.broker_port_in_use(),
+        launcher.smtp_port,
+        launcher.issuer_port,
+        *launcher.ports.values(),
+    ]
     listening = {port: listening_pid(port) for port in ports}
     assert all(listening.values()), listening
     assert launcher.process is not None

@@ -24,9 +24,13 @@ import httpx
 import pytest
 from playwright.async_api import Browser
 
+from interlocality.common.access import SESSION_COOKIE, Role
 from interlocality.common.embedded_broker import free_port
+from interlocality.common.issuer import DevelopmentIssuer
 from interlocality.common.processes import is_alive
 from interlocality.common.testing import wait_until
+from interlocality.operator.accounts import accounts_path, read_accounts
+from interlocality.operator.credentials import SignedTokens, issuer_key_path
 from interlocality.operator.programmes import PROGRAMMES, build_programme_region
 from interlocality.operator.services import SERVICES
 
@@ -45,6 +49,7 @@ class Regions:
     log_path: Path
     env: dict[str, str]
     http: httpx.Client
+    issuer_port: int
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -55,8 +60,16 @@ class Regions:
     def url(self, region: str, service: str) -> str:
         return str(self.run_file(region)["services"][service]["url"])
 
+    def tokens(self, region: str) -> SignedTokens:
+        """The region's tokens, signed with the key of the issuer the launcher runs."""
+        url = self.run_file(region)["issuer"]["url"]
+        return SignedTokens(DevelopmentIssuer(url, issuer_key_path(self.var_dir)), region)
+
     def read(self, region: str, service: str, path: str, **params: Any) -> Any:
-        response = self.http.get(self.url(region, service) + path, params=params)
+        """The JSON of a GET the region's operator makes, which must answer 200."""
+        response = self.http.get(
+            self.url(region, service) + path, params=params, auth=self.tokens(region)
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -86,6 +99,7 @@ def regions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regions]:
     env["INTERLOCALITY_VAR_DIR"] = str(var_dir)
     # Far from the services' own ports; one that is taken moves, and the run file says where.
     port_base = random.Random().randrange(20_000, 40_000, 1000)
+    issuer_port = free_port()
     log_path = workdir / "up.log"
     with open(log_path, "wb") as output:
         process = subprocess.Popen(
@@ -102,13 +116,15 @@ def regions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Regions]:
                 str(port_base),
                 "--broker-port",
                 str(free_port()),
+                "--issuer-port",
+                str(issuer_port),
             ],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
             process_group=0,
         )
-    launched = Regions(process, var_dir, log_path, env, httpx.Client(timeout=10))
+    launched = Regions(process, var_dir, log_path, env, httpx.Client(timeout=10), issuer_port)
     try:
         deadline = time.monotonic() + 180
         while process.poll() is None and not UP.search(launched.log()):
@@ -135,6 +151,17 @@ def test_each_region_serves_on_its_own_ports_with_one_broker(regions: Regions) -
     urls = {regions.url(r, s) for r in REGIONS for s in SERVICES}
     assert len(urls) == 2 * len(SERVICES)
     assert aarhus["mail_sink"]["smtp"] != leipzig["mail_sink"]["smtp"]
+    # One development issuer for both; each region accepts only its own region's tokens.
+    assert aarhus["issuer"] == leipzig["issuer"]
+    assert aarhus["issuer"]["url"] == f"http://127.0.0.1:{regions.issuer_port}"
+    students = "/v1/students"
+    aarhus_token = regions.tokens("aarhus").token(Role.OPERATOR)
+    for name, expected in (("aarhus", 200), ("leipzig", 403)):
+        answer = regions.http.get(
+            regions.url(name, "profiles") + students,
+            headers={"Authorization": f"Bearer {aarhus_token}"},
+        )
+        assert answer.status_code == expected, answer.text
     for name in REGIONS:
         for service in SERVICES:
             assert regions.http.get(regions.url(name, service) + "/readyz").status_code == 200
@@ -161,6 +188,22 @@ def test_each_region_is_seeded_with_its_own_programme(regions: Regions) -> None:
         assert f"{name}: demo region seeded: 6 companies, 10 vacancies, 30 students" in (
             regions.log()
         )
+        # Everyone seeded can sign in: the region's operator, a coordinator, each company
+        # and each student, with the ids the services gave them.
+        accounts = read_accounts(accounts_path(regions.var_dir, name))
+        assert accounts[0] == {
+            "name": f"Operator of {name.capitalize()}",
+            "roles": ["operator"],
+            "region": name,
+        }
+        assert accounts[1]["roles"] == ["coordinator"]
+        assert {a["region"] for a in accounts} == {name}
+        assert {(a["name"], a["company_id"]) for a in accounts if "company_id" in a} == {
+            (c["name"], c["company_id"]) for c in companies["items"]
+        }
+        assert {(a["name"], a["student_id"]) for a in accounts if "student_id" in a} == {
+            (s["name"], s["student_id"]) for s in students["items"]
+        }
 
 
 def test_each_region_applies_its_own_work_rules(regions: Regions) -> None:
@@ -235,6 +278,9 @@ async def test_each_region_shows_its_partners_side_by_side_in_a_browser(
         assert f"{name}: snapshot of " in regions.log()
     base_url = regions.url("aarhus", "analytics")
     context = await chromium.new_context(viewport={"width": 1280, "height": 900})
+    # Signed in as Aarhus's coordinator, as the sign-in page leaves a browser.
+    coordinator = regions.tokens("aarhus").token(Role.COORDINATOR)
+    await context.add_cookies([{"name": SESSION_COOKIE, "value": coordinator, "url": base_url}])
     page = await context.new_page()
     response = await page.goto(base_url + "/dashboard/regions")
     assert response is not None and response.status == 200

@@ -28,6 +28,7 @@ from interlocality.analytics.service import AnalyticsService, Federation
 from interlocality.analytics.skills import DEFAULT_GROUP_LEVEL
 from interlocality.analytics.store import event_counts, funnel_rows
 from interlocality.analytics.supply import MONTH_PATTERN, month_range
+from interlocality.common import sign_in
 from interlocality.common.access import COORDINATOR, OPERATOR, SERVICE, allow
 from interlocality.common.service import Provided, ServiceRuntime, error_answers, problem
 from interlocality.contracts.common import EngagementKind
@@ -38,13 +39,16 @@ __all__ = ["PublishedSnapshot", "SnapshotRequest", "report_range", "router"]
 
 Runtime = Annotated[ServiceRuntime, Depends(Provided(ServiceRuntime))]
 
+# The dashboards link each chart to its JSON: a browser signed in to them follows the link
+# with its session (GET only), as a program does with its token.
+READ_IN_A_BROWSER = sign_in.page(OPERATOR, COORDINATOR)
 router = APIRouter(prefix="/v1", tags=["analytics"])
 
 
 @router.get(
     "/summary",
     summary="Event counts by type and region",
-    dependencies=[allow(OPERATOR, COORDINATOR)],
+    dependencies=[READ_IN_A_BROWSER],
 )
 def summary(runtime: Runtime) -> dict[str, object]:
     with runtime.reading() as session:
@@ -54,7 +58,7 @@ def summary(runtime: Runtime) -> dict[str, object]:
 
 @router.get(
     "/funnel",
-    dependencies=[allow(OPERATOR, COORDINATOR)],
+    dependencies=[READ_IN_A_BROWSER],
     summary="Vacancies published, matched, notified, applied to and filled",
     description="Per region, overall and by engagement kind; each step with its share "
     "of the step before. Counted per vacancy, never per student.",
@@ -113,7 +117,7 @@ MonthRange = Annotated[tuple[str | None, str | None], Depends(report_range)]
 
 @router.get(
     "/insights/funnel",
-    dependencies=[allow(OPERATOR, COORDINATOR)],
+    dependencies=[READ_IN_A_BROWSER],
     summary="The vacancy funnel by month, cut by engagement kind, sector or size class",
     description="Vacancies published → matched → notified → applied → placed, by month of "
     "publication, with the median days to the first match and to the first placement. "
@@ -134,7 +138,7 @@ def insights_funnel(
 
 @router.get(
     "/insights/company-dating",
-    dependencies=[allow(OPERATOR, COORDINATOR)],
+    dependencies=[READ_IN_A_BROWSER],
     summary="Company Dating: dates held, then applications and placements within 90 days",
     description="Dates of consenting students that have started, by month, and how many were "
     "followed by the student applying to, or being placed at, the company they met.",
@@ -148,7 +152,7 @@ def insights_company_dating(
 
 @router.get(
     "/insights/employability",
-    dependencies=[allow(OPERATOR, COORDINATOR)],
+    dependencies=[READ_IN_A_BROWSER],
     summary="Local employability: graduates' outcomes by graduation semester",
     description="Consenting graduates' latest recorded outcomes (employed in the region, "
     "elsewhere, further study, unknown), counts and shares per semester; the month range "
@@ -239,7 +243,7 @@ def _months(month: str | None, first: str | None, last: str | None) -> list[str]
 
 @router.get(
     "/insights/skills",
-    dependencies=[allow(OPERATOR, COORDINATOR)],
+    dependencies=[READ_IN_A_BROWSER],
     summary="Supply and demand by ESCO skill, with the largest shortages and surpluses",
     description="Per month (its state at its end): open positions requiring each skill, "
     "consenting students holding it at the level asked or above, students holding an "
@@ -296,7 +300,7 @@ def skill_insights(
 
 @router.get(
     "/insights/skill-groups",
-    dependencies=[allow(OPERATOR, COORDINATOR)],
+    dependencies=[READ_IN_A_BROWSER],
     summary="Supply and demand by ESCO skill group",
     description="Per month: each group of the ESCO skills hierarchy at the level asked "
     "(1: the four pillars; 2: their main groups and the ISCED-F broad fields of knowledge), "
@@ -326,7 +330,7 @@ def skill_group_insights(
 
 @router.get(
     "/insights/study-fields",
-    dependencies=[allow(OPERATOR, COORDINATOR)],
+    dependencies=[READ_IN_A_BROWSER],
     summary="Students by field of study against vacancies by field, sector and size class",
     description="Per month: consenting students by their ISCED-F field against open "
     "positions by the field their ESCO skills point to, with the positions by NACE division "
@@ -356,7 +360,7 @@ def study_field_insights(
 
 @router.get(
     "/insights/languages",
-    dependencies=[allow(OPERATOR, COORDINATOR)],
+    dependencies=[READ_IN_A_BROWSER],
     summary="The region's language: vacancies requiring it by CEFR level, students at it",
     description="Per month: open vacancies requiring the region's language by level, "
     "students at that level or above, the share of English-friendly vacancies, and the "
@@ -457,7 +461,7 @@ def publish_snapshot(
 
 @router.get(
     "/federation/regions",
-    dependencies=[allow(OPERATOR, COORDINATOR)],
+    dependencies=[READ_IN_A_BROWSER],
     tags=["federation"],
     summary="The partner regions side by side, from their latest snapshots",
     description="Per region: the latest month's noisy counts and suppressed cells, the "
@@ -470,7 +474,7 @@ def federation_regions(runtime: Runtime, federation: Regions) -> FederationView:
 
 @router.get(
     "/federation/regions/{region}",
-    dependencies=[allow(OPERATOR, COORDINATOR)],
+    dependencies=[READ_IN_A_BROWSER],
     tags=["federation"],
     summary="Every month held of one region's snapshots",
     responses=error_answers({404: "No snapshot of this region is held.", 422: ""}),
@@ -489,7 +493,7 @@ def federation_region(
 
 @router.get(
     "/federation/compare",
-    dependencies=[allow(OPERATOR, COORDINATOR)],
+    dependencies=[READ_IN_A_BROWSER],
     tags=["federation"],
     summary="The partner regions compared: what the cross-region dashboard draws",
     description="Per region, from its snapshot of the month (its latest when no month is "

@@ -1,9 +1,12 @@
-"""The operator command: ``interlocality up | topics | replay | seed | import | export | broker``.
+"""The operator command: ``interlocality up | topics | replay | seed | import | export | token
+| broker``.
 
 ``up`` runs a region on this machine and keeps it running: the embedded broker (unless a
-cluster is configured), the SMTP sink (unless a relay is), and the five services, forked
-from one fork server, each started again when it ends. It writes ``var/<region>/run.json``
-while it runs; the other commands find the region through it.
+cluster is configured), the SMTP sink (unless a relay is), the development issuer of access
+tokens (unless ``INTERLOCALITY_OIDC_ISSUER`` names a provider), and the five services,
+forked from one fork server, each started again when it ends. It writes
+``var/<region>/run.json`` while it runs; the other commands find the region through it, and
+call its services with tokens of the development issuer (or ``INTERLOCALITY_TOKEN``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from types import FrameType
@@ -31,6 +34,7 @@ from types import FrameType
 import httpx
 from aiokafka.errors import KafkaConnectionError
 
+from interlocality.common.access import Role
 from interlocality.common.consumer_groups import remove_group_members
 from interlocality.common.embedded_broker import (
     EmbeddedBroker,
@@ -40,6 +44,7 @@ from interlocality.common.embedded_broker import (
     stale_broker_on,
     stop_stale_broker,
 )
+from interlocality.common.issuer import DevelopmentIssuer
 from interlocality.common.kafka_security import (
     KafkaSecurity,
     federation_security_from_environment,
@@ -53,12 +58,28 @@ from interlocality.common.settings import ServiceSettings
 from interlocality.common.topics_admin import ensure_topics, planned_topics, shared_topics
 from interlocality.common.work_rules import region_work_rules
 from interlocality.notifications.settings import NotificationsSettings
+from interlocality.operator.accounts import accounts_path, write_accounts
+from interlocality.operator.credentials import (
+    DEFAULT_ISSUER_PORT,
+    ISSUER_PORT_VARIABLE,
+    ISSUER_VARIABLE,
+    GivenToken,
+    NoCredentials,
+    SignedTokens,
+    credentials_for,
+    development_tokens,
+    given_token,
+    issuer_key_path,
+    issuer_url,
+    region_issuer,
+)
 from interlocality.operator.demo import DemoSeedError
 from interlocality.operator.forkserver import ForkServer, ForkServerError
 from interlocality.operator.programmes import PROGRAMMES, SIZES, DemoSize, Programme
 from interlocality.operator.run_file import (
     DEFAULT_BOOTSTRAP,
     BrokerRun,
+    IssuerRun,
     MailSinkRun,
     RegionAddresses,
     RegionNotRunning,
@@ -76,8 +97,9 @@ __all__ = ["main"]
 DEFAULT_BROKER_PORT = int(DEFAULT_BOOTSTRAP.rsplit(":", 1)[1])
 # Written on every start of a region: the next start re-publishes state instead of seeding.
 STARTED_MARKER = "started"
-# What ``up`` supervises for each region.
+# What ``up`` supervises for each region; and once for every region, the issuer.
 CHILDREN = (*SERVICES, "mail-sink")
+ISSUER_CHILD = "issuer"
 REGION_NAME = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 # ``up --regions``: region i (from 1) prefers ports PORT_BASE + 100·i + 1 … 5, mail at + 25.
 DEFAULT_PORT_BASE = 8000
@@ -85,6 +107,9 @@ DEFAULT_PORT_BASE = 8000
 # Where the command being run finds the region's services: set by main() (from flags, the
 # environment and the run file) or by ``up`` (its own services).
 _addresses: RegionAddresses | None = None
+# The region (and var dir) the command works on, and what it calls its services with.
+_region: tuple[str, Path] | None = None
+_credentials: SignedTokens | GivenToken | None = None
 
 
 def _say(message: str) -> None:
@@ -107,6 +132,18 @@ def _url(service: str, addresses: RegionAddresses | None = None) -> str:
     return _addresses.url(service)
 
 
+def _auth(auth: httpx.Auth | None = None) -> httpx.Auth:
+    """What the command calls the region's services with (or ``auth``): found at first use,
+    so that a region that is not running is said so first."""
+    global _credentials
+    if auth is not None:
+        return auth
+    if _credentials is None:
+        region, var_dir = _region or (ServiceSettings().region, _var_dir())
+        _credentials = credentials_for(region, var_dir)
+    return _credentials
+
+
 def _port(service: str) -> int:
     return int(os.environ.get(f"{service.upper()}_PORT", SERVICE_PORTS[service]))
 
@@ -120,16 +157,20 @@ def _answers_ready(
         return False
 
 
-def seed_demo_region(timeout: float = 30.0) -> dict[str, int]:
-    """Register the demo region over HTTP; what follows once matching has scored it (Company
-    Dating, applications, a placement) is staged in the background and announced."""
+def seed_demo_region(
+    region: str, var_dir: Path, timeout: float = 30.0, auth: httpx.Auth | None = None
+) -> dict[str, int]:
+    """Register the demo region over HTTP and write its people's accounts; what follows once
+    matching has scored it (Company Dating, applications, a placement) is staged in the
+    background and announced."""
     from interlocality.operator import demo
 
     urls = {service: _url(service) for service in SERVICES}
-    with httpx.Client(timeout=timeout) as client:
+    with httpx.Client(timeout=timeout, auth=_auth(auth)) as client:
         seeded = demo.seed_demo_region(urls, client)
+    write_accounts(accounts_path(var_dir, region), demo.demo_accounts(region, seeded))
     demo.stage_demo_activity_later(
-        urls, seeded, say=_say, time_zone=NotificationsSettings().time_zone
+        urls, seeded, say=_say, time_zone=NotificationsSettings().time_zone, auth=_auth(auth)
     )
     if seeded.outcomes:
         _say(
@@ -140,10 +181,16 @@ def seed_demo_region(timeout: float = 30.0) -> dict[str, int]:
 
 
 def seed_programme(
-    programme: Programme, size: DemoSize, addresses: RegionAddresses, timeout: float = 120.0
+    programme: Programme,
+    size: DemoSize,
+    addresses: RegionAddresses,
+    var_dir: Path,
+    auth: httpx.Auth,
+    timeout: float = 120.0,
 ) -> dict[str, int]:
     """Import a partner programme's demo region through the bulk endpoints, saying how far
-    each import has come; its applications and placements follow in the background."""
+    each import has come, and write its people's accounts; its applications and placements
+    follow in the background."""
     from interlocality.operator import programmes
 
     name = programme.region
@@ -156,16 +203,21 @@ def seed_programme(
             _say(f"  {name}: {done:,} {kind} {done_to} ({time.monotonic() - started:.1f} s)")
 
     region = programmes.build_programme_region(programme, size)
-    with httpx.Client(timeout=httpx.Timeout(timeout, read=None)) as client:
+    with httpx.Client(timeout=httpx.Timeout(timeout, read=None), auth=auth) as client:
         seeded = programmes.seed_programme_region(urls, client, region, progress)
-    programmes.stage_programme_activity_later(urls, seeded, say=_say, timeout=timeout)
+    write_accounts(accounts_path(var_dir, name), programmes.programme_accounts(seeded))
+    programmes.stage_programme_activity_later(urls, seeded, say=_say, timeout=timeout, auth=auth)
     return seeded.counts
 
 
-def replay_all(timeout: float = 120.0, addresses: RegionAddresses | None = None) -> dict[str, int]:
+def replay_all(
+    timeout: float = 120.0,
+    addresses: RegionAddresses | None = None,
+    auth: httpx.Auth | None = None,
+) -> dict[str, int]:
     """Ask every service to re-publish the state it owns; returns counts per service."""
     counts: dict[str, int] = {}
-    with httpx.Client(timeout=timeout) as client:
+    with httpx.Client(timeout=timeout, auth=_auth(auth)) as client:
         for service in SERVICES:
             response = client.post(f"{_url(service, addresses)}/v1/admin/replay")
             response.raise_for_status()
@@ -254,6 +306,42 @@ def _mail_sink(
         )
 
 
+def _issuer_process(url: str, key_path: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
+    """The development issuer: its discovery document and key set, which the services
+    fetch to verify the tokens it signs."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "interlocality.operator.dev_issuer",
+                "--url",
+                url,
+                "--key",
+                str(key_path),
+                "--port",
+                str(port),
+                "--accounts",
+                str(key_path.parent.parent),  # var/: its regions' var/<region>/accounts.json
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent(),
+        )
+
+
+def _issuer_serves(client: httpx.Client, supervisor: Supervisor, url: str) -> bool:
+    """Whether the issuer started at ``url`` publishes its discovery document."""
+    try:
+        answer = client.get(f"{url}/.well-known/openid-configuration", timeout=1.0)
+        serves = answer.status_code == 200 and answer.json().get("issuer") == url
+    except (httpx.HTTPError, ValueError):
+        return False
+    port = int(url.rsplit(":", 1)[1])
+    return serves and listening_pid(port) == supervisor.children[ISSUER_CHILD].pid
+
+
 def _clear_stale_run(run_path: Path) -> None:
     """Refuse to start a region that runs; replace the run file a killed launcher left."""
     run = read_run_file(run_path)
@@ -321,6 +409,7 @@ class _LaunchedRegion:
     programme: Programme | None = None
     mail_dir: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
+    auth: SignedTokens | GivenToken | None = None
 
     @property
     def region_dir(self) -> Path:
@@ -451,7 +540,7 @@ def _restart_embedded_broker(
         supervisor.check()
         time.sleep(0.2)
     for launched in regions:
-        counts = replay_all(addresses=launched.addresses)
+        counts = replay_all(addresses=launched.addresses, auth=launched.auth)
         _say(
             f"{launched.name}: state re-published: "
             + ", ".join(f"{k} {v}" for k, v in counts.items())
@@ -469,6 +558,10 @@ def _up(args: argparse.Namespace) -> int:
     # One region keeps the broker's and fork server's logs with its own; several share them.
     shared_logs = var_dir / names[0] / "logs" if not args.regions else var_dir / "logs"
     shared_logs.mkdir(parents=True, exist_ok=True)
+    # The services trust the provider named, and the launcher calls them with the token it
+    # gave; else the development issuer, which the launcher starts and signs with.
+    configured_issuer = os.environ.get(ISSUER_VARIABLE, "").strip()
+    given = given_token(configured_issuer) if configured_issuer else None
 
     stop_requested = False
 
@@ -506,6 +599,15 @@ def _up(args: argparse.Namespace) -> int:
                 f"{launched.programme.title if launched.programme else 'no demo programme'}"
                 f"  (ports from {first})"
             )
+    issuer: DevelopmentIssuer | None = None
+    if configured_issuer:
+        issuer_address = configured_issuer
+    else:
+        issuer_port = _free_port_for("the development issuer", args.issuer_port)
+        issuer_address = issuer_url(issuer_port)
+        issuer = DevelopmentIssuer(issuer_address, issuer_key_path(var_dir))
+    for launched in regions:
+        launched.auth = given if issuer is None else SignedTokens(issuer, launched.name)
     launched_at = datetime.now(UTC)
     launcher = process_info(os.getpid())
 
@@ -541,15 +643,39 @@ def _up(args: argparse.Namespace) -> int:
             )
             if launched.mail_dir is not None
             else None,
+            issuer=IssuerRun(
+                url=issuer_address,
+                started="embedded" if issuer is not None else "configured",
+                pid=children[ISSUER_CHILD].pid if ISSUER_CHILD in children else None,
+            ),
             fork_server_pid=fork_server.pid,
         ).write(launched.run_path)
 
     def on_start(child: Supervised) -> None:
-        write_run_file(region_of[child.name])
+        for launched in regions if child.name == ISSUER_CHILD else [region_of[child.name]]:
+            write_run_file(launched)
 
     supervisor = Supervisor(_say, on_start=on_start)
     client = httpx.Client()
+    where: dict[str, str] = {}
     try:
+        if issuer is not None:
+            supervisor.add(
+                ISSUER_CHILD,
+                start=partial(
+                    _issuer_process,
+                    issuer.url,
+                    issuer.key_path,
+                    issuer_port,
+                    shared_logs / "issuer.log",
+                ),
+                ready=partial(_issuer_serves, client, supervisor, issuer.url),
+                log=shared_logs / "issuer.log",
+            )
+            where[ISSUER_CHILD] = issuer.url
+            _say(f"development issuer of access tokens on {issuer.url}")
+        else:
+            _say(f"the services accept the tokens of {configured_issuer}")
         if not bootstrap:
             broker = _start_embedded_broker(
                 args.broker_port, shared_logs / "broker.log", regions[0].run_path
@@ -572,7 +698,6 @@ def _up(args: argparse.Namespace) -> int:
             )
         if len(regions) == 1:
             _addresses = regions[0].addresses
-        where: dict[str, str] = {}
         for launched in regions:
             log_dir = launched.log_dir
             env = launched.env = {
@@ -581,6 +706,7 @@ def _up(args: argparse.Namespace) -> int:
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                 "INTERLOCALITY_VAR_DIR": str(var_dir),
                 "INTERLOCALITY_DEPLOYMENT": "embedded",
+                ISSUER_VARIABLE: issuer_address,
                 **{
                     f"{service.upper()}_PORT": launched.addresses.url(service).rsplit(":", 1)[1]
                     for service in SERVICES
@@ -644,7 +770,14 @@ def _up(args: argparse.Namespace) -> int:
                 mailbox = f"{launched.addresses.url('notifications')}/v1/mailbox"
                 _say(f"  {'mailbox':<14} {mailbox}")
             _say(f"  {'broker':<14} {bootstrap}")
+            _say(f"  {'issuer':<14} {issuer_address}")
             _say(f"  {'run file':<14} {launched.run_path}")
+        if issuer is not None:
+            region_flag = f" --region {regions[0].name}" if len(regions) > 1 else ""
+            _say(
+                "an operator's access token for curl: "
+                f"uv run interlocality{region_flag} token --role operator"
+            )
         _say("Ctrl-C stops everything.")
         while True:
             stop_if_requested()
@@ -675,16 +808,20 @@ def _up(args: argparse.Namespace) -> int:
 def _start_region(launched: _LaunchedRegion, args: argparse.Namespace) -> None:
     """Once its services serve: a region that ran before re-publishes its state; a new one
     is seeded (the 25-student demo, or its programme's demo region)."""
-    counts = replay_all(addresses=launched.addresses)
+    auth = launched.auth
+    assert auth is not None
+    counts = replay_all(addresses=launched.addresses, auth=launched.auth)
     prefix = f"{launched.name}: " if launched.prefixed else ""
     marker = launched.region_dir / STARTED_MARKER
     if any(counts.values()) or marker.exists():
         _say(f"{prefix}state re-published: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     elif args.seed and launched.programme is not None:
-        seeded = seed_programme(launched.programme, args.demo_size, launched.addresses)
+        seeded = seed_programme(
+            launched.programme, args.demo_size, launched.addresses, launched.var_dir, auth
+        )
         _say(f"{prefix}demo region seeded: " + ", ".join(f"{v} {k}" for k, v in seeded.items()))
     elif args.seed and not launched.prefixed:
-        seeded = seed_demo_region()
+        seeded = seed_demo_region(launched.name, launched.var_dir, auth=auth)
         _say("demo region seeded: " + ", ".join(f"{v} {k}" for k, v in seeded.items()))
     elif args.seed:
         _say(f"{prefix}no demo data: {launched.name!r} is not a known programme")
@@ -736,8 +873,8 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seed(_: argparse.Namespace) -> int:
-    counts = seed_demo_region()
+def _seed(args: argparse.Namespace) -> int:
+    counts = seed_demo_region(args.region, _var_dir(args.var_dir))
     _say("seeded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     return 0
 
@@ -775,7 +912,7 @@ def _import(args: argparse.Namespace) -> int:
 
     report: dict[str, object] = {}
     with (
-        httpx.Client(timeout=httpx.Timeout(30.0, read=None)) as client,
+        httpx.Client(timeout=httpx.Timeout(30.0, read=None), auth=_auth()) as client,
         client.stream("POST", url, content=upload()) as response,
     ):
         response.raise_for_status()
@@ -815,12 +952,48 @@ def _import(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     holdings = {}
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, auth=_auth()) as client:
         for service in SERVICES:
             response = client.get(f"{_url(service)}/v1/privacy/students/{args.student_id}")
             response.raise_for_status()
             holdings[service] = response.json()["holds"]
     print(json.dumps({"student_id": args.student_id, "services": holdings}, indent=2))
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    role = Role(args.role)
+    for flag, owner, value in (
+        ("--student", Role.STUDENT, args.student),
+        ("--company", Role.COMPANY, args.company),
+    ):
+        if value is not None and role is not owner:
+            raise SystemExit(
+                f"interlocality token: {flag} names whose token it is, for --role {owner} "
+                f"only (not --role {role})"
+            )
+        if value is None and role is owner:
+            raise SystemExit(
+                f"interlocality token: a {owner}'s token is for one {owner}: name it with {flag} ID"
+            )
+    if args.minutes <= 0:
+        raise SystemExit("interlocality token: --minutes must be more than 0")
+    var_dir = _var_dir(args.var_dir)
+    url, development = region_issuer(args.region, var_dir)
+    if not development:
+        raise SystemExit(
+            f"interlocality token: region {args.region!r} trusts the identity provider {url}; "
+            "get a token from it (this machine signs tokens of the development issuer only)"
+        )
+    tokens = development_tokens(var_dir, url, args.region)
+    print(
+        tokens.token(
+            role,
+            student_id=args.student,
+            company_id=args.company,
+            lifetime=timedelta(minutes=args.minutes),
+        )
+    )
     return 0
 
 
@@ -837,7 +1010,7 @@ def _broker(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``interlocality`` command."""
-    global _addresses
+    global _addresses, _region
     default_region = ServiceSettings().region
     parser = argparse.ArgumentParser(prog="interlocality", description=__doc__)
     parser.add_argument("--region", default=default_region, help="region (default: %(default)s)")
@@ -889,6 +1062,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="with --regions: how large each programme's demo region is "
         "(full: about 300 students, 70 vacancies, 36 companies)",
     )
+    up.add_argument(
+        "--issuer-port",
+        type=int,
+        default=int(os.environ.get(ISSUER_PORT_VARIABLE) or DEFAULT_ISSUER_PORT),
+        help="port of the development issuer of access tokens, one for every region; "
+        f"another one is used when it is taken (${ISSUER_PORT_VARIABLE}, else %(default)s). "
+        f"With ${ISSUER_VARIABLE} set, the services trust that provider instead",
+    )
     up.add_argument("--no-seed", dest="seed", action="store_false", help="skip the demo data")
     up.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for readiness")
     up.set_defaults(run=_up)
@@ -935,6 +1116,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     export.add_argument("student_id")
     export.set_defaults(run=_export)
 
+    token = commands.add_parser(
+        "token",
+        parents=[located],
+        help="print an access token of the development issuer, for curl and the API docs",
+        description="Signs a token with the key of the development issuer `up` runs "
+        "(var/issuer); the region's services accept it as `Authorization: Bearer TOKEN`.",
+    )
+    token.add_argument(
+        "--region",
+        default=argparse.SUPPRESS,
+        help="the region it is for (default: the command's --region)",
+    )
+    token.add_argument(
+        "--role", required=True, choices=[role.value for role in Role], help="who the caller is"
+    )
+    token.add_argument("--student", metavar="ID", help="with --role student: whose token")
+    token.add_argument("--company", metavar="ID", help="with --role company: whose token")
+    token.add_argument("--minutes", type=int, default=480, help="lifetime (default: 8 hours)")
+    token.set_defaults(run=_token)
+
     broker = commands.add_parser("broker", help="run the embedded broker in the foreground")
     broker.add_argument("--broker-port", type=int, default=default_broker_port)
     broker.set_defaults(run=_broker)
@@ -942,10 +1143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # A broker that does not answer is said once, below, not once per connection attempt.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
-    if args.command not in ("up", "broker"):
+    if args.command not in ("up", "broker", "token"):
         _addresses = locate_region(
             args.region, _var_dir(args.var_dir), getattr(args, "bootstrap", "")
         )
+        _region = (args.region, _var_dir(args.var_dir))
     try:
         return int(args.run(args))
     except KafkaConnectionError as exc:
@@ -961,7 +1163,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{exc.response.text[:500]}",
             file=sys.stderr,
         )
-    except (EmbeddedBrokerError, ForkServerError, RegionNotRunning, DemoSeedError) as exc:
+        if exc.response.status_code in (401, 403):
+            print(
+                "interlocality: the region refused the command's token; a region trusting "
+                f"another provider ({ISSUER_VARIABLE}) is called with the token in "
+                "INTERLOCALITY_TOKEN",
+                file=sys.stderr,
+            )
+    except (
+        EmbeddedBrokerError,
+        ForkServerError,
+        RegionNotRunning,
+        DemoSeedError,
+        NoCredentials,
+    ) as exc:
         print(f"interlocality: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         return 130

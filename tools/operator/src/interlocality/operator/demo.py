@@ -32,6 +32,7 @@ import httpx
 
 from interlocality.common.esco import EscoVocabulary, Occupation, default_vocabulary
 from interlocality.contracts.outcomes import GraduateOutcomeKind
+from interlocality.operator.accounts import region_accounts
 
 __all__ = [
     "COMPANIES",
@@ -46,6 +47,7 @@ __all__ = [
     "SeededRegion",
     "build_demo_region",
     "dating_event_request",
+    "demo_accounts",
     "seed_demo_region",
     "stage_demo_activity",
     "stage_demo_activity_later",
@@ -1314,6 +1316,15 @@ def stage_demo_activity(
     )
 
 
+def demo_accounts(region: str, seeded: SeededRegion) -> list[dict[str, Any]]:
+    """The accounts of the demo's people (see :mod:`interlocality.operator.accounts`)."""
+    return region_accounts(
+        region,
+        zip((c["name"] for c in seeded.region.companies), seeded.company_ids, strict=True),
+        zip((s["name"] for s in seeded.region.students), seeded.student_ids, strict=True),
+    )
+
+
 def stage_demo_activity_later(
     urls: Mapping[str, str],
     seeded: SeededRegion,
@@ -1321,13 +1332,15 @@ def stage_demo_activity_later(
     say: Callable[[str], None],
     time_zone: str = "Europe/Copenhagen",
     timeout: float = 90.0,
+    auth: httpx.Auth | None = None,
 ) -> threading.Thread:
     """:func:`stage_demo_activity` in a thread of its own, announced through ``say`` when
-    done (or why not): waiting for matching need not hold back the region's start."""
+    done (or why not): waiting for matching need not hold back the region's start. ``auth``
+    signs its requests in."""
 
     def stage() -> None:
         try:
-            with httpx.Client(timeout=30.0) as client:
+            with httpx.Client(timeout=30.0, auth=auth) as client:
                 activity = stage_demo_activity(
                     urls, client, seeded, time_zone=time_zone, timeout=timeout
                 )

@@ -41,6 +41,7 @@ import httpx
 
 from interlocality.common.esco import EscoVocabulary, default_vocabulary
 from interlocality.contracts.outcomes import GraduateOutcomeKind
+from interlocality.operator.accounts import region_accounts
 from interlocality.operator.demo import DemoSeedError
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "Specialism",
     "build_programme_region",
     "graduation_months",
+    "programme_accounts",
     "record_programme_outcomes",
     "seed_programme_region",
     "stage_programme_activity_later",
@@ -1054,6 +1056,25 @@ class SeededProgramme:
         }
 
 
+def programme_accounts(seeded: SeededProgramme) -> list[dict[str, Any]]:
+    """The accounts of the programme region's people (see
+    :mod:`interlocality.operator.accounts`)."""
+    region = seeded.region
+    return region_accounts(
+        region.programme.region,
+        (
+            (row["name"], seeded.company_ids[row["external_id"]])
+            for row in region.companies
+            if row["external_id"] in seeded.company_ids
+        ),
+        (
+            (row["name"], seeded.student_ids[row["external_id"]])
+            for row in region.students
+            if row["external_id"] in seeded.student_ids
+        ),
+    )
+
+
 def _ndjson(rows: Iterable[Mapping[str, Any]]) -> bytes:
     return b"".join(json.dumps(row, ensure_ascii=False).encode() + b"\n" for row in rows)
 
@@ -1227,22 +1248,24 @@ def stage_programme_activity_later(
     *,
     say: Callable[[str], None],
     timeout: float = 120.0,
+    auth: httpx.Auth | None = None,
 ) -> threading.Thread:
     """The region's applications and placements in a thread of its own, announced through
     ``say``, then its snapshot for the partner regions: waiting for the vacancies service
-    to hear of every student need not hold back the region's start."""
+    to hear of every student need not hold back the region's start. ``auth`` signs its
+    requests in."""
     name = seeded.region.programme.region
 
     def stage() -> None:
         try:
-            with httpx.Client(timeout=30.0) as client:
+            with httpx.Client(timeout=30.0, auth=auth) as client:
                 applied, placed = _stage_activity(urls["vacancies"], client, seeded, timeout)
         except (DemoSeedError, httpx.HTTPError) as exc:
             say(f"{name}: demo activity not staged: {exc}")
             return
         say(f"{name}: {applied} applications and {placed} placements staged")
         try:
-            with httpx.Client(timeout=30.0) as client:
+            with httpx.Client(timeout=30.0, auth=auth) as client:
                 month = _publish_snapshot(urls["analytics"], client, applied, placed, timeout)
         except (DemoSeedError, httpx.HTTPError) as exc:
             say(f"{name}: no snapshot for the partner regions: {exc}")

@@ -2,8 +2,9 @@
 
 ``interlocality up`` writes ``var/<region>/run.json`` while the region runs — its own pid,
 the broker's bootstrap servers, pid and how it was started, each service's URL and pid, the
-mail sink — and removes it on a clean stop. Every command reads it to find the region
-without flags; flags and the environment still win. A run file whose launcher no longer
+mail sink, the issuer of the tokens the services accept — and removes it on a clean stop.
+Every command reads it to find the region without flags; flags and the environment still
+win. A run file whose launcher no longer
 runs (it was killed) is stale: commands say the region is not running rather than guess,
 and the next ``up`` replaces it. What the launcher started died with it (a parent-death
 signal), so nothing it names is stopped by pid, which another process may have by now.
@@ -26,6 +27,7 @@ from interlocality.operator.services import SERVICE_PORTS
 __all__ = [
     "DEFAULT_BOOTSTRAP",
     "BrokerRun",
+    "IssuerRun",
     "MailSinkRun",
     "RegionAddresses",
     "RegionNotRunning",
@@ -81,6 +83,20 @@ class MailSinkRun(BaseModel):
     mailbox: Annotated[str, Field(description="where notifications serves the mail it kept")]
 
 
+class IssuerRun(BaseModel):
+    """The identity provider whose tokens the region's services accept."""
+
+    url: Annotated[str, Field(description="the issuer (INTERLOCALITY_OIDC_ISSUER)")]
+    started: Annotated[
+        Literal["embedded", "configured"],
+        Field(
+            description="embedded: the development issuer started by the launcher, its key "
+            "in var/issuer; configured: a provider of its own"
+        ),
+    ]
+    pid: int | None = None
+
+
 class RegionRun(BaseModel):
     """What ``var/<region>/run.json`` holds."""
 
@@ -93,6 +109,7 @@ class RegionRun(BaseModel):
     broker: BrokerRun
     services: dict[str, ServiceRun] = {}
     mail_sink: MailSinkRun | None = None
+    issuer: IssuerRun | None = None
     fork_server_pid: int | None = None
 
     def launcher_runs(self) -> bool:

@@ -1,5 +1,6 @@
 """A region launched for a test as an operator runs it: ``interlocality up`` as a process
-of its own, driven over HTTP like a user."""
+of its own, driven over HTTP like a user, with the tokens of the development issuer the
+launcher runs."""
 
 from __future__ import annotations
 
@@ -12,13 +13,22 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from interlocality.common.access import Role
 from interlocality.common.embedded_broker import free_port
+from interlocality.common.issuer import DevelopmentIssuer
+from interlocality.operator.credentials import (
+    ISSUER_PORT_VARIABLE,
+    ISSUER_VARIABLE,
+    TOKEN_VARIABLE,
+    SignedTokens,
+    issuer_key_path,
+)
 from interlocality.operator.services import SERVICES
 
 __all__ = ["REGION_SERVICES", "LaunchedRegion", "launched_region"]
@@ -26,9 +36,24 @@ __all__ = ["REGION_SERVICES", "LaunchedRegion", "launched_region"]
 REGION_SERVICES = SERVICES
 
 
+class _AsOperator(httpx.Auth):
+    """Signs each request in as the tools do (:func:`role_of_path`): as the region's
+    operator, or as the service role on the operations endpoints."""
+
+    def __init__(self, region: LaunchedRegion) -> None:
+        self.region = region
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        tokens = self.region.tokens
+        assert tokens is not None, "the region has not been started"
+        yield from tokens.auth_flow(request)
+
+
 class LaunchedRegion:
     """A region as an operator runs it: ``interlocality up`` as a process of its own, its
-    services on free ports, its state in ``workdir``, driven over HTTP like a user.
+    services and issuer on free ports, its state in ``workdir``, driven over HTTP like a
+    user: :attr:`http` as the region's operator (and as the service role on ``/v1/admin/*``
+    and ``/metrics``, as the operator's tools call them), :meth:`as_role` as anyone else.
 
     ``kafka_bootstrap``: a running cluster to use; none, the launcher's own embedded broker.
     ``seed``: the demo region. ``env``: more of the launcher's environment. Each
@@ -55,7 +80,15 @@ class LaunchedRegion:
         outside = {
             k: v
             for k, v in os.environ.items()
-            if k not in ("KAFKA_BOOTSTRAP_SERVERS", "INTERLOCALITY_SMTP_HOST")
+            if k
+            not in (
+                "KAFKA_BOOTSTRAP_SERVERS",
+                "INTERLOCALITY_SMTP_HOST",
+                ISSUER_VARIABLE,
+                "INTERLOCALITY_OIDC_AUDIENCE",
+                "INTERLOCALITY_OIDC_JWKS_URL",
+                TOKEN_VARIABLE,
+            )
             and not k.endswith("_PORT")
         }
         self.command_env = {
@@ -64,15 +97,19 @@ class LaunchedRegion:
             "INTERLOCALITY_VAR_DIR": str(self.var_dir),
             **({"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap} if kafka_bootstrap else {}),
         }
+        self.issuer_port = free_port()
         self.up_env = {
             **self.command_env,
             **{f"{service.upper()}_PORT": str(port) for service, port in self.ports.items()},
+            ISSUER_PORT_VARIABLE: str(self.issuer_port),
             **(env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.log_path = workdir / "up-0.log"
-        self.http = httpx.Client(timeout=10)
+        self.tokens: SignedTokens | None = None
+        self._clients: list[httpx.Client] = []
+        self.http = httpx.Client(timeout=10, auth=_AsOperator(self))
 
     @property
     def logs_dir(self) -> Path:
@@ -113,8 +150,42 @@ class LaunchedRegion:
             time.sleep(0.2)
         assert process.poll() is None, self.trouble()
         # Where the services listen: a port found taken moves, and the run file says where.
-        self.urls = {s: r["url"] for s, r in self.run_file()["services"].items()}
+        run = self.run_file()
+        self.urls = {s: r["url"] for s, r in run["services"].items()}
         self.ports = {s: int(url.rsplit(":", 1)[1]) for s, url in self.urls.items()}
+        issuer = DevelopmentIssuer(run["issuer"]["url"], issuer_key_path(self.var_dir))
+        self.tokens = SignedTokens(issuer, self.name)
+
+    @property
+    def issuer_url(self) -> str:
+        """The issuer whose tokens the region's services accept."""
+        assert self.tokens is not None, "the region has not been started"
+        return self.tokens.issuer.url
+
+    def token(
+        self,
+        role: Role | str = Role.OPERATOR,
+        *,
+        student_id: str | None = None,
+        company_id: str | None = None,
+    ) -> str:
+        """A token of the region's development issuer for ``role`` (a student's or a
+        company's own with ``student_id`` or ``company_id``)."""
+        assert self.tokens is not None, "the region has not been started"
+        return self.tokens.token(Role(role), student_id=student_id, company_id=company_id)
+
+    def as_role(
+        self,
+        role: Role | str,
+        *,
+        student_id: str | None = None,
+        company_id: str | None = None,
+    ) -> httpx.Client:
+        """An HTTP client calling the region as ``role`` (closed with the region)."""
+        token = self.token(role, student_id=student_id, company_id=company_id)
+        client = httpx.Client(timeout=10, headers={"Authorization": f"Bearer {token}"})
+        self._clients.append(client)
+        return client
 
     def stop(self, ctrl_c: bool = False) -> None:
         """SIGTERM, as a service manager stops it, or a Ctrl-C in its terminal as ``make run``
@@ -151,6 +222,8 @@ class LaunchedRegion:
                 self._ended()
         finally:
             self.http.close()
+            for client in self._clients:
+                client.close()
 
     def log(self) -> str:
         """What the current (or last) start of the launcher printed."""

@@ -369,11 +369,14 @@ async def test_a_person_signs_in_at_the_issuer_and_a_student_is_told_the_page_is
     assert abs(session["expires"] - (time.time() + 8 * 3600)) < 120
     assert [c["name"] for c in await page.context.cookies()] == [SESSION_COOKIE]
 
-    # the cookie opens the pages and their CSVs; never the API, which wants a token
+    # the cookie opens the pages, their CSVs and the JSON they link to — reading only: a
+    # change wants a token, whatever cookie rides along
     other = await page.request.get(site.base_url + "/dashboard/trend.csv")
     assert other.status == 200 and other.headers["content-type"].startswith("text/csv")
-    api = await page.request.get(site.base_url + "/v1/insights/skills")
-    assert api.status == 401 and "access token" in (await api.json())["detail"]
+    linked = await page.request.get(site.base_url + "/v1/insights/skills")
+    assert linked.status == 200 and (await linked.json())["region"] == site.region
+    change = await page.request.post(site.base_url + "/v1/federation/snapshots", data={})
+    assert change.status == 401 and "access token" in (await change.json())["detail"]
 
     await page.get_by_role("button", name="Sign out").click()
     await page.wait_for_url(f"{site.issuer.url}/authorize?**")

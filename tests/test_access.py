@@ -34,6 +34,38 @@ from interlocality.common.testing import issuer_of_tests, trusting_tests_issuer
 from interlocality.operator.services import SERVICES, app_module
 
 SIGNED_IN_ROLES = tuple(Role)
+PROBES_AND_DOCUMENTS = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/asyncapi.json")}
+# Who may call a route is a decision: the routes open to anyone, and those open to every
+# student or every company of the region rather than to the one whose data it is, are
+# pinned here, each with its reason, so that widening one shows in review.
+OPEN_TO_ANYONE = {
+    "profiles": PROBES_AND_DOCUMENTS,
+    "vacancies": PROBES_AND_DOCUMENTS,
+    "matching": PROBES_AND_DOCUMENTS,
+    # the links in e-mails: the signed token in the link is the credential
+    "notifications": PROBES_AND_DOCUMENTS
+    | {(m, "/v1/preferences") for m in ("GET", "PUT", "POST")}
+    | {(m, "/v1/unsubscribe") for m in ("GET", "POST")},
+    # the browser's return from the issuer, and signing out
+    "analytics": PROBES_AND_DOCUMENTS | {("GET", "/auth/callback"), ("POST", "/auth/sign-out")},
+}
+OPEN_TO_EVERY_STUDENT_OR_COMPANY = {
+    "profiles": {("GET", "/v1/skills", "company,student")},  # the ESCO vocabulary
+    "vacancies": {
+        # the region's offers and who makes them (a student sees no drafts, a company lists
+        # its own vacancies only: the route narrows them)
+        ("GET", "/v1/companies", "company,student"),
+        ("GET", "/v1/companies/{company_id}", "student"),
+        ("GET", "/v1/vacancies", "company,student"),
+        ("GET", "/v1/vacancies/{vacancy_id}", "student"),
+        ("POST", "/v1/vacancies", "company"),  # in its own name only (403 otherwise)
+        ("POST", "/v1/vacancies/{vacancy_id}/applications", "student"),  # for herself only
+    },
+    "matching": set(),
+    # a student's own endpoints: the route keeps them to their own student_id
+    "notifications": {("GET", "/v1/webhooks", "student"), ("POST", "/v1/webhooks", "student")},
+    "analytics": set(),
+}
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +202,21 @@ def test_every_route_answers_only_the_callers_its_policy_names(
             status, _ = call(client, method, path, token(region, Role.OPERATOR))
             assert status not in (401, 403), f"{where}: the region's operator got {status}"
     assert checked >= 5, f"{service}: only {checked} signed-in routes found"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_who_may_call_beyond_their_own_data_is_as_decided(
+    service: str, apps: dict[str, tuple[FastAPI, TestClient]]
+) -> None:
+    policies: dict[tuple[str, str], Policy] = apps[service][0].state.policies
+    public = {route for route, policy in policies.items() if policy.public}
+    assert public == OPEN_TO_ANYONE[service]
+    wide = {
+        (method, path, ",".join(sorted(roles)))
+        for (method, path), policy in policies.items()
+        if (roles := whole_region_roles(policy) & {Role.STUDENT, Role.COMPANY})
+    }
+    assert wide == OPEN_TO_EVERY_STUDENT_OR_COMPANY[service]
 
 
 def test_an_app_with_a_route_that_declares_no_policy_does_not_start(tmp_path: Path) -> None:

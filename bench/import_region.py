@@ -32,6 +32,12 @@ from datasets import write_companies, write_students, write_vacancies
 
 from interlocality.common.embedded_broker import free_port
 from interlocality.common.esco import default_vocabulary
+from interlocality.operator.credentials import (
+    ISSUER_PORT_VARIABLE,
+    ISSUER_VARIABLE,
+    TOKEN_VARIABLE,
+    credentials_for,
+)
 
 SERVICES = ("profiles", "vacancies", "matching", "notifications", "analytics")
 REGION = "bench"
@@ -41,10 +47,18 @@ REGION = "bench"
 class Region:
     process: subprocess.Popen[bytes]
     ports: dict[str, int]
+    var_dir: Path
+    # signs each call as the tools do: the operator, the service role on /v1/admin, /metrics
+    auth: httpx.Auth
 
     @property
     def env(self) -> dict[str, str]:
-        return {f"{s.upper()}_PORT": str(p) for s, p in self.ports.items()}
+        """What an ``interlocality`` command needs to find the region (and sign its calls)."""
+        return {
+            "INTERLOCALITY_REGION": REGION,
+            "INTERLOCALITY_VAR_DIR": str(self.var_dir),
+            **{f"{s.upper()}_PORT": str(p) for s, p in self.ports.items()},
+        }
 
     def url(self, service: str, path: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}{path}"
@@ -60,12 +74,16 @@ class Step:
 
 def start_region(workdir: Path) -> Region:
     ports = {s: free_port() for s in SERVICES}
+    var_dir = workdir / "var"
     env = {
         **os.environ,
-        "INTERLOCALITY_VAR_DIR": str(workdir / "var"),
+        "INTERLOCALITY_VAR_DIR": str(var_dir),
+        # the region's own development issuer, on a port of its own
+        ISSUER_PORT_VARIABLE: str(free_port()),
         **{f"{s.upper()}_PORT": str(p) for s, p in ports.items()},
     }
-    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    for outside in ("KAFKA_BOOTSTRAP_SERVERS", ISSUER_VARIABLE, TOKEN_VARIABLE):
+        env.pop(outside, None)
     log_path = workdir / "up.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -91,7 +109,7 @@ def start_region(workdir: Path) -> Region:
         if process.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(log_path.read_text())
         time.sleep(0.2)
-    return Region(process, ports)
+    return Region(process, ports, var_dir, credentials_for(REGION, var_dir))
 
 
 def run_import(region: Region, kind: str, path: Path) -> Step:
@@ -140,7 +158,7 @@ def counted(region: Region, client: httpx.Client, event: str) -> int:
 def wait_for_count(region: Region, event: str, expected: int, limit: float = 900) -> float:
     """Seconds until analytics has counted ``expected`` events of ``event``."""
     started = time.perf_counter()
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, auth=region.auth) as client:
         while counted(region, client, event) < expected:
             if time.perf_counter() - started > limit:
                 raise SystemExit(f"analytics did not count {expected} {event} in {limit:.0f} s")
@@ -149,7 +167,10 @@ def wait_for_count(region: Region, event: str, expected: int, limit: float = 900
 
 
 def one_by_one(region: Region, path: Path, count: int, broken: set[int]) -> float:
-    with open(path, newline="", encoding="utf-8") as source, httpx.Client(timeout=30) as client:
+    with (
+        open(path, newline="", encoding="utf-8") as source,
+        httpx.Client(timeout=30, auth=region.auth) as client,
+    ):
         rows = [
             row for line, row in enumerate(csv.DictReader(source), start=2) if line not in broken
         ][:count]
@@ -190,7 +211,7 @@ def corrected_downstream(
     and the seconds until matching held the last of them."""
     started = time.perf_counter()
     stored = held = with_matches = 0
-    with httpx.Client(timeout=60) as client:
+    with httpx.Client(timeout=60, auth=region.auth) as client:
         ids = []
         for external_id in external_ids:
             items = client.get(

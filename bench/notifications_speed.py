@@ -204,8 +204,9 @@ def part_a(args: argparse.Namespace, workdir: Path, bootstrap: str) -> list[Row]
 class StreamClock:
     """Holds a live stream open in a thread; notes when each vacancy's notification came."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, auth: httpx.Auth) -> None:
         self.url = url
+        self.auth = auth
         self.arrived: dict[str, float] = {}
         self.opened = threading.Event()
         self.stop = False
@@ -223,7 +224,7 @@ class StreamClock:
 
     def _follow(self) -> None:
         with (
-            httpx.Client(timeout=None, trust_env=False) as client,
+            httpx.Client(timeout=None, trust_env=False, auth=self.auth) as client,
             client.stream("GET", self.url) as response,
         ):
             kind = ""
@@ -255,7 +256,7 @@ def probe_latencies(
     """Post vacancies made for the probe student one by one; seconds from each POST
     returning to its notification on the probe's stream."""
     latencies = []
-    with httpx.Client(timeout=30, trust_env=False) as client:
+    with httpx.Client(timeout=30, trust_env=False, auth=region.auth) as client:
         for n in range(probes):
             answer = client.post(
                 region.url("vacancies", "/v1/vacancies"),
@@ -286,7 +287,7 @@ def background_posts(
     """Post ``rate`` vacancies a second (of random occupations) until ``stop``."""
     rng = random.Random(5)
     started = time.perf_counter()
-    with httpx.Client(timeout=30, trust_env=False) as client:
+    with httpx.Client(timeout=30, trust_env=False, auth=region.auth) as client:
         while not stop.is_set():
             due = started + posted[0] / rate
             wait = due - time.perf_counter()
@@ -306,7 +307,7 @@ def wait_until_idle(region: Region, limit: float = 900) -> None:
     the next."""
     deadline = time.monotonic() + limit
     base = region.url("notifications", "")
-    with httpx.Client(timeout=30, trust_env=False) as client:
+    with httpx.Client(timeout=30, trust_env=False, auth=region.auth) as client:
         last, still = -1, 0.0
         while time.monotonic() < deadline:
             pending = sum(
@@ -322,27 +323,38 @@ def wait_until_idle(region: Region, limit: float = 900) -> None:
 
 
 def processes_cpu(root: int) -> dict[str, float]:
-    """CPU seconds used so far by each child of the launcher ``root`` (the services, the
-    broker, the mail sink), by name; Linux ``/proc`` only, empty elsewhere."""
-    used: dict[str, float] = {}
+    """CPU seconds used so far by each process the launcher ``root`` started (the broker,
+    the mail sink, the issuer, the fork server) and by each service the fork server forked,
+    by name; Linux ``/proc`` only, empty elsewhere."""
     proc = Path("/proc")
     if not proc.is_dir():
-        return used
+        return {}
     tick = os.sysconf("SC_CLK_TCK")
+    children: dict[int, tuple[str, float]] = {}  # the launcher's: pid → name, CPU seconds
+    forks: list[tuple[int, str, float]] = []  # their children: parent, name, CPU seconds
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            stat = (entry / "stat").read_text()
             command = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue  # ended meanwhile
-        if int(fields[1]) != root:
-            continue
-        name = Path(command[0].decode()).name
-        if b"-m" in command:
-            name = command[command.index(b"-m") + 1].decode().removeprefix("interlocality.")
-        used[name] = (int(fields[11]) + int(fields[12])) / tick
+        fields = stat.rsplit(")", 1)[1].split()
+        parent, cpu = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        if parent == root:
+            name = Path(command[0].decode()).name
+            if b"-m" in command:
+                name = command[command.index(b"-m") + 1].decode().removeprefix("interlocality.")
+            children[int(entry.name)] = (name, cpu)
+        else:
+            # a service forked by the fork server has the server's command line, and the
+            # service's name as its process name
+            forks.append((parent, stat[stat.index("(") + 1 : stat.rindex(")")], cpu))
+    used = dict(children.values())
+    for parent, name, cpu in forks:
+        if parent in children:
+            used[name] = cpu
     return used
 
 
@@ -366,7 +378,7 @@ def part_b(args: argparse.Namespace, workdir: Path) -> list[Row]:
         run_import(region, "students", students)
         print("  waiting for the region to hold every student …", file=sys.stderr, flush=True)
         wait_for_count(region, "StudentProfileUpserted.v1", args.region_students)
-        with httpx.Client(timeout=30, trust_env=False) as client:
+        with httpx.Client(timeout=30, trust_env=False, auth=region.auth) as client:
             base = region.url("notifications", "")
             while applied(client, base, "students") < args.region_students:
                 time.sleep(0.5)
@@ -394,7 +406,9 @@ def part_b(args: argparse.Namespace, workdir: Path) -> list[Row]:
             held = region.url("notifications", f"/v1/privacy/students/{probe_id}")
             while client.get(held).json()["holds"]["recipient"] is None:
                 time.sleep(0.1)
-        clock = StreamClock(region.url("notifications", f"/v1/students/{probe_id}/stream"))
+        clock = StreamClock(
+            region.url("notifications", f"/v1/students/{probe_id}/stream"), region.auth
+        )
         print("  probes without background load …", file=sys.stderr, flush=True)
         quiet = probe_latencies(region, company_ids[0], skills, clock, args.probes)
         print("  the region's idle use …", file=sys.stderr, flush=True)

@@ -63,7 +63,8 @@ class Load(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        with httpx.Client(timeout=30) as client:
+        # a client of its own (the main thread reads with ``region.http``), signed alike
+        with httpx.Client(timeout=30, auth=self.region.http.auth) as client:
             n = 0
             while not self.stopping.is_set():
                 body = {
@@ -86,12 +87,14 @@ class Load(threading.Thread):
                 time.sleep(self.interval)
 
 
-def fresh_start(service: str, bootstrap: str, workdir: Path) -> float:
-    """Seconds from ``python -m interlocality.<service>`` until its /readyz answers 200."""
+def fresh_start(service: str, bootstrap: str, issuer: str, workdir: Path) -> float:
+    """Seconds from ``python -m interlocality.<service>`` until its /readyz answers 200; the
+    service trusts ``issuer``, as the launcher's services do."""
     port = free_port()
     env = {
         **os.environ,
         "INTERLOCALITY_REGION": "peer",
+        "INTERLOCALITY_OIDC_ISSUER": issuer,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "INTERLOCALITY_VAR_DIR": str(workdir / "peer"),
         f"{service.upper()}_PORT": str(port),
@@ -138,7 +141,8 @@ def main() -> None:
             workdir, name=REGION, env={"INTERLOCALITY_BROKER_PORT": str(free_port())}
         )
         region.start()
-        client = httpx.Client(timeout=30)
+        client = region.http  # the region's operator (closed with the region)
+        client.timeout = httpx.Timeout(30)
         try:
             company = client.post(
                 region.url("vacancies", "/v1/companies"), json={"name": "Soak Oy", "city": "Oulu"}
@@ -177,7 +181,10 @@ def main() -> None:
             students = load.student_ids
             bootstrap = str(region.run_file()["broker"]["bootstrap"])  # type: ignore[index]
             asyncio.run(ensure_topics(bootstrap, "peer"))
-            fresh = {service: fresh_start(service, bootstrap, workdir) for service in SERVICES}
+            fresh = {
+                service: fresh_start(service, bootstrap, region.issuer_url, workdir)
+                for service in SERVICES
+            }
 
             def counted() -> int:
                 summary = client.get(region.url("analytics", "/v1/summary")).json()
@@ -197,7 +204,6 @@ def main() -> None:
                 notified += bool(vacancies)
                 twice += len(vacancies) - len(set(vacancies))
         finally:
-            client.close()
             region.close()
     rows = []
     for service in SERVICES:

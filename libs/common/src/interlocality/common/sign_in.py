@@ -41,7 +41,7 @@ import httpx
 import jwt
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.params import Depends as DependsParam
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from interlocality.common.access import (
@@ -54,6 +54,7 @@ from interlocality.common.access import (
     TokenVerifier,
     declared_policies,
 )
+from interlocality.common.service import error_answers
 
 __all__ = [
     "CALLBACK_PATH",
@@ -284,6 +285,13 @@ _STYLE = (
 )
 
 
+def _answer(request: Request, status_code: int, title: str, sentences: str, after: str) -> Response:
+    """A refusal as a short page for a browser, as JSON (``detail``) for a program."""
+    if wants_page(request):
+        return _page(status_code, title, sentences, after)
+    return JSONResponse({"detail": sentences}, status_code, headers={"Cache-Control": "no-store"})
+
+
 def _page(status_code: int, title: str, sentences: str, after: str) -> HTMLResponse:
     """A short page saying what happened and what to do; ``after`` is HTML."""
     body = (
@@ -353,7 +361,12 @@ router = APIRouter(tags=["sign-in"])
     response_class=HTMLResponse,
     status_code=status.HTTP_303_SEE_OTHER,
     responses={
-        400: {"description": "The sign-in failed, expired or was started in another window."},
+        **error_answers(
+            {
+                400: "The sign-in failed, expired or was started in another window.",
+                403: "The account signed in is for another region.",
+            }
+        ),
         503: {"description": "The identity provider cannot be reached."},
     },
 )
@@ -368,14 +381,16 @@ def callback(
     flow = _Flow.of(request.cookies.get(FLOW_COOKIE))
     next_path = safe_path(flow.next if flow else "/")
     if error:
-        return _page(
+        return _answer(
+            request,
             status.HTTP_400_BAD_REQUEST,
             "You are not signed in",
             f"The identity provider did not sign you in: {error_description or error}.",
             _start_again(next_path),
         )
     if flow is None or not code or not state or not secrets.compare_digest(state, flow.state):
-        return _page(
+        return _answer(
+            request,
             status.HTTP_400_BAD_REQUEST,
             "This sign-in has expired",
             "It took longer than ten minutes, or it was started in another window. "
@@ -386,9 +401,10 @@ def callback(
         token = sign_in.exchange(request, code, flow.verifier)
         sign_in.verifier.principal(token)
     except SignInFailed as failed:
-        return _page(failed.status_code, "You are not signed in", f"{failed}.", "")
+        return _answer(request, failed.status_code, "You are not signed in", f"{failed}.", "")
     except TokenRefused as refused:
-        return _page(
+        return _answer(
+            request,
             status.HTTP_403_FORBIDDEN if refused.status_code == 403 else 400,
             "This account cannot sign in here",
             refused.reason.capitalize() + ".",

@@ -119,7 +119,7 @@ def create_dating_event(
 
 @router.get(
     "/{event_id}",
-    dependencies=[allow(OPERATOR)],
+    dependencies=[allow(OPERATOR, audit="list")],
     summary="A Company Dating event with its schedule and agendas",
     responses=NOT_FOUND,
 )
@@ -129,7 +129,7 @@ def get_dating_event(event_id: uuid.UUID, runtime: Runtime) -> DatingSchedule:
 
 @router.get(
     "/{event_id}/schedule.csv",
-    dependencies=[allow(OPERATOR)],
+    dependencies=[allow(OPERATOR, audit="list")],
     summary="The whole schedule as CSV, one date a row",
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}, **NOT_FOUND},

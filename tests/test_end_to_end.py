@@ -125,6 +125,23 @@ def skills_of(occupation_label: str) -> list[str]:
     return [uri for uri in occupation.essential_skills if uri in vocabulary][:4]
 
 
+def open_vacancy(r: LaunchedRegion, company: str, title: str, kind: str, skills: list[str]) -> str:
+    """A new company's vacancy, open, asking for ``skills`` at level 1 or more: its id."""
+    company_id = r.post("vacancies", "/v1/companies", {"name": company}).json()["company_id"]
+    vacancy = r.post(
+        "vacancies",
+        "/v1/vacancies",
+        {
+            "company_id": company_id,
+            "title": title,
+            "kind": kind,
+            "required_skills": [{"uri": uri, "min_level": 1} for uri in skills],
+        },
+    )
+    assert vacancy.status_code == 201, vacancy.text
+    return str(vacancy.json()["vacancy_id"])
+
+
 def test_company_vacancy_student_match_notification_summary(running_region: LaunchedRegion) -> None:
     r = running_region
     skills = skills_of("software developer")
@@ -236,19 +253,9 @@ def test_matches_applications_and_placements_make_the_funnel(
 ) -> None:
     r = running_region
     skills = skills_of("chemical engineer")
-    company_id = r.post("vacancies", "/v1/companies", {"name": "Kemi Nord A/S"}).json()[
-        "company_id"
-    ]
-    vacancy_id = r.post(
-        "vacancies",
-        "/v1/vacancies",
-        {
-            "company_id": company_id,
-            "title": "Master's thesis: process simulation",
-            "kind": "thesis",
-            "required_skills": [{"uri": uri, "min_level": 1} for uri in skills],
-        },
-    ).json()["vacancy_id"]
+    vacancy_id = open_vacancy(
+        r, "Kemi Nord A/S", "Master's thesis: process simulation", "thesis", skills
+    )
     students = [
         r.post(
             "profiles",
@@ -454,19 +461,9 @@ def test_an_erased_student_is_in_no_row_of_any_service_database(
     r, databases = region_and_databases
     name, email = "Åsa Ørsted-Yılmaz", "asa.orsted@example.dk"
     skills = skills_of("data analyst")
-    company_id = r.post("vacancies", "/v1/companies", {"name": "Øresund Indsigt ApS"}).json()[
-        "company_id"
-    ]
-    vacancy_id = r.post(
-        "vacancies",
-        "/v1/vacancies",
-        {
-            "company_id": company_id,
-            "title": "Dataanalytiker (studiejob)",
-            "kind": "student_job",
-            "required_skills": [{"uri": uri, "min_level": 1} for uri in skills],
-        },
-    ).json()["vacancy_id"]
+    vacancy_id = open_vacancy(
+        r, "Øresund Indsigt ApS", "Dataanalytiker (studiejob)", "student_job", skills
+    )
     created = r.post(
         "profiles",
         "/v1/students",

@@ -273,6 +273,27 @@ def test_signing_in_sets_a_cookie_that_opens_get_pages_only(
     assert browser.get("/page", headers=html, follow_redirects=False).status_code == 302
 
 
+def test_signing_out_passes_through_a_providers_own_sign_out_where_it_has_one(
+    issuer: DevelopmentIssuer, tmp_path: Path
+) -> None:
+    app = service(tmp_path, issuer)
+    browser = TestClient(app, base_url="https://service.test")
+    sign_in = app.state.sign_in
+    sign_in._discovery = {
+        **issuer.discovery(),
+        "end_session_endpoint": f"{issuer.url}/logout",
+    }
+    out = browser.post("/auth/sign-out", data={"next": "/page?lang=da"}, follow_redirects=False)
+    assert out.status_code == 303
+    target = urllib.parse.urlsplit(out.headers["location"])
+    assert f"{target.scheme}://{target.netloc}{target.path}" == f"{issuer.url}/logout"
+    assert dict(urllib.parse.parse_qsl(target.query)) == {
+        "client_id": "interlocality-dashboard",
+        "post_logout_redirect_uri": "https://service.test/page?lang=da",
+    }
+    assert f"{SESSION_COOKIE}=" in out.headers["set-cookie"]  # cleared here all the same
+
+
 def test_a_browser_signed_in_elsewhere_or_refused_by_the_issuer_reads_why(
     issuer: DevelopmentIssuer, tmp_path: Path
 ) -> None:

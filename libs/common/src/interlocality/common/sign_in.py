@@ -28,6 +28,7 @@ by someone else could only hold a flow they started themselves, which the callba
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import html
@@ -185,6 +186,28 @@ class PageSignIn:
 
     def secure(self, request: Request) -> bool:
         return self.base_url(request).startswith("https://")
+
+    def signed_out(self, request: Request, next_path: str) -> str:
+        """Where a browser goes once signed out of the pages: through the provider's own
+        sign-out (OpenID Connect RP-initiated logout, where its discovery document names
+        an ``end_session_endpoint``), so that its session does not sign the person straight
+        back in, and then to ``next_path``."""
+        try:
+            end_session = self.discovery().get("end_session_endpoint")
+        except IssuerUnreachable:
+            end_session = None
+        if not isinstance(end_session, str):
+            return next_path
+        return (
+            end_session
+            + "?"
+            + urllib.parse.urlencode(
+                {
+                    "client_id": self.client_id,
+                    "post_logout_redirect_uri": self.base_url(request) + next_path,
+                }
+            )
+        )
 
     def discovery(self) -> dict[str, Any]:
         """The issuer's discovery document, read once."""
@@ -438,7 +461,9 @@ def callback(
 async def sign_out(request: Request) -> Response:
     form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"))
     next_path = safe_path((form.get("next") or ["/"])[0])
-    response = RedirectResponse(next_path, status.HTTP_303_SEE_OTHER)
+    sign_in: PageSignIn = request.app.state.sign_in
+    target = await asyncio.to_thread(sign_in.signed_out, request, next_path)
+    response = RedirectResponse(target, status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

@@ -216,6 +216,12 @@ class StudentNoise:
     related: float = 0.3  # share of the listed ones replaced by a narrower, broader or sibling
     extra: int = 4  # up to this many skills of random other occupations
     field: float = 0.3  # chance the study field is not the occupation's own
+    # Skill levels. "usual": a student's levels uniform on 1–5, a vacancy's minimum levels
+    # uniform on 1–4 (required) and 1–3 (nice to have). "independent": every level and
+    # every minimum uniform on 1–5, drawn from a stream of their own, so the region is the
+    # usual one of its seed in all but its levels. Either way levels are unrelated to the
+    # occupation a student or vacancy was drawn from.
+    levels: str = "usual"
 
 
 @dataclass
@@ -269,6 +275,9 @@ def region_student(
         skills[uri] = rng.randint(1, 5)
     for _ in range(rng.randint(0, noise.extra)):
         skills.setdefault(rng.choice(rng.choice(every).essential), rng.randint(1, 5))
+    if noise.levels == "independent":
+        levels = random.Random(f"levels of {student_id}: {sorted(skills.items())}")
+        skills = {uri: levels.randint(1, 5) for uri in skills}
     study_field = occupation.study_field
     if study_field is None or rng.random() < noise.field:
         study_field = rng.choice(every).study_field
@@ -298,10 +307,11 @@ def region_student(
 
 
 def region_vacancy(
-    rng: random.Random, vacancy_id: str, occupation: OccupationProfile
+    rng: random.Random, vacancy_id: str, occupation: OccupationProfile, levels: str = "usual"
 ) -> VacancyEntry:
     """An open vacancy for ``occupation``: some of its essential skills required, some of
-    its optional ones nice to have, each at a random minimum level."""
+    its optional ones nice to have, each at a random minimum level (see
+    :attr:`StudentNoise.levels`)."""
     required = rng.sample(occupation.essential, k=min(len(occupation.essential), rng.randint(4, 8)))
     nice = rng.sample(occupation.optional, k=min(len(occupation.optional), rng.randint(0, 3)))
     kind = rng.choice(KINDS)
@@ -310,15 +320,22 @@ def region_vacancy(
         languages.append(LanguageNeed("en", rng.choice([3, 4]), True))
     if rng.random() < 0.3:
         languages.append(LanguageNeed(rng.choice(LOCAL_LANGUAGES), 3, False))
+    company_id = f"c-{rng.randrange(500):03d}"
+    required_skills = tuple(RequiredSkill(u, rng.randint(1, 4)) for u in required)
+    nice_skills = tuple(RequiredSkill(u, rng.randint(1, 3)) for u in nice if u not in required)
+    if levels == "independent":
+        draw = random.Random(f"levels of {vacancy_id}: {required_skills} {nice_skills}")
+        required_skills = tuple(RequiredSkill(s.uri, draw.randint(1, 5)) for s in required_skills)
+        nice_skills = tuple(RequiredSkill(s.uri, draw.randint(1, 5)) for s in nice_skills)
     return VacancyEntry(
         id=vacancy_id,
         version=1,
-        company_id=f"c-{rng.randrange(500):03d}",
+        company_id=company_id,
         title=occupation.label,
         kind=kind,
         status="open",
-        required=tuple(RequiredSkill(u, rng.randint(1, 4)) for u in required),
-        nice=tuple(RequiredSkill(u, rng.randint(1, 3)) for u in nice if u not in required),
+        required=required_skills,
+        nice=nice_skills,
         languages=tuple(languages),
         hours_per_week=rng.choice(HOURS_OF_KIND[kind]),
         start_date=rng.choice([None, None, date(2027, 3, 1), date(2027, 9, 1)]),
@@ -354,7 +371,7 @@ def matching_region(
     vacancy_entries = []
     for n in range(vacancies):
         occupation = chosen[n % len(chosen)] if n < len(chosen) else rng.choice(chosen)
-        vacancy = region_vacancy(rng, f"v-{n:06d}", occupation)
+        vacancy = region_vacancy(rng, f"v-{n:06d}", occupation, noise.levels)
         vacancy_entries.append(vacancy)
         occupation_of[vacancy.id] = occupation.uri
     return MatchingRegion(chosen, student_entries, vacancy_entries, occupation_of)

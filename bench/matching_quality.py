@@ -1,65 +1,271 @@
-"""Matching quality: the engine's ranking against plain skill overlap, on ESCO itself.
+"""Matching quality: the engine's ranking against plain retrieval peers, on ESCO itself.
 
     uv run python bench/matching_quality.py [--seeds 5] [--occupations 300]
-        [--students 6000] [--vacancies 450] [--drop 0.5] [--related 0.3] [--extra 4]
-        [--field-noise 0.3]
+        [--students 6000] [--vacancies 450] [--settings default,related,extra,levels]
+        [--quick] [--alternative module:function ...]
 
 Each seed builds a region from ESCO occupations (`datasets.matching_region`): one or two
 vacancies per occupation (some essential skills required, some optional ones nice to have,
 random minimum levels, kinds, hours, places and languages) and about twenty students per
 occupation, each with noise: essential skills left out, skills replaced by a narrower,
 broader or sibling one (`SkillGraph.related`), skills of random other occupations added, and
-sometimes another study field. For each vacancy the students drawn from the same occupation
-are the relevant ones; a ranking is judged by precision@10 and nDCG@10 (binary relevance),
-averaged over vacancies.
+sometimes another study field. Relevance is the occupation alone.
 
-Rankings of every vacancy's students:
+Both sides are judged by precision@10 and nDCG@10 (binary relevance), averaged over the
+vacancies or students, then mean ± standard deviation over the seeds:
 
-- the engine: `MatchIndex.match_vacancy` (min score 0) with the ESCO skill graph;
-- the engine with a graph without relations, so exact skills only (what related skills add);
-- Jaccard: shared skill URIs over the union of the two skill sets, exact URIs only;
-- Jaccard over the students that meet every hard condition of the vacancy, the way the
-  engine filters them (what the score adds beyond the filter).
+- vacancy → students: the ten best students of each vacancy; relevant are the students
+  drawn from the vacancy's occupation (about twenty);
+- student → vacancies: each student's best vacancies (the engine is asked for 50, the first
+  ten are judged); relevant are the vacancies of the student's occupation (one or two).
 
-Relevance here is the occupation alone. Skill levels, hours, places and study fields other
-than the occupation's are drawn at random, so what the engine's score weighs besides the
-skills (levels, and the fit that makes up 35 % of it) is noise to this judgement.
+Rankings, all built on the same regions in the same run:
 
-The engine and the filtered Jaccard never rank a student who fails a hard condition, so
-they cannot reach a precision of 1 where fewer than ten relevant students qualify: the best
-possible figures of both kinds are printed too.
+- the engine: `MatchIndex.match_vacancy` / `match_student` (min score 0) with the ESCO
+  skill graph, whatever its score is;
+- peers: the engine with a graph without relations (exact skills only); Jaccard on exact
+  skill URIs; TF-IDF cosine (skills as terms, binary term frequency, IDF ln(N / df) over
+  the region's students and vacancies; a vacancy's vector holds its required and nice
+  skills); BM25 (k1 1.2, b 0.75, one occurrence per skill): the vacancy's skills as the
+  query over students as documents, and for the student side the student's skills as the
+  query over vacancies as documents (IDF over the documents of that side).
+
+The engine never ranks a pair that fails a hard condition, so it cannot reach a precision
+of 1 where fewer than ten relevant entries qualify: the best possible figures of any
+ranking, and of one that ranks only pairs meeting every hard condition, are printed too.
+For the engine (and any alternative) the difference to the best peer of that setting and
+side (the peer with the highest mean nDCG@10) is paired by seed; the target is an nDCG@10
+at least 0.05 above it on every seed.
+
+Noise settings (`--settings`, each a table block per side):
+
+- default: drop 0.5 of the essential skills, replace 0.3 by a related skill, up to 4 random
+  extra skills, another study field for 0.3, levels as usual;
+- related: as default, but 0.6 replaced by a related skill;
+- extra: as default, but up to 12 random extra skills;
+- levels: as default, but every student level and every vacancy minimum level drawn
+  uniformly on 1–5 from a stream of its own (the usual levels are random too, on 1–5 for
+  students, 1–4 and 1–3 for minimums: in no setting do levels tell relevance).
+
+An alternative scorer is compared in the same run with `--alternative module:function`:
+the function takes ``(region, graph)`` and returns a `Ranker` (see `engine`).
 """
 
 from __future__ import annotations
 
 import argparse
-import heapq
+import dataclasses
+import importlib
 import math
 import statistics
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+from scipy import sparse
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from datasets import MatchingRegion, StudentNoise, matching_region
 
-from interlocality.common.esco import default_vocabulary
+from interlocality.common.esco import EscoVocabulary, default_vocabulary
 from interlocality.common.esco_relations import SkillGraph
 from interlocality.matching.domain import StudentEntry, VacancyEntry, evaluate_pair
 from interlocality.matching.index import MatchIndex
 
 TOP = 10
-Ranking = Callable[[VacancyEntry], list[str]]
+STUDENT_LIMIT = 50  # vacancies asked of the engine per student
+TARGET = 0.05  # nDCG@10 the engine should gain over the best peer, on every seed
+BM25_K1 = 1.2
+BM25_B = 0.75
+SIDES = {"vacancy": "vacancy → students", "student": "student → vacancies"}
+SETTINGS: dict[str, tuple[str, StudentNoise]] = {
+    "default": ("today's default", StudentNoise()),
+    "related": ("related skills 0.6", StudentNoise(related=0.6)),
+    "extra": ("up to 12 random extra skills", StudentNoise(extra=12)),
+    "levels": ("levels independent, all uniform on 1–5", StudentNoise(levels="independent")),
+}
+ENGINE = "engine"
+Floats = npt.NDArray[np.float64]
+
+
+class Ranker(Protocol):
+    """Rankings of one region: ids best first, at least the first :data:`TOP`."""
+
+    def for_vacancy(self, vacancy: VacancyEntry) -> list[str]: ...
+
+    def for_student(self, student: StudentEntry) -> list[str]: ...
+
+
+RankerFactory = Callable[[MatchingRegion, SkillGraph], Ranker]
+
+
+# -- the engine ----------------------------------------------------------------------
+
+
+class EngineRanker:
+    """`MatchIndex` over the region's students and vacancies, asked as matching asks it."""
+
+    def __init__(self, region: MatchingRegion, graph: SkillGraph) -> None:
+        self.index = MatchIndex(graph)
+        self.index.load(region.students, region.vacancies)
+
+    def for_vacancy(self, vacancy: VacancyEntry) -> list[str]:
+        return [c.student_id for c in self.index.match_vacancy(vacancy, TOP, min_score=0.0)]
+
+    def for_student(self, student: StudentEntry) -> list[str]:
+        found = self.index.match_student(student, STUDENT_LIMIT, min_score=0.0)
+        return [c.vacancy_id for c in found]
+
+
+def engine(region: MatchingRegion, graph: SkillGraph) -> Ranker:
+    """The engine as it is: the ranking every other is compared with."""
+    return EngineRanker(region, graph)
+
+
+@cache
+def without_relations(graph: SkillGraph) -> SkillGraph:
+    """The same skills and fields of education, but no skill stands in for another."""
+    fields = {uri: graph.fields(uri) for uri in graph.known if graph.fields(uri)}
+    return SkillGraph({}, graph.known, fields)
+
+
+def engine_exact(region: MatchingRegion, graph: SkillGraph) -> Ranker:
+    """The engine with exact skills only: what related skills add."""
+    return EngineRanker(region, without_relations(graph))
+
+
+# -- peers: bag-of-skills retrieval on exact URIs ------------------------------------
+
+
+@dataclass
+class Incidence:
+    """Which skills each student and each vacancy (required and nice) lists, as 0/1 rows."""
+
+    students: sparse.csr_matrix
+    vacancies: sparse.csr_matrix
+
+    @classmethod
+    def of(cls, region: MatchingRegion) -> Incidence:
+        column: dict[str, int] = {}
+        lists = [
+            [list(s.skills) for s in region.students],
+            [[s.uri for s in (*v.required, *v.nice)] for v in region.vacancies],
+        ]
+        numbered = [
+            [sorted({column.setdefault(uri, len(column)) for uri in skills}) for skills in side]
+            for side in lists
+        ]
+
+        def matrix(rows: list[list[int]]) -> sparse.csr_matrix:
+            indices = [n for row in rows for n in row]
+            indptr = np.cumsum([0, *(len(row) for row in rows)])
+            data = np.ones(len(indices))
+            return sparse.csr_matrix((data, indices, indptr), shape=(len(rows), len(column)))
+
+        return cls(matrix(numbered[0]), matrix(numbered[1]))
+
+
+class ScoreRanker:
+    """Rankings from a vacancies × students score matrix, and for the student side its
+    transpose or a students × vacancies one: positive scores only, ties by id."""
+
+    def __init__(
+        self, region: MatchingRegion, by_vacancy: Floats, by_student: Floats | None = None
+    ) -> None:
+        self.student_ids = [s.id for s in region.students]
+        self.vacancy_ids = [v.id for v in region.vacancies]
+        self.vacancy_row = {v: n for n, v in enumerate(self.vacancy_ids)}
+        self.student_row = {s: n for n, s in enumerate(self.student_ids)}
+        self.best_students = self._top(by_vacancy)
+        self.best_vacancies = self._top(by_vacancy.T if by_student is None else by_student)
+
+    @staticmethod
+    def _top(scores: Floats) -> list[list[int]]:
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :TOP]
+        kept = np.take_along_axis(scores, order, axis=1) > 0
+        return [list(row[mask]) for row, mask in zip(order, kept, strict=True)]
+
+    def for_vacancy(self, vacancy: VacancyEntry) -> list[str]:
+        return [self.student_ids[n] for n in self.best_students[self.vacancy_row[vacancy.id]]]
+
+    def for_student(self, student: StudentEntry) -> list[str]:
+        return [self.vacancy_ids[n] for n in self.best_vacancies[self.student_row[student.id]]]
+
+
+def jaccard(region: MatchingRegion, graph: SkillGraph) -> Ranker:
+    """|shared skills| / |all skills of both|, exact URIs only."""
+    skills = Incidence.of(region)
+    shared = (skills.vacancies @ skills.students.T).toarray()
+    union = (
+        np.asarray(skills.vacancies.sum(axis=1)) + np.asarray(skills.students.sum(axis=1)).T
+    ) - shared
+    return ScoreRanker(region, np.divide(shared, union, out=np.zeros_like(shared), where=union > 0))
+
+
+def tf_idf(region: MatchingRegion, graph: SkillGraph) -> Ranker:
+    """Cosine of binary TF-IDF vectors, IDF ln(N / df) over students and vacancies."""
+    skills = Incidence.of(region)
+    both = sparse.vstack([skills.students, skills.vacancies])
+    df = np.asarray(both.sum(axis=0)).ravel()
+    idf = np.log(both.shape[0] / np.maximum(df, 1))
+
+    def unit(rows: sparse.csr_matrix) -> sparse.csr_matrix:
+        weighted = sparse.csr_matrix(rows.multiply(idf[np.newaxis, :]))
+        norms = np.sqrt(np.asarray(weighted.multiply(weighted).sum(axis=1))).ravel()
+        return sparse.csr_matrix(sparse.diags(1 / np.maximum(norms, 1e-12)) @ weighted)
+
+    return ScoreRanker(region, (unit(skills.vacancies) @ unit(skills.students).T).toarray())
+
+
+def bm25_weights(documents: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Each document's BM25 weight of each term it holds once (k1 1.2, b 0.75)."""
+    count = documents.shape[0]
+    df = np.asarray(documents.sum(axis=0)).ravel()
+    idf = np.log((count - df + 0.5) / (df + 0.5) + 1)
+    length = np.asarray(documents.sum(axis=1)).ravel()
+    saturation = (BM25_K1 + 1) / (1 + BM25_K1 * (1 - BM25_B + BM25_B * length / length.mean()))
+    weighted = sparse.diags(saturation) @ documents.multiply(idf[np.newaxis, :])
+    return sparse.csr_matrix(weighted)
+
+
+def bm25(region: MatchingRegion, graph: SkillGraph) -> Ranker:
+    """BM25: a vacancy's skills as the query over the students, a student's over the
+    vacancies."""
+    skills = Incidence.of(region)
+    by_vacancy = (skills.vacancies @ bm25_weights(skills.students).T).toarray()
+    by_student = (skills.students @ bm25_weights(skills.vacancies).T).toarray()
+    return ScoreRanker(region, by_vacancy, by_student)
+
+
+PEERS: dict[str, RankerFactory] = {
+    "engine, exact skills only": engine_exact,
+    "Jaccard, exact URIs": jaccard,
+    "TF-IDF cosine": tf_idf,
+    "BM25": bm25,
+}
+
+
+# -- judging -------------------------------------------------------------------------
 
 
 @dataclass
 class Scores:
-    precision: list[float]
-    ndcg: list[float]
+    precision: list[float] = dataclasses.field(default_factory=list)
+    ndcg: list[float] = dataclasses.field(default_factory=list)
+
+    def add(self, ranked: Sequence[str], relevant: set[str]) -> None:
+        self.precision.append(precision_at(ranked, relevant))
+        self.ndcg.append(ndcg_at(ranked, relevant))
+
+    def means(self) -> tuple[float, float]:
+        return statistics.mean(self.precision), statistics.mean(self.ndcg)
 
 
 def precision_at(ranked: Sequence[str], relevant: set[str]) -> float:
@@ -72,207 +278,281 @@ def ndcg_at(ranked: Sequence[str], relevant: set[str]) -> float:
     return dcg / ideal if ideal else 0.0
 
 
-def without_relations(vocabulary_skills: Sequence[str], graph: SkillGraph) -> SkillGraph:
-    """The same skills and fields of education, but no skill stands in for another."""
-    fields = {uri: graph.fields(uri) for uri in vocabulary_skills if graph.fields(uri)}
-    return SkillGraph({}, vocabulary_skills, fields)
-
-
-class Jaccard:
-    """Students ranked by |shared skills| / |all skills of both|, exact URIs only."""
-
-    def __init__(self, students: Sequence[StudentEntry]) -> None:
-        self.students = {s.id: s for s in students}
-        self.owners: dict[str, list[str]] = {}
-        for student in students:
-            for uri in student.skills:
-                self.owners.setdefault(uri, []).append(student.id)
-
-    def scored(self, vacancy: VacancyEntry) -> list[tuple[float, str]]:
-        wanted = {s.uri for s in (*vacancy.required, *vacancy.nice)}
-        shared: dict[str, int] = {}
-        for uri in wanted:
-            for student_id in self.owners.get(uri, ()):
-                shared[student_id] = shared.get(student_id, 0) + 1
-        return [
-            (-n / (len(wanted) + len(self.students[s].skills) - n), s) for s, n in shared.items()
-        ]
-
-    def top(self, vacancy: VacancyEntry) -> list[str]:
-        return [s for _, s in heapq.nsmallest(TOP, self.scored(vacancy))]
-
-    def top_meeting_conditions(self, vacancy: VacancyEntry, graph: SkillGraph) -> list[str]:
-        found: list[str] = []
-        for _, student_id in sorted(self.scored(vacancy)):
-            if evaluate_pair(self.students[student_id], vacancy, graph).conditions_met:
-                found.append(student_id)
-                if len(found) == TOP:
-                    break
-        return found
-
-
-def judge(region: MatchingRegion, rankings: dict[str, Ranking]) -> dict[str, Scores]:
-    relevant_of: dict[str, set[str]] = {}
+def members(region: MatchingRegion) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Student ids and vacancy ids by occupation."""
+    students: dict[str, set[str]] = {}
+    vacancies: dict[str, set[str]] = {}
     for student in region.students:
-        relevant_of.setdefault(region.occupation_of[student.id], set()).add(student.id)
-    scores = {name: Scores([], []) for name in rankings}
+        students.setdefault(region.occupation_of[student.id], set()).add(student.id)
     for vacancy in region.vacancies:
-        relevant = relevant_of.get(region.occupation_of[vacancy.id], set())
-        for name, ranking in rankings.items():
-            ranked = ranking(vacancy)
-            scores[name].precision.append(precision_at(ranked, relevant))
-            scores[name].ndcg.append(ndcg_at(ranked, relevant))
-    return scores
+        vacancies.setdefault(region.occupation_of[vacancy.id], set()).add(vacancy.id)
+    return students, vacancies
 
 
-def best_possible(region: MatchingRegion, graph: SkillGraph) -> tuple[Scores, Scores, float]:
-    """Best precision and nDCG of any ranking, of one that ranks only students meeting every
-    hard condition, and the share of relevant pairs that meet them."""
-    by_occupation: dict[str, list[StudentEntry]] = {}
+def judge(region: MatchingRegion, ranker: Ranker) -> dict[str, tuple[float, float]]:
+    """Mean precision@10 and nDCG@10 of each side."""
+    students_of, vacancies_of = members(region)
+    sides = {side: Scores() for side in SIDES}
+    for vacancy in region.vacancies:
+        relevant = students_of.get(region.occupation_of[vacancy.id], set())
+        sides["vacancy"].add(ranker.for_vacancy(vacancy), relevant)
     for student in region.students:
-        by_occupation.setdefault(region.occupation_of[student.id], []).append(student)
-    anyone, qualified = Scores([], []), Scores([], [])
-    pairs = met = 0
+        relevant = vacancies_of.get(region.occupation_of[student.id], set())
+        sides["student"].add(ranker.for_student(student), relevant)
+    return {side: scores.means() for side, scores in sides.items()}
+
+
+def best_possible(
+    region: MatchingRegion, graph: SkillGraph
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]], dict[str, float]]:
+    """Per side: the best precision and nDCG of any ranking, of one that ranks only pairs
+    meeting every hard condition, and the share of relevant pairs that meet them."""
+    students_of, vacancies_of = members(region)
+    students = {s.id: s for s in region.students}
+    vacancies = {v.id: v for v in region.vacancies}
+    met: dict[tuple[str, str], bool] = {}
     for vacancy in region.vacancies:
-        relevant = by_occupation.get(region.occupation_of[vacancy.id], [])
-        meeting = [s.id for s in relevant if evaluate_pair(s, vacancy, graph).conditions_met]
-        pairs += len(relevant)
-        met += len(meeting)
-        everyone = {s.id for s in relevant}
-        for scores, ranked in ((anyone, sorted(everyone)), (qualified, meeting)):
-            scores.precision.append(precision_at(ranked, everyone))
-            scores.ndcg.append(ndcg_at(ranked, everyone))
-    return anyone, qualified, met / pairs if pairs else 0.0
-
-
-def spread(values: list[float]) -> str:
-    deviation = statistics.stdev(values) if len(values) > 1 else 0.0
-    low, high = min(values), max(values)
-    return f"{statistics.mean(values):.3f} ± {deviation:.3f}  [{low:.3f} … {high:.3f}]"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--seeds", type=int, default=5, help="regions built (seeds 1, 2, …)")
-    parser.add_argument("--occupations", type=int, default=300)
-    parser.add_argument("--students", type=int, default=6_000)
-    parser.add_argument("--vacancies", type=int, default=450)
-    defaults = StudentNoise()
-    parser.add_argument(
-        "--drop",
-        type=float,
-        default=defaults.drop,
-        help="share of the occupation's essential skills a student leaves out",
-    )
-    parser.add_argument(
-        "--related",
-        type=float,
-        default=defaults.related,
-        help="share of a student's skills replaced by a narrower, broader or sibling one",
-    )
-    parser.add_argument(
-        "--extra",
-        type=int,
-        default=defaults.extra,
-        help="up to this many skills of random other occupations per student",
-    )
-    parser.add_argument(
-        "--field-noise",
-        type=float,
-        default=defaults.field,
-        help="chance a student's study field is not the occupation's own",
-    )
-    args = parser.parse_args()
-    noise = StudentNoise(
-        drop=args.drop, related=args.related, extra=args.extra, field=args.field_noise
+        for student_id in students_of.get(region.occupation_of[vacancy.id], ()):
+            met[student_id, vacancy.id] = evaluate_pair(
+                students[student_id], vacancy, graph
+            ).conditions_met
+    anyone = {side: Scores() for side in SIDES}
+    qualified = {side: Scores() for side in SIDES}
+    shares: dict[str, float] = {}
+    for side, entries, relevant_of in (
+        ("vacancy", vacancies, students_of),
+        ("student", students, vacancies_of),
+    ):
+        pairs = meeting_pairs = 0
+        for entry_id in sorted(entries):
+            everyone = relevant_of.get(region.occupation_of[entry_id], set())
+            meeting = sorted(
+                other
+                for other in everyone
+                if met[(other, entry_id) if side == "vacancy" else (entry_id, other)]
+            )
+            pairs += len(everyone)
+            meeting_pairs += len(meeting)
+            anyone[side].add(sorted(everyone), everyone)
+            qualified[side].add(meeting, everyone)
+        shares[side] = meeting_pairs / pairs if pairs else 0.0
+    return (
+        {side: s.means() for side, s in anyone.items()},
+        {side: s.means() for side, s in qualified.items()},
+        shares,
     )
 
-    vocabulary = default_vocabulary()
-    graph = SkillGraph.from_vocabulary(vocabulary)
-    flat = without_relations(list(vocabulary.skills), graph)
-    results: dict[str, Scores] = {}
-    shares: list[float] = []
-    relevant_counts: list[float] = []
-    skill_counts: list[float] = []
+
+# -- one setting over the seeds ------------------------------------------------------
+
+
+@dataclass
+class Sizes:
+    occupations: int
+    students: int
+    vacancies: int
+
+
+@dataclass
+class Outcome:
+    """Per side and ranking: the seed means of precision@10 and of nDCG@10."""
+
+    precision: dict[str, dict[str, list[float]]]
+    ndcg: dict[str, dict[str, list[float]]]
+    shares: dict[str, list[float]]
+    relevant: dict[str, list[float]]
+    seconds: float
+
+
+BEST_ANY = "best possible, any ranking"
+BEST_MET = "best possible, meeting the hard conditions"
+
+
+def run_setting(
+    setting: str,
+    vocabulary: EscoVocabulary,
+    graph: SkillGraph,
+    sizes: Sizes,
+    seeds: int,
+    engines: dict[str, RankerFactory],
+) -> Outcome:
+    noise = SETTINGS[setting][1]
+    rankings = {**engines, **PEERS}
+    names = [*rankings, BEST_ANY, BEST_MET]
+    outcome = Outcome(
+        {side: {n: [] for n in names} for side in SIDES},
+        {side: {n: [] for n in names} for side in SIDES},
+        {side: [] for side in SIDES},
+        {side: [] for side in SIDES},
+        0.0,
+    )
     started = time.perf_counter()
-    for seed in range(1, args.seeds + 1):
+    for seed in range(1, seeds + 1):
         region = matching_region(
             vocabulary,
             graph,
-            occupations=args.occupations,
-            students=args.students,
-            vacancies=args.vacancies,
+            occupations=sizes.occupations,
+            students=sizes.students,
+            vacancies=sizes.vacancies,
             noise=noise,
             seed=seed,
         )
-        engine = MatchIndex(graph)
-        engine.load(region.students, region.vacancies)
-        exact = MatchIndex(flat)
-        exact.load(region.students, region.vacancies)
-        overlap = Jaccard(region.students)
-        rankings: dict[str, Ranking] = {
-            "engine (ESCO relations)": lambda v, i=engine: [
-                c.student_id for c in i.match_vacancy(v, limit=TOP, min_score=0.0)
-            ],
-            "engine, exact skills only": lambda v, i=exact: [
-                c.student_id for c in i.match_vacancy(v, limit=TOP, min_score=0.0)
-            ],
-            "Jaccard, exact URIs": overlap.top,
-            "Jaccard, students meeting the conditions": (
-                lambda v, j=overlap: j.top_meeting_conditions(v, graph)
-            ),
-        }
-        anyone, qualified, share = best_possible(region, graph)
-        found = {
-            **judge(region, rankings),
-            "best possible, any ranking": anyone,
-            "best possible, meeting the conditions": qualified,
-        }
-        for name, scores in found.items():
-            kept = results.setdefault(name, Scores([], []))
-            kept.precision.append(statistics.mean(scores.precision))
-            kept.ndcg.append(statistics.mean(scores.ndcg))
-        shares.append(share)
-        sizes = Counter(region.occupation_of[s.id] for s in region.students)
-        relevant_counts.append(
-            statistics.mean(sizes[region.occupation_of[v.id]] for v in region.vacancies)
+        found = {name: judge(region, build(region, graph)) for name, build in rankings.items()}
+        anyone, qualified, shares = best_possible(region, graph)
+        found[BEST_ANY], found[BEST_MET] = anyone, qualified
+        students_of, vacancies_of = members(region)
+        for side in SIDES:
+            for name, sides in found.items():
+                outcome.precision[side][name].append(sides[side][0])
+                outcome.ndcg[side][name].append(sides[side][1])
+            outcome.shares[side].append(shares[side])
+        outcome.relevant["vacancy"].append(
+            statistics.mean(
+                len(students_of.get(region.occupation_of[v.id], ())) for v in region.vacancies
+            )
         )
-        skill_counts.append(statistics.mean(len(s.skills) for s in region.students))
+        outcome.relevant["student"].append(
+            statistics.mean(len(vacancies_of[region.occupation_of[s.id]]) for s in region.students)
+        )
         print(
-            f"seed {seed}: engine P@10 {results['engine (ESCO relations)'].precision[-1]:.3f}, "
-            f"Jaccard P@10 {results['Jaccard, exact URIs'].precision[-1]:.3f} "
+            f"{setting}, seed {seed}: engine nDCG@10 "
+            f"{outcome.ndcg['vacancy'][ENGINE][-1]:.3f} (vacancy side), "
+            f"{outcome.ndcg['student'][ENGINE][-1]:.3f} (student side) "
             f"({time.perf_counter() - started:.0f} s)",
             file=sys.stderr,
             flush=True,
         )
+    outcome.seconds = time.perf_counter() - started
+    return outcome
 
-    print(
-        f"seeds 1–{args.seeds}, each a region of {args.occupations} ESCO occupations, "
-        f"{args.students:,} students and {args.vacancies:,} vacancies; "
-        f"{time.perf_counter() - started:.0f} s in all"
+
+def spread(values: Sequence[float]) -> str:
+    deviation = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.3f} ± {deviation:.3f}"
+
+
+def paired(a: Sequence[float], b: Sequence[float]) -> list[float]:
+    return [x - y for x, y in zip(a, b, strict=True)]
+
+
+def report(setting: str, outcome: Outcome, engines: Sequence[str]) -> list[tuple[str, ...]]:
+    """Print the setting's tables (one per side); return its summary rows."""
+    label = SETTINGS[setting][0]
+    summary: list[tuple[str, ...]] = []
+    for side, title in SIDES.items():
+        precision, ndcg = outcome.precision[side], outcome.ndcg[side]
+        best = max(PEERS, key=lambda name: statistics.mean(ndcg[name]))
+        print(
+            f"\n#### {label}: {title}\n\n"
+            f"{statistics.mean(outcome.relevant[side]):.1f} relevant per "
+            f"{side} on average; {statistics.mean(outcome.shares[side]):.1%} of relevant pairs "
+            f"meet every hard condition\n"
+        )
+        print("| ranking | precision@10 | nDCG@10 |\n|---|---|---|")
+        for name in precision:
+            shown = f"{name} (best peer)" if name == best else name
+            print(f"| {shown} | {spread(precision[name])} | {spread(ndcg[name])} |")
+        for name in engines:
+            gains = paired(ndcg[name], ndcg[best])
+            met = "yes" if min(gains) >= TARGET else "no"
+            print(
+                f"| {name} − {best}, paired by seed | "
+                f"{spread(paired(precision[name], precision[best]))} | {spread(gains)}; "
+                f"≥ {TARGET} on every seed: **{met}** (least {min(gains):+.3f}) |"
+            )
+            summary.append(
+                (
+                    label,
+                    title,
+                    name,
+                    spread(ndcg[name]),
+                    f"{best} {spread(ndcg[best])}",
+                    spread(gains),
+                    met,
+                )
+            )
+    return summary
+
+
+def load_alternative(spec: str) -> tuple[str, RankerFactory]:
+    module, _, function = spec.partition(":")
+    if not function:
+        raise SystemExit(f"--alternative {spec}: give it as module:function")
+    factory: RankerFactory = getattr(importlib.import_module(module), function)
+    return spec, factory
+
+
+def main(alternatives: dict[str, RankerFactory] | None = None) -> None:
+    """Run the bench; ``alternatives`` are scorers compared with the engine in the same run
+    (each named ranking judged, and paired with the best peer, as the engine is)."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    print(
-        f"noise: drop {noise.drop:.2f} of essential skills, replace {noise.related:.2f} by a "
-        f"related skill, up to {noise.extra} random extra skills, other study field "
-        f"{noise.field:.2f}"
+    parser.add_argument("--seeds", type=int, help="regions built per setting (seeds 1, 2, …)")
+    parser.add_argument("--occupations", type=int)
+    parser.add_argument("--students", type=int)
+    parser.add_argument("--vacancies", type=int)
+    parser.add_argument(
+        "--settings",
+        default=",".join(SETTINGS),
+        help=f"noise settings to run, comma-separated, of {', '.join(SETTINGS)} (all by default)",
     )
-    print(
-        f"per vacancy {statistics.mean(relevant_counts):.1f} relevant students on average; "
-        f"{statistics.mean(skill_counts):.1f} skills per student; "
-        f"{statistics.mean(shares):.1%} of relevant pairs meet every hard condition\n"
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: 2 seeds of 100 occupations, 2,000 students and 150 vacancies",
     )
-    print("mean over vacancies; then mean ± standard deviation [min … max] over the seeds\n")
-    print(f"{'ranking':<42} {'precision@10':<34} nDCG@10")
-    for name, scores in results.items():
-        print(f"{name:<42} {spread(scores.precision):<34} {spread(scores.ndcg)}")
-    engine, overlap = results["engine (ESCO relations)"], results["Jaccard, exact URIs"]
-    print(
-        f"{'engine − Jaccard, paired by seed':<42} "
-        f"{spread([a - b for a, b in zip(engine.precision, overlap.precision, strict=True)]):<34} "
-        f"{spread([a - b for a, b in zip(engine.ndcg, overlap.ndcg, strict=True)])}"
+    parser.add_argument(
+        "--alternative",
+        action="append",
+        default=[],
+        metavar="MODULE:FUNCTION",
+        help="a function (region, graph) → Ranker to compare with the engine in the same run",
     )
+    args = parser.parse_args()
+    quick = Sizes(100, 2_000, 150)
+    full = Sizes(300, 6_000, 450)
+    base = quick if args.quick else full
+    sizes = Sizes(
+        args.occupations or base.occupations,
+        args.students or base.students,
+        args.vacancies or base.vacancies,
+    )
+    seeds = args.seeds or (2 if args.quick else 5)
+    settings = [s.strip() for s in args.settings.split(",") if s.strip()]
+    unknown = [s for s in settings if s not in SETTINGS]
+    if unknown:
+        raise SystemExit(f"unknown settings {', '.join(unknown)}; known: {', '.join(SETTINGS)}")
+    engines: dict[str, RankerFactory] = {ENGINE: engine, **(alternatives or {})}
+    engines.update(load_alternative(spec) for spec in args.alternative)
+
+    vocabulary = default_vocabulary()
+    graph = SkillGraph.from_vocabulary(vocabulary)
+    started = time.perf_counter()
+    print(
+        f"Seeds 1–{seeds} per setting, each a region of {sizes.occupations} ESCO occupations, "
+        f"{sizes.students:,} students and {sizes.vacancies:,} vacancies. Mean over vacancies "
+        f"(or students), then mean ± standard deviation over the seeds. The student side "
+        f"judges the first {TOP} of the {STUDENT_LIMIT} best vacancies."
+    )
+    summary: list[tuple[str, ...]] = []
+    for setting in settings:
+        outcome = run_setting(setting, vocabulary, graph, sizes, seeds, engines)
+        noise = SETTINGS[setting][1]
+        print(
+            f"\n### {SETTINGS[setting][0]} ({outcome.seconds:.0f} s)\n\n"
+            f"noise: drop {noise.drop:.2f} of essential skills, replace {noise.related:.2f} by "
+            f"a related skill, up to {noise.extra} random extra skills, other study field "
+            f"{noise.field:.2f}, levels {noise.levels}"
+        )
+        summary += report(setting, outcome, list(engines))
+    print(
+        f"\n### Summary: nDCG@10 ({time.perf_counter() - started:.0f} s in all)\n\n"
+        f"| setting | side | ranking | nDCG@10 | best peer | − best peer, paired | "
+        f"≥ {TARGET} on every seed |\n|---|---|---|---|---|---|---|"
+    )
+    for row in summary:
+        print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from interlocality.operator.testing import REGION_SERVICES, LaunchedRegion, laun
 
 pytestmark = pytest.mark.e2e
 
-EXAMPLES = int(os.environ.get("INTERLOCALITY_FUZZ_EXAMPLES", "20"))
+EXAMPLES = int(os.environ.get("INTERLOCALITY_FUZZ_EXAMPLES", "10"))
 SEED = "20261206"
 # Every check but one: a schema cannot say which ESCO skills, time zones, students or page
 # cursors exist, so a request that fits the schema may still rightly be refused with 4xx.

@@ -1,22 +1,29 @@
-"""How ESCO skills relate: broader, narrower and sibling skills, and fields of education.
+"""How ESCO skills relate: broader, narrower and sibling skills, fields of education, and
+the occupations that list them.
 
 A student without the exact skill a vacancy asks for may have one next to it in the ESCO
 hierarchy; matching gives such a skill partial credit and says through which concept, and
 analytics counts such a student as related supply of the skill: one rule for both. The
 knowledge concepts of ESCO hang under ISCED-F fields of education, which tells how close a
-vacancy's knowledge is to what a student studies.
+vacancy's knowledge is to what a student studies. ESCO's occupations say which skills each
+one needs (essential) or may use (optional): how many occupations list a skill tells how
+specific it is, and which occupation a vacancy's skills belong to tells what else a
+student of that trade would know.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Literal
 
 from interlocality.common.esco import EscoVocabulary
 
 __all__ = [
     "RELATED_CREDIT",
+    "OccupationSkills",
     "RelatedSkill",
     "Relation",
     "SkillGraph",
@@ -39,6 +46,15 @@ ISCED_PREFIX = "http://data.europa.eu/esco/isced-f/"
 
 
 @dataclass(frozen=True)
+class OccupationSkills:
+    """An ESCO occupation's skills: those it needs and those it may use."""
+
+    uri: str
+    essential: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RelatedSkill:
     """A skill standing in for another, and how."""
 
@@ -48,13 +64,15 @@ class RelatedSkill:
 
 
 class SkillGraph:
-    """Related skills and fields of education of every skill of a vocabulary (no I/O)."""
+    """Related skills, fields of education and occupations of every skill of a vocabulary
+    (no I/O)."""
 
     def __init__(
         self,
         broader: Mapping[str, Iterable[str]],
         known: Iterable[str],
         fields: Mapping[str, Iterable[str]] | None = None,
+        occupations: Iterable[OccupationSkills] = (),
     ) -> None:
         self.known = frozenset(known)
         parents: dict[str, tuple[str, ...]] = {}
@@ -91,6 +109,30 @@ class SkillGraph:
                 )
         self._credited = {uri: tuple(found) for uri, found in credited.items()}
         self._fields = {uri: tuple(codes) for uri, codes in (fields or {}).items()}
+        self.occupations = tuple(
+            OccupationSkills(
+                o.uri,
+                tuple(u for u in o.essential if u in self.known),
+                tuple(u for u in o.optional if u in self.known and u not in o.essential),
+            )
+            for o in occupations
+        )
+        listed: dict[str, list[tuple[int, bool]]] = {}
+        for number, occupation in enumerate(self.occupations):
+            for uri in occupation.essential:
+                listed.setdefault(uri, []).append((number, True))
+            for uri in occupation.optional:
+                listed.setdefault(uri, []).append((number, False))
+        self._listed_in = {uri: tuple(found) for uri, found in listed.items()}
+        count = len(self.occupations)
+        self._unlisted = 1.0 + math.log(count) if count else 1.0
+        self._specificity = dict.fromkeys(self.known, self._unlisted)
+        self._specificity.update(
+            (uri, 1.0 + math.log(count / (1 + len(found)))) for uri, found in listed.items()
+        )
+        # the median specificity of the skills occupations list (1 without occupations)
+        weights = sorted(self._specificity[uri] for uri in listed)
+        self.typical_specificity = weights[len(weights) // 2] if weights else 1.0
 
     @classmethod
     def from_vocabulary(cls, vocabulary: EscoVocabulary) -> SkillGraph:
@@ -101,7 +143,11 @@ class SkillGraph:
             codes = _fields_of(skill.broader, vocabulary)
             if codes:
                 fields[uri] = codes
-        return cls(broader, vocabulary.skills, fields)
+        occupations = (
+            OccupationSkills(o.uri, o.essential_skills, o.optional_skills)
+            for o in sorted(vocabulary.occupations.values(), key=lambda o: o.uri)
+        )
+        return cls(broader, vocabulary.skills, fields, occupations)
 
     def __contains__(self, uri: object) -> bool:
         return uri in self.known
@@ -118,6 +164,23 @@ class SkillGraph:
     def fields(self, uri: str) -> tuple[str, ...]:
         """ISCED-F codes (detailed, four digits) the skill belongs to, if any."""
         return self._fields.get(uri, ())
+
+    def specificity(self, uri: str) -> float:
+        """How much having ``uri`` says about someone: ``1 + ln(N / (1 + n))`` for a skill
+        that ``n`` of the graph's ``N`` occupations list (an inverse document frequency
+        over ESCO's occupations). A transversal skill such as teamwork, listed by hundreds
+        of occupations, weighs about 3; one a single occupation lists, about 8. Without
+        occupations every skill weighs 1."""
+        return self._specificity.get(uri, self._unlisted)
+
+    def total_specificity(self, uris: Iterable[str]) -> float:
+        """The specificity of the skills among ``uris`` the graph knows, summed."""
+        return sum(map(self._specificity.get, uris, repeat(0.0)))
+
+    def listed_in(self, uri: str) -> tuple[tuple[int, bool], ...]:
+        """The occupations listing ``uri``, by number in :attr:`occupations`, and whether
+        each needs it (essential) rather than may use it (optional)."""
+        return self._listed_in.get(uri, ())
 
 
 def _fields_of(parents: Iterable[str], vocabulary: EscoVocabulary, depth: int = 4) -> list[str]:

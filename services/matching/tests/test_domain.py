@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import date
 
 import pytest
 
-from interlocality.common.esco_relations import SkillGraph
+from interlocality.common.esco_relations import OccupationSkills, SkillGraph
 from interlocality.matching.domain import (
+    COVERAGE_WEIGHT,
+    FIT_WEIGHT,
+    FOCUS_WEIGHT,
     LanguageNeed,
     RequiredSkill,
     StudentEntry,
@@ -51,7 +55,11 @@ def test_full_coverage_and_fit_scores_near_one_and_says_why() -> None:
     assert result.conditions_met
     assert (result.coverage, result.location, result.hours) == (1.0, 1.0, 1.0)
     assert result.field == (1.0 + 0.7) / 2  # Python in 0613 like the student; SQL in 0612
-    assert result.score == round(((1 + 1 + 0.85) / 3) ** 0.35, 4)
+    # both of the student's skills are on topic; the prior adds one skill a quarter on it
+    assert result.focus == (2 + 0.25) / 3
+    assert result.score == round(
+        1.0**COVERAGE_WEIGHT * 0.75**FOCUS_WEIGHT * ((1 + 1 + 0.85) / 3) ** FIT_WEIGHT, 4
+    )
     assert [(s.uri, s.relation, s.credit) for s in result.skills] == [
         (PYTHON, "exact", 1.0),
         (SQL, "exact", 1.0),
@@ -75,16 +83,22 @@ def test_related_skills_earn_partial_credit_stated_as_such() -> None:
     assert (sibling.via, sibling.relation, sibling.credit) == (JAVA, "sibling", 0.35)
 
 
-def test_the_best_stand_in_wins_and_the_exact_skill_on_a_tie() -> None:
+def test_the_best_stand_in_wins_and_the_graphs_order_on_a_tie() -> None:
     asks_python_at_4 = replace(VACANCY, required=(RequiredSkill(PYTHON, 4),))
-    # exact Python at 1 of 4 earns 0.25; the broader "programming" at 4 earns 0.5
+    # exact Python at 1 of 4 loses a fifth of 3/4 of its credit (0.85); the broader
+    # "programming" at 4 earns 0.5: a level short costs less than another skill
     weak_exact = replace(STUDENT, skills={PYTHON: 1, PROGRAMMING: 4})
     best = evaluate_pair(weak_exact, asks_python_at_4, GRAPH).skills[0]
-    assert (best.via, best.relation, best.credit) == (PROGRAMMING, "broader", 0.5)
-    # exact Python at 2 of 4 earns 0.5, as much as the broader skill: the exact one is named
-    tie = replace(STUDENT, skills={PROGRAMMING: 4, PYTHON: 2})
-    named = evaluate_pair(tie, asks_python_at_4, GRAPH).skills[0]
-    assert (named.via, named.relation, named.credit) == (PYTHON, "exact", 0.5)
+    assert (best.via, best.relation, best.credit) == (PYTHON, "exact", 0.85)
+    # two narrower skills: Java at 4 of 4 earns 0.7, Python at 1 of 4 0.7 × 0.85
+    asks_programming_at_4 = replace(VACANCY, required=(RequiredSkill(PROGRAMMING, 4),))
+    stronger = replace(STUDENT, skills={PYTHON: 1, JAVA: 4})
+    best = evaluate_pair(stronger, asks_programming_at_4, GRAPH).skills[0]
+    assert (best.via, best.relation, best.credit) == (JAVA, "narrower", 0.7)
+    # at the same level they tie: the first in the graph's order is named
+    tie = replace(STUDENT, skills={JAVA: 4, PYTHON: 4})
+    named = evaluate_pair(tie, asks_programming_at_4, GRAPH).skills[0]
+    assert (named.via, named.relation, named.credit) == (PYTHON, "narrower", 0.7)
 
 
 def test_a_vacancys_rules_reused_for_many_students_answer_as_for_each_alone() -> None:
@@ -122,8 +136,10 @@ def test_required_skills_weigh_more_than_nice_ones_and_levels_count() -> None:
     low = replace(STUDENT, skills={PYTHON: 1, SQL: 3})
     vacancy = replace(VACANCY, nice=(RequiredSkill(JAVA, 1),))
     result = evaluate_pair(low, vacancy, GRAPH)
-    # Python 1 of 3 → 1/3; SQL full; Java through its sibling Python at level 1 → 0.35.
-    assert result.coverage == round((3 * (1 / 3) + 3 * 1.0 + 0.35) / 7, 4)
+    # Python 1 of 3 → 1 − 0.2 × 2/3; SQL full; Java through its sibling Python at level 1
+    # (of 1) → 0.35; without occupations in the graph every skill is as specific as another
+    assert result.coverage == round((3 * (1 - 0.2 * 2 / 3) + 3 * 1.0 + 0.35) / 7, 4)
+    assert [s.weight for s in result.skills] == [3.0, 3.0, 1.0]
     assert result.missing_required == ()
 
 
@@ -204,8 +220,11 @@ def test_neither_side_can_carry_a_bad_fit() -> None:
     result = evaluate_pair(wants_few_hours, full_time, GRAPH)
     assert result.coverage == 1.0
     assert result.score < 0.75  # perfect skills, but the job fits the student badly
-    nothing_in_common = replace(STUDENT, skills={JAVA: 1})
-    assert evaluate_pair(nothing_in_common, VACANCY, GRAPH).score < 0.3
+    assert result.score < evaluate_pair(STUDENT, VACANCY, GRAPH).score - 0.1
+    # a sibling of one of two skills, at a level short, fits well otherwise
+    next_to_one = evaluate_pair(replace(STUDENT, skills={JAVA: 1}), VACANCY, GRAPH)
+    assert next_to_one.fit > 0.9
+    assert next_to_one.score < 0.35
 
 
 def test_unknown_skills_are_ignored_and_said_so() -> None:
@@ -225,3 +244,86 @@ def test_unstated_hours_hold_but_are_a_caution_for_a_limited_student() -> None:
         "the job's hours are not stated; the student may work 20 h a week in term (DK rules)",
     )
     assert evaluate_pair(limited, VACANCY, GRAPH).cautions == ()
+
+
+# A graph with ESCO-like occupations: SQL is listed by three of four, Python by one.
+DEV, ANALYST, CLERK, COOK = "occ/dev", "occ/analyst", "occ/clerk", "occ/cook"
+LINUX, GIT, STATS, TEAMWORK, COOKING = "linux", "git", "stats", "teamwork", "cooking"
+TRADES = SkillGraph(
+    broader={PYTHON: [PROGRAMMING], JAVA: [PROGRAMMING]},
+    known=[PROGRAMMING, PYTHON, JAVA, SQL, LINUX, GIT, STATS, TEAMWORK, COOKING],
+    occupations=[
+        OccupationSkills(DEV, (PYTHON, SQL, LINUX, GIT), (JAVA,)),
+        OccupationSkills(ANALYST, (SQL, STATS)),
+        OccupationSkills(CLERK, (SQL, TEAMWORK)),
+        OccupationSkills(COOK, (COOKING, TEAMWORK)),
+    ],
+)
+DEV_JOB = replace(
+    VACANCY,
+    required=(RequiredSkill(PYTHON, 1), RequiredSkill(SQL, 1)),
+    nice=(RequiredSkill(JAVA, 1),),
+    languages=(),
+)
+
+
+def test_a_specific_skill_weighs_more_than_one_many_occupations_list() -> None:
+    python = TRADES.specificity(PYTHON)
+    sql = TRADES.specificity(SQL)
+    assert python == pytest.approx(1 + math.log(4 / 2))
+    assert sql == pytest.approx(1 + math.log(4 / 4))
+    knows_python = evaluate_pair(replace(STUDENT, skills={PYTHON: 3}), DEV_JOB, TRADES)
+    knows_sql = evaluate_pair(replace(STUDENT, skills={SQL: 3}), DEV_JOB, TRADES)
+    assert [s.weight for s in knows_python.skills] == pytest.approx(
+        [3 * python, 3 * sql, TRADES.specificity(JAVA)]
+    )
+    assert knows_python.coverage > knows_sql.coverage
+    assert knows_python.score > knows_sql.score
+
+
+def test_focus_prefers_a_student_of_the_vacancys_trade_to_one_with_unrelated_skills() -> None:
+    of_the_trade = replace(STUDENT, skills={PYTHON: 3, SQL: 3, LINUX: 2, GIT: 2})
+    collector = replace(STUDENT, skills={PYTHON: 3, SQL: 3, COOKING: 2, STATS: 2})
+    trade = evaluate_pair(of_the_trade, DEV_JOB, TRADES)
+    other = evaluate_pair(collector, DEV_JOB, TRADES)
+    # the vacancy's skills are read as the developer's: Linux and Git are on its topic
+    assert trade.occupations == other.occupations == (DEV,)
+    assert trade.coverage == other.coverage
+    assert trade.focus > other.focus
+    assert trade.score > other.score
+    # a skill next to the vacancy's own counts at its relation's credit: Java, a sibling of
+    # Python, is also the job's nice-to-have skill and counts fully; "programming" half
+    broader = evaluate_pair(replace(collector, skills={PROGRAMMING: 3}), DEV_JOB, TRADES)
+    typical = TRADES.typical_specificity
+    own = TRADES.specificity(PROGRAMMING)
+    assert broader.focus == round((0.5 * own + 0.25 * typical) / (own + typical), 4)
+
+
+def test_a_vacancy_of_no_one_occupation_is_read_as_none() -> None:
+    mixed = replace(
+        DEV_JOB,
+        required=(RequiredSkill(COOKING, 1), RequiredSkill(STATS, 1), RequiredSkill(LINUX, 1)),
+        nice=(),
+    )
+    result = evaluate_pair(replace(STUDENT, skills={COOKING: 3, TEAMWORK: 3}), mixed, TRADES)
+    assert result.occupations == ()
+    # teamwork is the cook's, but the vacancy was not read as a cook's: it is off topic
+    typical = TRADES.typical_specificity
+    cooking, teamwork = TRADES.specificity(COOKING), TRADES.specificity(TEAMWORK)
+    assert result.focus == round((cooking + 0.25 * typical) / (cooking + teamwork + typical), 4)
+
+
+@pytest.mark.parametrize(
+    "skills",
+    [{PYTHON: 1}, {PYTHON: 5, SQL: 2, TEAMWORK: 3}, {JAVA: 2, STATS: 4}, {PROGRAMMING: 3}],
+)
+def test_the_explanation_adds_up_to_the_score(skills: dict[str, int]) -> None:
+    result = evaluate_pair(replace(STUDENT, skills=skills, hours_per_week=20), DEV_JOB, TRADES)
+    weights = sum(s.weight for s in result.skills)
+    assert result.coverage == round(sum(s.weight * s.credit for s in result.skills) / weights, 4)
+    recomputed = (
+        min(1.0, result.coverage + result.language_bonus) ** COVERAGE_WEIGHT
+        * result.focus**FOCUS_WEIGHT
+        * result.fit**FIT_WEIGHT
+    )
+    assert result.score == pytest.approx(recomputed, abs=2e-4)

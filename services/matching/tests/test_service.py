@@ -7,12 +7,17 @@ from typing import Any
 
 import pytest
 
+from interlocality.common.esco import default_vocabulary
 from interlocality.contracts.matches import MatchExplanation
 from interlocality.contracts.students import Consent, Consents, PermittedWork
+from interlocality.matching.domain import COVERAGE_WEIGHT, FIT_WEIGHT, FOCUS_WEIGHT
 from interlocality.matching.store import matches_of_student, matches_of_vacancy
 
 NL_STUDENT = PermittedWork(country="NL", unrestricted=False, hours_per_week_term=16.0)
 CHEMISTRY = "http://data.europa.eu/esco/skill/cde9911c-f92e-4de1-811f-336e177ac4ce"
+DATA_ANALYST = next(
+    o.uri for o in default_vocabulary().occupations.values() if o.label == "data analyst"
+)
 
 
 def ranked(matching: Any, vacancy_id: str = "v-1") -> list[tuple[str, float]]:
@@ -48,6 +53,20 @@ def test_matches_follow_students_and_vacancies(
         (uris[1], None),
         (uris[2], None),
     ]
+    # the parts of the score are all there and make the score: coverage from the skills'
+    # weights, focus, fit; the vacancy's skills were read as a data analyst's
+    parts = explanation.components
+    weights = [s.weight or 0.0 for s in explanation.skills]
+    assert all(weight > 3 for weight in weights)  # required, and more specific than none
+    assert parts.coverage == pytest.approx(weights[0] / sum(weights), abs=1e-4)
+    assert parts.focus is not None and 0 < parts.focus < 1
+    assert DATA_ANALYST in parts.occupations
+    assert one.score == pytest.approx(
+        min(1.0, parts.coverage + parts.language_bonus) ** COVERAGE_WEIGHT
+        * parts.focus**FOCUS_WEIGHT
+        * parts.fit**FIT_WEIGHT,
+        abs=2e-4,
+    )
 
     # A late older snapshot changes nothing; a better one updates; erasure and losing
     # every skill withdraw.
@@ -128,12 +147,12 @@ def test_a_student_who_gave_no_consent_is_not_matched(
 def test_pairs_below_the_region_minimum_are_not_matches(
     matching: Callable[..., Any], snapshots: Any, uris: list[str]
 ) -> None:
-    m = matching(match_min_score=0.5)
+    m = matching(match_min_score=0.6)
     m.write(m.service.apply_vacancy, snapshots.vacancy("open", 1))
     m.write(m.service.apply_student, snapshots.student("s-two", uris[:2]))
     m.write(m.service.apply_student, snapshots.student("s-one", uris[:1]))
     assert [s for s, _ in ranked(m)] == ["s-two"]
-    # s-one shares a skill (1/3) but stays under 0.5; once it learns more it matches.
+    # s-one shares a skill (1/3) but stays under 0.6; once it learns more it matches.
     m.write(m.service.apply_student, snapshots.student("s-one", uris, version=2))
     assert [s for s, _ in ranked(m)] == ["s-one", "s-two"]
     # Falling under the minimum again withdraws the match.

@@ -51,6 +51,17 @@ class SkillCoverage(BaseModel):
     credit: Annotated[
         float, Field(title="Credit", description="Share of this skill's weight earned.", ge=0, le=1)
     ] = 0.0
+    weight: Annotated[
+        float | None,
+        Field(
+            title="Weight",
+            description="The skill's weight in coverage: 3 when required, 1 when nice to "
+            "have, times its specificity (1 + ln(N / (1 + n)) for a skill n of ESCO's N "
+            "occupations list). Coverage is the sum of weight × credit over the sum of the "
+            "weights. Absent on matches scored before weights were sent.",
+            ge=0,
+        ),
+    ] = None
 
 
 class LanguageCheck(BaseModel):
@@ -100,6 +111,28 @@ class ScoreComponents(BaseModel):
     fit: Annotated[
         float, Field(title="Fit", description="How well the vacancy fits the student: the mean.")
     ]
+    focus: Annotated[
+        float | None,
+        Field(
+            title="Focus",
+            description="How much of the student the vacancy uses: the share of the "
+            "student's skills, weighed by specificity, on the vacancy's topic (its skills, "
+            "the essential skills of the occupations it was read as, skills next to its own "
+            "at their relation's credit). The score is coverage (with the language bonus) "
+            "^ 0.3 × focus ^ 0.5 × fit ^ 0.2. Absent on matches scored before focus was "
+            "part of the score.",
+            ge=0,
+            le=1,
+        ),
+    ] = None
+    occupations: Annotated[
+        list[str],
+        Field(
+            title="Occupations",
+            description="ESCO URIs of the occupations the vacancy's skills were read as "
+            "(empty when no occupation holds at least half of them).",
+        ),
+    ] = []
 
 
 class MatchExplanation(BaseModel):

@@ -46,6 +46,7 @@ def explanation_of(evaluation: PairEvaluation) -> MatchExplanation:
                 relation=s.relation,
                 level=s.level,
                 credit=round(s.credit, 4),
+                weight=round(s.weight, 4),
             )
             for s in evaluation.skills
         ],
@@ -65,6 +66,8 @@ def explanation_of(evaluation: PairEvaluation) -> MatchExplanation:
             hours=evaluation.hours,
             field=evaluation.field,
             fit=round(evaluation.fit, 4),
+            focus=evaluation.focus,
+            occupations=list(evaluation.occupations),
         ),
     )
 

@@ -25,15 +25,22 @@ from interlocality.common.esco_relations import RELATED_CREDIT, SkillGraph, fiel
 from interlocality.matching.domain import (
     BONUS_LEVEL,
     COVERAGE_WEIGHT,
+    FIT_WEIGHT,
+    FOCUS_PRIOR,
+    FOCUS_PRIOR_SKILLS,
+    FOCUS_WEIGHT,
     LANGUAGE_BONUS,
+    LEVEL_SHORTFALL,
     MAX_LANGUAGE_BONUS,
     NEUTRAL_FIELD_FIT,
     NICE_WEIGHT,
     OTHER_REMOTE_MODE_FIT,
     REQUIRED_WEIGHT,
     StudentEntry,
+    Topic,
     VacancyEntry,
     needs_permit_check,
+    vacancy_topic,
 )
 
 __all__ = ["Candidate", "MatchIndex"]
@@ -64,6 +71,13 @@ class _Postings:
     def add(self, uri: str, row: int, value: float) -> None:
         self._owners.setdefault(uri, {})[row] = value
         self._arrays.pop(uri, None)
+
+    def add_all(self, row: int, values: Iterable[tuple[str, float]]) -> None:
+        """:meth:`add` of many skills of one row."""
+        owners, arrays = self._owners, self._arrays
+        for uri, value in values:
+            owners.setdefault(uri, {})[row] = value
+            arrays.pop(uri, None)
 
     def remove(self, uri: str, row: int) -> None:
         owners = self._owners.get(uri)
@@ -162,6 +176,22 @@ class _Columns:
         self.capacity, self.width = capacity, width
 
 
+def _level_credit(levels: Floats | float, reach: Floats | float) -> Floats:
+    """:func:`~interlocality.matching.domain.level_credit` of many levels at once."""
+    return 1.0 - LEVEL_SHORTFALL * (1.0 - np.minimum(1.0, levels / reach))
+
+
+def _score(coverage: Floats, focus: Floats, fit: Floats) -> Floats:
+    """The score of many pairs from their parts, as :func:`evaluate_pair` rounds it."""
+    return np.round(coverage**COVERAGE_WEIGHT * focus**FOCUS_WEIGHT * fit**FIT_WEIGHT, 4)
+
+
+def _with_prior(on: Floats, total: Floats | float, graph: SkillGraph) -> Floats:
+    """:func:`~interlocality.matching.domain.with_prior` of many pairs at once."""
+    prior = FOCUS_PRIOR_SKILLS * graph.typical_specificity
+    return (on + FOCUS_PRIOR * prior) / (total + prior)
+
+
 def _best(rows: Ints, scores: Floats, minimum: float, limit: int | None) -> tuple[Ints, Floats]:
     """The rows scoring at least ``minimum``; with a limit, only the best ``limit`` of them
     and any tied with the last (the caller orders ties by id)."""
@@ -190,6 +220,7 @@ class MatchIndex:
         self._student_skills = _Postings()
         self._required_by = _Postings()  # skill → vacancy row → minimum level
         self._nice_by = _Postings()
+        self._topic_by = _Postings()  # skill → vacancy row → how far it is on its topic
         self._languages: dict[str, int] = {}
         self._fields: dict[str | None, int] = {None: 0}
         self._locations: dict[str, set[int]] = {}
@@ -207,6 +238,7 @@ class MatchIndex:
                 "field": (np.int32, 0),
                 "permitted": (np.float64, np.inf),
                 "exempt": (np.bool_, 1),
+                "specificity": (np.float64, 0),  # of the student's skills, summed
             },
             tables=("speaks",),
         )
@@ -257,6 +289,7 @@ class MatchIndex:
             self._student_skills,
             self._required_by,
             self._nice_by,
+            self._topic_by,
             self._vacancy_fields,
         ):
             postings.clear()
@@ -302,8 +335,8 @@ class MatchIndex:
         for code, rank in entry.languages.items():
             column = self._language_column(code)  # may widen the table: look it up after
             self._s["speaks"][row, column] = rank
-        for uri, level in entry.skills.items():
-            self._student_skills.add(uri, row, float(level))
+        self._student_skills.add_all(row, entry.skills.items())
+        self._s["specificity"][row] = self.graph.total_specificity(entry.skills)
 
     def remove_student(self, student_id: str) -> None:
         """Forget a student (no-op when unknown)."""
@@ -329,7 +362,7 @@ class MatchIndex:
         self._v.ensure(row)
         required = [s for s in entry.required if s.uri in self.graph]
         nice = [s for s in entry.nice if s.uri in self.graph]
-        self._v["weight"][row] = REQUIRED_WEIGHT * len(required) + NICE_WEIGHT * len(nice)
+        self._v["weight"][row] = self._weight_of(required, nice)
         self._v["kind"][row] = KINDS.index(entry.kind) if entry.kind in KINDS else 0
         self._v["hours"][row] = entry.hours_per_week or 0
         self._v["counts"][row] = needs_permit_check(entry.kind, entry.curricular, False)
@@ -354,6 +387,7 @@ class MatchIndex:
             self._required_by.add(skill.uri, row, float(skill.min_level))
         for skill in nice:
             self._nice_by.add(skill.uri, row, float(skill.min_level))
+        self._topic_by.add_all(row, self._topic_of(entry).weighted.items())
         counted: dict[int, int] = {}
         for skill in (*required, *nice):
             fields = self.graph.fields(skill.uri)
@@ -363,6 +397,22 @@ class MatchIndex:
         for number, count in counted.items():
             self._vacancy_fields.add(str(number), row, float(count))
         self._field_fits.clear()
+
+    def _weight_of(self, required: Iterable[Any], nice: Iterable[Any]) -> float:
+        """A vacancy's skills weighed as coverage weighs them (in the same order)."""
+        graph = self.graph
+        return sum(
+            [REQUIRED_WEIGHT * graph.specificity(s.uri) for s in required]
+            + [NICE_WEIGHT * graph.specificity(s.uri) for s in nice]
+        )
+
+    def _topic_of(self, entry: VacancyEntry) -> Topic:
+        graph = self.graph
+        return vacancy_topic(
+            graph,
+            tuple(s.uri for s in entry.required if s.uri in graph),
+            tuple(s.uri for s in entry.nice if s.uri in graph),
+        )
 
     def _field_set_numbers(self, entry: VacancyEntry) -> set[int]:
         """The numbers of the field sets of ``entry``'s skills."""
@@ -382,6 +432,8 @@ class MatchIndex:
             self._required_by.remove(skill.uri, row)
         for skill in old.nice:
             self._nice_by.remove(skill.uri, row)
+        for uri in self._topic_of(old).skills:
+            self._topic_by.remove(uri, row)
         for number in self._field_set_numbers(old):
             self._vacancy_fields.remove(str(number), row)
         self._field_fits.clear()
@@ -398,13 +450,15 @@ class MatchIndex:
         size = len(self._student_rows.ids)
         required = [s for s in vacancy.required if s.uri in self.graph]
         nice = [s for s in vacancy.nice if s.uri in self.graph]
-        weight = REQUIRED_WEIGHT * len(required) + NICE_WEIGHT * len(nice)
+        weight = self._weight_of(required, nice)
         if not size or not weight:
             return []
         earned = np.zeros(size)
-        for skills, skill_weight in ((required, REQUIRED_WEIGHT), (nice, NICE_WEIGHT)):
+        for skills, importance in ((required, REQUIRED_WEIGHT), (nice, NICE_WEIGHT)):
             for skill in skills:
-                earned += skill_weight * self._credit_of_students(skill.uri, skill.min_level, size)
+                earned += (importance * self.graph.specificity(skill.uri)) * (
+                    self._credit_of_students(skill.uri, skill.min_level, size)
+                )
         rows = np.flatnonzero(earned)
         if not rows.size:
             return []
@@ -429,7 +483,7 @@ class MatchIndex:
             + self._hours_fit(self._s["hours"][rows], vacancy.hours_per_week)
             + self._field_fit_of_students(rows, [s.uri for s in (*required, *nice)])
         ) / 3
-        scores = np.round(coverage**COVERAGE_WEIGHT * fit ** (1 - COVERAGE_WEIGHT), 4)
+        scores = _score(coverage, self._focus_of_students(rows, vacancy, size), fit)
         rows, scores = _best(rows, scores, minimum, limit)
         ids = self._student_rows.ids
         return self._ranked(
@@ -438,22 +492,40 @@ class MatchIndex:
             by_student=True,
         )
 
+    def eligible(self, vacancy: VacancyEntry) -> list[str]:
+        """The students meeting every hard condition of ``vacancy``, whatever their skills
+        (in row order)."""
+        if not vacancy.open:
+            return []
+        rows = np.flatnonzero(self._s["alive"][: len(self._student_rows.ids)])
+        rows = rows[self._meets_conditions(rows, vacancy)]
+        ids = self._student_rows.ids
+        return [str(ids[row]) for row in rows]
+
     def _credit_of_students(self, uri: str, min_level: int, size: int) -> Floats:
         credit = np.zeros(size)
         floor = float(max(min_level, 1))
         exact = self._student_skills.arrays(uri)
         if exact is not None:
             rows, levels = exact
-            credit[rows] = np.minimum(1.0, levels / floor)
+            credit[rows] = _level_credit(levels, floor)
         for related in self.graph.related(uri):
             found = self._student_skills.arrays(related.uri)
             if found is None:
                 continue
             rows, levels = found
-            credit[rows] = np.maximum(
-                credit[rows], related.credit * np.minimum(1.0, levels / floor)
-            )
+            credit[rows] = np.maximum(credit[rows], related.credit * _level_credit(levels, floor))
         return credit
+
+    def _focus_of_students(self, rows: Ints, vacancy: VacancyEntry, size: int) -> Floats:
+        """The focus of the students in ``rows`` on ``vacancy``'s topic."""
+        on = np.zeros(size)
+        arrays = self._student_skills.arrays
+        for uri, weight in self._topic_of(vacancy).weighted.items():
+            found = arrays(uri)
+            if found is not None:
+                on[found[0]] += weight
+        return _with_prior(on[rows], self._s["specificity"][rows], self.graph)
 
     def _meets_conditions(self, rows: Ints, vacancy: VacancyEntry) -> npt.NDArray[np.bool_]:
         ok = (self._s["kinds"][rows] & (1 << KINDS.index(vacancy.kind))) != 0
@@ -540,7 +612,7 @@ class MatchIndex:
             return []
         earned = np.zeros(size)
         offers = self._offers(student)
-        for postings, skill_weight in (
+        for postings, importance in (
             (self._required_by, REQUIRED_WEIGHT),
             (self._nice_by, NICE_WEIGHT),
         ):
@@ -551,8 +623,8 @@ class MatchIndex:
                 rows, minimums = found
                 credit = np.zeros(rows.size)
                 for factor, level in worth:
-                    credit = np.maximum(credit, factor * np.minimum(1.0, level / minimums))
-                earned[rows] += skill_weight * credit
+                    credit = np.maximum(credit, factor * _level_credit(level, minimums))
+                earned[rows] += (importance * self.graph.specificity(uri)) * credit
         rows = np.flatnonzero(earned)
         if not rows.size:
             return []
@@ -583,7 +655,7 @@ class MatchIndex:
                 np.maximum(vacancy_hours[known], student.hours_per_week)
             )
         fit = (location + hours + self._field_fit_of_vacancies(rows, student.study_field)) / 3
-        scores = np.round(coverage**COVERAGE_WEIGHT * fit ** (1 - COVERAGE_WEIGHT), 4)
+        scores = _score(coverage, self._focus_on_vacancies(rows, student, size), fit)
         rows, scores = _best(rows, scores, minimum, limit)
         ids = self._vacancy_rows.ids
         return self._ranked(
@@ -591,6 +663,15 @@ class MatchIndex:
             limit,
             by_student=False,
         )
+
+    def _focus_on_vacancies(self, rows: Ints, student: StudentEntry, size: int) -> Floats:
+        """The student's focus on the topic of each vacancy in ``rows``."""
+        on = np.zeros(size)
+        for uri in student.skills:
+            found = self._topic_by.arrays(uri)
+            if found is not None:
+                on[found[0]] += found[1]
+        return _with_prior(on[rows], self.graph.total_specificity(student.skills), self.graph)
 
     def _offers(self, student: StudentEntry) -> dict[str, list[tuple[float, float]]]:
         """For each skill a vacancy may ask for: what the student's skills are worth to it."""

@@ -706,9 +706,9 @@ STUDENTS: tuple[DemoStudent, ...] = (
         residence_status="non_eu_student",
         languages="ja C2, en C1, nl A1",
         engagement_kinds=("internship", "company_project"),
-        studies=(("marketing assistant", 0.7), ("user interface designer", 0.35)),
+        studies=(("marketing assistant", 0.6), ("web developer", 0.45)),
         levels=(3, 5),
-        hours_per_week=20,
+        hours_per_week=12,
         notifications=_instant("en", AMS),
     ),
     DemoStudent(
@@ -1034,17 +1034,17 @@ def _outcome_body(student: DemoStudent, outcome: str, today: date) -> dict[str, 
 
 
 def build_demo_region(
-    vocabulary: EscoVocabulary, seed: int = 7, now: datetime | None = None
+    vocabulary: EscoVocabulary, seed: int = 23, now: datetime | None = None
 ) -> DemoRegion:
     """The demo's request bodies: the same for the same ``seed`` and ``now``.
 
     Dates count from ``now`` (vacancies start in the coming weeks, students graduate in the
     coming months); which of an occupation's essential skills a student holds, and at which
-    level, is drawn from ``seed``. A daily digest is due at the first full hour after ``now``
+    level, is drawn from ``seed`` and the student's name (so that changing one student
+    leaves the others as they were). A daily digest is due at the first full hour after ``now``
     in the student's zone.
     """
     now = now or datetime.now(UTC)
-    rng = random.Random(seed)
     by_name = {company.name: index for index, company in enumerate(COMPANIES)}
     return DemoRegion(
         companies=[_company_body(company) for company in COMPANIES],
@@ -1055,7 +1055,10 @@ def build_demo_region(
             )
             for vacancy in VACANCIES
         ],
-        students=[_student_body(student, vocabulary, rng, now) for student in STUDENTS],
+        students=[
+            _student_body(student, vocabulary, random.Random(f"{seed}: {student.name}"), now)
+            for student in STUDENTS
+        ],
         outcomes=[
             (index, _outcome_body(student, student.outcome, now.date()))
             for index, student in enumerate(STUDENTS)

@@ -74,6 +74,33 @@ def test_overlay_renders_complete_hardened_services(overlay: Path) -> None:
         assert database["valueFrom"]["secretKeyRef"]["name"] in secrets
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=[o.name for o in OVERLAYS])
+def test_notifications_has_its_mail_relay_public_address_and_shared_signing_key(
+    overlay: Path,
+) -> None:
+    documents = render(overlay)
+    [config] = [d["data"] for d in documents if d["kind"] == "ConfigMap"]
+    for name in ("INTERLOCALITY_PUBLIC_URL", "INTERLOCALITY_SMTP_HOST", "INTERLOCALITY_SMTP_PORT"):
+        assert config.get(name), f"{overlay.name} sets no {name}"
+    assert config["INTERLOCALITY_PUBLIC_URL"].startswith("https://")
+    deployments = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Deployment"}
+    for deployment in deployments.values():
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        # nothing is written but under the /tmp emptyDir
+        assert env["INTERLOCALITY_VAR_DIR"]["value"].startswith("/tmp/")
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    [notifications] = deployments["notifications"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in notifications["env"]}
+    # one key for every replica, from a secret the region creates: required, never a value
+    key = env["INTERLOCALITY_SIGNING_KEY"]["valueFrom"]["secretKeyRef"]
+    assert key == {"name": "notifications-signing-key", "key": "key"}
+    password = env["INTERLOCALITY_SMTP_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    assert password["optional"] is True
+    secret = [n for n in env if ("KEY" in n or "PASSWORD" in n) and not n.endswith("_FILE")]
+    assert secret and not any("value" in env[n] for n in secret), secret
+
+
 def _acls(user: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
     return {
         (acl["resource"]["type"], acl["resource"]["name"]): set(acl["operations"])
@@ -316,3 +343,24 @@ def test_keycloak_realm_issues_the_claims_the_services_read() -> None:
     declared = {a["name"]: a for a in json.loads(config)["attributes"]}
     for attribute in CLAIMS - {"roles"}:
         assert declared[attribute]["permissions"]["edit"] == ["admin"]
+
+
+def test_the_image_pins_its_base_and_uv_and_installs_dependencies_before_the_source() -> None:
+    lines = [
+        line.strip()
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    base = next(line for line in lines if line.startswith("ARG PYTHON_IMAGE="))
+    assert re.fullmatch(r"ARG PYTHON_IMAGE=python:3\.11\.\d+-slim-\w+", base), base
+    assert any(re.fullmatch(r"FROM ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+ AS uv", x) for x in lines)
+    # the lock and the root project alone, then the dependencies, then the source
+    lock = lines.index("COPY pyproject.toml uv.lock ./")
+    dependencies = next(i for i, x in enumerate(lines) if "--no-install-workspace" in x)
+    source = min(i for i, x in enumerate(lines) if x.startswith("COPY services"))
+    assert lock < dependencies < source
+    final = max(i for i, x in enumerate(lines) if x.startswith("FROM "))
+    final_stage = lines[final:]
+    assert "WORKDIR /app" in final_stage
+    assert "USER 10001" in final_stage
+    assert any("INTERLOCALITY_VAR_DIR=/tmp/" in x for x in final_stage)

@@ -163,6 +163,32 @@ def kafka_user_manifests(region: str) -> list[dict[str, Any]]:
     return manifests
 
 
+def _secret(variable: str, name: str, key: str, *, optional: bool = False) -> dict[str, Any]:
+    reference: dict[str, Any] = {"name": name, "key": key}
+    if optional:
+        reference["optional"] = True
+    return {"name": variable, "valueFrom": {"secretKeyRef": reference}}
+
+
+# Secrets a service reads beyond its database, by reference: the region creates them
+# (deploy/README.md). Notifications signs the links in its messages with one key that every
+# replica shares (a key of its own per pod would void the links the others sent), and
+# signs in to the region's SMTP relay; the relay's host, port, sender and the public URL of
+# the links are in the region's ConfigMap.
+SERVICE_SECRETS: dict[str, tuple[dict[str, Any], ...]] = {
+    "notifications": (
+        _secret("INTERLOCALITY_SIGNING_KEY", "notifications-signing-key", "key"),
+        _secret(
+            "INTERLOCALITY_RETIRED_SIGNING_KEYS",
+            "notifications-signing-key",
+            "retired",
+            optional=True,
+        ),
+        _secret("INTERLOCALITY_SMTP_PASSWORD", "notifications-smtp", "password", optional=True),
+    ),
+}
+
+
 def service_manifests(service: str) -> list[dict[str, Any]]:
     """The Deployment and Service of one service, hardened, probed and resourced."""
     port = SERVICE_PORTS[service]
@@ -184,6 +210,10 @@ def service_manifests(service: str) -> list[dict[str, Any]]:
             # is the one Strimzi generated into the secret of the service's KafkaUser.
             {"name": "KAFKA_SASL_USERNAME", "value": kafka_user_name(service)},
             {"name": "KAFKA_SASL_PASSWORD_FILE", "value": f"{SECRETS_DIR}/kafka-user/password"},
+            # The root filesystem is read-only: anything a service keeps on disk goes under
+            # the /tmp emptyDir.
+            {"name": "INTERLOCALITY_VAR_DIR", "value": "/tmp/interlocality"},
+            *SERVICE_SECRETS.get(service, ()),
         ],
         "envFrom": [{"configMapRef": {"name": "interlocality-config"}}],
         "livenessProbe": {**probe, "initialDelaySeconds": 10},

@@ -181,7 +181,11 @@ def test_company_vacancy_student_match_notification_summary(running_region: Laun
     assert len(matches) == 1
     match = matches[0]
     assert match["vacancy_id"] == vacancy_id
-    assert match["explanation"]["components"]["coverage"] == 0.5  # two of four skills
+    # two of four skills, each weighing by how specific it is
+    weights = {s["uri"]: s["weight"] for s in match["explanation"]["skills"]}
+    assert match["explanation"]["components"]["coverage"] == pytest.approx(
+        sum(weights[uri] for uri in skills[:2]) / sum(weights.values()), abs=1e-4
+    )
     assert 0.5 < match["score"] < 1.0
     assert [s["uri"] for s in match["matched_skills"]] == skills[:2]
     assert [s["uri"] for s in match["missing_skills"]] == skills[2:]

@@ -16,7 +16,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, delete, select, update
@@ -480,15 +480,17 @@ class NotificationService:
 
     def claim(self, worker_id: str, now: datetime | None = None) -> list[Outgoing]:
         """Check and claim the deliveries due for ``worker_id``, each with its message;
-        what may go is committed as ``sending``, the rest cancelled or postponed."""
+        what may go is committed as ``sending`` under a lease of
+        ``INTERLOCALITY_DELIVERY_LEASE_SECONDS``, the rest cancelled or postponed."""
         now = now or datetime.now(UTC)
         with self.runtime.reading() as session:
             # most rounds find nothing: look before taking the write lock the consumers need
-            if not anything_due(session, worker_id, now):
+            if not anything_due(session, now):
                 return []
+        lease_until = now + timedelta(seconds=self.runtime.settings.delivery_lease_seconds)
         claimed: list[Outgoing] = []
         with self.runtime.transaction() as session:
-            for delivery in due_deliveries(session, worker_id, now):
+            for delivery in due_deliveries(session, now):
                 session.add(delivery)
                 try:
                     ready = self._ready(session, delivery, now)
@@ -508,6 +510,7 @@ class NotificationService:
                     continue
                 delivery.status = "sending"
                 delivery.claimed_by = worker_id
+                delivery.lease_until = lease_until
                 delivery.attempts += 1
                 claimed.append(ready)
         return claimed
@@ -534,6 +537,7 @@ class NotificationService:
         return outgoing
 
     def record(self, outgoing: Outgoing, outcome: Outcome) -> None:
-        """Mark a claimed delivery sent, to be retried, or failed, with its events."""
+        """Mark a claimed delivery sent, to be retried, or failed, with its events; the
+        outcome of a claim another worker has taken over since is dropped."""
         with self.runtime.transaction() as session:
             self.recorder.record(session, outgoing, outcome, datetime.now(UTC))

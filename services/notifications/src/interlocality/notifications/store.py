@@ -188,9 +188,10 @@ class FeedEvent(SQLModel, table=True):
 class DeliveryRecord(SQLModel, table=True):
     """An e-mail or webhook delivery, recorded under its idempotency key before it is sent.
 
-    ``status``: ``pending`` (due at ``due_at``), ``sending`` (claimed by ``claimed_by``;
-    a crash leaves it so and the next worker sends it again), ``sent``, ``failed`` (after
-    the last attempt) or ``cancelled`` (no longer to be sent, ``last_error`` says why).
+    ``status``: ``pending`` (due at ``due_at``), ``sending`` (claimed by ``claimed_by``
+    for its attempt number ``attempts`` until ``lease_until``; a crash leaves it so and
+    another worker sends it again once the lease ran out), ``sent``, ``failed`` (after the
+    last attempt) or ``cancelled`` (no longer to be sent, ``last_error`` says why).
     """
 
     __tablename__ = "delivery"
@@ -213,6 +214,7 @@ class DeliveryRecord(SQLModel, table=True):
     attempts: int = 0
     due_at: datetime = Field(default_factory=_now)
     claimed_by: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
     sent_at: datetime | None = None
     last_error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=_now)

@@ -64,11 +64,13 @@ from interlocality.notifications.store import (
     CompanyInfo,
     DeliveryRecord,
     FeedEvent,
+    FeedSequence,
     NotificationRecord,
     Recipient,
     VacancyInfo,
     WebhookEndpoint,
     addressees,
+    append_feed,
     notification_for,
     preferences_of,
 )
@@ -150,6 +152,7 @@ class NotificationService:
         for table, column in (
             (NotificationRecord, NotificationRecord.student_id),
             (FeedEvent, FeedEvent.student_id),
+            (FeedSequence, FeedSequence.student_id),
             (DeliveryRecord, DeliveryRecord.recipient_id),
             (WebhookEndpoint, WebhookEndpoint.student_id),
             (AgendaRecord, AgendaRecord.participant_id),
@@ -241,10 +244,12 @@ class NotificationService:
         )
         if vacancy.status != "open":
             for record in session.exec(
-                select(NotificationRecord).where(
+                select(NotificationRecord)
+                .where(
                     NotificationRecord.vacancy_id == vacancy.vacancy_id,
                     col(NotificationRecord.available).is_(True),
                 )
+                .order_by(col(NotificationRecord.student_id))  # feeds are locked in id order
             ).all():
                 self._no_longer_available(session, record)
 
@@ -303,19 +308,7 @@ class NotificationService:
         if not rows:
             return
         insert_rows(session, NotificationRecord, rows)
-        insert_rows(
-            session,
-            FeedEvent,
-            [
-                {
-                    "student_id": row["student_id"],
-                    "kind": "notification",
-                    "notification_id": row["id"],
-                    "created_at": now,
-                }
-                for row in rows
-            ],
-        )
+        append_feed(session, [(r["student_id"], "notification", r["id"]) for r in rows], now)
         for row in rows:
             self.hub.touch(row["student_id"])
         self.runtime.emit_many(
@@ -353,7 +346,7 @@ class NotificationService:
         self._feed(session, record.student_id, "unavailable", record.id)
 
     def _feed(self, session: Session, student_id: str, kind: str, notification_id: str) -> None:
-        session.add(FeedEvent(student_id=student_id, kind=kind, notification_id=notification_id))
+        append_feed(session, [(student_id, kind, notification_id)], datetime.now(UTC))
         self.hub.touch(student_id)
 
     def sent_notifications(self, session: Session) -> Iterator[NotificationSent]:

@@ -58,10 +58,13 @@ def _config(versions: Path, connection: Any, metadata: MetaData) -> Config:
     return config
 
 
-def upgrade(engine: Engine, versions: Path, tables: Sequence[type[SQLModel]]) -> None:
-    """Bring the database to the newest revision in ``versions``."""
+def upgrade(
+    engine: Engine, versions: Path, tables: Sequence[type[SQLModel]], revision: str = "head"
+) -> None:
+    """Bring the database to the newest revision in ``versions`` (or to ``revision``: to
+    test how a migration carries rows written before it)."""
     with engine.begin() as connection:
-        command.upgrade(_config(versions, connection, metadata_of(tables)), "head")
+        command.upgrade(_config(versions, connection, metadata_of(tables)), revision)
 
 
 def pending_differences(engine: Engine, tables: Sequence[type[SQLModel]]) -> list[Any]:

@@ -160,25 +160,29 @@ def webhook_public(endpoint: WebhookEndpoint) -> WebhookPublic:
 def feed_reader(
     runtime: ServiceRuntime,
 ) -> Callable[[Mapping[str, int]], dict[str, list[tuple[int, ServerSentEvent]]]]:
-    """Reads the feed events of many students after a position each, as stream events,
-    in one query per table."""
+    """Reads the feed events of many students after an event id each (their number in the
+    student's feed), as stream events, in one query per table; of each student the first
+    ones, however many a read leaves for the next."""
 
     def read(after: Mapping[str, int]) -> dict[str, list[tuple[int, ServerSentEvent]]]:
         found: dict[str, list[tuple[int, ServerSentEvent]]] = {}
+        if not after:
+            return found
         with runtime.reading() as session:
-            events = [
-                e
-                for e in session.exec(
-                    select(FeedEvent)
-                    .where(
-                        col(FeedEvent.student_id).in_(list(after)),
-                        col(FeedEvent.position) > min(after.values()),
+            events = session.exec(
+                select(FeedEvent)
+                .where(
+                    or_(
+                        *(
+                            (col(FeedEvent.student_id) == student_id)
+                            & (col(FeedEvent.sequence) > last)
+                            for student_id, last in after.items()
+                        )
                     )
-                    .order_by(col(FeedEvent.position))
-                    .limit(FEED_READ_LIMIT)
-                ).all()
-                if (e.position or 0) > after[e.student_id]
-            ]
+                )
+                .order_by(col(FeedEvent.sequence), col(FeedEvent.student_id))
+                .limit(FEED_READ_LIMIT)
+            ).all()
             notification_ids = [e.notification_id for e in events if e.kind != "agenda"]
             agenda_ids = [e.notification_id for e in events if e.kind == "agenda"]
             records = {
@@ -212,9 +216,11 @@ def feed_reader(
                     record = records.get(event.notification_id)
                     if record is not None:
                         body = notification_public(record).model_dump(mode="json")
-                position = event.position or 0
                 found.setdefault(event.student_id, []).append(
-                    (position, ServerSentEvent(id=str(position), event=event.kind, data=body))
+                    (
+                        event.sequence,
+                        ServerSentEvent(id=str(event.sequence), event=event.kind, data=body),
+                    )
                 )
         return found
 
@@ -277,10 +283,10 @@ def stream_start(
         Header(description="The id of the last event received: resume after it."),
     ] = None,
     after: Annotated[
-        int | None, Query(ge=0, description="Start after this position (0: everything).")
+        int | None, Query(ge=0, description="Start after this event id (0: everything).")
     ] = None,
 ) -> int:
-    """The position a stream starts after."""
+    """The event id (number in the student's feed) a stream starts after."""
     with runtime.reading() as session:
         known_student(session, student_id)
         if last_event_id:
@@ -299,9 +305,9 @@ def stream_start(
         if after is not None:
             return after
         last = session.exec(
-            select(FeedEvent.position)
+            select(FeedEvent.sequence)
             .where(FeedEvent.student_id == student_id)
-            .order_by(col(FeedEvent.position).desc())
+            .order_by(col(FeedEvent.sequence).desc())
             .limit(1)
         ).first()
     return last or 0
@@ -313,8 +319,9 @@ def stream_start(
     summary="A student's feed, live (Server-Sent Events)",
     response_class=EventSourceResponse,
     description="Events `notification`, `updated`, `unavailable` and `agenda`, each with "
-    "its position as id; reconnecting with `Last-Event-ID` resumes after it. Without it, "
-    "the stream starts with what comes next (`?after=0` replays the whole feed).",
+    "its number in the student's feed as id; reconnecting with `Last-Event-ID` resumes "
+    "after it. Without it, the stream starts with what comes next (`?after=0` replays the "
+    "whole feed).",
     responses=error_answers({404: NO_STUDENT}),
 )
 async def student_stream(

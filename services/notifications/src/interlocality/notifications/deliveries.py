@@ -3,12 +3,14 @@
 1. The digests that are due are made (:mod:`planning`), at most every ``DIGEST_CHECK``.
 2. Due deliveries are claimed in one transaction: consent, channel, availability and quiet
    hours are checked *now* and each message made (:mod:`composing`); what may go is marked
-   ``sending`` with an attempt counted and committed before anything is sent.
+   ``sending`` with an attempt counted and a lease, and committed before anything is sent.
+   Another instance claiming at the same time skips what this one locked (PostgreSQL).
 3. Everything claimed is sent concurrently (:mod:`sending`), each bounded by its timeout,
    so a slow webhook blocks nothing else.
 4. Each outcome is recorded as soon as it is known (:mod:`recording`), so a worker that
-   crashes mid-send leaves ``sending`` only what was in flight; the next worker sends those
-   again, with the same Message-ID or delivery id so receivers can tell.
+   crashes mid-send leaves ``sending`` only what was in flight; once their lease ran out
+   another worker sends those again, with the same Message-ID or delivery id so receivers
+   can tell. An outcome comes too late when the claim was taken over: it is dropped.
 """
 
 from __future__ import annotations

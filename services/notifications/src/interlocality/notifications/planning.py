@@ -43,6 +43,7 @@ __all__ = [
     "digest_state",
     "due_deliveries",
     "endpoint_hold",
+    "holds_claim",
     "plan_digests",
     "push_deliveries",
     "push_targets",
@@ -203,29 +204,55 @@ def _digest(session: Session, recipient: Recipient, slot: datetime, now: datetim
 # -- what is due now --------------------------------------------------------------------
 
 
-def _due(claimed_by: str, now: datetime) -> ColumnElement[bool]:
-    """Pending and due, or left ``sending`` by another worker (which crashed mid-send)."""
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Pending and due, or left ``sending`` past its lease (its worker crashed mid-send;
+    a row claimed before leases were kept has none and counts as run out)."""
+    lease = col(DeliveryRecord.lease_until)
     return or_(
         (col(DeliveryRecord.status) == "pending") & (col(DeliveryRecord.due_at) <= now),
-        (col(DeliveryRecord.status) == "sending") & (col(DeliveryRecord.claimed_by) != claimed_by),
+        (col(DeliveryRecord.status) == "sending") & (lease.is_(None) | (lease <= now)),
     )
 
 
-def anything_due(session: Session, claimed_by: str, now: datetime) -> bool:
-    """Whether any delivery is due for worker ``claimed_by``."""
-    found = session.exec(select(DeliveryRecord.id).where(_due(claimed_by, now)).limit(1))
+def anything_due(session: Session, now: datetime) -> bool:
+    """Whether any delivery is due."""
+    found = session.exec(select(DeliveryRecord.id).where(_due(now)).limit(1))
     return found.first() is not None
 
 
-def due_deliveries(session: Session, claimed_by: str, now: datetime) -> list[DeliveryRecord]:
-    """The deliveries due for worker ``claimed_by``, the longest due first."""
+def due_deliveries(session: Session, now: datetime) -> list[DeliveryRecord]:
+    """The deliveries due, the longest due first, to be claimed in ``session``'s
+    transaction.
+
+    On PostgreSQL they stay locked until it ends and rows another worker's claim has
+    locked are skipped: two instances claiming at once each get their own, and a row
+    claimed meanwhile is due no more when read (its lease runs). SQLite lets one writer
+    in at a time, so its claims follow one another.
+    """
     return list(
         session.exec(
             select(DeliveryRecord)
-            .where(_due(claimed_by, now))
+            .where(_due(now))
             .order_by(col(DeliveryRecord.due_at))
             .limit(CLAIM_BATCH)
+            .with_for_update(skip_locked=True)
         ).all()
+    )
+
+
+def holds_claim(session: Session, delivery: DeliveryRecord) -> bool:
+    """Whether ``delivery`` is still ``sending`` under the claim it was sent by (the same
+    worker, the same attempt). The row stays locked until ``session``'s transaction ends,
+    so no claim slips in between this check and the outcome written."""
+    now_held = session.exec(
+        select(DeliveryRecord.status, DeliveryRecord.claimed_by, DeliveryRecord.attempts)
+        .where(DeliveryRecord.id == delivery.id)
+        .with_for_update()
+    ).first()
+    return now_held is not None and tuple(now_held) == (
+        "sending",
+        delivery.claimed_by,
+        delivery.attempts,
     )
 
 

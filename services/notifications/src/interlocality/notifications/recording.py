@@ -1,7 +1,8 @@
 """How deliveries went, recorded: sent with ``MessageDelivered``; failed, retried with
 exponential backoff and jitter until the last attempt, which is ``failed``, a
 ``NotificationFailed`` event and a copy on the deliveries DLQ with the reason; held back,
-cancelled or postponed. A webhook endpoint failing ``INTERLOCALITY_WEBHOOK_PAUSE_AFTER``
+cancelled or postponed. An outcome counts only while its worker still holds the claim
+(``superseded`` otherwise). A webhook endpoint failing ``INTERLOCALITY_WEBHOOK_PAUSE_AFTER``
 deliveries in a row is paused (its deliveries wait) and shown as such by the API."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlmodel import Session
 from interlocality.common.service import ServiceRuntime
 from interlocality.notifications.composing import Outgoing
 from interlocality.notifications.events import message_delivered, notification_failed
-from interlocality.notifications.planning import Hold
+from interlocality.notifications.planning import Hold, holds_claim
 from interlocality.notifications.sending import Outcome
 from interlocality.notifications.store import DeliveryRecord, WebhookEndpoint
 from interlocality.notifications.webhooks import retry_delay
@@ -44,8 +45,21 @@ class OutcomeRecorder:
         )
 
     def record(self, session: Session, outgoing: Outgoing, outcome: Outcome, now: datetime) -> None:
-        """Record how a claimed delivery went."""
+        """Record how a claimed delivery went, unless its claim is no longer held: its
+        lease ran out and another worker claimed it again (that one's outcome counts, and
+        only it makes an event), or it was erased meanwhile."""
         delivery = outgoing.delivery
+        if not holds_claim(session, delivery):
+            logger.warning(
+                "outcome of a delivery claimed again since dropped",
+                extra={
+                    "delivery": delivery.id,
+                    "claimed_by": delivery.claimed_by,
+                    "ok": outcome.ok,
+                },
+            )
+            self.outcomes.labels(delivery.channel, "superseded").inc()
+            return
         session.add(delivery)
         endpoint = (
             session.get(WebhookEndpoint, delivery.target) if delivery.channel == "webhook" else None

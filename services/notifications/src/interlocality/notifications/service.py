@@ -16,7 +16,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, delete, select, update
@@ -64,11 +64,13 @@ from interlocality.notifications.store import (
     CompanyInfo,
     DeliveryRecord,
     FeedEvent,
+    FeedSequence,
     NotificationRecord,
     Recipient,
     VacancyInfo,
     WebhookEndpoint,
     addressees,
+    append_feed,
     notification_for,
     preferences_of,
 )
@@ -150,6 +152,7 @@ class NotificationService:
         for table, column in (
             (NotificationRecord, NotificationRecord.student_id),
             (FeedEvent, FeedEvent.student_id),
+            (FeedSequence, FeedSequence.student_id),
             (DeliveryRecord, DeliveryRecord.recipient_id),
             (WebhookEndpoint, WebhookEndpoint.student_id),
             (AgendaRecord, AgendaRecord.participant_id),
@@ -241,10 +244,12 @@ class NotificationService:
         )
         if vacancy.status != "open":
             for record in session.exec(
-                select(NotificationRecord).where(
+                select(NotificationRecord)
+                .where(
                     NotificationRecord.vacancy_id == vacancy.vacancy_id,
                     col(NotificationRecord.available).is_(True),
                 )
+                .order_by(col(NotificationRecord.student_id))  # feeds are locked in id order
             ).all():
                 self._no_longer_available(session, record)
 
@@ -303,19 +308,7 @@ class NotificationService:
         if not rows:
             return
         insert_rows(session, NotificationRecord, rows)
-        insert_rows(
-            session,
-            FeedEvent,
-            [
-                {
-                    "student_id": row["student_id"],
-                    "kind": "notification",
-                    "notification_id": row["id"],
-                    "created_at": now,
-                }
-                for row in rows
-            ],
-        )
+        append_feed(session, [(r["student_id"], "notification", r["id"]) for r in rows], now)
         for row in rows:
             self.hub.touch(row["student_id"])
         self.runtime.emit_many(
@@ -353,7 +346,7 @@ class NotificationService:
         self._feed(session, record.student_id, "unavailable", record.id)
 
     def _feed(self, session: Session, student_id: str, kind: str, notification_id: str) -> None:
-        session.add(FeedEvent(student_id=student_id, kind=kind, notification_id=notification_id))
+        append_feed(session, [(student_id, kind, notification_id)], datetime.now(UTC))
         self.hub.touch(student_id)
 
     def sent_notifications(self, session: Session) -> Iterator[NotificationSent]:
@@ -480,15 +473,17 @@ class NotificationService:
 
     def claim(self, worker_id: str, now: datetime | None = None) -> list[Outgoing]:
         """Check and claim the deliveries due for ``worker_id``, each with its message;
-        what may go is committed as ``sending``, the rest cancelled or postponed."""
+        what may go is committed as ``sending`` under a lease of
+        ``INTERLOCALITY_DELIVERY_LEASE_SECONDS``, the rest cancelled or postponed."""
         now = now or datetime.now(UTC)
         with self.runtime.reading() as session:
             # most rounds find nothing: look before taking the write lock the consumers need
-            if not anything_due(session, worker_id, now):
+            if not anything_due(session, now):
                 return []
+        lease_until = now + timedelta(seconds=self.runtime.settings.delivery_lease_seconds)
         claimed: list[Outgoing] = []
         with self.runtime.transaction() as session:
-            for delivery in due_deliveries(session, worker_id, now):
+            for delivery in due_deliveries(session, now):
                 session.add(delivery)
                 try:
                     ready = self._ready(session, delivery, now)
@@ -508,6 +503,7 @@ class NotificationService:
                     continue
                 delivery.status = "sending"
                 delivery.claimed_by = worker_id
+                delivery.lease_until = lease_until
                 delivery.attempts += 1
                 claimed.append(ready)
         return claimed
@@ -534,6 +530,7 @@ class NotificationService:
         return outgoing
 
     def record(self, outgoing: Outgoing, outcome: Outcome) -> None:
-        """Mark a claimed delivery sent, to be retried, or failed, with its events."""
+        """Mark a claimed delivery sent, to be retried, or failed, with its events; the
+        outcome of a claim another worker has taken over since is dropped."""
         with self.runtime.transaction() as session:
             self.recorder.record(session, outgoing, outcome, datetime.now(UTC))

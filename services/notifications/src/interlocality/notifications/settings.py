@@ -70,6 +70,15 @@ class NotificationsSettings(ServiceSettings):
     delivery_retry_cap_seconds: Annotated[
         float, Field(description="Longest delay between two attempts.", gt=0)
     ] = 3600.0
+    delivery_lease_seconds: Annotated[
+        float,
+        Field(
+            description="How long a worker's claim on a delivery holds: another instance "
+            "takes a delivery left sending over only after it ran out (the worker crashed). "
+            "Longer than a round of sending takes (the SMTP and webhook timeouts).",
+            gt=0,
+        ),
+    ] = 300.0
     webhook_pause_after: Annotated[
         int,
         Field(description="Deliveries failed in a row after which an endpoint is paused.", ge=1),

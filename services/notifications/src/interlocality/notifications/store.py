@@ -3,13 +3,17 @@ notifications themselves, their feed events, deliveries, webhook endpoints and a
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, cast
 
 from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from interlocality.common.db import insert_rows
 from interlocality.contracts.students import NotificationPreferences
 
 __all__ = [
@@ -19,11 +23,13 @@ __all__ = [
     "CompanyInfo",
     "DeliveryRecord",
     "FeedEvent",
+    "FeedSequence",
     "NotificationRecord",
     "Recipient",
     "VacancyInfo",
     "WebhookEndpoint",
     "addressees",
+    "append_feed",
     "held_on",
     "notification_for",
     "notifications_of",
@@ -171,26 +177,95 @@ class NotificationRecord(SQLModel, table=True):
 
 
 class FeedEvent(SQLModel, table=True):
-    """One change of a student's feed, in order: what a live stream sends and resumes from."""
+    """One change of a student's feed, numbered in the order it committed (``sequence``,
+    see :func:`append_feed`): what a live stream sends and resumes from."""
 
     __tablename__ = "feed_event"
-    __table_args__ = (Index("ix_feed_event_student_position", "student_id", "position"),)
+    __table_args__ = (
+        Index("ix_feed_event_student_sequence", "student_id", "sequence", unique=True),
+    )
 
     position: int | None = Field(
         default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True)
     )
     student_id: str = Field(max_length=64)
+    sequence: int  # in the student's feed; a live stream's event id
     kind: str = Field(max_length=16)  # notification | updated | unavailable | agenda
     notification_id: str = Field(max_length=200)  # or the agenda's id
     created_at: datetime = Field(default_factory=_now)
 
 
+class FeedSequence(SQLModel, table=True):
+    """The number of the last event of a student's feed."""
+
+    __tablename__ = "feed_sequence"
+
+    student_id: str = Field(primary_key=True, max_length=64)
+    last: int = 0
+
+
+def append_feed(session: Session, events: Sequence[tuple[str, str, str]], at: datetime) -> None:
+    """Add ``events`` (student id, kind, notification or agenda id) to their students'
+    feeds, each numbered after the last of its student's.
+
+    The numbers are counted on each student's :class:`FeedSequence` row by an upsert,
+    which keeps the row locked until the transaction ends: another transaction adding to
+    the same feed waits for this one, then numbers after it. So a student's feed is
+    numbered in the order its changes commit, and a stream that resumes after an event
+    has seen every one numbered below it. (Positions counted for the whole table as rows
+    were inserted let a lower one commit after a higher one was streamed.) Students are
+    locked in id order, so two transactions never wait for each other in a circle; SQLite
+    lets one writer in at a time anyway.
+    """
+    if not events:
+        return
+    counts = Counter(student_id for student_id, _, _ in events)
+    students = sorted(counts)
+    last: dict[str, int] = {}
+    for start in range(0, len(students), SEQUENCE_CHUNK):
+        chunk = students[start : start + SEQUENCE_CHUNK]
+        last |= _count_up(session, {student_id: counts[student_id] for student_id in chunk})
+    taken = {student_id: last[student_id] - counts[student_id] for student_id in counts}
+    rows: list[dict[str, Any]] = []
+    for student_id, kind, notification_id in events:
+        taken[student_id] += 1
+        rows.append(
+            {
+                "student_id": student_id,
+                "sequence": taken[student_id],
+                "kind": kind,
+                "notification_id": notification_id,
+                "created_at": at,
+            }
+        )
+    insert_rows(session, FeedEvent, rows)
+
+
+SEQUENCE_CHUNK = 1_000  # students counted up in one statement
+
+
+def _count_up(session: Session, counts: Mapping[str, int]) -> dict[str, int]:
+    """Add ``counts`` to the students' last feed numbers; the new last ones."""
+    table = FeedSequence.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    rows = insert(table).values(
+        [{"student_id": student_id, "last": count} for student_id, count in counts.items()]
+    )
+    counted = rows.on_conflict_do_update(
+        index_elements=[table.c.student_id],
+        set_={"last": table.c.last + rows.excluded.last},
+    ).returning(table.c.student_id, table.c.last)
+    return {student_id: last for student_id, last in session.execute(counted).all()}
+
+
 class DeliveryRecord(SQLModel, table=True):
     """An e-mail or webhook delivery, recorded under its idempotency key before it is sent.
 
-    ``status``: ``pending`` (due at ``due_at``), ``sending`` (claimed by ``claimed_by``;
-    a crash leaves it so and the next worker sends it again), ``sent``, ``failed`` (after
-    the last attempt) or ``cancelled`` (no longer to be sent, ``last_error`` says why).
+    ``status``: ``pending`` (due at ``due_at``), ``sending`` (claimed by ``claimed_by``
+    for its attempt number ``attempts`` until ``lease_until``; a crash leaves it so and
+    another worker sends it again once the lease ran out), ``sent``, ``failed`` (after the
+    last attempt) or ``cancelled`` (no longer to be sent, ``last_error`` says why).
     """
 
     __tablename__ = "delivery"
@@ -213,6 +288,7 @@ class DeliveryRecord(SQLModel, table=True):
     attempts: int = 0
     due_at: datetime = Field(default_factory=_now)
     claimed_by: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = None
     sent_at: datetime | None = None
     last_error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=_now)
@@ -259,6 +335,7 @@ TABLES: list[type[SQLModel]] = [
     CompanyInfo,
     NotificationRecord,
     FeedEvent,
+    FeedSequence,
     DeliveryRecord,
     WebhookEndpoint,
     AgendaRecord,

@@ -498,6 +498,7 @@ class ServiceRuntime(Generic[SettingsT]):
             on_published=lambda topic, n: self.metrics.outbox_published.labels(topic).inc(n),
             producers=shared,
             retention_seconds=self.settings.outbox_retention_seconds,
+            service=self.settings.service,
         )
         self.relay.start()
         self._subscribe()

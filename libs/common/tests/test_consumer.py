@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
@@ -464,3 +466,35 @@ async def test_the_consumer_moves_past_an_event_the_database_refuses(
     assert dead.value == refused.value
     reason = dict(dead.headers)["dlq_reason"].decode()
     assert reason.startswith("not applicable: the database refused it 3 times: ")
+
+
+async def test_an_event_two_consumers_apply_at_once_is_applied_once_never_dead_lettered(
+    region: str, postgres_url: str
+) -> None:
+    # A rebalance hands the partition to a second replica while the first still applies
+    # its batch: both hold the same event at once.
+    replicas = [runtime_with_schema(region, postgres_url) for _ in range(2)]
+
+    def apply(event: StudentProfileUpserted, session: Session) -> None:
+        session.add(Applied(event_id=event.id, student_id=event.data.student_id))
+        session.flush()
+        time.sleep(0.5)  # both are inside the apply before either commits
+
+    dead_letters = RecordingDeadLetters()
+    appliers = [
+        EventApplier(
+            spec=STUDENTS,
+            consumer="matching:students",
+            engine=replica.engine,
+            handlers={StudentProfileUpserted: apply},
+            dead_letters=dead_letters,
+        )
+        for replica in replicas
+    ]
+    record = incoming(region, "s-handed-over", 7)
+
+    outcomes = await asyncio.gather(*(applier.handle_batch([record]) for applier in appliers))
+
+    assert sorted(outcome for [outcome] in outcomes) == ["applied", "duplicate"]
+    assert [r.student_id for r in applied_rows(replicas[0])] == ["s-handed-over"]
+    assert dead_letters.sent == []

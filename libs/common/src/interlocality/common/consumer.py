@@ -18,11 +18,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from interlocality.common.cloudevents import MalformedEvent, decode_event
-from interlocality.common.db import database_unreachable, insert_rows
+from interlocality.common.db import database_unreachable
 from interlocality.contracts.topics import TopicSpec
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+_CLAIMED_AT_ONCE = 1000  # event ids in one claiming statement (SQLite's variable limit)
 
 EventHandler = Callable[[Any, Session], None]
 
@@ -322,11 +325,12 @@ class EventApplier:
         """All events under one savepoint: the fast way when none of them fails."""
         results: list[tuple[Outcome, str | None]] = []
         seen = set(done)
-        processed = []
         run: list[Any] = []  # consecutive events for the same batched handler
         with session.begin_nested():
+            fresh = list(dict.fromkeys(event.id for event in events if event.id not in done))
+            claimed = self._claim(session, fresh, topic)
             for event in events:
-                if event.id in seen:
+                if event.id in seen or event.id not in claimed:
                     results.append(("duplicate", None))
                     continue
                 seen.add(event.id)
@@ -339,17 +343,31 @@ class EventApplier:
                     run.append(event)
                 elif handler is not None:
                     handler(event, session)
-                processed.append({"consumer": self.consumer, "event_id": event.id, "topic": topic})
                 results.append(("applied" if handler is not None else "ignored", None))
             self._apply_run(run, session)
             session.flush()
-            if processed:
-                now = datetime.now(UTC)
-                insert_rows(
-                    session, ProcessedEvent, [{**row, "applied_at": now} for row in processed]
-                )
-        done.update(seen)
+        done.update(fresh)
         return results
+
+    def _claim(self, session: Session, event_ids: list[str], topic: str) -> set[str]:
+        """Record ``event_ids`` as applied by this consumer before applying them; returns
+        those that were not yet. Another consumer of the group may be applying the same
+        events (a rebalance hands a partition over while its old owner still works): on
+        PostgreSQL the claim waits for that one's transaction, and an event it applied is
+        then a duplicate here, not a failure."""
+        table = ProcessedEvent.__table__  # type: ignore[attr-defined]
+        postgresql = session.get_bind().dialect.name == "postgresql"
+        insert = postgresql_insert if postgresql else sqlite_insert
+        now = datetime.now(UTC)
+        claimed: set[str] = set()
+        for start in range(0, len(event_ids), _CLAIMED_AT_ONCE):
+            rows = [
+                {"consumer": self.consumer, "event_id": event_id, "topic": topic, "applied_at": now}
+                for event_id in event_ids[start : start + _CLAIMED_AT_ONCE]
+            ]
+            statement = insert(table).values(rows).on_conflict_do_nothing()
+            claimed.update(session.execute(statement.returning(table.c.event_id)).scalars())
+        return claimed
 
     def _apply_run(self, run: list[Any], session: Session) -> None:
         if run:
@@ -371,9 +389,13 @@ class EventApplier:
             handler = self.handlers.get(type(event))
             savepoint = session.begin_nested()
             try:
+                if not self._claim(session, [event.id], topic):
+                    savepoint.commit()
+                    done.add(event.id)
+                    results.append(("duplicate", None))
+                    continue
                 if handler is not None:
                     handler(event, session)
-                session.add(ProcessedEvent(consumer=self.consumer, event_id=event.id, topic=topic))
                 session.flush()
                 savepoint.commit()
             except OperationalError as error:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaProducer
-from sqlmodel import Field, Session, SQLModel, func, select
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Field, Session, SQLModel, create_engine, func, select
 
 from interlocality.common.cloudevents import encode_event
-from interlocality.common.consumer import DeadLetterPublisher, EventApplier, IncomingRecord
+from interlocality.common.consumer import (
+    DeadLetterPublisher,
+    EventApplier,
+    IncomingRecord,
+    RetryBudget,
+)
 from interlocality.common.db import init_schema
 from interlocality.common.outbox import OutboxMessage
 from interlocality.common.service import ServiceRuntime
@@ -301,3 +312,189 @@ def test_work_a_service_gives_up_on_is_staged_for_its_dlq_with_the_reason(
         "interlocality_dead_letters_total", {"topic": topic}
     )
     assert counted == 1
+
+
+def refused_by_the_database(session: Session) -> None:
+    """Work the database itself refuses, as an OperationalError that is no outage: a
+    statement timeout on PostgreSQL, a statement naming no table on SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL statement_timeout = 1"))
+        session.execute(text("SELECT pg_sleep(0.2)"))
+    else:
+        session.execute(text("SELECT * FROM no_such_table"))
+
+
+def applier_of(
+    runtime: ServiceRuntime, apply: Any, dead_letters: DeadLetterPublisher, attempts: int = 3
+) -> EventApplier:
+    return EventApplier(
+        spec=STUDENTS,
+        consumer="test",
+        engine=runtime.engine,
+        handlers={StudentProfileUpserted: apply},
+        dead_letters=dead_letters,
+        retries=RetryBudget(attempts=attempts, first_delay=0.01, max_delay=0.04),
+    )
+
+
+def incoming(region: str, student_id: str, offset: int) -> IncomingRecord:
+    encoded = encode_event(upserted(region, student_id), STUDENTS.name(region))
+    return IncomingRecord(
+        STUDENTS.name(region), 0, offset, encoded.key, encoded.value, encoded.headers
+    )
+
+
+def runtime_with_schema(region: str, database_url: str) -> ServiceRuntime:
+    settings = load_settings(
+        ServiceSettings, service="matching", region=region, database_url=database_url
+    )
+    runtime = ServiceRuntime(settings, [Applied])
+    init_schema(runtime.engine, runtime.tables)
+    return runtime
+
+
+async def test_work_the_database_always_refuses_is_dead_lettered_after_the_budget(
+    region: str, database_url: str
+) -> None:
+    runtime = runtime_with_schema(region, database_url)
+    tries: list[str] = []
+
+    def apply(event: StudentProfileUpserted, session: Session) -> None:
+        if event.data.student_id == "s-refused":
+            tries.append(event.id)
+            refused_by_the_database(session)
+        session.add(Applied(event_id=event.id, student_id=event.data.student_id))
+
+    dead_letters = RecordingDeadLetters()
+    applier = applier_of(runtime, apply, dead_letters, attempts=3)
+    outcomes = await applier.handle_batch(
+        [incoming(region, "s-refused", 0), incoming(region, "s-next", 1)]
+    )
+
+    assert outcomes == ["dead-lettered", "applied"]
+    assert [r.student_id for r in applied_rows(runtime)] == ["s-next"]
+    # three tries of the batch, the last one event at a time
+    assert len(tries) == 4
+    [(record, reason)] = dead_letters.sent
+    assert record.offset == 0
+    assert reason.startswith("not applicable: the database refused it 3 times: ")
+    assert ("QueryCanceled" if "postgresql" in database_url else "OperationalError") in reason
+
+
+async def test_work_the_database_refuses_twice_is_applied_once_on_the_third_try(
+    region: str, database_url: str
+) -> None:
+    runtime = runtime_with_schema(region, database_url)
+    tries: list[str] = []
+
+    def apply(event: StudentProfileUpserted, session: Session) -> None:
+        tries.append(event.id)
+        if len(tries) <= 2:
+            refused_by_the_database(session)
+        session.add(Applied(event_id=event.id, student_id=event.data.student_id))
+
+    dead_letters = RecordingDeadLetters()
+    outcomes = await applier_of(runtime, apply, dead_letters).handle_batch(
+        [incoming(region, "s-flaky", 0)]
+    )
+
+    assert outcomes == ["applied"]
+    assert len(tries) == 3
+    assert [r.student_id for r in applied_rows(runtime)] == ["s-flaky"]
+    assert dead_letters.sent == []
+
+
+@pytest.mark.parametrize(
+    "unreachable",
+    ["postgresql+psycopg://postgres@127.0.0.1:1/nowhere", "sqlite:////nonexistent/dir/x.db"],
+)
+async def test_an_outage_is_waited_out_never_dead_lettered(region: str, unreachable: str) -> None:
+    dead_letters = RecordingDeadLetters()
+    applier = EventApplier(
+        spec=STUDENTS,
+        consumer="test",
+        engine=create_engine(unreachable),
+        handlers={StudentProfileUpserted: lambda event, session: None},
+        dead_letters=dead_letters,
+        retries=RetryBudget(attempts=2, first_delay=0.01, max_delay=0.02),
+    )
+    for _ in range(4):  # twice the budget: the partition keeps waiting
+        with pytest.raises(OperationalError):
+            await applier.handle_batch([incoming(region, "s-waiting", 0)])
+    assert dead_letters.sent == []
+
+
+async def test_the_consumer_moves_past_an_event_the_database_refuses(
+    kafka_bootstrap: str, region: str, database_url: str
+) -> None:
+    await ensure_topics(kafka_bootstrap, region)
+    settings = load_settings(
+        ServiceSettings,
+        service="matching",
+        region=region,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        database_url=database_url,
+        consumer_database_attempts=3,
+        consumer_retry_delay_seconds=0.01,
+    )
+    runtime = ServiceRuntime(settings, [Applied])
+
+    def apply(event: StudentProfileUpserted, session: Session) -> None:
+        if event.data.student_id == "s-refused":
+            refused_by_the_database(session)
+        session.add(Applied(event_id=event.id, student_id=event.data.student_id))
+
+    runtime.consume(STUDENTS, {StudentProfileUpserted: apply})
+    await runtime.start()
+    try:
+        topic = STUDENTS.name(region)
+        refused = encode_event(upserted(region, "s-refused"), topic)
+        after = encode_event(upserted(region, "s-after"), topic)
+        await send(
+            kafka_bootstrap,
+            topic,
+            [
+                (refused.key, refused.value, refused.headers),
+                (refused.key, after.value, after.headers),
+            ],
+        )
+        await eventually(lambda: [r for r in applied_rows(runtime) if r.student_id == "s-after"])
+        [dead] = await read_topic(kafka_bootstrap, STUDENTS.dlq_name(region), count=1)
+    finally:
+        await runtime.stop()
+    assert [r.student_id for r in applied_rows(runtime)] == ["s-after"]
+    assert dead.value == refused.value
+    reason = dict(dead.headers)["dlq_reason"].decode()
+    assert reason.startswith("not applicable: the database refused it 3 times: ")
+
+
+async def test_an_event_two_consumers_apply_at_once_is_applied_once_never_dead_lettered(
+    region: str, postgres_url: str
+) -> None:
+    # A rebalance hands the partition to a second replica while the first still applies
+    # its batch: both hold the same event at once.
+    replicas = [runtime_with_schema(region, postgres_url) for _ in range(2)]
+
+    def apply(event: StudentProfileUpserted, session: Session) -> None:
+        session.add(Applied(event_id=event.id, student_id=event.data.student_id))
+        session.flush()
+        time.sleep(0.5)  # both are inside the apply before either commits
+
+    dead_letters = RecordingDeadLetters()
+    appliers = [
+        EventApplier(
+            spec=STUDENTS,
+            consumer="matching:students",
+            engine=replica.engine,
+            handlers={StudentProfileUpserted: apply},
+            dead_letters=dead_letters,
+        )
+        for replica in replicas
+    ]
+    record = incoming(region, "s-handed-over", 7)
+
+    outcomes = await asyncio.gather(*(applier.handle_batch([record]) for applier in appliers))
+
+    assert sorted(outcome for [outcome] in outcomes) == ["applied", "duplicate"]
+    assert [r.student_id for r in applied_rows(replicas[0])] == ["s-handed-over"]
+    assert dead_letters.sent == []

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -169,3 +171,133 @@ def test_published_rows_go_after_the_retention_and_an_erasure_takes_its_subjects
         session.commit()
         kept = [row.key for row in session.exec(select(OutboxMessage))]
         assert kept == [b"s-recent"]
+
+
+class _HeldProducer:
+    """A producer whose record batches wait at a gate: a relay slowed down mid-round."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self.producer = producer
+        self.sending = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def partitions_for(self, topic: str) -> Any:
+        return await self.producer.partitions_for(topic)
+
+    def create_batch(self) -> Any:
+        return self.producer.create_batch()
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> Any:
+        self.sending.set()
+        await self.gate.wait()
+        return await self.producer.send_batch(batch, topic, partition=partition)
+
+
+async def _started_producer(bootstrap: str) -> AIOKafkaProducer:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    return producer
+
+
+async def test_two_replicas_relays_publish_every_row_exactly_once(
+    postgres_url: str, kafka_bootstrap: str, region: str
+) -> None:
+    await ensure_topics(kafka_bootstrap, region)
+    replicas = [create_db_engine(postgres_url) for _ in range(2)]
+    init_schema(replicas[0], TABLES)
+    students = [f"s-{n}" for n in range(10)]
+    events = [upserted(region, s, version=v) for v in range(1, 31) for s in students]
+    with transaction(replicas[0]) as session:
+        stage_events(session, events)
+    producers = [await _started_producer(kafka_bootstrap) for _ in replicas]
+    relays = [
+        OutboxRelay(engine, producer, batch_size=40, service="profiles")
+        for engine, producer in zip(replicas, producers, strict=True)
+    ]
+
+    async def relay_until_done(relay: OutboxRelay) -> None:
+        for _ in range(200):
+            await relay.publish_pending()
+            with Session(relay.engine) as session:
+                if pending_count(session) == 0:
+                    return
+
+    try:
+        await asyncio.gather(*(relay_until_done(relay) for relay in relays))
+    finally:
+        for producer in producers:
+            await producer.stop()
+
+    # ask for one more than there should be: a second copy of any row would show
+    records = await read_topic(
+        kafka_bootstrap, STUDENTS.name(region), count=len(events) + 1, timeout=5
+    )
+    ids = [dict(r.headers)["ce_id"].decode() for r in records]
+    assert len(ids) == len(events)
+    assert set(ids) == {event.id for event in events}
+    for student in students:
+        versions = [
+            json.loads(r.value)["version"]
+            for r in sorted(records, key=lambda r: r.offset)
+            if r.key == student.encode()
+        ]
+        assert versions == list(range(1, 31))
+
+
+async def test_a_slow_relay_cannot_put_an_old_snapshot_after_an_erasures_tombstone(
+    postgres_url: str, kafka_bootstrap: str, region: str
+) -> None:
+    await ensure_topics(kafka_bootstrap, region)
+    replicas = [create_db_engine(postgres_url) for _ in range(2)]
+    init_schema(replicas[0], TABLES)
+    topic = STUDENTS.name(region)
+    with transaction(replicas[0]) as session:
+        stage_event(session, upserted(region, "s-erased", name="Ingrid Ødegaard"))
+    slow, quick = await _started_producer(kafka_bootstrap), await _started_producer(kafka_bootstrap)
+    held = _HeldProducer(slow)
+    slow_relay = OutboxRelay(replicas[0], held, service="profiles")  # type: ignore[arg-type]
+    quick_relay = OutboxRelay(replicas[1], quick, service="profiles")
+    try:
+        # the slow relay has read the snapshot and is sending it when the erasure commits
+        slow_round = asyncio.create_task(slow_relay.publish_pending())
+        await asyncio.wait_for(held.sending.wait(), timeout=10)
+        with transaction(replicas[1]) as session:
+            forget_subject(session, "s-erased")
+            stage_record(session, KafkaRecord(topic=topic, key=b"s-erased", value=None))
+        await quick_relay.publish_pending()
+        held.gate.set()
+        await slow_round
+        await quick_relay.publish_pending()
+    finally:
+        held.gate.set()
+        await slow.stop()
+        await quick.stop()
+
+    records = await read_topic(kafka_bootstrap, topic, count=3, timeout=5)
+    assert [r.value is None for r in sorted(records, key=lambda r: r.offset)] == [False, True]
+
+
+async def test_rows_of_one_key_are_published_in_commit_order(
+    postgres_url: str, kafka_bootstrap: str, region: str
+) -> None:
+    await ensure_topics(kafka_bootstrap, region)
+    engine = create_db_engine(postgres_url)
+    init_schema(engine, TABLES)
+    topic = STUDENTS.name(region)
+    # The erasure stages its tombstone first (the lower id) and commits last; an update
+    # that had not seen it commits a snapshot in between.
+    with Session(engine) as erasure, Session(engine) as update:
+        stage_record(erasure, KafkaRecord(topic=topic, key=b"s-erased", value=None))
+        erasure.flush()
+        stage_event(update, upserted(region, "s-erased", name="Ingrid Ødegaard"))
+        update.commit()
+        erasure.commit()
+    producer = await _started_producer(kafka_bootstrap)
+    try:
+        assert await OutboxRelay(engine, producer).publish_pending() == 2
+    finally:
+        await producer.stop()
+
+    records = await read_topic(kafka_bootstrap, topic, count=3, timeout=5)
+    # the tombstone is last: compaction leaves nothing of the erased student
+    assert [r.value is None for r in sorted(records, key=lambda r: r.offset)] == [False, True]

@@ -2,7 +2,9 @@
 
 Each event is applied and its id recorded in one transaction, so a redelivery has no
 second effect. A record that cannot be parsed or applied goes to ``<topic>.dlq`` with the
-reason and its origin in headers, and the consumer moves on.
+reason and its origin in headers, and the consumer moves on. Work the database refuses is
+tried again a few times, waiting longer each time (:class:`RetryBudget`), before its event
+is dead-lettered; an outage is waited out, however long it lasts.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from interlocality.common.cloudevents import MalformedEvent, decode_event
-from interlocality.common.db import insert_rows
+from interlocality.common.db import database_unreachable
 from interlocality.contracts.topics import TopicSpec
 
 __all__ = [
@@ -31,10 +35,12 @@ __all__ = [
     "IncomingRecord",
     "Outcome",
     "ProcessedEvent",
+    "RetryBudget",
     "dead_letter_headers",
 ]
 
 logger = logging.getLogger(__name__)
+_CLAIMED_AT_ONCE = 1000  # event ids in one claiming statement (SQLite's variable limit)
 
 EventHandler = Callable[[Any, Session], None]
 
@@ -88,6 +94,20 @@ class IncomingRecord:
 
 
 Outcome = str  # "applied" | "duplicate" | "ignored" | "tombstone" | "dead-lettered"
+
+
+@dataclass(frozen=True)
+class RetryBudget:
+    """How often work the database refuses is tried before its event is dead-lettered, and
+    how long to wait between tries: ``first_delay``, doubling, at most ``max_delay``."""
+
+    attempts: int = 5
+    first_delay: float = 0.2
+    max_delay: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        """The wait after the ``attempt``-th failure (the first is 1)."""
+        return min(self.max_delay, self.first_delay * 2 ** (attempt - 1))
 
 
 def dead_letter_headers(
@@ -150,7 +170,9 @@ class EventApplier:
     ``handlers`` map an event class to a function ``(event, session) -> None`` that runs
     inside the transaction that also records the event id, or to a :class:`Batched` one.
     Event types without a handler are recorded and otherwise ignored. Database outages
-    propagate (the record is retried); any other failure dead-letters the record.
+    propagate after a wait (the record is retried, and its partition waits); work the
+    database refuses is tried again as ``retries`` allow and then dead-lettered, as is any
+    other failure at once.
     ``after_rollback`` is called whenever work was rolled back, so in-memory state derived
     from the database can be reloaded. With a ``region``, an event of another region (a
     misrouted record, a producer misconfigured) is dead-lettered with the reason, never
@@ -169,8 +191,11 @@ class EventApplier:
         on_outcome: Callable[[str, Outcome, str | None], None] | None = None,
         after_rollback: Callable[[], None] | None = None,
         region: str | None = None,
+        retries: RetryBudget | None = None,
     ) -> None:
         self.spec = spec
+        self.retries = retries or RetryBudget()
+        self._outages = 0
         self.region = region
         self.consumer = consumer
         self.engine = engine
@@ -221,8 +246,8 @@ class EventApplier:
                 continue
             decoded.append((position, event))
         if decoded:
-            applied = await asyncio.to_thread(
-                self._apply_all, [event for _, event in decoded], records[0].topic
+            applied = await self._apply_with_retries(
+                [event for _, event in decoded], records[0].topic
             )
             for (position, event), (outcome, failure) in zip(decoded, applied, strict=True):
                 record = records[position]
@@ -240,7 +265,35 @@ class EventApplier:
                 self.after_commit()
         return [outcome or "ignored" for outcome in outcomes]
 
-    def _apply_all(self, events: list[Any], topic: str) -> list[tuple[Outcome, str | None]]:
+    async def _apply_with_retries(
+        self, events: list[Any], topic: str
+    ) -> list[tuple[Outcome, str | None]]:
+        """Apply ``events``, again after a wait while the database refuses the work; on the
+        last try the events it still refuses come back as failures. An outage is raised
+        after a wait that grows while it lasts: the records come again, never given up."""
+        attempt = 1
+        while True:
+            last_try = attempt >= self.retries.attempts
+            try:
+                results = await asyncio.to_thread(self._apply_all, events, topic, last_try)
+            except OperationalError as error:
+                if database_unreachable(error):
+                    self._outages += 1
+                    await asyncio.sleep(self.retries.delay(self._outages))
+                    raise
+                logger.warning(
+                    "the database refused the work; trying again",
+                    extra={"attempt": attempt, "reason": str(error.orig)[:500]},
+                )
+                await asyncio.sleep(self.retries.delay(attempt))
+                attempt += 1
+                continue
+            self._outages = 0
+            return results
+
+    def _apply_all(
+        self, events: list[Any], topic: str, last_try: bool = False
+    ) -> list[tuple[Outcome, str | None]]:
         with Session(self.engine, expire_on_commit=False) as session:
             ids = [event.id for event in events]
             done = set(
@@ -253,14 +306,16 @@ class EventApplier:
             )
             try:
                 results = self._apply_together(session, events, done, topic)
-            except OperationalError:
+            except OperationalError as error:
                 self.after_rollback()
-                raise
+                if not last_try or database_unreachable(error):
+                    raise
+                results = self._apply_one_by_one(session, events, done, topic, last_try)
             except Exception:
                 # Some event of the batch fails: apply them one by one, so that only the
                 # failing one is dead-lettered and the others still count.
                 self.after_rollback()
-                results = self._apply_one_by_one(session, events, done, topic)
+                results = self._apply_one_by_one(session, events, done, topic, last_try)
             session.commit()
         return results
 
@@ -270,11 +325,12 @@ class EventApplier:
         """All events under one savepoint: the fast way when none of them fails."""
         results: list[tuple[Outcome, str | None]] = []
         seen = set(done)
-        processed = []
         run: list[Any] = []  # consecutive events for the same batched handler
         with session.begin_nested():
+            fresh = list(dict.fromkeys(event.id for event in events if event.id not in done))
+            claimed = self._claim(session, fresh, topic)
             for event in events:
-                if event.id in seen:
+                if event.id in seen or event.id not in claimed:
                     results.append(("duplicate", None))
                     continue
                 seen.add(event.id)
@@ -287,17 +343,31 @@ class EventApplier:
                     run.append(event)
                 elif handler is not None:
                     handler(event, session)
-                processed.append({"consumer": self.consumer, "event_id": event.id, "topic": topic})
                 results.append(("applied" if handler is not None else "ignored", None))
             self._apply_run(run, session)
             session.flush()
-            if processed:
-                now = datetime.now(UTC)
-                insert_rows(
-                    session, ProcessedEvent, [{**row, "applied_at": now} for row in processed]
-                )
-        done.update(seen)
+        done.update(fresh)
         return results
+
+    def _claim(self, session: Session, event_ids: list[str], topic: str) -> set[str]:
+        """Record ``event_ids`` as applied by this consumer before applying them; returns
+        those that were not yet. Another consumer of the group may be applying the same
+        events (a rebalance hands a partition over while its old owner still works): on
+        PostgreSQL the claim waits for that one's transaction, and an event it applied is
+        then a duplicate here, not a failure."""
+        table = ProcessedEvent.__table__  # type: ignore[attr-defined]
+        postgresql = session.get_bind().dialect.name == "postgresql"
+        insert = postgresql_insert if postgresql else sqlite_insert
+        now = datetime.now(UTC)
+        claimed: set[str] = set()
+        for start in range(0, len(event_ids), _CLAIMED_AT_ONCE):
+            rows = [
+                {"consumer": self.consumer, "event_id": event_id, "topic": topic, "applied_at": now}
+                for event_id in event_ids[start : start + _CLAIMED_AT_ONCE]
+            ]
+            statement = insert(table).values(rows).on_conflict_do_nothing()
+            claimed.update(session.execute(statement.returning(table.c.event_id)).scalars())
+        return claimed
 
     def _apply_run(self, run: list[Any], session: Session) -> None:
         if run:
@@ -307,9 +377,10 @@ class EventApplier:
             run.clear()
 
     def _apply_one_by_one(
-        self, session: Session, events: list[Any], done: set[str], topic: str
+        self, session: Session, events: list[Any], done: set[str], topic: str, last_try: bool
     ) -> list[tuple[Outcome, str | None]]:
-        """Each event under its own savepoint: one that fails leaves nothing behind."""
+        """Each event under its own savepoint: one that fails leaves nothing behind. On the
+        last try an event the database refuses fails like any other."""
         results: list[tuple[Outcome, str | None]] = []
         for event in events:
             if event.id in done:
@@ -318,15 +389,26 @@ class EventApplier:
             handler = self.handlers.get(type(event))
             savepoint = session.begin_nested()
             try:
+                if not self._claim(session, [event.id], topic):
+                    savepoint.commit()
+                    done.add(event.id)
+                    results.append(("duplicate", None))
+                    continue
                 if handler is not None:
                     handler(event, session)
-                session.add(ProcessedEvent(consumer=self.consumer, event_id=event.id, topic=topic))
                 session.flush()
                 savepoint.commit()
-            except OperationalError:
+            except OperationalError as error:
                 savepoint.rollback()
                 self.after_rollback()
-                raise
+                if not last_try or database_unreachable(error):
+                    raise
+                refused = f"{type(error.orig).__name__}: {error.orig}".strip()
+                attempts = self.retries.attempts
+                results.append(
+                    ("dead-lettered", f"the database refused it {attempts} times: {refused}")
+                )
+                continue
             except Exception as exc:
                 savepoint.rollback()
                 self.after_rollback()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -12,11 +13,13 @@ from sqlalchemy import Engine, Table, event, text
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
 __all__ = [
     "create_db_engine",
     "database_reachable",
+    "database_unreachable",
     "init_schema",
     "insert_missing",
     "insert_rows",
@@ -134,3 +137,36 @@ def database_reachable(engine: Engine) -> bool:
         return True
     except Exception:
         return False
+
+
+# PostgreSQL's codes for a server that is going away or not taking work yet
+_SERVER_UNAVAILABLE = {"57P01", "57P02", "57P03", "53300"}
+# SQLite's for a file that is busy, cannot be opened, read or written
+_FILE_UNAVAILABLE = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_CANTOPEN",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+)
+
+
+def database_unreachable(error: DBAPIError) -> bool:
+    """Whether ``error`` says the database cannot be reached now (the work may be fine and
+    succeed once it is back), rather than that it refused this work.
+
+    A lost connection, PostgreSQL's connection exceptions (SQLSTATE class 08) and a server
+    shutting down or starting up, SQLite's busy or unreadable file, and a driver error
+    without a code at all (it never reached the server, as a refused connection) are
+    outages. A statement timeout, a program limit, a deadlock or a statement SQLite
+    rejects are the work's own.
+    """
+    if error.connection_invalidated:
+        return True
+    cause = error.orig
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate:
+        return str(sqlstate).startswith("08") or sqlstate in _SERVER_UNAVAILABLE
+    if isinstance(cause, sqlite3.Error):
+        return str(getattr(cause, "sqlite_errorname", "")).startswith(_FILE_UNAVAILABLE)
+    return True

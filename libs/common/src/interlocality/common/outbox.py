@@ -4,6 +4,14 @@ A service writes its rows and its events in one transaction (:func:`stage_event`
 :class:`OutboxRelay` publishes committed rows in order and marks them. A crash between
 commit and publish loses nothing: the rows are still there when the relay runs again.
 
+Order is commit order. On SQLite writers take turns, so row ids already follow commits. On
+PostgreSQL transactions draw ids as they stage and may commit the other way round, so a
+transaction that staged rows numbers them anew as it commits, one committer at a time
+(:func:`_number_in_commit_order`): an older snapshot of a key never follows a newer one or
+its tombstone. Replicas of a service share its database, and only one of them relays at a
+time (an advisory lock per relay round), so no row is published twice and no slow relay
+puts an old row behind a newer one.
+
 Rows carry personal data (a student's snapshot has their name and e-mail), so they do not
 stay: the relay deletes published rows once they are older than the retention period, and
 an erasure deletes every row about the erased student in its own transaction
@@ -14,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
 import logging
@@ -27,7 +36,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from sqlalchemy import Engine, LargeBinary, delete, func, or_, update
+from sqlalchemy import Connection, Engine, LargeBinary, delete, func, or_, text, update
+from sqlalchemy import event as orm_events
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Column, Field, Session, SQLModel, col, select
 
@@ -73,6 +84,9 @@ def stage_record(session: Session, record: KafkaRecord) -> OutboxMessage:
         topic=record.topic, key=record.key, value=record.value, headers=json.dumps(headers)
     )
     session.add(message)
+    staged = _staged_in(session)
+    if staged is not None:
+        staged.messages.append(message)
     return message
 
 
@@ -94,7 +108,13 @@ def stage_events(session: Session, events: Sequence[CloudEvent[Any]]) -> None:
                 "created_at": datetime.now(UTC),
             }
         )
-    insert_rows(session, OutboxMessage, rows)
+    staged = _staged_in(session)
+    if staged is None:
+        insert_rows(session, OutboxMessage, rows)
+        return
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    statement = sa_insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    staged.ids.extend(session.execute(statement, rows).scalars())
 
 
 def stage_event(session: Session, event: CloudEvent[Any]) -> OutboxMessage:
@@ -126,6 +146,77 @@ def prune_published(session: Session, before: datetime) -> int:
     return int(session.exec(statement).rowcount or 0)
 
 
+class _Staged:
+    """The outbox rows one PostgreSQL transaction staged: ORM messages (their ids come with
+    the flush) and ids of rows inserted in bulk."""
+
+    def __init__(self) -> None:
+        self.messages: list[OutboxMessage] = []
+        self.ids: list[int] = []
+
+
+_STAGED = "interlocality.outbox.staged"
+_NUMBERED_IN_COMMIT_ORDER = """
+UPDATE outbox_message AS o SET id = numbered.id
+FROM (
+    SELECT staged.id AS old_id, nextval(pg_get_serial_sequence('outbox_message', 'id')) AS id
+    FROM (
+        SELECT id FROM outbox_message WHERE id = ANY(:ids) AND published_at IS NULL ORDER BY id
+    ) AS staged
+) AS numbered
+WHERE o.id = numbered.old_id
+"""
+
+
+def _advisory_key(name: str) -> int:
+    """A PostgreSQL advisory lock key (a signed 64-bit integer) named by ``name``."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
+
+
+_COMMIT_ORDER_LOCK = _advisory_key("interlocality outbox commit order")
+
+
+def _staged_in(session: Session) -> _Staged | None:
+    """Where ``session`` notes the rows it stages, on PostgreSQL (None elsewhere: SQLite's
+    writers take turns, so their ids already follow the order of commits)."""
+    staged = session.info.get(_STAGED)
+    if staged is None and session.get_bind().dialect.name == "postgresql":
+        staged = session.info[_STAGED] = _Staged()
+        if not orm_events.contains(session, "before_commit", _number_in_commit_order):
+            orm_events.listen(session, "before_commit", _number_in_commit_order)
+            orm_events.listen(session, "after_soft_rollback", _forget_staged)
+    return staged
+
+
+def _number_in_commit_order(session: Session) -> None:
+    """Give the rows this transaction staged new ids, in their order, as it commits.
+
+    Ids drawn while staging follow the order transactions began writing, not the order
+    they commit: the relay could publish a key's row committed later before one committed
+    earlier (an old snapshot after an erasure's tombstone). Under a lock held until the
+    commit is done, the next ids go to this transaction's rows, so every row committed
+    later gets a greater id than every row committed before.
+    """
+    staged = session.info.pop(_STAGED, None)
+    if staged is None:
+        return
+    session.flush()
+    ids = staged.ids + [message.id for message in staged.messages if message.id is not None]
+    if not ids:
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _COMMIT_ORDER_LOCK})
+    session.execute(text(_NUMBERED_IN_COMMIT_ORDER), {"ids": ids})
+    # the session's copies carry the ids drawn while staging: let them go
+    for message in staged.messages:
+        if message in session:
+            session.expunge(message)
+
+
+def _forget_staged(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(_STAGED, None)
+
+
 def pending_count(session: Session) -> int:
     """How many outbox rows are committed but not yet published."""
     statement = (
@@ -143,7 +234,9 @@ class OutboxRelay:
 
     Polls every ``poll_seconds``; :meth:`wake` (thread-safe) makes it look at once. Rows of
     the topics named in ``producers`` go through that producer (a topic shared with partner
-    regions may live on another cluster), all others through ``producer``.
+    regions may live on another cluster), all others through ``producer``. On PostgreSQL
+    the relays of ``service``'s replicas take turns: a round runs only while it holds the
+    service's relay lock.
     """
 
     def __init__(
@@ -156,8 +249,10 @@ class OutboxRelay:
         on_published: Callable[[str, int], None] | None = None,
         producers: Mapping[str, AIOKafkaProducer] | None = None,
         retention_seconds: float = 7 * 24 * 3600,
+        service: str = "",
     ) -> None:
         self.engine = engine
+        self.lock_key = _advisory_key(f"interlocality outbox relay {service}")
         self.retention_seconds = retention_seconds
         self._pruned_at = 0.0
         self.producer = producer
@@ -221,7 +316,19 @@ class OutboxRelay:
         producer would pick for their key (one ``send`` per record cost most of a large
         relay's time).
         """
-        rows = await asyncio.to_thread(self._load_batch)
+        turn = await asyncio.to_thread(self._take_turn)
+        if turn is None:
+            return 0  # another replica's relay is publishing this database's rows
+        try:
+            published = await self._publish_batch(turn)
+        except BaseException:
+            await asyncio.to_thread(turn.end, False)
+            raise
+        await asyncio.to_thread(turn.end, True)
+        return published
+
+    async def _publish_batch(self, turn: _RelayTurn) -> int:
+        rows = await asyncio.to_thread(turn.load, self.batch_size)
         if not rows:
             return 0
         batches = _PartitionBatches(self.producer, self.producers)
@@ -242,7 +349,7 @@ class OutboxRelay:
                     ]
                     await batches.add(row.topic, row.key, row.value, headers + context_headers)
         await batches.sent()
-        await asyncio.to_thread(self._mark_published, [row.id for row in rows])
+        await asyncio.to_thread(turn.mark_published, [row.id for row in rows])
         if self.on_published:
             for topic, count in Counter(row.topic for row in rows).items():
                 self.on_published(topic, count)
@@ -264,25 +371,73 @@ class OutboxRelay:
             logger.info("published outbox rows pruned", extra={"rows": pruned})
         return pruned
 
-    def _load_batch(self) -> list[Any]:
+    def _take_turn(self) -> _RelayTurn | None:
+        """This relay's turn at the rows, or None while another relay has its own."""
+        if self.engine.dialect.name != "postgresql":
+            return _RelayTurn(self.engine, None)  # one process per SQLite file
+        connection = self.engine.connect()
+        try:
+            connection.begin()
+            taken = connection.execute(
+                text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": self.lock_key}
+            ).scalar_one()
+        except BaseException:
+            connection.close()
+            raise
+        if not taken:
+            connection.close()
+            return None
+        return _RelayTurn(self.engine, connection)
+
+
+class _RelayTurn:
+    """One relay round: load, publish, mark. On PostgreSQL it is one transaction holding
+    the relay lock (``pg_try_advisory_xact_lock``), which its commit or rollback releases,
+    so no other relay reads the rows until they are marked or given back."""
+
+    def __init__(self, engine: Engine, connection: Connection | None) -> None:
+        self.engine = engine
+        self.connection = connection
+
+    def load(self, batch_size: int) -> list[Any]:
+        """The next ``batch_size`` unpublished rows, in id order."""
+        table = OutboxMessage.__table__  # type: ignore[attr-defined]
+        statement = (
+            sa_select(table.c.id, table.c.topic, table.c.key, table.c.value, table.c.headers)
+            .where(table.c.published_at.is_(None))
+            .order_by(table.c.id)
+            .limit(batch_size)
+        )
+        if self.connection is not None:
+            return list(self.connection.execute(statement).all())
         with self.engine.connect() as connection:
-            table = OutboxMessage.__table__  # type: ignore[attr-defined]
-            statement = (
-                sa_select(table.c.id, table.c.topic, table.c.key, table.c.value, table.c.headers)
-                .where(table.c.published_at.is_(None))
-                .order_by(table.c.id)
-                .limit(self.batch_size)
-            )
             return list(connection.execute(statement).all())
 
-    def _mark_published(self, ids: list[int]) -> None:
+    def mark_published(self, ids: list[int]) -> None:
+        """Mark the rows ``ids`` published (for good once the turn ends well)."""
+        statement = (
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids))  # type: ignore[union-attr]
+            .values(published_at=datetime.now(UTC))
+        )
+        if self.connection is not None:
+            self.connection.execute(statement)
+            return
         with Session(self.engine) as session:
-            session.exec(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))  # type: ignore[union-attr]
-                .values(published_at=datetime.now(UTC))
-            )
+            session.exec(statement)
             session.commit()
+
+    def end(self, published: bool) -> None:
+        """Commit what was marked (or give it back) and let the next relay have its turn."""
+        if self.connection is None:
+            return
+        try:
+            if published:
+                self.connection.commit()
+            else:
+                self.connection.rollback()
+        finally:
+            self.connection.close()
 
 
 class _PartitionBatches:

@@ -56,6 +56,7 @@ from interlocality.common.consumer import (
     EventHandler,
     IncomingRecord,
     ProcessedEvent,
+    RetryBudget,
     dead_letter_headers,
 )
 from interlocality.common.consumer_groups import leave_group, unleft_membership
@@ -332,6 +333,11 @@ class ServiceRuntime(Generic[SettingsT]):
             after_rollback=after_rollback,
             # a region's own topics carry its events only; a shared one, every region's
             region=None if spec.federated else self.settings.region,
+            retries=RetryBudget(
+                attempts=self.settings.consumer_database_attempts,
+                first_delay=self.settings.consumer_retry_delay_seconds,
+                max_delay=self.settings.consumer_retry_delay_max_seconds,
+            ),
         )
         if spec.federated:
             self._shared_appliers[spec.mirrored_pattern()] = applier
@@ -498,6 +504,7 @@ class ServiceRuntime(Generic[SettingsT]):
             on_published=lambda topic, n: self.metrics.outbox_published.labels(topic).inc(n),
             producers=shared,
             retention_seconds=self.settings.outbox_retention_seconds,
+            service=self.settings.service,
         )
         self.relay.start()
         self._subscribe()

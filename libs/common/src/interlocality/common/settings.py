@@ -142,6 +142,26 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: Annotated[
         int, Field(description="Most events a consumer applies in one transaction.", ge=1)
     ] = 500
+    consumer_database_attempts: Annotated[
+        int,
+        Field(
+            description="How often a consumer tries an event the database refuses (a "
+            "statement timeout, a program limit) before it sends it to its DLQ and moves "
+            "on; an outage (the database cannot be reached) is waited out, not counted.",
+            ge=1,
+        ),
+    ] = 5
+    consumer_retry_delay_seconds: Annotated[
+        float,
+        Field(
+            description="How long a consumer waits before its second try of work the "
+            "database refused, or after an outage; the wait doubles with each try.",
+            gt=0,
+        ),
+    ] = 0.2
+    consumer_retry_delay_max_seconds: Annotated[
+        float, Field(description="The longest wait between two tries.", gt=0)
+    ] = 5.0
     consumer_session_timeout_ms: Annotated[
         int,
         Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
 __all__ = [
+    "advisory_key",
     "create_db_engine",
     "database_reachable",
     "database_unreachable",
@@ -27,6 +29,12 @@ __all__ = [
     "transaction",
     "upsert",
 ]
+
+
+def advisory_key(name: str) -> int:
+    """A PostgreSQL advisory lock key (a signed 64-bit integer) named by ``name``: the one
+    way every lock of the services is named."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
 
 
 def create_db_engine(url: str) -> Engine:

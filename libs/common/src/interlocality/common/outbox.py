@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import json
 import logging
@@ -43,7 +42,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Column, Field, Session, SQLModel, col, select
 
 from interlocality.common.cloudevents import KafkaRecord, encode_event
-from interlocality.common.db import insert_rows
+from interlocality.common.db import advisory_key, insert_rows
 from interlocality.common.telemetry import current_trace_headers, linked_context
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.topics import topic_of_event
@@ -168,12 +167,7 @@ WHERE o.id = numbered.old_id
 """
 
 
-def _advisory_key(name: str) -> int:
-    """A PostgreSQL advisory lock key (a signed 64-bit integer) named by ``name``."""
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
-
-
-_COMMIT_ORDER_LOCK = _advisory_key("interlocality outbox commit order")
+_COMMIT_ORDER_LOCK = advisory_key("interlocality outbox commit order")
 
 
 def _staged_in(session: Session) -> _Staged | None:
@@ -252,7 +246,7 @@ class OutboxRelay:
         service: str = "",
     ) -> None:
         self.engine = engine
-        self.lock_key = _advisory_key(f"interlocality outbox relay {service}")
+        self.lock_key = advisory_key(f"interlocality outbox relay {service}")
         self.retention_seconds = retention_seconds
         self._pruned_at = 0.0
         self.producer = producer

@@ -12,6 +12,7 @@ import dataclasses
 import gc
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -68,6 +69,7 @@ from interlocality.common.db import (
     transaction,
 )
 from interlocality.common.kafka_security import client_options
+from interlocality.common.leadership import Leadership
 from interlocality.common.logs import configure_logging
 from interlocality.common.metrics import ServiceMetrics
 from interlocality.common.migrations import upgrade
@@ -148,6 +150,7 @@ class ServiceRuntime(Generic[SettingsT]):
         migrations: Path | None = None,
         *,
         federation_bootstrap_servers: str = "",
+        one_active: bool = False,
     ) -> None:
         self.settings = settings
         self.federation_bootstrap_servers = (
@@ -202,6 +205,13 @@ class ServiceRuntime(Generic[SettingsT]):
         self._after_commit: list[Callable[[], None]] = []
         self._periodic: list[tuple[float, Callable[[], object]]] = []
         self._periodic_tasks: list[asyncio.Task[None]] = []
+        # One active replica (see interlocality.common.leadership): only it consumes.
+        self.leadership = Leadership(self.engine, settings.service) if one_active else None
+        self.active = False  # consuming
+        self.deposed = False  # was active and lost it: the process should be restarted
+        self._when_active: list[Callable[[], object]] = []
+        self._while_standby: list[Callable[[], object]] = []
+        self._leading: asyncio.Task[None] | None = None
 
     # -- events -----------------------------------------------------------------------
 
@@ -446,6 +456,16 @@ class ServiceRuntime(Generic[SettingsT]):
         before any event is consumed or request served: to load in-memory state."""
         self._on_start.append(work)
 
+    def when_active(self, work: Callable[[], object]) -> None:
+        """Run ``work`` (blocking, in a worker thread) when this replica becomes the active
+        one, before it consumes: to load what the previous active replica left."""
+        self._when_active.append(work)
+
+    def while_standby(self, work: Callable[[], object]) -> None:
+        """Run ``work`` (blocking, in a worker thread) every ``standby_refresh_seconds``
+        while this replica stands by: to keep what it serves close to the database."""
+        self._while_standby.append(work)
+
     def every(self, seconds: float, work: Callable[[], object]) -> None:
         """Run ``work`` (blocking, in a worker thread) every ``seconds`` while the service runs."""
         self._periodic.append((seconds, work))
@@ -507,15 +527,60 @@ class ServiceRuntime(Generic[SettingsT]):
             service=self.settings.service,
         )
         self.relay.start()
-        self._subscribe()
-        await asyncio.gather(*(_started(b) for b in {self.broker, self.federation_broker}))
+        if self.leadership is None or not self.leadership.shared:
+            await self._consume()
+        else:
+            self._leading = asyncio.create_task(self._lead(self.leadership), name="leadership")
         self._periodic_tasks = [
             asyncio.create_task(self._repeat(seconds, work), name=getattr(work, "__name__", "task"))
             for seconds, work in self._periodic
         ]
 
+    async def _consume(self) -> None:
+        self._subscribe()
+        await asyncio.gather(*(_started(b) for b in {self.broker, self.federation_broker}))
+        self.active = True
+
+    async def _lead(self, leadership: Leadership) -> None:
+        """Stand by until this replica may be the active one, then consume while it is.
+
+        A standby refreshes what it serves every ``standby_refresh_seconds``. Losing the
+        lock's connection ends the consuming at once (another replica may already be
+        active) and marks the process for a restart (``/healthz`` answers 503).
+        """
+        poll = self.settings.active_replica_poll_seconds
+        refreshed = time.monotonic()
+        stood_by = False
+        while not await asyncio.to_thread(leadership.try_acquire):
+            stood_by = True
+            if time.monotonic() - refreshed >= self.settings.standby_refresh_seconds:
+                for work in self._while_standby:
+                    try:
+                        await asyncio.to_thread(work)
+                    except Exception:
+                        logger.exception("standby refresh failed")
+                refreshed = time.monotonic()
+            await asyncio.sleep(poll)
+        if stood_by:  # what start loaded may be old by now
+            for work in self._when_active:
+                await asyncio.to_thread(work)
+        await self._consume()
+        while True:  # the lock's connection is checked: no event says it was lost
+            await asyncio.sleep(poll)
+            if not await asyncio.to_thread(leadership.held):
+                break
+        self.active = False
+        self.deposed = True
+        logger.error("no longer the active replica: consuming stopped, restart the process")
+        await self.broker.stop()
+        if self.federation_broker is not self.broker:
+            await self.federation_broker.stop()
+
     async def stop(self) -> None:
         """Stop consuming and leave the consumer group, flush the outbox, close connections."""
+        if self._leading is not None:
+            self._leading.cancel()
+            await asyncio.gather(self._leading, return_exceptions=True)
         for task in self._periodic_tasks:
             task.cancel()
         await asyncio.gather(*self._periodic_tasks, return_exceptions=True)
@@ -530,6 +595,9 @@ class ServiceRuntime(Generic[SettingsT]):
         await self.broker.stop()
         if self.federation_broker is not self.broker:
             await self.federation_broker.stop()
+        if self.leadership is not None:
+            # after the consumers stopped: the next active replica starts where they ended
+            await asyncio.to_thread(self.leadership.release)
         for membership in unleft:
             try:
                 await leave_group(self.started_producer().client, membership)
@@ -545,10 +613,15 @@ class ServiceRuntime(Generic[SettingsT]):
         self.engine.dispose()
 
     async def readiness(self) -> dict[str, bool]:
-        """Whether the broker and the database answer."""
+        """Whether the broker and the database answer (a standby's consumers are not
+        connected: its producer asks the broker)."""
         database = await asyncio.to_thread(database_reachable, self.engine)
         try:
-            broker = bool(await self.broker.ping(timeout=2.0))
+            if self.leadership is not None and not self.active and self.producer is not None:
+                await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2.0)
+                broker = True
+            else:
+                broker = bool(await self.broker.ping(timeout=2.0))
         except Exception:
             broker = False
         return {"broker": broker, "database": database}
@@ -1009,8 +1082,17 @@ def create_service_app(
     instrument_http(app, runtime.tracer_provider)
 
     @app.get("/healthz", tags=["operations"], summary="Liveness", dependencies=[PUBLIC])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": settings.service, "region": settings.region}
+    def healthz() -> JSONResponse:
+        # a replica that lost its place as the active one stopped consuming: restart it
+        alive = not runtime.deposed
+        return JSONResponse(
+            {
+                "status": "ok" if alive else "deposed: restart",
+                "service": settings.service,
+                "region": settings.region,
+            },
+            status_code=200 if alive else 503,
+        )
 
     @app.get(
         "/readyz",

@@ -123,6 +123,22 @@ class ServiceSettings(BaseSettings):
     delivery_poll_seconds: Annotated[
         float, Field(description="How often due e-mail and webhook deliveries are sent.", gt=0)
     ] = 0.5
+    active_replica_poll_seconds: Annotated[
+        float,
+        Field(
+            description="For a service with one active replica (matching): how often a "
+            "standby tries to become active, and the active one checks it still is.",
+            gt=0,
+        ),
+    ] = 2.0
+    standby_refresh_seconds: Annotated[
+        float,
+        Field(
+            description="How often a standby replica reloads what it serves from the "
+            "database, which the active replica keeps.",
+            gt=0,
+        ),
+    ] = 30.0
     outbox_poll_seconds: Annotated[
         float,
         Field(

@@ -28,7 +28,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: MatchingSettings | None = None) -> FastAPI:
     """The matching service: its own view of students and vacancies, and their matches."""
     settings = settings or load_settings(MatchingSettings)
-    runtime = ServiceRuntime(settings, TABLES, MIGRATIONS)
+    # The index of every student and vacancy is in memory, fed by matching's own consumer:
+    # replicas splitting the topics' partitions would each miss the pairs across them. One
+    # replica is active; the others stand by (interlocality.common.leadership).
+    runtime = ServiceRuntime(settings, TABLES, MIGRATIONS, one_active=True)
     runtime.publishes(MATCHES)
     runtime.publishes(DATING_AGENDAS)
     vocabulary = default_vocabulary()
@@ -36,6 +39,8 @@ def create_app(settings: MatchingSettings | None = None) -> FastAPI:
     service = MatchingService(runtime, index)
     handlers.subscribe(runtime, service)
     runtime.on_start(service.load_view)
+    runtime.when_active(service.load_view)
+    runtime.while_standby(service.load_view)
     runtime.replay_sources.append(service.current_matches)
     runtime.personal_data.append(service.personal_data)
     runtime.personal_data.append(dating_personal_data)

@@ -40,10 +40,17 @@ ROOT = Path(__file__).resolve().parents[1]
 USER = "10001"
 START_SECONDS = 180
 # The shell run inside the new mount namespace: what the container's runtime would set up.
-# The working directory is entered first: the new /tmp hides the test's own directories.
+# What the container's runtime would set up, in the new mount namespace: the working
+# directory is entered first and the code (this checkout and its virtual environment) bound
+# aside, since the new /tmp hides whatever was under it (a checkout in /tmp included);
+# then / is read-only, /tmp a fresh tmpfs, the code back in place read-only, user 10001.
 AS_THE_CONTAINER = (
-    'cd "$1" && shift && mount -o remount,bind,ro / && '
+    'cd "$1" && code="$2" && aside="$3" && shift 3 && '
+    'mount --bind "$code" "$aside" && '
+    "mount -o remount,bind,ro / && "
     "mount -t tmpfs -o mode=1777 tmpfs /tmp && "
+    'case "$code" in /tmp/*) mkdir -p "$code" && mount --bind "$aside" "$code" && '
+    'mount -o remount,bind,ro "$code" ;; esac && '
     f'exec setpriv --reuid {USER} --regid {USER} --clear-groups -- "$@"'
 )
 
@@ -141,7 +148,9 @@ def _region_configuration(kafka_bootstrap: str, issuer: DevelopmentIssuer) -> di
     }
 
 
-def _start_in_namespace(service: str, env: dict[str, str], workdir: Path, log: Path) -> Any:
+def _start_in_namespace(
+    service: str, env: dict[str, str], workdir: Path, aside: Path, log: Path
+) -> Any:
     command = [
         "unshare",
         "-m",
@@ -152,6 +161,8 @@ def _start_in_namespace(service: str, env: dict[str, str], workdir: Path, log: P
         AS_THE_CONTAINER,
         "sh",
         str(workdir),
+        str(ROOT),
+        str(aside),
         sys.executable,
         "-m",
         f"interlocality.{service}",
@@ -211,6 +222,8 @@ def test_every_service_starts_on_a_read_only_root_as_its_deployment_runs_it(
         # tmpfs replaces (a relative path made absolute there would land in that tmpfs).
         workdir = Path(tempfile.mkdtemp(prefix="interlocality-app-", dir="/var/tmp"))
         stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+        aside = Path(tempfile.mkdtemp(prefix="interlocality-code-", dir="/var/tmp"))
+        stack.callback(shutil.rmtree, aside, ignore_errors=True)
         databases = stack.enter_context(_databases(postgres_admin_url))
         for service in SERVICE_PORTS:
             port = free_port()
@@ -225,7 +238,7 @@ def test_every_service_starts_on_a_read_only_root_as_its_deployment_runs_it(
             processes[service] = (
                 _start_in_container(image, service, env, log)
                 if in_container
-                else _start_in_namespace(service, env, workdir, log)
+                else _start_in_namespace(service, env, workdir, aside, log)
             )
             stack.callback(_stop, processes[service])
             urls[service] = f"http://127.0.0.1:{port}"

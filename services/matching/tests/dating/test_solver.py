@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_array
 
 from interlocality.matching.dating.models import DatingEventRequest, DatingSchedule
+from interlocality.matching.dating.plan import plan_dating_event
 from interlocality.matching.dating.solver import _integral_optimum, greedy_pairs, seat_dates
 
 Scores = dict[tuple[str, str], float]
@@ -265,3 +268,49 @@ def test_a_fractional_relaxation_is_settled_by_branch_and_bound() -> None:
     none = csr_array(np.zeros((0, 3)))
     x = _integral_optimum(-np.ones(3), none, exclusive, np.ones(3), np.zeros(3), np.ones(3))
     assert sorted(x.tolist()) == [0, 0, 1]
+
+
+def test_a_solve_past_its_time_limit_gives_the_greedy_schedule_and_says_so(
+    event_request: EventRequest,
+) -> None:
+    # A region's largest fair: 1,500 students, 120 companies, 12 slots, 40,000 scored
+    # pairs; solved exactly it takes HiGHS half a second or more, far past a limit of 10 ms.
+    rng = random.Random(7)
+    companies = {f"c{j}": 1 for j in range(120)}
+    students = {f"s{i}": rng.randint(1, 4) for i in range(1500)}
+    scores = {
+        (s, c): round(rng.uniform(0.05, 1.0), 4)
+        for s in students
+        for c in companies
+        if rng.random() < 0.22
+    }
+    event = event_request(slots=12, companies=companies, students=students)
+    limit = 0.01
+
+    started = time.perf_counter()
+    schedule = plan_dating_event(
+        event, scores, event_id="cd-big", issued_at=datetime.now(UTC), time_limit=limit
+    )
+    elapsed = time.perf_counter() - started
+
+    totals = schedule.totals
+    assert not totals.optimal
+    assert totals.solve_seconds < limit + 1.0, "the solver ran on past its limit"
+    assert elapsed < 10.0
+    assert any("not proven optimal" in note and "0.01 s" in note for note in schedule.notes)
+    assert_valid(event, schedule)
+    assert (totals.score, totals.dates) == (totals.greedy_score, totals.greedy_dates)
+    assert totals.students_with_a_date == totals.greedy_students_with_a_date == 1440
+
+
+def test_a_solve_within_its_time_limit_is_proven_optimal(
+    event_request: EventRequest,
+) -> None:
+    event = event_request(slots=1, companies={"a": 1, "b": 1}, students={"s1": 1, "s2": 1})
+    scores = {("s1", "a"): 0.9, ("s1", "b"): 0.8, ("s2", "a"): 0.85}
+    schedule = plan_dating_event(
+        event, scores, event_id="cd-small", issued_at=datetime.now(UTC), time_limit=20.0
+    )
+    assert schedule.totals.optimal
+    assert schedule.totals.score == 1.65
+    assert not any("not proven optimal" in note for note in schedule.notes)

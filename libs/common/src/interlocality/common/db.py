@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +18,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
 __all__ = [
+    "Merge",
+    "add_up",
     "advisory_key",
     "create_db_engine",
     "database_reachable",
@@ -134,6 +136,58 @@ def _upsert_statement(table: Table, dialect: str, columns: tuple[str, ...]) -> A
     changed = {name: statement.excluded[name] for name in columns if name not in keys}
     if not changed:
         return statement.on_conflict_do_nothing()
+    return statement.on_conflict_do_update(index_elements=keys, set_=changed)
+
+
+Merge = Callable[[Any, Any], Any]
+"""A column's new value, as SQL, from the stored row's columns and the incoming row's
+(``excluded``): ``(stored, incoming) -> value``."""
+
+
+def add_up(
+    session: Session,
+    model: type[SQLModel],
+    rows: Sequence[dict[str, Any]],
+    counters: Sequence[str],
+    merged: Mapping[str, Merge] | None = None,
+) -> None:
+    """Insert ``rows`` into ``model``'s table; where a row's key exists, add its
+    ``counters`` to the stored ones (``n = n + excluded.n``) and set each column of
+    ``merged`` to what its :data:`Merge` makes of the stored and the incoming row; any
+    other column keeps its stored value.
+
+    Every counter in the database is added to this way: one statement that reads and writes
+    the row under its lock, so replicas (or overlapping transactions) counting at once lose
+    no increment, as a read, add and write in Python would. Every row must carry the same
+    columns and a key of its own. Rows are written in key order, so two transactions
+    adding to the same rows take their locks in the same order and never deadlock.
+    """
+    if not rows:
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    keys = [column.name for column in table.primary_key]
+    dialect = session.get_bind().dialect.name
+    statement = _adding_statement(
+        table, dialect, tuple(rows[0]), tuple(counters), tuple((merged or {}).items())
+    )
+    session.execute(statement, sorted(rows, key=lambda row: tuple(row[key] for key in keys)))
+
+
+@lru_cache(maxsize=64)
+def _adding_statement(
+    table: Table,
+    dialect: str,
+    columns: tuple[str, ...],
+    counters: tuple[str, ...],
+    merged: tuple[tuple[str, Merge], ...],
+) -> Any:
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+    keys = [column.name for column in table.primary_key]
+    changed = {name: table.c[name] + statement.excluded[name] for name in counters}
+    changed |= {name: merge(table.c, statement.excluded) for name, merge in merged}
+    unknown = set(changed) - set(columns)
+    if unknown:
+        raise ValueError(f"rows of {table.name} lack {sorted(unknown)}")
     return statement.on_conflict_do_update(index_elements=keys, set_=changed)
 
 

@@ -14,14 +14,11 @@ key. Production points
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
 import hashlib
 import html
 import json
-import os
 import secrets
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -40,6 +37,7 @@ from jwt.algorithms import ECAlgorithm
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from interlocality.common.access import Role
+from interlocality.common.files import made_once, write_whole
 
 __all__ = [
     "ACCOUNTS_FILE",
@@ -121,7 +119,7 @@ class DevelopmentIssuer:
 
     def write_jwks(self, path: Path) -> Path:
         """The key set written to ``path`` (a ``file://`` JWKS URL for tests)."""
-        _write_whole(path, json.dumps(self.jwks()).encode())
+        write_whole(path, json.dumps(self.jwks()).encode())
         return path
 
 
@@ -143,39 +141,18 @@ def _thumbprint(jwk: dict[str, Any]) -> str:
 
 
 def _load_or_create(path: Path) -> ec.EllipticCurvePrivateKey:
-    if not path.exists():
-        key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        _write_whole(path, pem, exclusive=True)
-    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    loaded = serialization.load_pem_private_key(made_once(path, _new_pem), password=None)
     if not isinstance(loaded, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{path} holds no EC private key")
     return loaded
 
 
-def _write_whole(path: Path, content: bytes, *, exclusive: bool = False) -> None:
-    """Write ``content`` to a temporary file beside ``path`` and move it into place, so a
-    reader sees the old file or the new one, never a part. ``exclusive``: a file another
-    process put there first wins (both then use the same key)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(handle, 0o600)
-        os.write(handle, content)
-        os.fsync(handle)
-        os.close(handle)
-        if exclusive:
-            with contextlib.suppress(FileExistsError):
-                os.link(temporary, path)
-        else:
-            os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+def _new_pem() -> bytes:
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 
 
 # -- signing in a browser -----------------------------------------------------------------

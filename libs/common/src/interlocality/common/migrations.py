@@ -3,6 +3,12 @@
 A service keeps its revisions in a ``migrations/`` folder next to its store module; the
 runtime upgrades its database to the newest one at start. ``make migration`` writes a new
 revision from the models (:func:`write_revision`).
+
+Every replica of a service upgrades at its start, and replicas start together: on
+PostgreSQL the upgrade holds an advisory lock for its transaction, so one replica migrates
+and the others, finding the database at the newest revision, have nothing left to do. On
+SQLite the transaction begins IMMEDIATE (see :mod:`interlocality.common.db`), which
+serialises them already.
 """
 
 from __future__ import annotations
@@ -19,11 +25,12 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, MetaData
+from sqlalchemy import Connection, Engine, MetaData, text
 from sqlmodel import SQLModel
 
 from interlocality.common.audit import AuditEntry
 from interlocality.common.consumer import ProcessedEvent
+from interlocality.common.db import advisory_key
 from interlocality.common.outbox import OutboxMessage
 
 __all__ = [
@@ -58,13 +65,23 @@ def _config(versions: Path, connection: Any, metadata: MetaData) -> Config:
     return config
 
 
+_MIGRATION_LOCK = advisory_key("interlocality migrations")
+
+
 def upgrade(
     engine: Engine, versions: Path, tables: Sequence[type[SQLModel]], revision: str = "head"
 ) -> None:
     """Bring the database to the newest revision in ``versions`` (or to ``revision``: to
-    test how a migration carries rows written before it)."""
+    test how a migration carries rows written before it), one replica at a time."""
     with engine.begin() as connection:
+        _hold_migration_lock(connection)
         command.upgrade(_config(versions, connection, metadata_of(tables)), revision)
+
+
+def _hold_migration_lock(connection: Connection) -> None:
+    """On PostgreSQL, wait for and hold the migration lock until the transaction ends."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
 
 
 def pending_differences(engine: Engine, tables: Sequence[type[SQLModel]]) -> list[Any]:

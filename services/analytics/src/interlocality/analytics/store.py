@@ -11,7 +11,7 @@ withdraws or is erased."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,7 +25,7 @@ from interlocality.analytics.domain import FUNNEL_STEPS, FunnelEntry
 from interlocality.analytics.funnel import VacancyJourney, aware
 from interlocality.analytics.outcomes import DatingDate, FollowUp, Graduate
 from interlocality.analytics.supply import Contribution, StudentHolding, VacancyNeed
-from interlocality.common.db import insert_missing, insert_rows, upsert
+from interlocality.common.db import Merge, add_up, insert_missing, insert_rows, upsert
 
 __all__ = [
     "FEDERATION_TABLES",
@@ -188,30 +188,25 @@ TABLES: list[type[SQLModel]] = [
 
 def add_counts(session: Session, counts: Mapping[tuple[str, str], int]) -> None:
     """Add ``counts``, by region and event type, to the stored counts."""
-    for (region, event_type), added in counts.items():
-        row = session.get(EventCount, (region, event_type))
-        if row is None:
-            row = EventCount(region=region, event_type=event_type, count=0)
-        row.count += added
-        session.add(row)
+    add_up(
+        session,
+        EventCount,
+        [
+            {"region": region, "event_type": event_type, "count": added}
+            for (region, event_type), added in counts.items()
+        ],
+        counters=["count"],
+    )
 
 
 def add_funnel_steps(session: Session, steps: Sequence[FunnelEntry]) -> None:
-    """Count ``steps`` in their vacancies' funnels: one read for all the vacancies."""
-    if not steps:
-        return
-    ids = {s.vacancy_id for s in steps}
-    rows = {
-        row.vacancy_id: row
-        for row in session.exec(
-            select(VacancyFunnel).where(col(VacancyFunnel.vacancy_id).in_(ids))
-        ).all()
-    }
-    added: Counter[tuple[str, str]] = Counter()
+    """Count ``steps`` in their vacancies' funnels: one statement for all the vacancies,
+    which adds to the stored counts where they are (see :func:`add_up`)."""
+    funnels: dict[str, VacancyFunnel] = {}
     for s in steps:
-        row = rows.get(s.vacancy_id)
+        row = funnels.get(s.vacancy_id)
         if row is None:
-            row = rows[s.vacancy_id] = VacancyFunnel(vacancy_id=s.vacancy_id, region=s.region)
+            row = funnels[s.vacancy_id] = VacancyFunnel(vacancy_id=s.vacancy_id, region=s.region)
         if s.company_id and not row.company_id:
             row.company_id = s.company_id
         if s.step == "published":
@@ -219,15 +214,44 @@ def add_funnel_steps(session: Session, steps: Sequence[FunnelEntry]) -> None:
             row.published = True
             row.published_at = _earliest(row.published_at, s.at)
         else:
-            added[s.vacancy_id, s.step] += 1
+            setattr(row, s.step, getattr(row, s.step) + 1)
             if s.kind and not row.kind:
                 row.kind = s.kind
             if s.step == "matched":
                 row.first_matched_at = _earliest(row.first_matched_at, s.at)
-    for (vacancy_id, step), count in added.items():
-        row = rows[vacancy_id]
-        setattr(row, step, getattr(row, step) + count)
-    session.add_all(rows.values())
+    add_up(
+        session,
+        VacancyFunnel,
+        [row.model_dump() for row in funnels.values()],
+        counters=FUNNEL_STEPS,
+        merged=_FUNNEL_MERGES,
+    )
+
+
+def _earliest_stored(name: str) -> Merge:
+    """The earlier of the stored and the incoming time of column ``name``, either maybe
+    unknown: a replayed or late event never moves a first time later."""
+
+    def merge(stored: Any, incoming: Any) -> Any:
+        known, seen = stored[name], incoming[name]
+        return case(
+            (seen.is_(None), known), (known.is_(None), seen), (seen < known, seen), else_=known
+        )
+
+    return merge
+
+
+_FUNNEL_MERGES: dict[str, Merge] = {
+    # A vacancy's snapshot says its kind; the other steps only fill in one not yet known.
+    "kind": lambda stored, incoming: case(
+        (incoming.published, func.coalesce(incoming.kind, stored.kind)),
+        else_=func.coalesce(stored.kind, incoming.kind),
+    ),
+    "company_id": lambda stored, incoming: func.coalesce(stored.company_id, incoming.company_id),
+    "published": lambda stored, incoming: or_(stored.published, incoming.published),
+    "published_at": _earliest_stored("published_at"),
+    "first_matched_at": _earliest_stored("first_matched_at"),
+}
 
 
 def _earliest(known: datetime | None, seen: datetime | None) -> datetime | None:

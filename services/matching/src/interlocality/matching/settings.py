@@ -47,3 +47,11 @@ class MatchingSettings(ServiceSettings):
             description="How far a match's score must move to be published as updated.",
         ),
     ] = 0.05
+    dating_solve_seconds: Annotated[
+        float,
+        Field(
+            gt=0.0,
+            description="Longest the exact Company Dating solver may run; past it the "
+            "schedule is the greedy baseline's, marked as not proven optimal.",
+        ),
+    ] = 20.0

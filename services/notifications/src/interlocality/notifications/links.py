@@ -17,13 +17,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Literal
 
+from interlocality.common.files import made_once
 from interlocality.notifications.settings import NotificationsSettings
 
 __all__ = [
@@ -125,16 +124,8 @@ def signing_key(settings: NotificationsSettings) -> bytes:
     if configured:
         return configured.encode()
     path = (settings.var_dir / settings.region / f"{settings.service}.key").resolve()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it first
-        else:
-            with os.fdopen(descriptor, "w") as file:
-                file.write(secrets.token_urlsafe(32))
-    return Path(path).read_text().strip().encode()
+    # Replicas starting at once on an empty var/ agree on the first key put in place.
+    return made_once(path, lambda: secrets.token_urlsafe(32).encode()).strip()
 
 
 def retired_signing_keys(settings: NotificationsSettings) -> tuple[bytes, ...]:

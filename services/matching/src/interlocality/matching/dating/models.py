@@ -506,6 +506,14 @@ class ScheduleTotals(BaseModel):
     greedy_seconds: Annotated[
         float, Field(title="Greedy time", description="Seconds the baseline took.")
     ]
+    optimal: Annotated[
+        bool,
+        Field(
+            title="Proven optimal",
+            description="Whether the exact solver proved the schedule optimal; false when it "
+            "hit its time limit and the schedule is the greedy baseline's.",
+        ),
+    ] = True
 
 
 class DatingSchedule(BaseModel):

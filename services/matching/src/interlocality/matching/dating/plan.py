@@ -26,6 +26,7 @@ from interlocality.matching.dating.models import (
 )
 from interlocality.matching.dating.solver import (
     PairingProblem,
+    SolveTimedOut,
     greedy_baseline,
     optimal_pairs,
     seat_dates,
@@ -176,21 +177,29 @@ def plan_dating_event(
     *,
     event_id: str,
     issued_at: datetime,
+    time_limit: float | None = None,
 ) -> DatingSchedule:
     """The optimal schedule of ``request`` given the pairs' ``scores`` (missing pairs: 0).
 
-    Raises :class:`DatingInfeasible` when the must-meet pairs cannot all be met.
+    When the exact solver proves no optimum within ``time_limit`` seconds (``None``: no
+    limit), the schedule is the greedy baseline's, which is always valid, and its totals and
+    notes say it is not proven optimal. Raises :class:`DatingInfeasible` when the must-meet
+    pairs cannot all be met.
     """
     problems = infeasibilities(request)
     if problems:
         raise DatingInfeasible(problems)
     started = time.perf_counter()
     problem = PairingProblem.of(request, scores)
-    seats = seat_dates(request, optimal_pairs(problem))
-    solve_seconds = time.perf_counter() - started
-    started = time.perf_counter()
     baseline = greedy_baseline(problem)
     greedy_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    try:
+        chosen, optimal = optimal_pairs(problem, time_limit), True
+    except SolveTimedOut:
+        chosen, optimal = baseline, False
+    seats = seat_dates(request, chosen)
+    solve_seconds = time.perf_counter() - started
 
     company_names = {c.company_id: c.name for c in request.companies}
     student_names = {s.student_id: s.name for s in request.students}
@@ -223,6 +232,7 @@ def plan_dating_event(
         greedy_students_with_a_date=len({s for s, _ in baseline}),
         solve_seconds=round(solve_seconds, 4),
         greedy_seconds=round(greedy_seconds, 4),
+        optimal=optimal,
     )
     return build_schedule(
         request,
@@ -230,12 +240,20 @@ def plan_dating_event(
         totals,
         event_id=event_id,
         issued_at=issued_at,
-        notes=_notes(request, totals),
+        notes=_notes(request, totals, time_limit),
     )
 
 
-def _notes(request: DatingEventRequest, totals: ScheduleTotals) -> list[str]:
+def _notes(
+    request: DatingEventRequest, totals: ScheduleTotals, time_limit: float | None
+) -> list[str]:
     notes = []
+    if not totals.optimal:
+        notes.append(
+            f"the exact solver found no optimal schedule within its limit of {time_limit:g} s "
+            f"(dating_solve_seconds): these are the greedy baseline's dates (best remaining "
+            f"pair first), valid but not proven optimal"
+        )
     usable = len(request.usable_slots)
     missing = totals.students - totals.students_with_a_date
     if missing:

@@ -41,7 +41,9 @@ class DatingService:
         self.runtime = runtime
 
     def create_event(self, request: DatingEventRequest) -> DatingSchedule:
-        """Plan the best schedule of ``request``, store it and send every agenda.
+        """Plan the best schedule of ``request``, store it and send every agenda; past the
+        solver's time limit (``dating_solve_seconds``) the schedule is the greedy one, as
+        its totals and notes say.
 
         Raises :class:`ParticipantsUnknown` when the request names a participant matching
         does not hold, and :class:`~.plan.DatingInfeasible` when its must-meet pairs fit
@@ -57,7 +59,11 @@ class DatingService:
         # Planned outside the write transaction: on SQLite it would hold the write lock
         # (and the consumers) for the whole solve.
         schedule = plan_dating_event(
-            request, scores, event_id=str(uuid.uuid4()), issued_at=datetime.now(UTC)
+            request,
+            scores,
+            event_id=str(uuid.uuid4()),
+            issued_at=datetime.now(UTC),
+            time_limit=self.runtime.settings.dating_solve_seconds,
         )
         with self.runtime.transaction() as session:
             # Again where it counts: a participant may have been erased during the solve.

@@ -12,10 +12,15 @@ pair a slot and a table: a bipartite edge colouring with one colour per usable s
 exists whenever no student and no table has more dates than there are slots (König), found
 with alternating paths. Stage 2 never drops a pair, so the total of stage 1 is the optimum
 of the whole schedule.
+
+HiGHS gets a time limit (the ``dating_solve_seconds`` setting): an event too large to solve
+in it raises :class:`SolveTimedOut`, and the planner falls back to the greedy baseline,
+which is always a valid schedule, and says so.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +34,7 @@ from interlocality.matching.dating.models import DatingEventRequest, Pair
 __all__ = [
     "POINTS_PER_UNIT",
     "PairingProblem",
+    "SolveTimedOut",
     "exact_pairs",
     "greedy_baseline",
     "greedy_pairs",
@@ -40,6 +46,15 @@ __all__ = [
 # Match scores are stored to four decimals; the solver counts in these units so that its
 # objective is an integer and "optimal" is not subject to floating-point tolerance.
 POINTS_PER_UNIT = 10_000
+
+
+class SolveTimedOut(Exception):
+    """HiGHS proved no optimum within ``seconds``: no schedule of its own to offer (the
+    simplex method's intermediate points are not feasible schedules)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"HiGHS found no optimal schedule within {seconds:g} s")
+        self.seconds = seconds
 
 
 # -- the solver's view of a request -----------------------------------------------------
@@ -110,8 +125,12 @@ def exact_pairs(request: DatingEventRequest, scores: Mapping[Pair, float]) -> se
     return optimal_pairs(PairingProblem.of(request, scores))
 
 
-def optimal_pairs(problem: PairingProblem) -> set[Pair]:
-    """The pairs of :func:`exact_pairs`, for a problem that is built once."""
+def optimal_pairs(problem: PairingProblem, time_limit: float | None = None) -> set[Pair]:
+    """The pairs of :func:`exact_pairs`, for a problem that is built once.
+
+    Raises :class:`SolveTimedOut` when HiGHS has not proved the optimum in ``time_limit``
+    seconds (``None``: no limit).
+    """
     # Columns: y (one per pair worth points or must-meet: the pair meets), u (per student:
     # a date worth nothing, with any company), w (per company: how many such dates it
     # hosts), z (per student: has a first date), e (per student: further dates).
@@ -180,7 +199,7 @@ def optimal_pairs(problem: PairingProblem) -> set[Pair]:
     )
     cost = np.zeros(columns)
     cost[:n_pairs] = [-problem.points.get(pair, 0) for pair in pairs]
-    x = _integral_optimum(cost, equalities, inequalities, limits, lower, upper)
+    x = _integral_optimum(cost, equalities, inequalities, limits, lower, upper, time_limit)
     chosen = [pairs[k] for k in np.flatnonzero(x[:n_pairs])]
     met = {i for i, _ in chosen}
     # A student with a date worth nothing and no other date meets a company with room left
@@ -198,12 +217,15 @@ def _integral_optimum(
     limits: np.ndarray,
     lower: np.ndarray,
     upper: np.ndarray,
+    time_limit: float | None = None,
 ) -> np.ndarray:
     """The optimum of the integer program, from the dual simplex when its vertex is integral.
 
     An integral optimum of the relaxation is optimal for the integer program; should
-    rounding ever leave a fraction, HiGHS's branch and bound decides instead.
+    rounding ever leave a fraction, HiGHS's branch and bound decides instead, in what is
+    left of ``time_limit`` (seconds for both; ``None``: no limit).
     """
+    deadline = None if time_limit is None else time.monotonic() + time_limit
     bounds = np.column_stack([lower, upper])
     relaxed = linprog(
         cost,
@@ -213,7 +235,10 @@ def _integral_optimum(
         b_eq=np.zeros(equalities.shape[0]),
         bounds=bounds,
         method="highs-ds",
+        options=_limited(deadline, time_limit),
     )
+    if relaxed.status == 1:  # the time limit: its point is not a schedule
+        raise SolveTimedOut(time_limit or 0.0)
     if relaxed.status == 0 and np.allclose(relaxed.x, np.rint(relaxed.x), atol=1e-6):
         return np.rint(relaxed.x).astype(np.int64)
     result = milp(
@@ -224,12 +249,24 @@ def _integral_optimum(
             LinearConstraint(equalities, 0.0, 0.0),
             LinearConstraint(inequalities, -np.inf, limits),
         ],
-        options={"mip_rel_gap": 0.0},
+        options={"mip_rel_gap": 0.0, **_limited(deadline, time_limit)},
     )
+    if result.status == 1:  # the time limit: its incumbent, if any, is not proven optimal
+        raise SolveTimedOut(time_limit or 0.0)
     if result.status != 0 or result.x is None:
         # infeasibilities() rules out every infeasible request, so this is a solver failure.
         raise RuntimeError(f"HiGHS found no schedule: {result.message}")
     return np.rint(result.x).astype(np.int64)
+
+
+def _limited(deadline: float | None, time_limit: float | None) -> dict[str, float]:
+    """HiGHS's option for the time left until ``deadline``; out of time once it has passed."""
+    if deadline is None:
+        return {}
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise SolveTimedOut(time_limit or 0.0)
+    return {"time_limit": left}
 
 
 def greedy_pairs(request: DatingEventRequest, scores: Mapping[Pair, float]) -> set[Pair]:

@@ -2,6 +2,7 @@
 #   make run        start a demo region (broker, topics, five services, demo data)
 #   make test       lint (style, architecture rules), type-check and run the whole test suite
 #   make browser    install the Chromium the browser tests drive, when none is found
+#   make promtool   install Prometheus' promtool (checks infra/prometheus), when none is found
 #   make contracts  regenerate JSON Schemas and AsyncAPI documents from the contracts
 #   make manifests  regenerate the Kafka topic manifests of every k8s overlay
 #   make migration SERVICE=matching MESSAGE="what changed"   add a schema revision
@@ -15,7 +16,7 @@ UV := $(PYTHON) -m uv
 endif
 RUN := $(UV) run --frozen
 
-.PHONY: uv install run test lint typecheck browser pytest contracts manifests migration bench clean
+.PHONY: uv install run test lint typecheck browser promtool pytest contracts manifests migration bench clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { \
@@ -56,10 +57,26 @@ browser: install
 	  "apt-get install chromium) or set INTERLOCALITY_CHROMIUM to its binary." >&2; \
 	exit 1
 
+# The alert rules and Prometheus' configuration are checked with promtool: the
+# distribution's prometheus package ships it (apt-get, as root or through sudo).
+promtool:
+	@command -v promtool >/dev/null 2>&1 && exit 0; \
+	echo "No promtool for the Prometheus checks: installing the distribution's prometheus"; \
+	if command -v apt-get >/dev/null 2>&1; then \
+	  as_root=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	  { $$as_root apt-get install -y --no-install-recommends prometheus \
+	    || { $$as_root apt-get update && \
+	         $$as_root apt-get install -y --no-install-recommends prometheus; }; } \
+	  && command -v promtool >/dev/null 2>&1 && exit 0; \
+	fi; \
+	echo "No promtool could be installed: install Prometheus' promtool (Debian:" \
+	  "apt-get install prometheus)." >&2; \
+	exit 1
+
 # Most tests wait on a broker, a database or a process rather than compute: three workers
 # keep two cores busy. Each test module stays on one worker (its region is started once).
 PYTEST_WORKERS ?= 3
-pytest: browser
+pytest: browser promtool
 	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 contracts: install

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Field, Session, SQLModel, create_engine, func, select
@@ -19,6 +19,7 @@ from interlocality.common.consumer import (
     EventApplier,
     IncomingRecord,
     RetryBudget,
+    lag_after,
 )
 from interlocality.common.db import init_schema
 from interlocality.common.outbox import OutboxMessage
@@ -498,3 +499,26 @@ async def test_an_event_two_consumers_apply_at_once_is_applied_once_never_dead_l
     assert sorted(outcome for [outcome] in outcomes) == ["applied", "duplicate"]
     assert [r.student_id for r in applied_rows(replicas[0])] == ["s-handed-over"]
     assert dead_letters.sent == []
+
+
+def test_the_lag_after_a_batch_is_what_each_partition_holds_past_its_last_record() -> None:
+    def record(partition: int, offset: int, topic: str = "demo.students") -> IncomingRecord:
+        return IncomingRecord(topic, partition, offset, b"k", b"v", [])
+
+    watermarks = {
+        TopicPartition("demo.students", 0): 120,
+        TopicPartition("demo.students", 1): 8,
+        TopicPartition("demo.vacancies", 0): None,  # nothing fetched from it yet
+    }
+    batch = [
+        record(0, 17),
+        record(1, 7),
+        record(0, 19),
+        record(0, 18),
+        record(0, 2, "demo.vacancies"),
+    ]
+
+    assert lag_after(batch, watermarks.__getitem__) == {
+        ("demo.students", 0): 100,  # offsets 20 to 119 still to come
+        ("demo.students", 1): 0,
+    }

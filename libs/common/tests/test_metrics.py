@@ -69,3 +69,20 @@ def test_a_streamed_response_passes_through_whole_and_is_counted_once(
     response = client.get("/v1/stream")
     assert response.text == "one\ntwo\nthree\n"
     assert count(metrics, "/v1/stream", "200") == 1
+
+
+def test_a_scrape_refreshes_gauges_read_from_state_and_answers_when_one_cannot_be() -> None:
+    metrics = ServiceMetrics("profiles", "aarhus")
+    backlog = iter([3, 5])
+
+    def refresh() -> None:
+        metrics.outbox_pending.set(next(backlog))
+
+    def unreachable() -> None:
+        raise ConnectionError("the database is away")
+
+    metrics.on_scrape(unreachable)
+    metrics.on_scrape(refresh)
+
+    assert b"interlocality_outbox_pending 3.0" in metrics.exposition()
+    assert b"interlocality_outbox_pending 5.0" in metrics.exposition()

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import Field, Session, SQLModel, select
 
 from interlocality.common.cloudevents import KafkaRecord
@@ -16,13 +18,16 @@ from interlocality.common.db import create_db_engine, init_schema, transaction
 from interlocality.common.outbox import (
     OutboxMessage,
     OutboxRelay,
+    backlog,
     forget_subject,
     pending_count,
     stage_event,
     stage_events,
     stage_record,
 )
-from interlocality.common.testing import read_topic, upserted
+from interlocality.common.service import ServiceRuntime, create_service_app
+from interlocality.common.settings import ServiceSettings, load_settings
+from interlocality.common.testing import read_topic, signed_in, trusting_tests_issuer, upserted
 from interlocality.common.topics_admin import ensure_topics
 from interlocality.contracts.topics import STUDENTS
 
@@ -301,3 +306,69 @@ async def test_rows_of_one_key_are_published_in_commit_order(
     records = await read_topic(kafka_bootstrap, topic, count=3, timeout=5)
     # the tombstone is last: compaction leaves nothing of the erased student
     assert [r.value is None for r in sorted(records, key=lambda r: r.offset)] == [False, True]
+
+
+def test_the_backlog_counts_unpublished_rows_and_dates_the_oldest(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    init_schema(engine, TABLES)
+    with Session(engine) as session:
+        assert backlog(session) == (0, None)
+    now = datetime.now(UTC)
+    with transaction(engine) as session:
+        published = stage_event(session, upserted("demo", "s-1"))
+        waiting = stage_event(session, upserted("demo", "s-2"))
+        newer = stage_event(session, upserted("demo", "s-3"))
+        session.flush()
+        published.created_at, published.published_at = now - timedelta(hours=2), now
+        waiting.created_at = now - timedelta(minutes=10)
+        newer.created_at = now - timedelta(minutes=1)
+
+    with Session(engine) as session:
+        pending, oldest = backlog(session)
+    assert pending == 2
+    # the oldest row still waiting, not the older one already published
+    assert oldest == now - timedelta(minutes=10)
+
+
+def test_a_scrape_reports_the_outbox_backlog_and_the_age_of_its_oldest_row(
+    database_url: str,
+) -> None:
+    settings = load_settings(
+        ServiceSettings,
+        service="profiles",
+        region="scraped",
+        kafka_bootstrap_servers="127.0.0.1:1",
+        database_url=database_url,
+        log_format="console",
+        **trusting_tests_issuer(),
+    )
+    runtime = ServiceRuntime(settings, [])
+    init_schema(runtime.engine, runtime.tables)
+    client = signed_in(
+        TestClient(create_service_app(runtime, [], title="t", description="d")), "service"
+    )
+    assert scraped(client) == {"pending": 0.0, "oldest": 0.0}
+
+    with transaction(runtime.engine) as session:
+        stage_event(session, upserted("scraped", "s-1")).created_at = datetime.now(UTC) - timedelta(
+            minutes=20
+        )
+        stage_event(session, upserted("scraped", "s-2"))
+
+    seen = scraped(client)
+    assert seen["pending"] == 2
+    assert 20 * 60 <= seen["oldest"] < 21 * 60
+
+
+def scraped(client: TestClient) -> dict[str, float]:
+    answer = client.get("/metrics")
+    assert answer.status_code == 200, answer.text
+    samples = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+    return {
+        "pending": samples["interlocality_outbox_pending"],
+        "oldest": samples["interlocality_outbox_oldest_pending_seconds"],
+    }

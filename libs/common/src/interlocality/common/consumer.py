@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Link, SpanKind
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -37,6 +40,7 @@ __all__ = [
     "ProcessedEvent",
     "RetryBudget",
     "dead_letter_headers",
+    "lag_after",
 ]
 
 logger = logging.getLogger(__name__)
@@ -134,6 +138,24 @@ def dead_letter_headers(
     return headers
 
 
+def lag_after(
+    records: Sequence[IncomingRecord], highwater: Callable[[TopicPartition], int | None]
+) -> dict[tuple[str, int], int]:
+    """Per topic and partition of ``records``: how many records the partition holds past
+    the last of them, by its high watermark as the consumer last fetched it (``highwater``,
+    an aiokafka consumer's; a partition whose watermark is not known yet is left out)."""
+    last: dict[tuple[str, int], int] = {}
+    for record in records:
+        position = (record.topic, record.partition)
+        last[position] = max(last.get(position, -1), record.offset)
+    lags: dict[tuple[str, int], int] = {}
+    for (topic, partition), offset in last.items():
+        mark = highwater(TopicPartition(topic, partition))
+        if mark is not None:
+            lags[topic, partition] = max(0, mark - offset - 1)
+    return lags
+
+
 class DeadLetterPublisher:
     """Sends records that could not be applied to ``<topic>.dlq`` with the reason, or to
     ``topic`` when one is given (a shared topic's dead letters are the region's own)."""
@@ -192,8 +214,10 @@ class EventApplier:
         after_rollback: Callable[[], None] | None = None,
         region: str | None = None,
         retries: RetryBudget | None = None,
+        tracer_provider: Any = None,
     ) -> None:
         self.spec = spec
+        self._tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer(__name__)
         self.retries = retries or RetryBudget()
         self._outages = 0
         self.region = region
@@ -218,8 +242,51 @@ class EventApplier:
         """Apply records in order, in one transaction; each bad one is dead-lettered alone.
 
         Every event runs in a savepoint, so one that fails leaves no partial write and the
-        others still commit together.
+        others still commit together. The records' application is traced in the traces
+        they carry (:meth:`_trace`).
         """
+        started = time.time_ns()
+        outcomes = await self._handle_batch(records)
+        self._trace(records, outcomes, started)
+        return outcomes
+
+    def _trace(self, records: list[IncomingRecord], outcomes: list[Outcome], started: int) -> None:
+        """One consumer span for the records of each trace context they carry (one
+        request, one import), a child of the relay's publish in that trace: so one trace
+        runs from the request that staged an event to its application by every consumer.
+        The span lasts as long as the batch they were applied in, and links to the
+        broker's span of that batch (a batch mixes traces, so it starts a trace of its
+        own)."""
+        ended = time.time_ns()
+        batch = trace.get_current_span().get_span_context()
+        links = [Link(batch)] if batch.is_valid else []
+        by_trace: dict[tuple[tuple[str, str], ...], list[Outcome]] = {}
+        for record, outcome in zip(records, outcomes, strict=True):
+            carried = tuple(
+                (name, value.decode("latin-1"))
+                for name, value in record.headers
+                if name in ("traceparent", "tracestate")
+            )
+            if carried:
+                by_trace.setdefault(carried, []).append(outcome)
+        for carried, traced in by_trace.items():
+            span = self._tracer.start_span(
+                f"{records[0].topic} apply",
+                context=propagate.extract(dict(carried)),
+                kind=SpanKind.CONSUMER,
+                links=links,
+                start_time=started,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.destination.name": records[0].topic,
+                    "messaging.consumer.group.name": self.consumer,
+                    "messaging.batch.message_count": len(traced),
+                    "interlocality.dead_lettered": traced.count("dead-lettered"),
+                },
+            )
+            span.end(end_time=ended)
+
+    async def _handle_batch(self, records: list[IncomingRecord]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(records)
         decoded: list[tuple[int, Any]] = []
         for position, record in enumerate(records):

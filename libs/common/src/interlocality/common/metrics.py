@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 
 from fastapi import FastAPI, Response
 from prometheus_client import (
@@ -18,6 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from interlocality.common.access import SERVICE, allow
 
 __all__ = ["ServiceMetrics"]
+
+logger = logging.getLogger(__name__)
 
 
 class ServiceMetrics:
@@ -67,6 +71,17 @@ class ServiceMetrics:
             "Outbox messages committed but not yet published.",
             registry=self.registry,
         )
+        self.outbox_oldest_pending = Gauge(
+            "interlocality_outbox_oldest_pending_seconds",
+            "Age of the oldest outbox message not yet published (0 when none waits).",
+            registry=self.registry,
+        )
+        self.consumer_lag = Gauge(
+            "interlocality_consumer_lag",
+            "Records on a partition past those this consumer has applied, as of its last batch.",
+            ["topic", "partition"],
+            registry=self.registry,
+        )
         info = Gauge(
             "interlocality_service_info",
             "Service identity.",
@@ -74,6 +89,22 @@ class ServiceMetrics:
             registry=self.registry,
         )
         info.labels(**labels).set(1)
+        self._on_scrape: list[Callable[[], None]] = []
+
+    def on_scrape(self, refresh: Callable[[], None]) -> None:
+        """Call ``refresh`` (blocking, it may query the database) before each scrape: for
+        gauges read from state rather than counted as things happen."""
+        self._on_scrape.append(refresh)
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus' text format, refreshed; a refresh that fails leaves
+        its gauges as they were (a scrape still answers while the database is away)."""
+        for refresh in self._on_scrape:
+            try:
+                refresh()
+            except Exception:
+                logger.warning("a metric could not be refreshed", exc_info=True)
+        return generate_latest(self.registry)
 
     def install(self, app: FastAPI) -> None:
         """Count and time every request, and serve ``GET /metrics`` to automation (a
@@ -83,7 +114,7 @@ class ServiceMetrics:
 
         @app.get("/metrics", include_in_schema=False, dependencies=[allow(SERVICE)])
         def _metrics() -> Response:
-            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+            return Response(self.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 class _ObserveRequests:

@@ -50,6 +50,7 @@ from interlocality.contracts.topics import topic_of_event
 __all__ = [
     "OutboxMessage",
     "OutboxRelay",
+    "backlog",
     "forget_subject",
     "pending_count",
     "prune_published",
@@ -221,6 +222,18 @@ def pending_count(session: Session) -> int:
         )
     )
     return int(session.exec(statement).one())
+
+
+def backlog(session: Session) -> tuple[int, datetime | None]:
+    """How many outbox rows wait to be published, and when the oldest of them was staged
+    (None when none waits): a relay that cannot publish shows as an age that keeps growing."""
+    statement = select(func.count(), func.min(OutboxMessage.created_at)).where(
+        OutboxMessage.published_at.is_(None)  # type: ignore[union-attr]
+    )
+    count, oldest = session.exec(statement).one()
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)  # SQLite keeps no zone; rows are staged in UTC
+    return int(count), oldest
 
 
 class OutboxRelay:

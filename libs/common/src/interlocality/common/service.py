@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar, cast
 
@@ -59,6 +60,7 @@ from interlocality.common.consumer import (
     ProcessedEvent,
     RetryBudget,
     dead_letter_headers,
+    lag_after,
 )
 from interlocality.common.consumer_groups import leave_group, unleft_membership
 from interlocality.common.db import (
@@ -76,6 +78,7 @@ from interlocality.common.migrations import upgrade
 from interlocality.common.outbox import (
     OutboxMessage,
     OutboxRelay,
+    backlog,
     forget_subject,
     pending_count,
     stage_event,
@@ -165,6 +168,7 @@ class ServiceRuntime(Generic[SettingsT]):
         self.read_engine = read_only(self.engine)
         self.tables: list[type[SQLModel]] = [*tables, OutboxMessage, ProcessedEvent, AuditEntry]
         self.metrics = ServiceMetrics(settings.service, settings.region)
+        self.metrics.on_scrape(self._observe_outbox)
         self.tracer_provider = configure_tracing(settings)
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
@@ -348,6 +352,7 @@ class ServiceRuntime(Generic[SettingsT]):
                 first_delay=self.settings.consumer_retry_delay_seconds,
                 max_delay=self.settings.consumer_retry_delay_max_seconds,
             ),
+            tracer_provider=self.tracer_provider,
         )
         if spec.federated:
             self._shared_appliers[spec.mirrored_pattern()] = applier
@@ -369,6 +374,7 @@ class ServiceRuntime(Generic[SettingsT]):
             for raw in message.raw_message:
                 record = IncomingRecord.from_consumer_record(raw)
                 by_topic.setdefault(record.topic, []).append(record)
+            self._observe_lag([r for rs in by_topic.values() for r in rs], message.consumer)
             for topic, records in by_topic.items():
                 await appliers[topic].handle_batch(records)
 
@@ -403,6 +409,7 @@ class ServiceRuntime(Generic[SettingsT]):
     def _subscribe_shared(self, pattern: str, applier: EventApplier) -> None:
         async def on_shared_records(message: KafkaMessage) -> None:
             records = [IncomingRecord.from_consumer_record(raw) for raw in message.raw_message]
+            self._observe_lag(records, message.consumer)
             await applier.handle_batch(records)
 
         name = applier.spec.name(self.settings.region)
@@ -442,6 +449,23 @@ class ServiceRuntime(Generic[SettingsT]):
         return KafkaAccess(
             publishes=tuple(self._published), consumes=tuple(consumed), groups=tuple(groups)
         )
+
+    def _observe_lag(self, records: list[IncomingRecord], consumer: Any) -> None:
+        """Set the consumer lag of the partitions of a batch just taken: what they hold
+        past it (as it is taken, so a consumer stuck on a batch still shows its lag)."""
+        highwater = getattr(consumer, "highwater", None)
+        if highwater is None:
+            return  # a test broker's stand-in consumer knows no watermarks
+        for (topic, partition), lag in lag_after(records, highwater).items():
+            self.metrics.consumer_lag.labels(topic, str(partition)).set(lag)
+
+    def _observe_outbox(self) -> None:
+        """The outbox gauges as the database has them now (before each scrape)."""
+        with self.reading() as session:
+            pending, oldest = backlog(session)
+        self.metrics.outbox_pending.set(pending)
+        age = 0.0 if oldest is None else (datetime.now(UTC) - oldest).total_seconds()
+        self.metrics.outbox_oldest_pending.set(max(0.0, age))
 
     def _count_outcome(self, topic: str, outcome: str, event_type: str | None) -> None:
         if outcome == "applied":

@@ -4,7 +4,7 @@
 #   make browser    install the Chromium the browser tests drive, when none is found
 #   make promtool   install Prometheus' promtool (checks infra/prometheus), when none is found
 #   make contracts  regenerate JSON Schemas and AsyncAPI documents from the contracts
-#   make manifests  regenerate the Kafka topic manifests of every k8s overlay
+#   make manifests  regenerate the k8s base and the Kafka topics and users of every overlay
 #   make migration SERVICE=matching MESSAGE="what changed"   add a schema revision
 #   make bench      run the benchmarks in bench/
 

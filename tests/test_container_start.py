@@ -88,7 +88,7 @@ def _read_only_root_works() -> bool:
 def environment_of(service: str, values: dict[str, str]) -> dict[str, str]:
     """The container's environment as its generated Deployment declares it: plain values
     as written, secrets and the region's configuration from ``values``."""
-    [deployment, _] = service_manifests(service)
+    [deployment] = [m for m in service_manifests(service) if m["kind"] == "Deployment"]
     [container] = deployment["spec"]["template"]["spec"]["containers"]
     env: dict[str, str] = {}
     for entry in container["env"]:

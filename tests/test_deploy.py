@@ -1,4 +1,5 @@
-"""Every k8s overlay renders to complete manifests, and the generated files are current."""
+"""Every k8s overlay renders to complete manifests that validate against the Kubernetes and
+Strimzi schemas (offline), and the generated files are current."""
 
 from __future__ import annotations
 
@@ -10,15 +11,26 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import kubernetes_validate
 import pytest
 import yaml
 
 from interlocality.contracts.topics import FEDERATION_TOPICS, SNAPSHOTS, STUDENTS, TOPICS
+from interlocality.operator.manifests import SERVICE_SIZES, region_overlays
 from interlocality.operator.manifests import main as manifests
 from interlocality.operator.services import SERVICE_PORTS
 
 ROOT = Path(__file__).resolve().parents[1]
-OVERLAYS = sorted(p for p in (ROOT / "deploy/k8s/overlays").iterdir() if p.is_dir())
+OVERLAYS = region_overlays(ROOT)
+DEMO = ROOT / "deploy/k8s/overlays/demo"
+# The oldest Kubernetes release the manifests are held to (its schemas ship in the
+# kubernetes-validate package: no network at test time).
+KUBERNETES_VERSION = "1.30"
+STRIMZI_SCHEMAS = json.loads((ROOT / "tests/schemas/strimzi-v1beta2.json").read_text())
+# The database URLs each region creates as secrets (deploy/README.md): only the demo
+# overlay generates them, from a demo password.
+DATABASE_SECRETS = {f"{service}-database" for service in SERVICE_PORTS}
 
 
 def render(overlay: Path) -> list[dict[str, Any]]:
@@ -71,7 +83,16 @@ def test_overlay_renders_complete_hardened_services(overlay: Path) -> None:
         [env_from] = container["envFrom"]
         assert env_from["configMapRef"]["name"] in config_maps
         database = next(e for e in container["env"] if e["name"] == "DATABASE_URL")
-        assert database["valueFrom"]["secretKeyRef"]["name"] in secrets
+        if overlay == DEMO:
+            assert database["valueFrom"]["secretKeyRef"]["name"] in secrets
+        else:
+            # a real region's URL (and its password) is a secret it creates, by reference
+            assert database["valueFrom"]["secretKeyRef"] == {
+                "name": f"{name}-database",
+                "key": "url",
+            }
+    if overlay != DEMO:
+        assert not secrets, f"{overlay.name} keeps secrets in the repository: {secrets}"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS, ids=[o.name for o in OVERLAYS])
@@ -218,24 +239,29 @@ def test_overlay_declares_every_topic_of_its_region(overlay: Path) -> None:
         assert topics[spec.dlq_name(overlay.name)]["config"]["cleanup.policy"] == "delete"
 
 
-def test_mirror_maker_component_copies_only_the_snapshots_into_the_region(
-    tmp_path: Path,
-) -> None:
-    # A region's overlay with the optional MirrorMaker 2 component added, as an operator would.
-    demo = OVERLAYS[0]
-    (tmp_path / "kustomization.yaml").write_text(
+def with_federation_mirror(overlay: Path, directory: Path) -> Path:
+    """A region's overlay with the optional MirrorMaker 2 component added, as an operator
+    would."""
+    (directory / "kustomization.yaml").write_text(
         yaml.safe_dump(
             {
                 "apiVersion": "kustomize.config.k8s.io/v1beta1",
                 "kind": "Kustomization",
-                "resources": [os.path.relpath(demo, tmp_path)],
+                "resources": [os.path.relpath(overlay, directory)],
                 "components": [
-                    os.path.relpath(ROOT / "deploy/k8s/components/federation-mirror", tmp_path)
+                    os.path.relpath(ROOT / "deploy/k8s/components/federation-mirror", directory)
                 ],
             }
         )
     )
-    documents = render(tmp_path)
+    return directory
+
+
+def test_mirror_maker_component_copies_only_the_snapshots_into_the_region(
+    tmp_path: Path,
+) -> None:
+    demo = DEMO
+    documents = render(with_federation_mirror(demo, tmp_path))
     [mirror] = [d for d in documents if d["kind"] == "KafkaMirrorMaker2"]
     spec = mirror["spec"]
     aliases = {cluster["alias"] for cluster in spec["clusters"]}
@@ -263,6 +289,254 @@ def test_mirror_maker_component_copies_only_the_snapshots_into_the_region(
     ]
     copy = f"{flow['sourceCluster']}.{snapshots.name('')}"
     assert _acls(analytics)[("topic", copy)] == {"Read", "Describe"}
+
+
+def schema_problems(document: dict[str, Any]) -> list[str]:
+    """What the schema of ``document``'s kind finds wrong with it: Kubernetes' own (strict:
+    an unknown field is an error) or Strimzi's, as tests/schemas/strimzi-v1beta2.json has
+    it from Strimzi's API reference."""
+    name = f"{document['kind']}/{document['metadata']['name']}"
+    if document["apiVersion"].startswith("kafka.strimzi.io/"):
+        schema = {**STRIMZI_SCHEMAS, "$ref": f"#/$defs/{document['kind']}"}
+        validator = jsonschema.Draft202012Validator(schema)
+        return [
+            f"{name}: {'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in validator.iter_errors(document)
+        ]
+    try:
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        return [f"{name}: {'/'.join(map(str, error.path))}: {error.message}"]
+    return []
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS, ids=[o.name for o in OVERLAYS])
+def test_overlay_validates_against_the_kubernetes_and_strimzi_schemas(
+    overlay: Path, tmp_path: Path
+) -> None:
+    documents = render(with_federation_mirror(overlay, tmp_path))
+    assert {d["kind"] for d in documents} >= {
+        "Deployment",
+        "Job",
+        "NetworkPolicy",
+        "KafkaTopic",
+        "KafkaUser",
+        "KafkaMirrorMaker2",
+    }
+    problems = [problem for document in documents for problem in schema_problems(document)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_schemas_refuse_what_a_cluster_would_refuse_or_silently_drop() -> None:
+    [deployment] = [d for d in render(DEMO) if d["kind"] == "Deployment"][:1]
+    deployment["spec"]["replica"] = 2  # misspelt: the API server refuses it
+    assert schema_problems(deployment)
+    [topic, user] = [
+        next(d for d in render(DEMO) if d["kind"] == kind) for kind in ("KafkaTopic", "KafkaUser")
+    ]
+    topic["spec"]["partitions"] = "3"
+    assert schema_problems(topic)
+    user["spec"]["authorization"]["acls"][0]["operations"] = ["Publish"]
+    assert schema_problems(user)
+
+
+def test_a_new_region_from_the_template_renders_and_validates(tmp_path: Path) -> None:
+    # the repository's deploy tree and README, as an operator's checkout
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    overlays = tmp_path / "deploy/k8s/overlays"
+    region = overlays / "tampere"
+    shutil.copytree(overlays / "_template", region)
+    for file in region.glob("*.yaml"):
+        text = file.read_text().replace("__REGION_TITLE__", "Tampere")
+        file.write_text(text.replace("__REGION__", "tampere").replace("__RULES__", "fi"))
+    assert manifests(["write", "--root", str(tmp_path)]) == 0
+    documents = render(region)
+    [config] = [d["data"] for d in documents if d["kind"] == "ConfigMap"]
+    assert config["INTERLOCALITY_REGION"] == "tampere"
+    assert config["INTERLOCALITY_WORK_RULES"] == "fi"
+    assert not any(word in value for value in config.values() for word in ("REGION", "RULES")), (
+        config
+    )
+    assert {t["spec"]["topicName"] for t in documents if t["kind"] == "KafkaTopic"} >= {
+        spec.name("tampere") for spec in TOPICS
+    }
+    assert not [d for d in documents if d["kind"] == "Secret"]
+    problems = [problem for document in documents for problem in schema_problems(document)]
+    assert not problems, "\n".join(problems)
+
+
+def test_real_regions_run_their_own_rules_and_reference_secrets_they_create() -> None:
+    rules = {"aarhus": "dk", "leipzig": "de", "limburg": "be-vlg"}
+    readme = (ROOT / "deploy/README.md").read_text()
+    for region, country in rules.items():
+        documents = render(ROOT / "deploy/k8s/overlays" / region)
+        [config] = [d["data"] for d in documents if d["kind"] == "ConfigMap"]
+        assert config["INTERLOCALITY_WORK_RULES"] == country
+        assert (
+            ROOT / "libs/common/src/interlocality/common/data/work_rules" / f"{country}.toml"
+        ).exists()
+        [namespace] = [d for d in documents if d["kind"] == "Namespace"]
+        assert namespace["metadata"]["name"] == f"interlocality-{region}"
+        assert {d["metadata"].get("namespace") for d in documents if d["kind"] != "Namespace"} == {
+            f"interlocality-{region}"
+        }
+    # every secret a Deployment references is one the region is told how to create
+    referenced = {
+        ref["name"]
+        for d in render(ROOT / "deploy/k8s/overlays/aarhus")
+        if d["kind"] == "Deployment"
+        for e in d["spec"]["template"]["spec"]["containers"][0]["env"]
+        if (ref := e.get("valueFrom", {}).get("secretKeyRef"))
+    }
+    assert referenced >= DATABASE_SECRETS
+    for secret in referenced:
+        assert f"kubectl create secret generic {secret} " in readme, secret
+
+
+def _by_kind(documents: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in documents if d["kind"] == kind}
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def test_every_service_runs_under_its_own_account_without_an_api_token() -> None:
+    documents = render(DEMO)
+    accounts = _by_kind(documents, "ServiceAccount")
+    assert set(accounts) == set(SERVICE_PORTS)
+    assert all(a["automountServiceAccountToken"] is False for a in accounts.values())
+    for kind in ("Deployment", "Job"):
+        for workload in _by_kind(documents, kind).values():
+            pod = workload["spec"]["template"]["spec"]
+            assert pod["serviceAccountName"] in accounts
+            assert pod["automountServiceAccountToken"] is False
+
+
+def test_budgets_let_a_drain_proceed_and_only_safe_services_scale() -> None:
+    documents = render(DEMO)
+    deployments = _by_kind(documents, "Deployment")
+    budgets = _by_kind(documents, "PodDisruptionBudget")
+    autoscalers = _by_kind(documents, "HorizontalPodAutoscaler")
+    for name, deployment in deployments.items():
+        budget = budgets[name]["spec"]
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert _selects(budget["selector"], pod_labels)
+        # never minAvailable: of one replica it would refuse every eviction
+        assert budget == {**budget, "maxUnavailable": 1} and "minAvailable" not in budget
+    # matching keeps its index in memory, fed by its own consumer; notifications' delivery
+    # claiming is not lease-safe yet; analytics' scheduled snapshot is not claimed: one each
+    for single in ("matching", "notifications", "analytics", "vacancies"):
+        assert deployments[single]["spec"]["replicas"] == 1
+        assert single not in autoscalers
+    for name, autoscaler in autoscalers.items():
+        spec = autoscaler["spec"]
+        assert spec["scaleTargetRef"]["name"] == name
+        assert spec["minReplicas"] == deployments[name]["spec"]["replicas"] >= 2
+        assert spec["maxReplicas"] <= 4
+
+
+def test_resources_hold_what_the_benchmarks_measured() -> None:
+    def mebibytes(quantity: str) -> float:
+        units = {"Mi": 1, "Gi": 1024}
+        return float(quantity[:-2]) * units[quantity[-2:]]
+
+    deployments = _by_kind(render(DEMO), "Deployment")
+    for name, deployment in deployments.items():
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        resources = container["resources"]
+        size = SERVICE_SIZES[name]
+        assert resources["requests"]["memory"] == size.memory_request
+        assert mebibytes(resources["requests"]["memory"]) <= mebibytes(
+            resources["limits"]["memory"]
+        )
+        # every service holds the ESCO vocabulary: about 180 MiB resident once built
+        assert mebibytes(resources["requests"]["memory"]) >= 256
+    matching = deployments["matching"]["spec"]["template"]["spec"]["containers"][0]
+    # the index's rebuild of 100,000 students x 5,000 vacancies peaks at 0.49 GiB
+    assert mebibytes(matching["resources"]["requests"]["memory"]) >= 0.49 * 1024 * 1.25
+
+
+def test_migration_jobs_run_each_service_once_apart_from_its_replicas() -> None:
+    documents = render(DEMO)
+    deployments = _by_kind(documents, "Deployment")
+    services = _by_kind(documents, "Service")
+    jobs = _by_kind(documents, "Job")
+    assert set(jobs) == {f"{name}-migrate" for name in SERVICE_PORTS}
+    for name, deployment in deployments.items():
+        job = jobs[f"{name}-migrate"]
+        pod = job["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        [server] = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["args"] == [f"interlocality.{name}", "migrate"]
+        assert container["image"] == server["image"]
+        # the same configuration and secrets: it reads the settings the service reads
+        assert container["env"] == server["env"] and container["envFrom"] == server["envFrom"]
+        assert container["securityContext"] == server["securityContext"]
+        assert pod["restartPolicy"] == "Never"
+        # not one of the service's replicas: no traffic, no disruption budget counts it
+        labels = job["spec"]["template"]["metadata"]["labels"]
+        assert not _selects({"matchLabels": services[name]["spec"]["selector"]}, labels)
+        assert not _selects(deployment["spec"]["selector"], labels)
+
+
+def _allowed_egress(policies: list[dict[str, Any]], labels: dict[str, str]) -> set[Any]:
+    """The (namespace or "anywhere", protocol, port) a pod with ``labels`` may reach."""
+    allowed = set()
+    for policy in policies:
+        spec = policy["spec"]
+        if "Egress" not in spec["policyTypes"] or not _selects(spec["podSelector"], labels):
+            continue
+        for rule in spec.get("egress", []):
+            targets = [
+                peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                for peer in rule.get("to", [])
+            ] or ["anywhere"]
+            for target in targets:
+                for port in rule["ports"]:
+                    allowed.add((target, port["protocol"], port["port"]))
+    return allowed
+
+
+def test_network_policies_deny_everything_but_the_paths_the_services_use() -> None:
+    documents = render(DEMO)
+    policies = [d for d in documents if d["kind"] == "NetworkPolicy"]
+    deny = next(p for p in policies if p["metadata"]["name"] == "default-deny")["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    common = {
+        ("kube-system", "UDP", 53),
+        ("kube-system", "TCP", 53),
+        ("anywhere", "TCP", 5432),
+        ("kafka", "TCP", 9092),
+        ("kafka", "TCP", 9093),
+        ("anywhere", "TCP", 443),
+        ("observability", "TCP", 4318),
+    }
+    delivery = {("anywhere", "TCP", port) for port in (25, 465, 587, 80, 443)}
+    for kind in ("Deployment", "Job"):
+        for workload in _by_kind(documents, kind).values():
+            labels = workload["spec"]["template"]["metadata"]["labels"]
+            expected = common | (
+                delivery if labels["app.kubernetes.io/name"] == "notifications" else set()
+            )
+            assert _allowed_egress(policies, labels) == expected, workload["metadata"]["name"]
+    # in: only each service's own port, from the ingress controller and Prometheus
+    for deployment in _by_kind(documents, "Deployment").values():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        rules = [
+            rule
+            for p in policies
+            if "Ingress" in p["spec"]["policyTypes"] and _selects(p["spec"]["podSelector"], labels)
+            for rule in p["spec"].get("ingress", [])
+        ]
+        sources = {
+            peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            for rule in rules
+            for peer in rule["from"]
+        }
+        assert sources == {"ingress-nginx", "monitoring"}
+        assert all(rule["ports"] == [{"protocol": "TCP", "port": "http"}] for rule in rules)
 
 
 REALM = ROOT / "deploy/keycloak/interlocality-realm.json"

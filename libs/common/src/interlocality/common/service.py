@@ -510,12 +510,18 @@ class ServiceRuntime(Generic[SettingsT]):
 
     # -- lifecycle --------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Create tables, start the producer, the outbox relay and the subscribers."""
+    def migrate(self) -> None:
+        """Bring the service's database to its newest schema revision (its tables, where
+        the service keeps no migrations): at start, and on its own as ``python -m
+        interlocality.<service> migrate`` (the migration Job of a region's deployment)."""
         if self.migrations is not None:
-            await asyncio.to_thread(upgrade, self.engine, self.migrations, self.tables)
+            upgrade(self.engine, self.migrations, self.tables)
         else:
-            await asyncio.to_thread(init_schema, self.engine, self.tables)
+            init_schema(self.engine, self.tables)
+
+    async def start(self) -> None:
+        """Migrate, start the producer, the outbox relay and the subscribers."""
+        await asyncio.to_thread(self.migrate)
         for work in self._on_start:
             await asyncio.to_thread(work)
         self.producer = AIOKafkaProducer(

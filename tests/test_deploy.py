@@ -425,11 +425,14 @@ def test_budgets_let_a_drain_proceed_and_only_safe_services_scale() -> None:
         assert _selects(budget["selector"], pod_labels)
         # never minAvailable: of one replica it would refuse every eviction
         assert budget == {**budget, "maxUnavailable": 1} and "minAvailable" not in budget
-    # matching keeps its index in memory, fed by its own consumer; notifications' delivery
-    # claiming is not lease-safe yet; analytics' scheduled snapshot is not claimed: one each
-    for single in ("matching", "notifications", "analytics", "vacancies"):
+    # notifications' digest round, analytics' scheduled snapshot and vacancies' expiry are
+    # not claimed across replicas: one each
+    for single in ("notifications", "analytics", "vacancies"):
         assert deployments[single]["spec"]["replicas"] == 1
         assert single not in autoscalers
+    # matching keeps its index in memory: one replica active, one standing by, never more
+    assert deployments["matching"]["spec"]["replicas"] == 2
+    assert "matching" not in autoscalers
     for name, autoscaler in autoscalers.items():
         spec = autoscaler["spec"]
         assert spec["scaleTargetRef"]["name"] == name

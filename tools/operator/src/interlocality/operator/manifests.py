@@ -239,8 +239,9 @@ SERVICE_SIZES: dict[str, ServiceSize] = {
         source="177 MiB resident once built; 10.6 ms of CPU a POST /v1/vacancies, 106m at "
         "10 vacancies/s (bench/README.md 'Notifications speed' (b))",
     ),
+    # two: one active, one standing by to take over (interlocality.common.leadership)
     "matching": ServiceSize(
-        replicas=1,
+        replicas=2,
         cpu_request="500m",
         cpu_limit="2",
         memory_request="768Mi",

@@ -55,6 +55,10 @@ AS_THE_CONTAINER = (
 )
 
 
+# a shell in a mount namespace of its own, whose mounts never reach the machine's
+OWN_MOUNTS = ("unshare", "-m", "--propagation", "private", "sh", "-c")
+
+
 def _docker_answers() -> bool:
     try:
         import docker
@@ -70,15 +74,7 @@ def _read_only_root_works() -> bool:
     if not (shutil.which("unshare") and shutil.which("setpriv")):
         return False
     probe = subprocess.run(
-        [
-            "unshare",
-            "-m",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            "mount -o remount,bind,ro / && ! touch /.interlocality-probe 2>/dev/null",
-        ],
+        [*OWN_MOUNTS, "mount -o remount,bind,ro / && ! touch /.interlocality-probe 2>/dev/null"],
         capture_output=True,
         check=False,
     )
@@ -152,12 +148,7 @@ def _start_in_namespace(
     service: str, env: dict[str, str], workdir: Path, aside: Path, log: Path
 ) -> Any:
     command = [
-        "unshare",
-        "-m",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
+        *OWN_MOUNTS,
         AS_THE_CONTAINER,
         "sh",
         str(workdir),

@@ -240,7 +240,8 @@ def _run_service(request: dict[str, Any], server_pid: int, inherited: Sequence[i
         os.environ.update(request["env"])
         service = request["service"]
         create_app = app_module(service).create_app
-        serve(SERVICE_SETTINGS[service], create_app)
+        # the fork server's own command line is not the service's: it only serves
+        serve(SERVICE_SETTINGS[service], create_app, argv=())
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)

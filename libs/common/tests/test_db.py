@@ -1,4 +1,5 @@
-"""Readers see committed state and never queue behind a writer's open transaction."""
+"""Readers see committed state and never queue behind a writer's open transaction; a
+transaction's named lock is held until it ends."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import threading
 
 from sqlalchemy import text
 
-from interlocality.common.db import create_db_engine, read_only
+from interlocality.common.db import (
+    advisory_key,
+    create_db_engine,
+    read_only,
+    transaction,
+    transaction_lock,
+)
 
 
 def test_a_reader_is_not_held_up_by_an_open_write_transaction(database_url: str) -> None:
@@ -31,5 +38,26 @@ def test_a_reader_is_not_held_up_by_an_open_write_transaction(database_url: str)
             assert not thread.is_alive(), "the reader waited for the writer"
             writer.rollback()
         assert seen == [["committed"]]
+    finally:
+        engine.dispose()
+
+
+def test_a_transactions_named_lock_is_held_until_it_ends(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    key = {"key": advisory_key("interlocality tests lock")}
+
+    def free_elsewhere() -> bool:
+        with engine.connect() as other:
+            return bool(
+                other.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), key).scalar_one()
+            )
+
+    try:
+        with transaction(engine) as session:
+            transaction_lock(session, "interlocality tests lock")
+            if engine.dialect.name == "postgresql":
+                assert not free_elsewhere()
+        if engine.dialect.name == "postgresql":
+            assert free_elsewhere()
     finally:
         engine.dispose()

@@ -6,13 +6,15 @@ snapshots kept for the cross-region view."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from interlocality.analytics import service as service_module
 from interlocality.analytics.app import MIGRATIONS
 from interlocality.analytics.federation import (
     RegionRows,
@@ -269,6 +271,50 @@ def test_the_scheduled_snapshot_publishes_the_last_month_once(
     assert first is not None and first.data.period == MONTH
     assert federation.publish_due(at("2026-04", 2)) is None  # a restart spends nothing
     assert len(staged(runtime)) == 1
+
+
+# replicas share a PostgreSQL database (a SQLite file has one process)
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_replicas_scheduling_at_once_spend_and_publish_the_month_once(
+    federation: Federation,
+    runtime: ServiceRuntime,
+    service_settings: Callable[..., object],
+    supply: SupplyAndDemand,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    other = federation_runtime(service_settings, federation_yearly_epsilon=24.0)
+    # each replica has seen the month unpublished before either publishes it
+    both_looked = threading.Barrier(2, timeout=20)
+    looked: set[int] = set()
+    looking = service_module.released
+
+    def look_together(session: Session, period: str) -> bool:
+        found = looking(session, period)
+        if threading.get_ident() not in looked:
+            looked.add(threading.get_ident())
+            both_looked.wait()
+        return found
+
+    monkeypatch.setattr(service_module, "released", look_together)
+    published: list[RegionSnapshot | None] = []
+    replicas = [
+        threading.Thread(target=lambda f=f: published.append(f.publish_due(at("2026-04", 1))))
+        for f in (federation, Federation(other, supply))
+    ]
+    try:
+        for replica in replicas:
+            replica.start()
+        for replica in replicas:
+            replica.join(60)
+    finally:
+        other.engine.dispose()
+
+    assert not any(replica.is_alive() for replica in replicas)
+    assert len(staged(runtime)) == 1
+    with runtime.reading() as session:
+        assert [b.spent for b in session.exec(select(FederationBudget))] == [1.0]
+        assert len(session.exec(select(FederationRelease)).all()) == 1
+    assert sorted(p is None for p in published) == [False, True]
 
 
 # -- every region's snapshots ---------------------------------------------------------------

@@ -5,18 +5,17 @@ them and however their transactions overlapped."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from sqlmodel import Session
 
 from interlocality.common.db import create_db_engine
 from interlocality.common.migrations import upgrade
-from interlocality.common.testing import found, upserted
+from interlocality.common.testing import committed_or_waiting, found, upserted
 from interlocality.notifications.api import feed_reader
 from interlocality.notifications.app import MIGRATIONS
 from interlocality.notifications.store import TABLES, append_feed
@@ -32,23 +31,6 @@ def matched(parts: Parts, region: str, vacancy_id: str) -> None:
     """Student s-1 matched with ``vacancy_id``, in a transaction of its own."""
     with parts.runtime.transaction() as session:
         parts.service.notify(session, [found(region, "s-1", vacancy_id).data])
-
-
-def committed_or_waiting(worker: threading.Thread, engine: Engine) -> None:
-    """Once ``worker`` has committed, or waits for a row lock another transaction holds."""
-    deadline = time.monotonic() + 30
-    while worker.is_alive() and time.monotonic() < deadline:
-        with engine.connect() as connection:
-            waiting = connection.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                )
-            ).scalar_one()
-        if waiting:
-            return
-        time.sleep(0.02)
-    assert not worker.is_alive(), "neither committed nor waiting for a lock"
 
 
 def stream_read(parts: Parts, after: int) -> list[tuple[int, str]]:

@@ -29,6 +29,7 @@ __all__ = [
     "insert_rows",
     "read_only",
     "transaction",
+    "transaction_lock",
     "upsert",
 ]
 
@@ -94,6 +95,18 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def transaction_lock(session: Session, name: str) -> None:
+    """Wait for the lock named ``name`` and hold it until ``session``'s transaction ends.
+
+    On PostgreSQL an advisory transaction lock (:func:`advisory_key`): what a replica
+    checks and then does under it, the others check only after it committed, seeing what
+    it did. SQLite lets one writer in at a time already (``BEGIN IMMEDIATE``): nothing to
+    take.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(name)})
 
 
 def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:

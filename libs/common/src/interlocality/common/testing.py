@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import Engine, text
 
 from interlocality.common.access import Role
 from interlocality.common.cloudevents import encode_event
@@ -57,6 +58,7 @@ __all__ = [
     "authorization",
     "broker_left_behind",
     "chromium_executable",
+    "committed_or_waiting",
     "erased",
     "eventually",
     "found",
@@ -275,6 +277,24 @@ def wait_until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
             return value
         assert time.monotonic() < deadline, f"condition not met within {timeout} s: {value!r}"
         time.sleep(0.05)
+
+
+def committed_or_waiting(worker: threading.Thread, engine: Engine, timeout: float = 30.0) -> None:
+    """Wait until ``worker`` has finished, or waits for a lock another transaction holds on
+    ``engine``'s PostgreSQL database."""
+    deadline = time.monotonic() + timeout
+    while worker.is_alive() and time.monotonic() < deadline:
+        with engine.connect() as connection:
+            waiting = connection.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            ).scalar_one()
+        if waiting:
+            return
+        time.sleep(0.02)
+    assert not worker.is_alive(), "neither finished nor waiting for a lock"
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:

@@ -93,6 +93,7 @@ from interlocality.analytics.supply import (
     student_contributions,
     vacancy_contributions,
 )
+from interlocality.common.db import transaction_lock
 from interlocality.common.service import ServiceRuntime
 from interlocality.contracts.applications import FunnelStep
 from interlocality.contracts.companies import Company
@@ -348,7 +349,8 @@ class Federation:
     cells know their contributors, suppressed, charged to the year's ε budget and noised
     (:func:`release_snapshot`); the budget, the release and the snapshot event are stored
     together, and the outbox relay publishes the event. A snapshot the budget refuses
-    leaves nothing behind.
+    leaves nothing behind. Snapshots are released one at a time under a lock, so replicas
+    running the schedule at once publish the month once.
     """
 
     def __init__(self, runtime: ServiceRuntime[AnalyticsSettings], supply: SupplyAndDemand) -> None:
@@ -366,39 +368,57 @@ class Federation:
 
         Raises :class:`BudgetExceeded` when the year's ε budget cannot pay for it.
         """
-        settings = self.runtime.settings
         at = at or datetime.now(UTC)
         taxonomy = self.supply.taxonomy  # built before the transaction: it may take seconds
         with self.runtime.transaction() as session:
-            tables = self.tables(session, month, at, taxonomy)
-            aggregates, after = release_snapshot(
-                region=self.region,
-                period=month,
-                tables=tables,
-                k=settings.federation_k,
-                epsilon=settings.federation_epsilon_per_snapshot,
-                budget=self._budget(session, at.year),
-                produced_at=at,
-            )
-            put_budget(session, after.region, after.year, after.yearly_epsilon, after.spent)
-            event = region_snapshot(self.runtime, aggregates)
-            record_release(session, event.id, month, at, aggregates.privacy.epsilon)
-            self.runtime.emit(session, event)
-        return event
+            self._claim(session)
+            return self._release(session, month, at, taxonomy)
 
     def publish_due(self, at: datetime | None = None) -> RegionSnapshot | None:
         """The scheduled snapshot: the last complete month's, unless it is published already
-        (a restart does not spend ε again) or the budget refuses it."""
+        (a restart, or another replica, does not spend ε again) or the budget refuses it."""
         at = at or datetime.now(UTC)
         month = previous_month(at)
         with self.runtime.reading() as session:
             if released(session, month):
-                return None
+                return None  # most rounds: no claim needed to see it is done
+        taxonomy = self.supply.taxonomy
         try:
-            return self.publish(month, at)
+            with self.runtime.transaction() as session:
+                self._claim(session)
+                if released(session, month):
+                    return None  # another replica published it while this one looked
+                return self._release(session, month, at, taxonomy)
         except BudgetExceeded as refused:
             logger.warning("scheduled snapshot refused", extra={"reason": str(refused)})
             return None
+
+    def _claim(self, session: Session) -> None:
+        """Release snapshots one at a time, however many replicas run: the check that a
+        month is published and the ε spent on it happen under one lock."""
+        transaction_lock(session, f"interlocality analytics federation snapshot {self.region}")
+
+    def _release(
+        self, session: Session, month: str, at: datetime, taxonomy: SkillTaxonomy
+    ) -> RegionSnapshot:
+        """Build the snapshot of ``month``, charge the budget, keep the release and stage
+        the event, in ``session``'s transaction."""
+        settings = self.runtime.settings
+        tables = self.tables(session, month, at, taxonomy)
+        aggregates, after = release_snapshot(
+            region=self.region,
+            period=month,
+            tables=tables,
+            k=settings.federation_k,
+            epsilon=settings.federation_epsilon_per_snapshot,
+            budget=self._budget(session, at.year),
+            produced_at=at,
+        )
+        put_budget(session, after.region, after.year, after.yearly_epsilon, after.spent)
+        event = region_snapshot(self.runtime, aggregates)
+        record_release(session, event.id, month, at, aggregates.privacy.epsilon)
+        self.runtime.emit(session, event)
+        return event
 
     def tables(
         self, session: Session, month: str, at: datetime, taxonomy: SkillTaxonomy | None = None

@@ -141,24 +141,51 @@ def cancel_pending(session: Session, recipient_id: str, reason: str) -> int:
 def plan_digests(session: Session, now: datetime) -> int:
     """Digests for every student whose digest time has come; returns how many."""
     made = 0
-    recipients = session.exec(
-        select(Recipient).where(col(Recipient.frequency).in_(["daily", "weekly"]))
-    ).all()
-    for recipient in recipients:
-        slot = digest_due(
-            now,
-            recipient.last_digest_at,
-            recipient.time_zone,
-            recipient.frequency,
-            recipient.digest_hour,
-            recipient.digest_weekday,
-        )
-        if slot is None:
-            continue
+    for recipient, slot in _digests_due(session, now):
         recipient.last_digest_at = slot
         session.add(recipient)
         made += _digest(session, recipient, slot, now)
     return made
+
+
+def _digests_due(session: Session, now: datetime) -> list[tuple[Recipient, datetime]]:
+    """The students whose digest time has come, each with that time, claimed for
+    ``session``'s transaction.
+
+    Each is claimed by locking their row until the transaction ends (PostgreSQL); a row
+    another instance's round holds is skipped, and a claimed row is read again, so a
+    digest another round made meanwhile is seen. Two rounds at once make each digest once,
+    and neither files under a digest the other already put together the notifications
+    that came since: they wait for the next one. SQLite lets one writer in at a time, so
+    its rounds follow one another.
+    """
+    candidates = session.exec(
+        select(Recipient).where(col(Recipient.frequency).in_(["daily", "weekly"]))
+    ).all()
+    claimed: list[tuple[Recipient, datetime]] = []
+    for student_id in [r.student_id for r in candidates if _digest_slot(r, now) is not None]:
+        recipient = session.exec(
+            select(Recipient)
+            .where(Recipient.student_id == student_id)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        ).first()
+        slot = _digest_slot(recipient, now) if recipient is not None else None
+        if recipient is not None and slot is not None:
+            claimed.append((recipient, slot))
+    return claimed
+
+
+def _digest_slot(recipient: Recipient, now: datetime) -> datetime | None:
+    """The digest time of ``recipient`` that passed since their last digest, if one did."""
+    return digest_due(
+        now,
+        recipient.last_digest_at,
+        recipient.time_zone,
+        recipient.frequency,
+        recipient.digest_hour,
+        recipient.digest_weekday,
+    )
 
 
 def _digest(session: Session, recipient: Recipient, slot: datetime, now: datetime) -> int:

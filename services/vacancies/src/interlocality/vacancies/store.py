@@ -181,7 +181,14 @@ def holder_of_external_id(
 
 
 def expired_vacancies(session: Session, today: date, limit: int = 500) -> list[VacancyRecord]:
-    """Open vacancies whose application deadline has passed."""
+    """Open vacancies whose application deadline has passed, claimed for ``session``'s
+    transaction.
+
+    On PostgreSQL they stay locked until it ends and rows another replica's expiry has
+    locked are skipped, so each vacancy is expired (and announced) by one replica only; a
+    row expired and committed meanwhile is open no more when read. SQLite lets one writer
+    in at a time, so its expiries follow one another.
+    """
     return list(
         session.exec(
             select(VacancyRecord)
@@ -189,7 +196,9 @@ def expired_vacancies(session: Session, today: date, limit: int = 500) -> list[V
                 VacancyRecord.status == "open",
                 col(VacancyRecord.application_deadline) < today,
             )
+            .order_by(col(VacancyRecord.id))
             .limit(limit)
+            .with_for_update(skip_locked=True)
         ).all()
     )
 

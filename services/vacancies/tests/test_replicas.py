@@ -1,0 +1,90 @@
+"""Two replicas of vacancies on one PostgreSQL database: their expiry ticks at the same time
+expire each vacancy past its deadline once, and announce it once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from interlocality.common.migrations import upgrade
+from interlocality.common.service import ServiceRuntime
+from interlocality.vacancies import service as service_module
+from interlocality.vacancies.app import MIGRATIONS
+from interlocality.vacancies.domain import CompanyForm, VacancyForm
+from interlocality.vacancies.service import VacancyService, stored_vacancy
+from interlocality.vacancies.store import TABLES
+
+PYTHON = "http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d"
+Staged = Callable[[], list[tuple[str, str]]]
+
+
+def replica(service_settings: Callable[..., Any]) -> VacancyService:
+    """Another instance of the service on the same database."""
+    runtime = ServiceRuntime(service_settings("vacancies"), TABLES, MIGRATIONS)
+    upgrade(runtime.engine, MIGRATIONS, runtime.tables)
+    return VacancyService(runtime)
+
+
+# replicas share a PostgreSQL database (a SQLite file has one process)
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_expiry_ticks_at_once_expire_each_vacancy_once(
+    service: VacancyService,
+    service_settings: Callable[..., Any],
+    staged: Staged,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deadline = date.today() + timedelta(days=3)
+    company_id = service.register_company(
+        CompanyForm.model_validate({"name": "Oulu Robotics Oy", "country": "FI"})
+    ).id
+    due = [
+        service.create_vacancy(
+            VacancyForm.model_validate(
+                {
+                    "company_id": company_id,
+                    "title": f"Robotics thesis {n}",
+                    "kind": "thesis",
+                    "required_skills": [{"uri": PYTHON, "min_level": 3}],
+                    "application_deadline": deadline.isoformat(),
+                }
+            )
+        ).id
+        for n in range(3)
+    ]
+    other = replica(service_settings)
+
+    # each tick has read what is due before either expires anything
+    both_read = threading.Barrier(2, timeout=20)
+    reading = service_module.expired_vacancies
+
+    def read_together(*args: Any, **kwargs: Any) -> Any:
+        found = reading(*args, **kwargs)
+        both_read.wait()
+        return found
+
+    monkeypatch.setattr(service_module, "expired_vacancies", read_together)
+    expired: list[int] = []
+    after = deadline + timedelta(days=1)
+    ticks = [
+        threading.Thread(target=lambda s=s: expired.append(s.expire_due(after)))
+        for s in (service, other)
+    ]
+    try:
+        for tick in ticks:
+            tick.start()
+        for tick in ticks:
+            tick.join(30)
+    finally:
+        other.runtime.engine.dispose()
+
+    assert not any(tick.is_alive() for tick in ticks)
+    announced = [key for event_type, key in staged() if event_type == "VacancyExpired"]
+    assert sorted(announced) == sorted(due)
+    assert sum(expired) == len(due)
+    with service.runtime.reading() as session:
+        assert {stored_vacancy(session, v).status for v in due} == {"expired"}
+        assert {stored_vacancy(session, v).version for v in due} == {2}

@@ -7,6 +7,8 @@
 #   make manifests  regenerate the k8s base and the Kafka topics and users of every overlay
 #   make migration SERVICE=matching MESSAGE="what changed"   add a schema revision
 #   make bench      run the benchmarks in bench/
+#   make chaos      a region on PostgreSQL under faults (replicas and the broker killed),
+#                   checked against the ground truth of its load (bench/chaos.py)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -16,7 +18,7 @@ UV := $(PYTHON) -m uv
 endif
 RUN := $(UV) run --frozen
 
-.PHONY: uv install run test lint typecheck browser promtool pytest contracts manifests migration bench clean
+.PHONY: uv install run test lint typecheck browser promtool pytest contracts manifests migration bench chaos clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { \
@@ -95,6 +97,10 @@ bench: install
 	$(RUN) python bench/matching_quality.py
 	$(RUN) python bench/matching_speed.py
 	$(RUN) python bench/notifications_speed.py
+
+CHAOS_ARGS ?= --kills 100 --students 600 --vacancies 24
+chaos: install
+	$(RUN) python bench/chaos.py $(CHAOS_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -133,6 +133,25 @@ def test_a_match_waits_for_the_profile_and_reaches_only_consenting_students_abov
     assert deliveries(parts, "s-5") == []
 
 
+def test_a_match_that_came_before_the_profile_of_a_student_not_consenting_is_dropped(
+    service_parts: Build, region: str
+) -> None:
+    """Matches and profiles travel on topics of their own: after a broker's restart and
+    replay, or a consumer's restart, a student's match may be read before their profile. A
+    profile without consent to notifications then takes the waiting notification away."""
+    parts = service_parts()
+    service = parts.service
+    applied(parts, lambda s: service.notify(s, [found(region, "s-6", "v-1").data]))
+    assert [r.digest for r in feed(parts, "s-6")] == ["awaiting"]
+
+    no = Consents.model_validate({"matching": {"granted": True}})  # not to notifications
+    applied(parts, lambda s: service.take_profile(s, upserted(region, "s-6", consents=no).data))
+    assert feed(parts, "s-6") == []
+    with parts.session() as session:
+        assert session.exec(select(FeedEvent).where(FeedEvent.student_id == "s-6")).all() == []
+    assert deliveries(parts, "s-6") == []
+
+
 def test_a_withdrawn_match_or_a_closed_vacancy_leaves_the_notification_unavailable(
     service_parts: Build, region: str
 ) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -131,20 +131,31 @@ class NotificationService:
                 profile.consents.notifications.granted,
                 said,
             )
-        if recipient.consent:
-            session.flush()
-            waiting = session.exec(
-                select(NotificationRecord).where(
-                    NotificationRecord.student_id == recipient.student_id,
-                    NotificationRecord.digest == AWAITING_PROFILE,
-                )
-            ).all()
-            now = datetime.now(UTC)
-            for record in waiting:
-                record.digest = digest_state(recipient)
-                session.add(record)
-                for delivery in push_deliveries(session, recipient, record.id, now):
-                    add_delivery(session, delivery)
+        session.flush()
+        waiting = session.exec(
+            select(NotificationRecord).where(
+                NotificationRecord.student_id == recipient.student_id,
+                NotificationRecord.digest == AWAITING_PROFILE,
+            )
+        ).all()
+        if not recipient.consent:
+            self._drop(session, waiting)
+            return
+        now = datetime.now(UTC)
+        for record in waiting:
+            record.digest = digest_state(recipient)
+            session.add(record)
+            for delivery in push_deliveries(session, recipient, record.id, now):
+                add_delivery(session, delivery)
+
+    def _drop(self, session: Session, records: Sequence[NotificationRecord]) -> None:
+        """Take away notifications made for a match that came before the student's profile,
+        which says no to notifications: without consent there is no notification."""
+        ids = [r.id for r in records]
+        if not ids:
+            return
+        session.exec(delete(FeedEvent).where(col(FeedEvent.notification_id).in_(ids)))
+        session.exec(delete(NotificationRecord).where(col(NotificationRecord.id).in_(ids)))
 
     def erase_student(self, session: Session, student_id: str) -> None:
         """Forget everything held on a student, their rows in the outbox too."""

@@ -240,11 +240,15 @@ def _run_service(request: dict[str, Any], server_pid: int, inherited: Sequence[i
         os.environ.update(request["env"])
         service = request["service"]
         create_app = app_module(service).create_app
-        # the fork server's own command line is not the service's: it only serves
-        serve(SERVICE_SETTINGS[service], create_app, argv=())
+        # the server's own arguments (the services it imports) are no command to the service
+        serve(SERVICE_SETTINGS[service], create_app, argv=[])
         code = 0
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        if isinstance(exc.code, int) or exc.code is None:
+            code = exc.code or 0
+        else:  # a refusal's message, as the interpreter would print it
+            print(exc.code, file=sys.stderr)
+            code = 1
     except BaseException:
         traceback.print_exc()
     finally:

@@ -42,7 +42,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Column, Field, Session, SQLModel, col, select
 
 from interlocality.common.cloudevents import KafkaRecord, encode_event
-from interlocality.common.db import advisory_key, insert_rows
+from interlocality.common.db import advisory_key, insert_rows, transaction_lock
 from interlocality.common.telemetry import current_trace_headers, linked_context
 from interlocality.contracts.envelope import CloudEvent
 from interlocality.contracts.topics import topic_of_event
@@ -168,7 +168,7 @@ WHERE o.id = numbered.old_id
 """
 
 
-_COMMIT_ORDER_LOCK = advisory_key("interlocality outbox commit order")
+COMMIT_ORDER_LOCK = "interlocality outbox commit order"  # a transaction_lock name
 
 
 def _staged_in(session: Session) -> _Staged | None:
@@ -199,7 +199,7 @@ def _number_in_commit_order(session: Session) -> None:
     ids = staged.ids + [message.id for message in staged.messages if message.id is not None]
     if not ids:
         return
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _COMMIT_ORDER_LOCK})
+    transaction_lock(session, COMMIT_ORDER_LOCK)
     session.execute(text(_NUMBERED_IN_COMMIT_ORDER), {"ids": ids})
     # the session's copies carry the ids drawn while staging: let them go
     for message in staged.messages:

@@ -99,6 +99,9 @@ def test_matches_follow_students_and_vacancies(
     ]
     reasons = [e.data.reason for e in m.staged() if type(e).__name__ == "MatchWithdrawn"]
     assert reasons == ["no_longer_fits", "student_erased", "vacancy_closed"]
+    # each match says which of the student's profiles it was found on (or changed on)
+    versions = [e.data.student_version for e in m.staged() if type(e).__name__ != "MatchWithdrawn"]
+    assert versions == [1, 2, 1]
 
 
 def test_a_snapshot_that_changes_nothing_says_nothing(

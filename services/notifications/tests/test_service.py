@@ -152,11 +152,72 @@ def test_a_match_that_came_before_the_profile_of_a_student_not_consenting_is_dro
     assert deliveries(parts, "s-6") == []
 
 
+def test_a_match_found_on_a_newer_profile_waits_for_it_and_its_consent(
+    service_parts: Build, region: str
+) -> None:
+    """A student who consents later: matching reads the consenting profile and finds the
+    match, which may reach notifications before that profile does. Held against the older
+    profile's "no", it would be skipped for good; it waits for the profile it was found
+    on, and that profile decides."""
+    parts = service_parts()
+    service = parts.service
+    no = Consents.model_validate({"matching": {"granted": True}})  # not to notifications
+    for student_id in ("s-7", "s-8"):
+        applied(
+            parts,
+            lambda s, sid=student_id: service.take_profile(
+                s, upserted(region, sid, preferences=EMAIL, consents=no, version=1).data
+            ),
+        )
+    applied(
+        parts,
+        lambda s: service.notify(
+            s,
+            [
+                found(region, "s-7", "v-1", student_version=2).data,
+                found(region, "s-8", "v-1", student_version=2).data,
+                found(region, "s-8", "v-2", student_version=1).data,  # found on the "no"
+            ],
+        ),
+    )
+    assert [(r.vacancy_id, r.digest) for r in feed(parts, "s-7")] == [("v-1", "awaiting")]
+    assert [(r.vacancy_id, r.digest) for r in feed(parts, "s-8")] == [("v-1", "awaiting")]
+    with parts.session() as session:
+        assert session.exec(select(FeedEvent)).all() == []  # nothing shown while waiting
+    assert deliveries(parts, "s-7") == [] and parts.staged() == []
+
+    applied(  # consents now: the notification is shown, sent and delivered
+        parts,
+        lambda s: service.take_profile(
+            s, upserted(region, "s-7", preferences=EMAIL, version=2).data
+        ),
+    )
+    (shown,) = feed(parts, "s-7")
+    assert shown.digest is None
+    assert [(d.kind, d.notification_ids) for d in deliveries(parts, "s-7")] == [
+        ("match", [shown.id])
+    ]
+    with parts.session() as session:
+        assert [
+            (e.student_id, e.kind, e.notification_id) for e in session.exec(select(FeedEvent))
+        ] == [("s-7", "notification", shown.id)]
+    assert [s.data["notification_id"] for s in parts.staged()] == [shown.id]
+
+    applied(  # still says no: nothing is shown, the waiting notification goes
+        parts,
+        lambda s: service.take_profile(
+            s, upserted(region, "s-8", preferences=EMAIL, consents=no, version=2).data
+        ),
+    )
+    assert feed(parts, "s-8") == [] and deliveries(parts, "s-8") == []
+
+
 def test_a_withdrawn_match_or_a_closed_vacancy_leaves_the_notification_unavailable(
     service_parts: Build, region: str
 ) -> None:
     parts = service_parts()
     service = parts.service
+    applied(parts, lambda s: service.take_profile(s, upserted(region, "s-1").data))
     applied(
         parts,
         lambda s: service.notify(

@@ -194,6 +194,17 @@ class Match(BaseModel):
             "permit, conditions and the parts of the score.",
         ),
     ] = None
+    student_version: Annotated[
+        int | None,
+        Field(
+            title="Student version",
+            description="The version of the student's profile the match was found on. The "
+            "profile and the match travel on topics of their own: a service holding an "
+            "older profile waits for this one before it acts on what the profile says "
+            "(consent, preferences).",
+            ge=0,
+        ),
+    ] = None
 
 
 class MatchWithdrawal(BaseModel):

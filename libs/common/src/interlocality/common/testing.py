@@ -231,9 +231,10 @@ def found(
     *,
     matched: tuple[str, ...] = ("http://data.europa.eu/esco/skill/a",),
     missing: tuple[str, ...] = ("http://data.europa.eu/esco/skill/b",),
+    student_version: int | None = None,
 ) -> MatchFound:
     """A match of ``student_id`` with ``vacancy_id`` (of company ``c-1``), as its publisher
-    announces it."""
+    announces it, found on version ``student_version`` of the student's profile."""
     return MatchFound(
         source=_source(region, MatchFound),
         region=region,
@@ -246,6 +247,7 @@ def found(
             score=0.75,
             matched_skills=list(matched),
             missing_skills=list(missing),
+            student_version=student_version,
         ),
     )
 

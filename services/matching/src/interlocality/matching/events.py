@@ -81,10 +81,14 @@ def missing_nice_to_have(explanation: MatchExplanation | None) -> list[str]:
 
 
 def match_of(
-    record: MatchRecord | dict[str, Any], explanation: MatchExplanation | None = None
+    record: MatchRecord | dict[str, Any],
+    explanation: MatchExplanation | None = None,
+    basis: str | None = None,
 ) -> Match:
-    """The wire match of a stored match (or of the row about to be stored)."""
+    """The wire match of a stored match (or of the row about to be stored), said on
+    ``basis`` (the student and vacancy versions; by default those it was found on)."""
     values = record if isinstance(record, dict) else record.model_dump()
+    student_version, _ = (basis or values["found_basis"]).split(".", 1)
     if explanation is None and values["explanation"]:
         explanation = MatchExplanation.model_validate(values["explanation"])
     return Match(
@@ -98,6 +102,7 @@ def match_of(
         missing_nice_to_have=missing_nice_to_have(explanation),
         permit_flag=values["permit_flag"],
         explanation=explanation,
+        student_version=int(student_version),
     )
 
 
@@ -123,7 +128,7 @@ def match_updated(runtime: ServiceRuntime, record: MatchRecord, basis: str) -> M
     return runtime.event(
         MatchUpdated,
         subject=record.student_id,
-        data=match_of(record),
+        data=match_of(record, basis=basis),
         version=f"{record.vacancy_id}|{basis}|updated",
     )
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, delete, select, update
+from sqlmodel import Session, col, delete, or_, select, update
 
 from interlocality.common.db import insert_rows
 from interlocality.common.service import ServiceRuntime
@@ -141,16 +141,25 @@ class NotificationService:
         if not recipient.consent:
             self._drop(session, waiting)
             return
+        released = [r for r in waiting if r.available and r.score >= recipient.min_score]
+        self._drop(session, [r for r in waiting if r not in released])
         now = datetime.now(UTC)
-        for record in waiting:
+        for record in released:
             record.digest = digest_state(recipient)
             session.add(record)
             for delivery in push_deliveries(session, recipient, record.id, now):
                 add_delivery(session, delivery)
+        if released:
+            append_feed(session, [(r.student_id, "notification", r.id) for r in released], now)
+            self.hub.touch(recipient.student_id)
+            self.runtime.emit_many(
+                session, [notification_record_sent(self.runtime, r) for r in released]
+            )
 
     def _drop(self, session: Session, records: Sequence[NotificationRecord]) -> None:
         """Take away notifications made for a match that came before the student's profile,
-        which says no to notifications: without consent there is no notification."""
+        which says no to them (no consent, or a higher minimum score), or that were
+        withdrawn while they waited."""
         ids = [r.id for r in records]
         if not ids:
             return
@@ -294,6 +303,10 @@ class NotificationService:
             recipient = recipients.get(match.student_id)
             if key in known or match.vacancy_id in closed:
                 continue  # exactly one notification per student and vacancy; open ones only
+            if recipient is not None and recipient.profile_version < (match.student_version or 0):
+                # found on a profile not read here yet, which may say yes where the one
+                # held says no: the notification waits for it, as for a student not known
+                recipient = None
             if recipient is not None and (
                 not recipient.consent or match.score < recipient.min_score
             ):
@@ -319,14 +332,15 @@ class NotificationService:
         if not rows:
             return
         insert_rows(session, NotificationRecord, rows)
-        append_feed(session, [(r["student_id"], "notification", r["id"]) for r in rows], now)
-        for row in rows:
+        shown = [r for r in rows if r["digest"] != AWAITING_PROFILE]  # the rest wait
+        append_feed(session, [(r["student_id"], "notification", r["id"]) for r in shown], now)
+        for row in shown:
             self.hub.touch(row["student_id"])
         self.runtime.emit_many(
             session,
             [
                 notification_sent(self.runtime, r["id"], r["student_id"], r["vacancy_id"], now)
-                for r in rows
+                for r in shown
             ],
         )
         for delivery in deliveries:
@@ -343,7 +357,8 @@ class NotificationService:
         record.title = match.vacancy_title
         record.content = in_app_content(match)
         session.add(record)
-        self._feed(session, record.student_id, "updated", record.id)
+        if record.digest != AWAITING_PROFILE:
+            self._feed(session, record.student_id, "updated", record.id)
 
     def withdraw_match(self, session: Session, student_id: str, vacancy_id: str) -> None:
         """A withdrawn match leaves its notification in the feed, as unavailable."""
@@ -354,15 +369,24 @@ class NotificationService:
     def _no_longer_available(self, session: Session, record: NotificationRecord) -> None:
         record.available = False
         session.add(record)
-        self._feed(session, record.student_id, "unavailable", record.id)
+        if record.digest != AWAITING_PROFILE:  # one still waiting was never shown
+            self._feed(session, record.student_id, "unavailable", record.id)
 
     def _feed(self, session: Session, student_id: str, kind: str, notification_id: str) -> None:
         append_feed(session, [(student_id, kind, notification_id)], datetime.now(UTC))
         self.hub.touch(student_id)
 
     def sent_notifications(self, session: Session) -> Iterator[NotificationSent]:
-        """The ``NotificationSent`` of every notification held, to publish them again."""
-        for record in session.exec(select(NotificationRecord)):
+        """The ``NotificationSent`` of every notification held, to publish them again
+        (not those still waiting for the student's profile)."""
+        for record in session.exec(
+            select(NotificationRecord).where(
+                or_(
+                    col(NotificationRecord.digest).is_(None),
+                    col(NotificationRecord.digest) != AWAITING_PROFILE,
+                )
+            )
+        ):
             yield notification_record_sent(self.runtime, record)
 
     # -- Company Dating -------------------------------------------------------------------

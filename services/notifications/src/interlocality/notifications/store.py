@@ -88,6 +88,8 @@ class Addressee(Protocol):
     def min_score(self) -> float: ...
     @property
     def consent(self) -> bool: ...
+    @property
+    def profile_version(self) -> int: ...
 
 
 ADDRESSEE_COLUMNS = (
@@ -100,6 +102,7 @@ ADDRESSEE_COLUMNS = (
     "quiet_hours_end",
     "min_score",
     "consent",
+    "profile_version",
 )
 
 

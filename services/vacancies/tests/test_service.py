@@ -19,7 +19,7 @@ from interlocality.vacancies.service import (
     VacancyService,
     stored_vacancy,
 )
-from interlocality.vacancies.store import CompanyRecord, count
+from interlocality.vacancies.store import CompanyRecord, count, held_on_student
 
 PYTHON = "http://data.europa.eu/esco/skill/ccd0a1d9-afda-43d9-b901-96344886e14d"
 Staged = Callable[[], list[tuple[str, str]]]
@@ -88,6 +88,24 @@ def test_draft_open_applications_placements_fill_the_vacancy(
         "PlacementMade",
         "VacancyFilled",
     ]
+
+
+def test_an_erasure_replayed_or_of_a_student_never_seen_is_a_no_op(
+    service: VacancyService, staged: Staged
+) -> None:
+    with service.runtime.transaction() as session:
+        service.know_student(session, "s-Åsa-Muñoz")
+    opened = service.create_vacancy(vacancy(company(service)))
+    service.apply(opened.id, "s-Åsa-Muñoz")
+    # the second one as a replay after the broker lost its log brings it again
+    for student in ("s-Åsa-Muñoz", "s-Åsa-Muñoz", "s-Ilgın-Øre"):
+        with service.runtime.transaction() as session:
+            service.erase_student(session, student)
+    with service.runtime.reading() as session:
+        assert held_on_student(session, "s-Åsa-Muñoz") == {"applications": []}
+    with pytest.raises(NoSuchStudent):
+        service.apply(opened.id, "s-Åsa-Muñoz")
+    assert [event_type for event_type, _ in staged()] == ["CompanyRegistered", "VacancyPublished"]
 
 
 def test_vacancies_past_their_deadline_expire_on_their_own(

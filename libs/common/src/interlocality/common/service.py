@@ -99,6 +99,7 @@ __all__ = [
     "Provided",
     "ReplaySource",
     "ServiceRuntime",
+    "Tombstone",
     "create_service_app",
     "error_answers",
     "problem",
@@ -115,7 +116,18 @@ NO_ISSUER = (
 AUDIT_EXPORTED = 10_000  # a student's audit entries exported with their data, newest first
 
 EventT = TypeVar("EventT", bound=CloudEvent[Any])
-ReplaySource = Callable[[Session], Iterable[CloudEvent[Any]]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Tombstone:
+    """What a replay source yields to publish a tombstone for ``event``'s subject on its
+    (compacted) topic, as :meth:`ServiceRuntime.emit_tombstone` stages it: an erasure
+    replayed is its event, then its tombstone."""
+
+    event: CloudEvent[Any]
+
+
+ReplaySource = Callable[[Session], Iterable[CloudEvent[Any] | Tombstone]]
 PersonalDataSource = Callable[[Session, str], dict[str, Any]]
 
 
@@ -657,12 +669,16 @@ class ServiceRuntime(Generic[SettingsT]):
         return {"broker": broker, "database": database}
 
     def replay(self) -> int:
-        """Stage the current state this service owns again; returns how many events."""
+        """Stage the current state this service owns again, source after source; returns
+        how many records (events and tombstones)."""
         count = 0
         with self.transaction() as session:
             for source in self.replay_sources:
-                for event in list(source(session)):
-                    self.emit(session, event)
+                for record in list(source(session)):
+                    if isinstance(record, Tombstone):
+                        self.emit_tombstone(session, record.event)
+                    else:
+                        self.emit(session, record)
                     count += 1
         return count
 

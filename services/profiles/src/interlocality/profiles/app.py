@@ -31,6 +31,7 @@ def create_app(settings: ProfilesSettings | None = None) -> FastAPI:
     service = StudentService(runtime, region_work_rules(settings.work_rules))
     handlers.subscribe(runtime, service)
     runtime.replay_sources.append(service.current_profiles)
+    runtime.replay_sources.append(service.current_erasures)  # after the students held
     runtime.replay_sources.append(service.current_outcomes)
     runtime.personal_data.append(service.held)
     return create_service_app(

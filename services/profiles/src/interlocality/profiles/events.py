@@ -51,11 +51,16 @@ def snapshot_event(runtime: ServiceRuntime, profile: StudentProfile) -> StudentP
 def erasure_event(
     runtime: ServiceRuntime, student_id: str, erased_at: datetime
 ) -> StudentProfileErased:
-    """The event telling every service to delete what it holds on the student."""
+    """The event telling every service to delete what it holds on the student.
+
+    Its id is derived from the time of the erasure: published again from the ledger of
+    erasures (``replay``) it keeps its id, so consumers that applied it skip it.
+    """
     return runtime.event(
         StudentProfileErased,
         subject=student_id,
         data=StudentErasure(student_id=student_id, erased_at=erased_at),
+        version=erased_at.isoformat(),
     )
 
 

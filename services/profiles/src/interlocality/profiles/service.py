@@ -19,11 +19,16 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from interlocality.common.bulk import RowOutcome, fingerprint
-from interlocality.common.service import ServiceRuntime
+from interlocality.common.service import ServiceRuntime, Tombstone
 from interlocality.common.work_rules import WorkRules
 from interlocality.contracts.notifications import PreferencesChange
 from interlocality.contracts.outcomes import GraduateOutcome, GraduateOutcomeRecorded
-from interlocality.contracts.students import Consents, StudentProfile, StudentProfileUpserted
+from interlocality.contracts.students import (
+    Consents,
+    StudentProfile,
+    StudentProfileErased,
+    StudentProfileUpserted,
+)
 from interlocality.profiles.domain import (
     ConsentChoices,
     OutcomeForm,
@@ -40,10 +45,12 @@ from interlocality.profiles.events import (
     snapshot_of,
 )
 from interlocality.profiles.store import (
+    ErasureRecord,
     GraduateOutcomeRecord,
     StudentRecord,
     all_outcomes,
     all_students,
+    erasures_of_absent_students,
     locked_students,
     student_with_external_id,
     students_by_external_id,
@@ -153,7 +160,8 @@ class StudentService:
 
     def erase(self, student_id: str) -> None:
         """Delete a student and tell every service to delete what it holds on them; their
-        recorded outcome goes with them, leaving a tombstone on the outcomes topic."""
+        recorded outcome goes with them, leaving a tombstone on the outcomes topic. The
+        ledger of erasures keeps the id and the time, so a replay tells them again."""
         with self.runtime.transaction() as session:
             student = self._stored(session, student_id)
             self.runtime.forget_in_outbox(session, student_id)  # earlier snapshots, name and all
@@ -164,7 +172,9 @@ class StudentService:
                 session.flush()  # the outcome's row refers to the student's
                 self.runtime.emit_tombstone(session, recorded)
             session.delete(student)
-            erased = erasure_event(self.runtime, student_id, datetime.now(UTC))
+            erased_at = datetime.now(UTC)
+            session.merge(ErasureRecord(student_id=student_id, erased_at=erased_at))
+            erased = erasure_event(self.runtime, student_id, erased_at)
             self.runtime.emit(session, erased)
             self.runtime.emit_tombstone(session, erased)
 
@@ -247,6 +257,16 @@ class StudentService:
         for record in all_students(session):
             yield snapshot_event(self.runtime, self.profile(record))
 
+    def current_erasures(self, session: Session) -> Iterator[StudentProfileErased | Tombstone]:
+        """Every erasure of the ledger as it was published, its event (with its id) and its
+        tombstone, to publish again (``replay``): an erasure the broker lost before every
+        service read it reaches them all the same, and one they applied is skipped. An id
+        that names a student again is theirs: their erasure is not replayed."""
+        for record in erasures_of_absent_students(session):
+            erased = erasure_event(self.runtime, record.student_id, record.erased_at)
+            yield erased
+            yield Tombstone(erased)
+
     def current_outcomes(self, session: Session) -> Iterator[GraduateOutcomeRecorded]:
         """Every recorded outcome, to publish again (``replay``)."""
         for record in all_outcomes(session):
@@ -258,7 +278,9 @@ class StudentService:
         return outcome_of(record) if record else None
 
     def held(self, session: Session, student_id: str) -> dict[str, Any]:
-        """What this service holds on a student (GDPR access)."""
+        """What this service holds on a student (GDPR access): nothing once they are
+        erased. The ledger's row of their erasure is not shown: it is the fact of the
+        erasure only (the id profiles drew and a time), no personal data of theirs."""
         record = session.get(StudentRecord, student_id)
         outcome = self.outcome(session, student_id)
         return {

@@ -11,10 +11,12 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 __all__ = [
     "TABLES",
+    "ErasureRecord",
     "GraduateOutcomeRecord",
     "StudentRecord",
     "all_outcomes",
     "all_students",
+    "erasures_of_absent_students",
     "locked_students",
     "page_of_students",
     "student_with_external_id",
@@ -55,7 +57,19 @@ class GraduateOutcomeRecord(SQLModel, table=True):
     recorded_at: datetime
 
 
-TABLES: list[type[SQLModel]] = [StudentRecord, GraduateOutcomeRecord]
+class ErasureRecord(SQLModel, table=True):
+    """That a student was erased, and when: the fact of the erasure only, no personal data
+    (the id is the one profiles drew for the student, nothing the student gave). Kept so a
+    replay tells every service of the erasure again when the broker lost it before they
+    read it; one row per id, the last erasure's."""
+
+    __tablename__ = "student_erasure"
+
+    student_id: str = Field(primary_key=True, max_length=64)
+    erased_at: datetime
+
+
+TABLES: list[type[SQLModel]] = [StudentRecord, GraduateOutcomeRecord, ErasureRecord]
 
 
 def all_students(session: Session, batch: int = 1000) -> Iterator[StudentRecord]:
@@ -82,6 +96,25 @@ def all_outcomes(session: Session, batch: int = 1000) -> Iterator[GraduateOutcom
             select(GraduateOutcomeRecord)
             .where(GraduateOutcomeRecord.student_id > last)
             .order_by(col(GraduateOutcomeRecord.student_id))
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].student_id
+
+
+def erasures_of_absent_students(session: Session, batch: int = 1000) -> Iterator[ErasureRecord]:
+    """Every erasure whose student id names no stored student now, in id order, fetched in
+    batches: an id stored again (only a restored backup brings one back) is that student's,
+    not the erasure's."""
+    stored = select(StudentRecord.id).where(StudentRecord.id == ErasureRecord.student_id)
+    last = ""
+    while True:
+        rows = session.exec(
+            select(ErasureRecord)
+            .where(ErasureRecord.student_id > last, ~stored.exists())
+            .order_by(col(ErasureRecord.student_id))
             .limit(batch)
         ).all()
         if not rows:

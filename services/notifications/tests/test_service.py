@@ -211,6 +211,24 @@ def test_a_match_found_on_a_newer_profile_waits_for_it_and_its_consent(
     )
     assert feed(parts, "s-8") == [] and deliveries(parts, "s-8") == []
 
+    # a waiting match withdrawn (an erased student's, replayed before matching read the
+    # erasure) or of a vacancy closed meanwhile leaves nothing behind
+    applied(
+        parts,
+        lambda s: service.notify(
+            s,
+            [
+                found(region, "s-9", "v-1").data,
+                found(region, "s-9", "v-3").data,
+            ],
+        ),
+    )
+    applied(parts, lambda s: service.withdraw_match(s, "s-9", "v-1"))
+    applied(parts, lambda s: service.take_vacancy(s, closed("v-3")))
+    assert feed(parts, "s-9") == []
+    with parts.session() as session:
+        assert session.exec(select(FeedEvent).where(FeedEvent.student_id == "s-9")).all() == []
+
 
 def test_a_withdrawn_match_or_a_closed_vacancy_leaves_the_notification_unavailable(
     service_parts: Build, region: str

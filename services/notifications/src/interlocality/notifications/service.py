@@ -141,7 +141,7 @@ class NotificationService:
         if not recipient.consent:
             self._drop(session, waiting)
             return
-        released = [r for r in waiting if r.available and r.score >= recipient.min_score]
+        released = [r for r in waiting if r.score >= recipient.min_score]
         self._drop(session, [r for r in waiting if r not in released])
         now = datetime.now(UTC)
         for record in released:
@@ -158,7 +158,7 @@ class NotificationService:
 
     def _drop(self, session: Session, records: Sequence[NotificationRecord]) -> None:
         """Take away notifications made for a match that came before the student's profile,
-        which says no to them (no consent, or a higher minimum score), or that were
+        which says no to them (no consent, or a higher minimum score), or whose match was
         withdrawn while they waited."""
         ids = [r.id for r in records]
         if not ids:
@@ -367,10 +367,12 @@ class NotificationService:
             self._no_longer_available(session, record)
 
     def _no_longer_available(self, session: Session, record: NotificationRecord) -> None:
+        if record.digest == AWAITING_PROFILE:  # never shown: it goes, the student unheard of
+            self._drop(session, [record])
+            return
         record.available = False
         session.add(record)
-        if record.digest != AWAITING_PROFILE:  # one still waiting was never shown
-            self._feed(session, record.student_id, "unavailable", record.id)
+        self._feed(session, record.student_id, "unavailable", record.id)
 
     def _feed(self, session: Session, student_id: str, kind: str, notification_id: str) -> None:
         append_feed(session, [(student_id, kind, notification_id)], datetime.now(UTC))

@@ -3,6 +3,7 @@ expire each vacancy past its deadline once, and announce it once."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -27,6 +28,19 @@ def replica(service_settings: Callable[..., Any]) -> VacancyService:
     runtime = ServiceRuntime(service_settings("vacancies"), TABLES, MIGRATIONS)
     upgrade(runtime.engine, MIGRATIONS, runtime.tables)
     return VacancyService(runtime)
+
+
+def in_step(step: Callable[..., Any]) -> Callable[..., Any]:
+    """``step``, which two threads leave together, or one alone once it waited 2 s."""
+    together = threading.Barrier(2, timeout=2)
+
+    def stepped(*args: Any, **kwargs: Any) -> Any:
+        found = step(*args, **kwargs)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            together.wait()
+        return found
+
+    return stepped
 
 
 # replicas share a PostgreSQL database (a SQLite file has one process)
@@ -88,3 +102,68 @@ def test_two_expiry_ticks_at_once_expire_each_vacancy_once(
     with service.runtime.reading() as session:
         assert {stored_vacancy(session, v).status for v in due} == {"expired"}
         assert {stored_vacancy(session, v).version for v in due} == {2}
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_placements_at_once_fill_the_vacancy_and_take_a_version_each(
+    service: VacancyService,
+    service_settings: Callable[..., Any],
+    staged: Staged,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two replicas place the vacancy's last two free positions at the same moment: each
+    waits for the other's row, so the vacancy is filled, once, and each change announced
+    under a version of its own."""
+    company_id = service.register_company(
+        CompanyForm.model_validate({"name": "Brønderslev Ølbryggeri ApS", "country": "DK"})
+    ).id
+    vacancy_id = service.create_vacancy(
+        VacancyForm.model_validate(
+            {
+                "company_id": company_id,
+                "title": "Brygmester i praktik",
+                "kind": "internship",
+                "required_skills": [{"uri": PYTHON, "min_level": 2}],
+                "positions": 2,
+            }
+        )
+    ).id
+    service.publish(vacancy_id)
+    students = ["s-åsa", "s-ıraz"]
+    for student_id in students:
+        with service.runtime.transaction() as session:
+            service.know_student(session, student_id)
+        service.apply(vacancy_id, student_id)
+    other = replica(service_settings)
+
+    # each placement has read the vacancy, and then counted the placements, before either
+    # writes; unless it waits for the other's lock (then the other goes on alone)
+    reading = service_module.stored_vacancy
+    for name in ("stored_vacancy", "applications_to"):
+        monkeypatch.setattr(service_module, name, in_step(getattr(service_module, name)))
+    failures: list[BaseException] = []
+
+    def place(replica_: VacancyService, student_id: str) -> None:
+        try:
+            replica_.place(vacancy_id, student_id)
+        except BaseException as exc:
+            failures.append(exc)
+
+    placements = [
+        threading.Thread(target=place, args=(s, student_id))
+        for s, student_id in zip((service, other), students, strict=True)
+    ]
+    try:
+        for placement in placements:
+            placement.start()
+        for placement in placements:
+            placement.join(30)
+    finally:
+        other.runtime.engine.dispose()
+
+    assert failures == [] and not any(p.is_alive() for p in placements)
+    with service.runtime.reading() as session:
+        record = reading(session, vacancy_id)
+        assert (record.status, record.positions_filled) == ("filled", 2)
+    assert [t for t, _ in staged() if t == "PlacementMade"] == ["PlacementMade"] * 2
+    assert [t for t, _ in staged() if t == "VacancyFilled"] == ["VacancyFilled"]

@@ -103,9 +103,14 @@ class ExternalIdTaken(Refused):
         self.existing_id = existing_id
 
 
-def stored_vacancy(session: Session, vacancy_id: str) -> VacancyRecord:
-    """The vacancy ``vacancy_id``, or :class:`NoSuchVacancy`."""
-    record = session.get(VacancyRecord, vacancy_id)
+def stored_vacancy(session: Session, vacancy_id: str, *, to_change: bool = False) -> VacancyRecord:
+    """The vacancy ``vacancy_id``, or :class:`NoSuchVacancy`. Read ``to_change``, its row
+    stays locked until the transaction ends (PostgreSQL): a second writer of the same
+    vacancy waits and reads what the first wrote, so two changes never take one version
+    number, nor two placements one free position."""
+    record = session.get(
+        VacancyRecord, vacancy_id, with_for_update=to_change, populate_existing=to_change
+    )
     if record is None:
         raise NoSuchVacancy(vacancy_id)
     return record
@@ -214,7 +219,7 @@ class VacancyService:
     def publish(self, vacancy_id: str) -> VacancyRecord:
         """Draft → open."""
         with self.runtime.transaction() as session:
-            record = stored_vacancy(session, vacancy_id)
+            record = stored_vacancy(session, vacancy_id, to_change=True)
             if record.status == "open":
                 return record
             if record.status != "draft":
@@ -226,7 +231,7 @@ class VacancyService:
     def close(self, vacancy_id: str) -> VacancyRecord:
         """Draft or open → closed (closing twice is one change)."""
         with self.runtime.transaction() as session:
-            record = stored_vacancy(session, vacancy_id)
+            record = stored_vacancy(session, vacancy_id, to_change=True)
             if record.status not in ("closed", "filled", "expired"):
                 record.status = "closed"
                 self._changed(session, record, datetime.now(UTC))
@@ -248,7 +253,7 @@ class VacancyService:
     def apply(self, vacancy_id: str, student_id: str) -> ApplicationRecord:
         """A student the region knows applies to an open vacancy, once."""
         with self.runtime.transaction() as session:
-            record = stored_vacancy(session, vacancy_id)
+            record = stored_vacancy(session, vacancy_id, to_change=True)
             if session.get(KnownStudent, student_id) is None:
                 raise NoSuchStudent(student_id)
             if application_of(session, vacancy_id, student_id) is not None:
@@ -265,7 +270,7 @@ class VacancyService:
     def place(self, vacancy_id: str, student_id: str) -> VacancyRecord:
         """A student who applied is hired; the last free position fills the vacancy."""
         with self.runtime.transaction() as session:
-            record = stored_vacancy(session, vacancy_id)
+            record = stored_vacancy(session, vacancy_id, to_change=True)
             application = application_of(session, vacancy_id, student_id)
             if application is None:
                 raise NotApplied()
@@ -319,7 +324,7 @@ class VacancyService:
         now = datetime.now(UTC)
         with self.runtime.transaction() as session:
             existing = by_external_id(
-                session, model, [f.external_id for _, f in forms if f.external_id]
+                session, model, [f.external_id for _, f in forms if f.external_id], to_change=True
             )
             for line, form in forms:
                 record = existing.get(form.external_id or "")

@@ -148,13 +148,21 @@ def count(session: Session, model: type[RecordT], *where: ColumnElement[bool]) -
 
 
 def by_external_id(
-    session: Session, model: type[RecordT], external_ids: Sequence[str]
+    session: Session, model: type[RecordT], external_ids: Sequence[str], *, to_change: bool = False
 ) -> dict[str, RecordT]:
-    """The stored rows of ``model`` among ``external_ids``."""
+    """The stored rows of ``model`` among ``external_ids``; read ``to_change``, locked
+    until the transaction ends (PostgreSQL), in id order so that two writers never wait
+    for each other in a circle."""
     if not external_ids:
         return {}
-    rows = session.exec(select(model).where(col(model.external_id).in_(list(external_ids))))
-    return {row.external_id: row for row in rows if row.external_id}
+    statement = select(model).where(col(model.external_id).in_(list(external_ids)))
+    if to_change:
+        statement = (
+            statement.order_by(col(model.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    return {row.external_id: row for row in session.exec(statement) if row.external_id}
 
 
 def company_with_key(session: Session, name_key: str, other_than: str) -> CompanyRecord | None:

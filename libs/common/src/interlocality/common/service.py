@@ -13,7 +13,15 @@ import gc
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +80,7 @@ from interlocality.common.db import (
 )
 from interlocality.common.kafka_security import client_options
 from interlocality.common.leadership import Leadership
+from interlocality.common.log_epochs import LogEpochReader, begin_log_epoch
 from interlocality.common.logs import configure_logging
 from interlocality.common.metrics import ServiceMetrics
 from interlocality.common.migrations import upgrade
@@ -221,6 +230,8 @@ class ServiceRuntime(Generic[SettingsT]):
         self._after_commit: list[Callable[[], None]] = []
         self._periodic: list[tuple[float, Callable[[], object]]] = []
         self._periodic_tasks: list[asyncio.Task[None]] = []
+        self._log_epoch_readers: list[LogEpochReader] = []
+        self._log_epoch_watches: list[asyncio.Task[None]] = []
         # One active replica (see interlocality.common.leadership): only it consumes.
         self.leadership = Leadership(self.engine, settings.service) if one_active else None
         self.active = False  # consuming
@@ -380,35 +391,62 @@ class ServiceRuntime(Generic[SettingsT]):
         if not self._appliers:
             return
         appliers = self._appliers
+        reader = self._log_epoch_reader(lambda: subscriber.consumer)
+
+        async def apply(records: list[IncomingRecord]) -> None:
+            by_topic: dict[str, list[IncomingRecord]] = {}
+            for record in records:
+                by_topic.setdefault(record.topic, []).append(record)
+            for topic, taken in by_topic.items():
+                await appliers[topic].handle_batch(taken)
 
         async def on_records(message: KafkaMessage) -> None:
-            by_topic: dict[str, list[IncomingRecord]] = {}
-            for raw in message.raw_message:
-                record = IncomingRecord.from_consumer_record(raw)
-                by_topic.setdefault(record.topic, []).append(record)
-            self._observe_lag([r for rs in by_topic.values() for r in rs], message.consumer)
-            for topic, records in by_topic.items():
-                await appliers[topic].handle_batch(records)
+            await self._take_batch(message, reader, apply)
 
         on_records.__name__ = f"on_{self.settings.service}_events"
-        self.broker.subscriber(
+        subscriber = self.broker.subscriber(
             *appliers,
             group_id=self.settings.consumer_group,
-            **self._batch_subscription(),
+            **self._batch_subscription(reader),
             title=f"{self.settings.consumer_group}",
             description=f"{self.settings.service} applies: "
             + "; ".join(
                 f"{topic}: " + ", ".join(t.__name__ for t in applier.handlers)
                 for topic, applier in appliers.items()
             ),
-        )(on_records)
+        )
+        subscriber(on_records)
 
-    def _batch_subscription(self) -> dict[str, Any]:
+    def _log_epoch_reader(self, consumer: Callable[[], Any]) -> LogEpochReader:
+        reader = LogEpochReader(self.engine, consumer, self.settings.log_epoch_poll_seconds)
+        self._log_epoch_readers.append(reader)
+        return reader
+
+    async def _take_batch(
+        self,
+        message: KafkaMessage,
+        reader: LogEpochReader,
+        apply: Callable[[list[IncomingRecord]], Awaitable[object]],
+    ) -> None:
+        """Apply a batch, then commit it with its log epoch (see
+        :mod:`interlocality.common.log_epochs`); one that fails is read again."""
+        records = [IncomingRecord.from_consumer_record(raw) for raw in message.raw_message]
+        self._observe_lag(records, message.consumer)
+        try:
+            await apply(records)
+        except BaseException:
+            await message.nack()
+            raise
+        await reader.commit(message.consumer, records)
+
+    def _batch_subscription(self, reader: LogEpochReader) -> dict[str, Any]:
         """How every consumer of the service takes its records: in batches from the
-        earliest offset, committed once applied, bad records parsed leniently."""
+        earliest offset, committed once applied (by ``reader``, with the log epoch they
+        were read in), bad records parsed leniently."""
         return {
             "auto_offset_reset": "earliest",
-            "ack_policy": AckPolicy.NACK_ON_ERROR,
+            "ack_policy": AckPolicy.MANUAL,
+            "listener": reader,
             "batch": True,
             "max_records": self.settings.consumer_batch_size,
             "batch_timeout_ms": 100,
@@ -419,21 +457,22 @@ class ServiceRuntime(Generic[SettingsT]):
         }
 
     def _subscribe_shared(self, pattern: str, applier: EventApplier) -> None:
+        reader = self._log_epoch_reader(lambda: subscriber.consumer)
+
         async def on_shared_records(message: KafkaMessage) -> None:
-            records = [IncomingRecord.from_consumer_record(raw) for raw in message.raw_message]
-            self._observe_lag(records, message.consumer)
-            await applier.handle_batch(records)
+            await self._take_batch(message, reader, applier.handle_batch)
 
         name = applier.spec.name(self.settings.region)
         on_shared_records.__name__ = f"on_{self.settings.service}_{applier.spec.entity}"
-        self.federation_broker.subscriber(
+        subscriber = self.federation_broker.subscriber(
             pattern=pattern,
             group_id=self.federation_consumer_group,
-            **self._batch_subscription(),
+            **self._batch_subscription(reader),
             title=f"{self.federation_consumer_group}:{name}",
             description=f"{self.settings.service} applies {name} and its mirrored copies: "
             + ", ".join(t.__name__ for t in applier.handlers),
-        )(on_shared_records)
+        )
+        subscriber(on_shared_records)
 
     @property
     def federation_consumer_group(self) -> str:
@@ -581,7 +620,19 @@ class ServiceRuntime(Generic[SettingsT]):
     async def _consume(self) -> None:
         self._subscribe()
         await asyncio.gather(*(_started(b) for b in {self.broker, self.federation_broker}))
+        self._log_epoch_watches = [
+            asyncio.create_task(reader.watch(), name="log epoch")
+            for reader in self._log_epoch_readers
+        ]
         self.active = True
+
+    async def _stop_consuming(self) -> None:
+        for task in self._log_epoch_watches:
+            task.cancel()
+        await asyncio.gather(*self._log_epoch_watches, return_exceptions=True)
+        await self.broker.stop()
+        if self.federation_broker is not self.broker:
+            await self.federation_broker.stop()
 
     async def _lead(self, leadership: Leadership) -> None:
         """Stand by until this replica may be the active one, then consume while it is.
@@ -614,9 +665,7 @@ class ServiceRuntime(Generic[SettingsT]):
         self.active = False
         self.deposed = True
         logger.error("no longer the active replica: consuming stopped, restart the process")
-        await self.broker.stop()
-        if self.federation_broker is not self.broker:
-            await self.federation_broker.stop()
+        await self._stop_consuming()
 
     async def stop(self) -> None:
         """Stop consuming and leave the consumer group, flush the outbox, close connections."""
@@ -634,9 +683,7 @@ class ServiceRuntime(Generic[SettingsT]):
             if (consumer := getattr(subscriber, "consumer", None)) is not None
             and (membership := unleft_membership(consumer)) is not None
         ]
-        await self.broker.stop()
-        if self.federation_broker is not self.broker:
-            await self.federation_broker.stop()
+        await self._stop_consuming()
         if self.leadership is not None:
             # after the consumers stopped: the next active replica starts where they ended
             await asyncio.to_thread(self.leadership.release)
@@ -670,9 +717,15 @@ class ServiceRuntime(Generic[SettingsT]):
 
     def replay(self) -> int:
         """Stage the current state this service owns again, source after source; returns
-        how many records (events and tombstones)."""
+        how many records (events and tombstones).
+
+        It begins a new log epoch: every replica's consumers read their topics again from
+        the start (the broker that lost its log holds a new one, see
+        :mod:`interlocality.common.log_epochs`).
+        """
         count = 0
         with self.transaction() as session:
+            begin_log_epoch(session)
             for source in self.replay_sources:
                 for record in list(source(session)):
                     if isinstance(record, Tombstone):

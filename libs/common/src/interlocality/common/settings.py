@@ -196,6 +196,15 @@ class ServiceSettings(BaseSettings):
             ge=100,
         ),
     ] = 2000
+    log_epoch_poll_seconds: Annotated[
+        float,
+        Field(
+            description="How often a consumer checks whether a replay began a new log "
+            "epoch (then it reads its topics again from the start: the broker lost its "
+            "log) and whether its positions lie beyond the log end.",
+            gt=0,
+        ),
+    ] = 1.0
 
     @model_validator(mode="after")
     def _heartbeat_within_session(self) -> ServiceSettings:

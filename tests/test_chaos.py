@@ -39,9 +39,6 @@ def test_nothing_is_lost_duplicated_or_sent_wrongly_when_replicas_and_the_broker
         down=(0.2, 1.5),
         seed=11,
         settle_timeout=90.0,
-        # under load, the replay cannot bring back an erasure the lost broker held: the
-        # long run (make chaos) measures that; here it would fail one run in a few
-        quiet_broker_kill=True,
     )
     report = chaos.run_chaos(plan, tmp_path, postgres_url=postgres_admin_url)
     chaos.print_report(plan, report)

@@ -1,15 +1,20 @@
 """Readers see committed state and never queue behind a writer's open transaction; a
-transaction's named lock is held until it ends."""
+transaction's named lock is held until it ends; a table is read in key order a batch at a
+time."""
 
 from __future__ import annotations
 
 import threading
 
 from sqlalchemy import text
+from sqlmodel import col
 
+from interlocality.common.consumer import ProcessedEvent
 from interlocality.common.db import (
     advisory_key,
     create_db_engine,
+    in_key_order,
+    init_schema,
     read_only,
     transaction,
     transaction_lock,
@@ -59,5 +64,28 @@ def test_a_transactions_named_lock_is_held_until_it_ends(database_url: str) -> N
                 assert not free_elsewhere()
         if engine.dialect.name == "postgresql":
             assert free_elsewhere()
+    finally:
+        engine.dispose()
+
+
+def test_rows_in_key_order_come_batch_after_batch_each_once(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    towns = {"Århus": "dk", "Münster": "de", "Ålesund": "no", "Tromsø": "no", "Iğdır": "tr"}
+    try:
+        init_schema(engine, [ProcessedEvent])
+        with transaction(engine) as session:
+            session.add_all(
+                ProcessedEvent(consumer=country, event_id=name, topic="towns")
+                for name, country in towns.items()
+            )
+        with transaction(engine) as session:
+            read = [e.event_id for e in in_key_order(session, ProcessedEvent, "event_id", batch=2)]
+            in_norway = col(ProcessedEvent.consumer) == "no"
+            nordic = [
+                e.event_id
+                for e in in_key_order(session, ProcessedEvent, "event_id", in_norway, batch=1)
+            ]
+        assert sorted(read) == sorted(towns) and read == sorted(read)
+        assert nordic == sorted(name for name, country in towns.items() if country == "no")
     finally:
         engine.dispose()

@@ -8,14 +8,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, Table, event, text
+from sqlalchemy import ColumnElement, Engine, Table, event, text
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, SQLModel, create_engine, select
 
 __all__ = [
     "Merge",
@@ -24,6 +24,7 @@ __all__ = [
     "create_db_engine",
     "database_reachable",
     "database_unreachable",
+    "in_key_order",
     "init_schema",
     "insert_missing",
     "insert_rows",
@@ -128,6 +129,32 @@ def insert_missing(session: Session, model: type[SQLModel], rows: Sequence[dict[
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     session.execute(insert(table).on_conflict_do_nothing(), list(rows))
+
+
+RowT = TypeVar("RowT", bound=SQLModel)
+
+
+def in_key_order(
+    session: Session,
+    model: type[RowT],
+    key: str,
+    *where: ColumnElement[bool],
+    batch: int = 1000,
+) -> Iterator[RowT]:
+    """Every row of ``model`` meeting ``where``, in the order of its string key column
+    ``key``, read ``batch`` rows at a time after the last one read: a whole table (a
+    replay's) is never held at once, and no row is read twice or skipped the way pages by
+    offset would."""
+    column = getattr(model, key)
+    last = ""
+    while True:
+        rows = session.exec(
+            select(model).where(column > last, *where).order_by(column).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = getattr(rows[-1], key)
 
 
 def upsert(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from interlocality.common.db import in_key_order
+
 __all__ = [
     "TABLES",
     "ErasureRecord",
@@ -74,34 +76,12 @@ TABLES: list[type[SQLModel]] = [StudentRecord, GraduateOutcomeRecord, ErasureRec
 
 def all_students(session: Session, batch: int = 1000) -> Iterator[StudentRecord]:
     """Every student, in id order, fetched in batches."""
-    last = ""
-    while True:
-        rows = session.exec(
-            select(StudentRecord)
-            .where(StudentRecord.id > last)
-            .order_by(col(StudentRecord.id))
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].id
+    return in_key_order(session, StudentRecord, "id", batch=batch)
 
 
 def all_outcomes(session: Session, batch: int = 1000) -> Iterator[GraduateOutcomeRecord]:
     """Every recorded outcome, in student id order, fetched in batches."""
-    last = ""
-    while True:
-        rows = session.exec(
-            select(GraduateOutcomeRecord)
-            .where(GraduateOutcomeRecord.student_id > last)
-            .order_by(col(GraduateOutcomeRecord.student_id))
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].student_id
+    return in_key_order(session, GraduateOutcomeRecord, "student_id", batch=batch)
 
 
 def erasures_of_absent_students(session: Session, batch: int = 1000) -> Iterator[ErasureRecord]:
@@ -109,18 +89,7 @@ def erasures_of_absent_students(session: Session, batch: int = 1000) -> Iterator
     batches: an id stored again (only a restored backup brings one back) is that student's,
     not the erasure's."""
     stored = select(StudentRecord.id).where(StudentRecord.id == ErasureRecord.student_id)
-    last = ""
-    while True:
-        rows = session.exec(
-            select(ErasureRecord)
-            .where(ErasureRecord.student_id > last, ~stored.exists())
-            .order_by(col(ErasureRecord.student_id))
-            .limit(batch)
-        ).all()
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].student_id
+    return in_key_order(session, ErasureRecord, "student_id", ~stored.exists(), batch=batch)
 
 
 def page_of_students(

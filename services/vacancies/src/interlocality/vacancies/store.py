@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Column, ColumnElement, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, func, select
 
 from interlocality.common.access import Principal, Role
+from interlocality.common.db import in_key_order
 
 __all__ = [
     "TABLES",
@@ -97,15 +98,7 @@ RecordT = TypeVar("RecordT", CompanyRecord, VacancyRecord)
 
 def in_id_order(session: Session, model: type[RecordT], batch: int = 1000) -> Iterator[RecordT]:
     """Every row of ``model`` in id order, fetched in batches."""
-    last = ""
-    while True:
-        rows = session.exec(
-            select(model).where(model.id > last).order_by(col(model.id)).limit(batch)
-        ).all()
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].id
+    return in_key_order(session, model, "id", batch=batch)
 
 
 def page(

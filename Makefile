@@ -9,6 +9,8 @@
 #   make bench      run the benchmarks in bench/
 #   make chaos      a region on PostgreSQL under faults (replicas and the broker killed),
 #                   checked against the ground truth of its load (bench/chaos.py)
+#   make soak       the same region under a steady load for 10 minutes, no faults: memory
+#                   and consumer lag sampled, judged flat or not (bench/soak.py)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -18,7 +20,7 @@ UV := $(PYTHON) -m uv
 endif
 RUN := $(UV) run --frozen
 
-.PHONY: uv install run test lint typecheck browser promtool pytest contracts manifests migration bench chaos clean
+.PHONY: uv install run test lint typecheck browser promtool pytest contracts manifests migration bench chaos soak clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || { \
@@ -101,6 +103,10 @@ bench: install
 CHAOS_ARGS ?= --kills 100 --students 600 --vacancies 24
 chaos: install
 	$(RUN) python bench/chaos.py $(CHAOS_ARGS)
+
+SOAK_ARGS ?= --minutes 10 --rate 8 --population 300
+soak: install
+	$(RUN) python bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -65,7 +65,22 @@ from interlocality.contracts.topics import topic_of_event
 from interlocality.operator.forkserver import ForkedProcess, ForkServer
 from interlocality.operator.services import SERVICES
 
-__all__ = ["ChaosReport", "Plan", "main", "run_chaos"]
+__all__ = [
+    "Caller",
+    "ChaosReport",
+    "GroundTruth",
+    "Load",
+    "Plan",
+    "Region",
+    "Student",
+    "check_region",
+    "lag_by_service",
+    "main",
+    "occupation_skills",
+    "print_differences",
+    "run_chaos",
+    "say",
+]
 
 POSTGRES_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -161,13 +176,15 @@ class Replica:
 class Region:
     """Five services on PostgreSQL and the embedded broker, as replicas of their own."""
 
-    def __init__(self, workdir: Path, postgres_url: str = POSTGRES_URL) -> None:
+    def __init__(
+        self, workdir: Path, postgres_url: str = POSTGRES_URL, kind: str = "chaos"
+    ) -> None:
         self.postgres_url = postgres_url
-        self.name = f"chaos{uuid.uuid4().hex[:8]}"
+        self.name = f"{kind}{uuid.uuid4().hex[:8]}"
         self.workdir = workdir
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.databases = {s: f"il_chaos_{self.name}_{s}" for s in SERVICES}
+        self.databases = {s: f"il_{kind}_{self.name}_{s}" for s in SERVICES}
         self.database_urls = {
             s: make_url(postgres_url).set(database=d).render_as_string(hide_password=False)
             for s, d in self.databases.items()
@@ -332,15 +349,19 @@ class Caller:
         while True:
             replicas = self.region.of(service)
             replica = self.rng.choice(replicas)
-            try:
-                answer = self.client.request(method, f"{replica.url}{path}", json=body)
-            except TRANSIENT:
-                answer = None
+            answer = self.attempt(method, f"{replica.url}{path}", body)
             if answer is not None and answer.status_code < 500:
                 return answer
             if time.monotonic() > deadline:
                 raise SystemExit(f"{service} {method} {path} kept failing: {answer}")
             time.sleep(0.2)
+
+    def attempt(self, method: str, url: str, body: Any) -> httpx.Response | None:
+        """One try at one replica; None when it could not be reached."""
+        try:
+            return self.client.request(method, url, json=body)
+        except TRANSIENT:
+            return None
 
     def create(self, service: str, path: str, body: dict[str, Any], id_field: str) -> str:
         answer = self.call("POST", service, path, body)
@@ -389,15 +410,7 @@ class Load(threading.Thread):
             self.done.set()
 
     def _run(self) -> None:
-        for n, name in enumerate(COMPANIES):
-            company_id = self.caller.create(
-                "vacancies",
-                "/v1/companies",
-                {"name": name, "city": "Aarhus", "external_id": f"c-{n}"},
-                "company_id",
-            )
-            self.companies.append(company_id)
-            self.truth.events["company registered"] += 1
+        self.register_companies()
         # vacancies spread among the students; half of them open before any student
         steps = ["student"] * self.plan.students + ["vacancy"] * (self.plan.vacancies // 2)
         self.rng.shuffle(steps)
@@ -417,6 +430,17 @@ class Load(threading.Thread):
             self.change_someone()
             time.sleep(self.plan.post_gap)
         self.idle.set()
+
+    def register_companies(self) -> None:
+        for n, name in enumerate(COMPANIES):
+            company_id = self.caller.create(
+                "vacancies",
+                "/v1/companies",
+                {"name": name, "city": "Aarhus", "external_id": f"c-{n}"},
+                "company_id",
+            )
+            self.companies.append(company_id)
+            self.truth.events["company registered"] += 1
 
     def post_vacancy(self) -> None:
         n = len(self.truth.vacancies)
@@ -487,12 +511,14 @@ class Load(threading.Thread):
                 student.withdrew = True
                 self.truth.events["consent withdrawn"] += 1
         elif roll < 0.19 and live:
-            student = self.rng.choice(live)
-            answer = self.caller.call("DELETE", "profiles", f"/v1/students/{student.student_id}")
-            assert answer.status_code in (204, 404), answer.text  # 404: a retry's answer
-            student.erased = True
-            student.history.append((time.monotonic(), "erased"))
-            self.truth.events["student erased"] += 1
+            self.erase(self.rng.choice(live))
+
+    def erase(self, student: Student) -> None:
+        answer = self.caller.call("DELETE", "profiles", f"/v1/students/{student.student_id}")
+        assert answer.status_code in (204, 404), answer.text  # 404: a retry's answer
+        student.erased = True
+        student.history.append((time.monotonic(), "erased"))
+        self.truth.events["student erased"] += 1
 
     def set_consents(self, student: Student, consents: dict[str, bool]) -> None:
         answer = self.caller.call(
@@ -594,10 +620,18 @@ class ChaosReport:
         )
 
     def rows(self) -> list[Row]:
-        unpublished = sum(self.unpublished.values())
         return [
             Row("replicas killed (SIGKILL) and restarted", f"{self.kills}"),
             Row("broker killed and restarted (state replayed)", f"{self.broker_restarts}"),
+            *self.check_rows(),
+            Row("whole run", f"{self.elapsed_seconds:.1f} s"),
+        ]
+
+    def check_rows(self, poisoned: bool = True) -> list[Row]:
+        """The region held to the ground truth; ``poisoned``: the poison was put on a topic
+        (its dead letters expected, and only them)."""
+        unpublished = sum(self.unpublished.values())
+        return [
             Row("writes acknowledged over HTTP", f"{self.events}"),
             Row("notifications expected", f"{self.expected_notifications}"),
             Row("lost", f"{len(self.lost)}", "0", not self.lost),
@@ -619,11 +653,10 @@ class ChaosReport:
             Row(
                 "dead letters (of them the poison's)",
                 f"{self.dead_letters} ({self.poison_dead_letters})",
-                "poison only",
-                not self.unexpected_dead_letters and self.poison_dead_letters > 0,
+                "poison only" if poisoned else "0",
+                not self.unexpected_dead_letters and (self.poison_dead_letters > 0) == poisoned,
             ),
             Row("load end → region settled", f"{self.settled_seconds:.1f} s"),
-            Row("whole run", f"{self.elapsed_seconds:.1f} s"),
         ]
 
 
@@ -784,7 +817,12 @@ def quieten(region: Region, load: Load, timeout: float = 90.0) -> None:
 async def lag(bootstrap: str, region: str) -> int:
     """Records of the region's topics not yet committed by the services' consumer groups
     reading them (after a restart a group resumes from what it committed)."""
-    behind = 0
+    return sum((await lag_by_service(bootstrap, region)).values())
+
+
+async def lag_by_service(bootstrap: str, region: str) -> dict[str, int]:
+    """Per service, the records of the region's topics its consumer group has not committed."""
+    behind = dict.fromkeys(SERVICES, 0)
     for service in SERVICES:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap, group_id=f"{region}.{service}", enable_auto_commit=False
@@ -801,20 +839,16 @@ async def lag(bootstrap: str, region: str) -> int:
             for tp in partitions:
                 committed = await consumer.committed(tp)
                 if committed is not None:  # None: a topic the service does not read
-                    behind += max(0, ends[tp] - committed)
+                    behind[service] += max(0, ends[tp] - committed)
         finally:
             await consumer.stop()
     return behind
 
 
-def run_chaos(plan: Plan, workdir: Path, postgres_url: str = POSTGRES_URL) -> ChaosReport:
-    """Run the region, the load and the faults of ``plan``; the region's state checked.
-    ``postgres_url``: a server the run creates its databases on (and drops them)."""
-    started = time.monotonic()
-    rng = random.Random(plan.seed + 2)
-    report = ChaosReport()
+def occupation_skills() -> list[list[str]]:
+    """Per occupation of :data:`OCCUPATIONS`, four of its essential skills."""
     vocabulary = default_vocabulary()
-    skills = [
+    return [
         [
             uri
             for uri in next(
@@ -824,6 +858,35 @@ def run_chaos(plan: Plan, workdir: Path, postgres_url: str = POSTGRES_URL) -> Ch
         ][:4]
         for label in OCCUPATIONS
     ]
+
+
+def check_region(region: Region, truth: GroundTruth, report: ChaosReport, timeout: float) -> None:
+    """Once the load ended: wait (up to ``timeout``) for the region to settle, then hold its
+    matches, notifications, analytics, outboxes and dead letters to the ground truth."""
+    reader = Reader(region)
+    settle(region, reader, truth, report, timeout)
+    say(f"settled in {report.settled_seconds:.1f} s; checking")
+    matches = expected_pairs(reader, truth, report)
+    check_notifications(truth, matches, reader.notified(truth), report)
+    check_analytics(reader, truth, report)
+    report.unpublished = region.unpublished()
+    letters = asyncio.run(dead_letters(region.bootstrap, region.name))
+    report.dead_letters = len(letters)
+    report.poison_dead_letters = sum(1 for _, value, _ in letters if value == POISON)
+    report.unexpected_dead_letters = [
+        f"{topic} ({group}): {(value or b'')[:120]!r}"
+        for topic, value, group in letters
+        if value != POISON
+    ]
+
+
+def run_chaos(plan: Plan, workdir: Path, postgres_url: str = POSTGRES_URL) -> ChaosReport:
+    """Run the region, the load and the faults of ``plan``; the region's state checked.
+    ``postgres_url``: a server the run creates its databases on (and drops them)."""
+    started = time.monotonic()
+    rng = random.Random(plan.seed + 2)
+    report = ChaosReport()
+    skills = occupation_skills()
     region = Region(workdir, postgres_url)
     try:
         say(
@@ -874,21 +937,7 @@ def run_chaos(plan: Plan, workdir: Path, postgres_url: str = POSTGRES_URL) -> Ch
         report.events = sum(truth.events.values())
         report.broker_restarts = region.broker_restarts
         say("load ended: " + ", ".join(f"{v} {k}" for k, v in truth.events.items()))
-        reader = Reader(region)
-        settle(region, reader, truth, report, plan.settle_timeout)
-        say(f"settled in {report.settled_seconds:.1f} s; checking")
-        matches = expected_pairs(reader, truth, report)
-        check_notifications(truth, matches, reader.notified(truth), report)
-        check_analytics(reader, truth, report)
-        report.unpublished = region.unpublished()
-        letters = asyncio.run(dead_letters(region.bootstrap, region.name))
-        report.dead_letters = len(letters)
-        report.poison_dead_letters = sum(1 for _, value, _ in letters if value == POISON)
-        report.unexpected_dead_letters = [
-            f"{topic} ({group}): {(value or b'')[:120]!r}"
-            for topic, value, group in letters
-            if value != POISON
-        ]
+        check_region(region, truth, report, plan.settle_timeout)
     finally:
         region.close()
     report.elapsed_seconds = time.monotonic() - started
@@ -900,6 +949,11 @@ def print_report(plan: Plan, report: ChaosReport) -> None:
         f"Chaos: {plan.students} students, {plan.vacancies} vacancies, {report.kills} kills",
         report.rows(),
     )
+    print_differences(report)
+
+
+def print_differences(report: ChaosReport) -> None:
+    """The first ten of each kind of difference from the ground truth."""
     for title, found in (
         ("lost", report.lost),
         ("duplicated", report.duplicated),

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from interlocality.common.testing import found, publish, signed_in, wait_until
+from interlocality.common.testing import found, publish, signed_in, upserted, wait_until
 from interlocality.contracts.matches import MatchWithdrawal, MatchWithdrawn
 from interlocality.notifications.app import create_app
 
@@ -36,7 +36,13 @@ def test_one_notification_per_student_and_vacancy_however_often_matched(
         asyncio.run(
             publish(
                 kafka_bootstrap,
-                [first, first, found(region, "s-1", "v-1"), found(region, "s-1", "v-2")],
+                [
+                    upserted(region, "s-1", name="Ayşe Ñúñez Ådahl"),
+                    first,
+                    first,
+                    found(region, "s-1", "v-1"),
+                    found(region, "s-1", "v-2"),
+                ],
             )
         )
         wait_until(lambda: len(feed(client, "s-1")) == 2)

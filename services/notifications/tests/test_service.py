@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from interlocality.common.testing import found, upserted
+from interlocality.common.testing import EVERY_CONSENT, found, upserted
 from interlocality.contracts.dating import AgendaSlot, DatingAgenda
 from interlocality.contracts.students import Consents, NotificationPreferences
 from interlocality.contracts.topics import PREFERENCES
@@ -47,6 +47,19 @@ def deliveries(parts: Parts, student_id: str) -> list[DeliveryRecord]:
 
 
 def feed(parts: Parts, student_id: str) -> list[NotificationRecord]:
+    """The student's notifications, those waiting for their profile too."""
+    with parts.session() as session:
+        return list(
+            session.exec(
+                select(NotificationRecord)
+                .where(NotificationRecord.student_id == student_id)
+                .order_by(col(NotificationRecord.created_at).desc(), col(NotificationRecord.id))
+            )
+        )
+
+
+def shown(parts: Parts, student_id: str) -> list[NotificationRecord]:
+    """The student's notifications as they are shown to them."""
     with parts.session() as session:
         return notifications_of(session, student_id, 100)
 
@@ -182,6 +195,7 @@ def test_a_match_found_on_a_newer_profile_waits_for_it_and_its_consent(
     )
     assert [(r.vacancy_id, r.digest) for r in feed(parts, "s-7")] == [("v-1", "awaiting")]
     assert [(r.vacancy_id, r.digest) for r in feed(parts, "s-8")] == [("v-1", "awaiting")]
+    assert shown(parts, "s-7") == [] and shown(parts, "s-8") == []  # not while they wait
     with parts.session() as session:
         assert session.exec(select(FeedEvent)).all() == []  # nothing shown while waiting
     assert deliveries(parts, "s-7") == [] and parts.staged() == []
@@ -192,16 +206,16 @@ def test_a_match_found_on_a_newer_profile_waits_for_it_and_its_consent(
             s, upserted(region, "s-7", preferences=EMAIL, version=2).data
         ),
     )
-    (shown,) = feed(parts, "s-7")
-    assert shown.digest is None
+    (released,) = shown(parts, "s-7")
+    assert released.digest is None
     assert [(d.kind, d.notification_ids) for d in deliveries(parts, "s-7")] == [
-        ("match", [shown.id])
+        ("match", [released.id])
     ]
     with parts.session() as session:
         assert [
             (e.student_id, e.kind, e.notification_id) for e in session.exec(select(FeedEvent))
-        ] == [("s-7", "notification", shown.id)]
-    assert [s.data["notification_id"] for s in parts.staged()] == [shown.id]
+        ] == [("s-7", "notification", released.id)]
+    assert [s.data["notification_id"] for s in parts.staged()] == [released.id]
 
     applied(  # still says no: nothing is shown, the waiting notification goes
         parts,
@@ -210,6 +224,22 @@ def test_a_match_found_on_a_newer_profile_waits_for_it_and_its_consent(
         ),
     )
     assert feed(parts, "s-8") == [] and deliveries(parts, "s-8") == []
+
+    # read before any profile of the student, then the older profile ("no") before the one
+    # it was found on ("yes"): the older one leaves it waiting
+    applied(
+        parts, lambda s: service.notify(s, [found(region, "s-10", "v-1", student_version=2).data])
+    )
+    for version, consents in ((1, no), (2, EVERY_CONSENT)):
+        applied(
+            parts,
+            lambda s, v=version, c=consents: service.take_profile(
+                s, upserted(region, "s-10", preferences=EMAIL, version=v, consents=c).data
+            ),
+        )
+        waiting = [r.digest for r in feed(parts, "s-10")]
+        assert waiting == (["awaiting"] if version == 1 else [None]), version
+    assert [d.kind for d in deliveries(parts, "s-10")] == ["match"]
 
     # a waiting match withdrawn (an erased student's, replayed before matching read the
     # erasure) or of a vacancy closed meanwhile leaves nothing behind

@@ -36,6 +36,7 @@ from interlocality.notifications.service import (
     UnknownWebhook,
 )
 from interlocality.notifications.store import (
+    SHOWN,
     AgendaRecord,
     FeedEvent,
     NotificationRecord,
@@ -265,7 +266,7 @@ def student_notifications(
         total = session.exec(
             select(func.count())
             .select_from(NotificationRecord)
-            .where(NotificationRecord.student_id == student_id)
+            .where(NotificationRecord.student_id == student_id, SHOWN)
         ).one()
     return NotificationPage(
         items=[notification_public(r) for r in records],

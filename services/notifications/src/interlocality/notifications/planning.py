@@ -25,6 +25,7 @@ from interlocality.notifications.domain import (
     send_time,
 )
 from interlocality.notifications.store import (
+    AWAITING_PROFILE,
     Addressee,
     DeliveryRecord,
     NotificationRecord,
@@ -33,7 +34,6 @@ from interlocality.notifications.store import (
 )
 
 __all__ = [
-    "AWAITING_PROFILE",
     "PENDING_DIGEST",
     "Hold",
     "add_delivery",
@@ -50,7 +50,6 @@ __all__ = [
     "student_hold",
 ]
 
-AWAITING_PROFILE = "awaiting"  # a match came before the student's profile
 PENDING_DIGEST = "pending"
 CLAIM_BATCH = 200
 PAUSED_ENDPOINT_WAIT = timedelta(minutes=10)

@@ -42,7 +42,6 @@ from interlocality.notifications.events import (
     preferences_changed,
 )
 from interlocality.notifications.planning import (
-    AWAITING_PROFILE,
     PENDING_DIGEST,
     Hold,
     add_delivery,
@@ -60,6 +59,8 @@ from interlocality.notifications.planning import (
 from interlocality.notifications.recording import OutcomeRecorder
 from interlocality.notifications.sending import Outcome, failure
 from interlocality.notifications.store import (
+    AWAITING_PROFILE,
+    SHOWN,
     AgendaRecord,
     CompanyInfo,
     DeliveryRecord,
@@ -132,10 +133,14 @@ class NotificationService:
                 said,
             )
         session.flush()
-        waiting = session.exec(
+        waiting = session.exec(  # those found on this profile or an older one
             select(NotificationRecord).where(
                 NotificationRecord.student_id == recipient.student_id,
                 NotificationRecord.digest == AWAITING_PROFILE,
+                or_(
+                    col(NotificationRecord.awaits).is_(None),
+                    col(NotificationRecord.awaits) <= profile.version,
+                ),
             )
         ).all()
         if not recipient.consent:
@@ -324,6 +329,7 @@ class NotificationService:
                     "content": in_app_content(match),
                     "available": True,
                     "digest": digest_state(recipient),
+                    "awaits": match.student_version if recipient is None else None,
                     "created_at": now,
                 }
             )
@@ -381,14 +387,7 @@ class NotificationService:
     def sent_notifications(self, session: Session) -> Iterator[NotificationSent]:
         """The ``NotificationSent`` of every notification held, to publish them again
         (not those still waiting for the student's profile)."""
-        for record in session.exec(
-            select(NotificationRecord).where(
-                or_(
-                    col(NotificationRecord.digest).is_(None),
-                    col(NotificationRecord.digest) != AWAITING_PROFILE,
-                )
-            )
-        ):
+        for record in session.exec(select(NotificationRecord).where(SHOWN)):
             yield notification_record_sent(self.runtime, record)
 
     # -- Company Dating -------------------------------------------------------------------

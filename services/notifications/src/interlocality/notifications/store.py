@@ -11,12 +11,14 @@ from typing import Any, Protocol, cast
 from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Field, Session, SQLModel, col, select
+from sqlmodel import Field, Session, SQLModel, col, or_, select
 
 from interlocality.common.db import insert_rows
 from interlocality.contracts.students import NotificationPreferences
 
 __all__ = [
+    "AWAITING_PROFILE",
+    "SHOWN",
     "TABLES",
     "Addressee",
     "AgendaRecord",
@@ -174,9 +176,20 @@ class NotificationRecord(SQLModel, table=True):
     score: float
     content: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     available: bool = True
-    # "pending" while waiting for the student's next digest, then the digest's delivery id
+    # "pending" while waiting for the student's next digest, then the digest's delivery id;
+    # "awaiting" while waiting for the profile the match was found on (version ``awaits``)
     digest: str | None = Field(default=None, max_length=64)
+    awaits: int | None = None
     created_at: datetime = Field(default_factory=_now)
+
+
+AWAITING_PROFILE = "awaiting"  # a notification's digest while it waits for the profile
+
+# What a student is shown: not the notifications still waiting for their profile, which
+# may say no to them.
+SHOWN = or_(
+    col(NotificationRecord.digest).is_(None), col(NotificationRecord.digest) != AWAITING_PROFILE
+)
 
 
 class FeedEvent(SQLModel, table=True):
@@ -360,11 +373,11 @@ def notification_for(
 def notifications_of(
     session: Session, student_id: str, limit: int, offset: int = 0
 ) -> list[NotificationRecord]:
-    """A student's notifications, newest first."""
+    """A student's notifications, newest first (those shown to them)."""
     return list(
         session.exec(
             select(NotificationRecord)
-            .where(NotificationRecord.student_id == student_id)
+            .where(NotificationRecord.student_id == student_id, SHOWN)
             .order_by(col(NotificationRecord.created_at).desc(), col(NotificationRecord.id))
             .offset(offset)
             .limit(limit)

@@ -20,6 +20,12 @@ too. Reading twice is harmless, every consumer being idempotent; a replay on a b
 lost nothing costs a full re-read. Until the replay, a partition whose position lies beyond
 its log end (the log shrank) is read from the start as well.
 
+Tansu keeps a commit's offset but drops its metadata, so on the embedded broker every
+offset reads as committed before the epoch: after a replay, every partition a consumer is
+assigned (a start, a rebalance) is read from the start again. That is safe, and costs a
+re-read of what the consumer already applied; on Apache Kafka the metadata is kept and a
+partition is read from the start once per epoch.
+
 The epochs are recorded as events applied by the consumer ``log-epoch`` (in
 :class:`ProcessedEvent`), ordered by their ids: no table of their own to migrate in every
 service.

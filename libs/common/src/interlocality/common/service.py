@@ -57,7 +57,7 @@ from interlocality.common.access import (
     the_student,
     undeclared_routes,
 )
-from interlocality.common.audit import AuditEntry, AuditRecord, entries, record_access
+from interlocality.common.audit import AuditRecord, entries, record_access
 from interlocality.common.cloudevents import KafkaRecord, encode_event, snapshot_event_id
 from interlocality.common.codes import readable_message
 from interlocality.common.consumer import (
@@ -65,7 +65,6 @@ from interlocality.common.consumer import (
     EventApplier,
     EventHandler,
     IncomingRecord,
-    ProcessedEvent,
     RetryBudget,
     dead_letter_headers,
     lag_after,
@@ -83,9 +82,8 @@ from interlocality.common.leadership import Leadership
 from interlocality.common.log_epochs import LogEpochReader, begin_log_epoch
 from interlocality.common.logs import configure_logging
 from interlocality.common.metrics import ServiceMetrics
-from interlocality.common.migrations import upgrade
+from interlocality.common.migrations import COMMON_TABLES, upgrade
 from interlocality.common.outbox import (
-    OutboxMessage,
     OutboxRelay,
     backlog,
     forget_subject,
@@ -187,7 +185,7 @@ class ServiceRuntime(Generic[SettingsT]):
         self.migrations = migrations
         self.engine = create_db_engine(settings.resolved_database_url)
         self.read_engine = read_only(self.engine)
-        self.tables: list[type[SQLModel]] = [*tables, OutboxMessage, ProcessedEvent, AuditEntry]
+        self.tables: list[type[SQLModel]] = [*tables, *COMMON_TABLES]
         self.metrics = ServiceMetrics(settings.service, settings.region)
         self.metrics.on_scrape(self._observe_outbox)
         self.tracer_provider = configure_tracing(settings)

@@ -30,6 +30,18 @@ def replica(service_settings: Callable[..., Any]) -> VacancyService:
     return VacancyService(runtime)
 
 
+def run_together(threads: list[threading.Thread], other: VacancyService) -> None:
+    """Start ``threads`` at once and wait for them (30 s at most); then close the other
+    replica's connections."""
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        other.runtime.engine.dispose()
+
+
 def in_step(step: Callable[..., Any]) -> Callable[..., Any]:
     """``step``, which two threads leave together, or one alone once it waited 2 s."""
     together = threading.Barrier(2, timeout=2)
@@ -87,13 +99,7 @@ def test_two_expiry_ticks_at_once_expire_each_vacancy_once(
         threading.Thread(target=lambda s=s: expired.append(s.expire_due(after)))
         for s in (service, other)
     ]
-    try:
-        for tick in ticks:
-            tick.start()
-        for tick in ticks:
-            tick.join(30)
-    finally:
-        other.runtime.engine.dispose()
+    run_together(ticks, other)
 
     assert not any(tick.is_alive() for tick in ticks)
     announced = [key for event_type, key in staged() if event_type == "VacancyExpired"]
@@ -153,13 +159,7 @@ def test_two_placements_at_once_fill_the_vacancy_and_take_a_version_each(
         threading.Thread(target=place, args=(s, student_id))
         for s, student_id in zip((service, other), students, strict=True)
     ]
-    try:
-        for placement in placements:
-            placement.start()
-        for placement in placements:
-            placement.join(30)
-    finally:
-        other.runtime.engine.dispose()
+    run_together(placements, other)
 
     assert failures == [] and not any(p.is_alive() for p in placements)
     with service.runtime.reading() as session:

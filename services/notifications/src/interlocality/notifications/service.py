@@ -373,7 +373,7 @@ class NotificationService:
             self._no_longer_available(session, record)
 
     def _no_longer_available(self, session: Session, record: NotificationRecord) -> None:
-        if record.digest == AWAITING_PROFILE:  # never shown: it goes, the student unheard of
+        if record.digest == AWAITING_PROFILE:  # never shown to the student: it just goes
             self._drop(session, [record])
             return
         record.available = False

@@ -53,6 +53,7 @@ from sqlalchemy import create_engine, make_url, text
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from datasets import essential_skills_of
 from tables import Row, print_table
 
 from interlocality.common.access import Role
@@ -847,17 +848,7 @@ async def lag_by_service(bootstrap: str, region: str) -> dict[str, int]:
 
 def occupation_skills() -> list[list[str]]:
     """Per occupation of :data:`OCCUPATIONS`, four of its essential skills."""
-    vocabulary = default_vocabulary()
-    return [
-        [
-            uri
-            for uri in next(
-                o for o in vocabulary.occupations.values() if o.label == label
-            ).essential_skills
-            if uri in vocabulary
-        ][:4]
-        for label in OCCUPATIONS
-    ]
+    return essential_skills_of(default_vocabulary(), OCCUPATIONS)
 
 
 def check_region(region: Region, truth: GroundTruth, report: ChaosReport, timeout: float) -> None:

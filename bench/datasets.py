@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -77,6 +78,17 @@ def occupation_skills(vocabulary: EscoVocabulary) -> list[tuple[str, list[str], 
             optional = [u for u in occupation.optional_skills if u in vocabulary]
             result.append((occupation.label, essential, optional))
     return result
+
+
+def essential_skills_of(
+    vocabulary: EscoVocabulary, labels: Sequence[str], count: int = 4
+) -> list[list[str]]:
+    """Per occupation named in ``labels``, the first ``count`` of its essential skills."""
+    by_label = {o.label: o for o in vocabulary.occupations.values()}
+    return [
+        [uri for uri in by_label[label].essential_skills if uri in vocabulary][:count]
+        for label in labels
+    ]
 
 
 def write_students(

@@ -31,6 +31,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from datasets import essential_skills_of
 from tables import Row, print_table
 
 from interlocality.common.embedded_broker import free_port
@@ -124,17 +125,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="kills of each service")
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between posts")
     args = parser.parse_args()
-    vocabulary = default_vocabulary()
-    skills = [
-        [
-            uri
-            for uri in next(
-                o for o in vocabulary.occupations.values() if o.label == label
-            ).essential_skills
-            if uri in vocabulary
-        ][:4]
-        for label in OCCUPATIONS
-    ]
+    skills = essential_skills_of(default_vocabulary(), OCCUPATIONS)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         region = LaunchedRegion(

@@ -39,6 +39,13 @@ class Applied(SQLModel, table=True):
     student_id: str
 
 
+def settings_of(region: str, database_url: str, **values: Any) -> ServiceSettings:
+    """A matching service's settings in ``region`` on ``database_url``, and ``values``."""
+    return load_settings(
+        ServiceSettings, service="matching", region=region, database_url=database_url, **values
+    )
+
+
 def applied_rows(runtime: ServiceRuntime) -> list[Applied]:
     with Session(runtime.engine) as session:
         return list(session.exec(select(Applied)).all())
@@ -46,13 +53,7 @@ def applied_rows(runtime: ServiceRuntime) -> list[Applied]:
 
 async def started_runtime(kafka_bootstrap: str, region: str, database_url: str) -> ServiceRuntime:
     await ensure_topics(kafka_bootstrap, region)
-    settings = load_settings(
-        ServiceSettings,
-        service="matching",
-        region=region,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        database_url=database_url,
-    )
+    settings = settings_of(region, database_url, kafka_bootstrap_servers=kafka_bootstrap)
     runtime = ServiceRuntime(settings, [Applied])
 
     def apply(event: StudentProfileUpserted, session: Session) -> None:
@@ -164,13 +165,7 @@ async def test_a_handler_failure_dead_letters_without_partial_writes(
     kafka_bootstrap: str, region: str, database_url: str
 ) -> None:
     await ensure_topics(kafka_bootstrap, region)
-    settings = load_settings(
-        ServiceSettings,
-        service="matching",
-        region=region,
-        kafka_bootstrap_servers=kafka_bootstrap,
-        database_url=database_url,
-    )
+    settings = settings_of(region, database_url, kafka_bootstrap_servers=kafka_bootstrap)
     runtime = ServiceRuntime(settings, [Applied])
 
     def apply(event: StudentProfileUpserted, session: Session) -> None:
@@ -240,9 +235,7 @@ class RecordingDeadLetters(DeadLetterPublisher):
 async def test_one_failing_event_in_a_batch_leaves_the_others_applied_once(
     region: str, database_url: str
 ) -> None:
-    settings = load_settings(
-        ServiceSettings, service="matching", region=region, database_url=database_url
-    )
+    settings = settings_of(region, database_url)
     runtime = ServiceRuntime(settings, [Applied])
     init_schema(runtime.engine, runtime.tables)
 
@@ -284,9 +277,7 @@ async def test_one_failing_event_in_a_batch_leaves_the_others_applied_once(
 def test_work_a_service_gives_up_on_is_staged_for_its_dlq_with_the_reason(
     region: str, database_url: str
 ) -> None:
-    settings = load_settings(
-        ServiceSettings, service="matching", region=region, database_url=database_url
-    )
+    settings = settings_of(region, database_url)
     runtime = ServiceRuntime(settings, [])
     init_schema(runtime.engine, runtime.tables)
     event = upserted(region, "s-given-up")
@@ -346,9 +337,7 @@ def incoming(region: str, student_id: str, offset: int) -> IncomingRecord:
 
 
 def runtime_with_schema(region: str, database_url: str) -> ServiceRuntime:
-    settings = load_settings(
-        ServiceSettings, service="matching", region=region, database_url=database_url
-    )
+    settings = settings_of(region, database_url)
     runtime = ServiceRuntime(settings, [Applied])
     init_schema(runtime.engine, runtime.tables)
     return runtime
@@ -429,12 +418,10 @@ async def test_the_consumer_moves_past_an_event_the_database_refuses(
     kafka_bootstrap: str, region: str, database_url: str
 ) -> None:
     await ensure_topics(kafka_bootstrap, region)
-    settings = load_settings(
-        ServiceSettings,
-        service="matching",
-        region=region,
+    settings = settings_of(
+        region,
+        database_url,
         kafka_bootstrap_servers=kafka_bootstrap,
-        database_url=database_url,
         consumer_database_attempts=3,
         consumer_retry_delay_seconds=0.01,
     )

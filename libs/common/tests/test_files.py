@@ -4,7 +4,6 @@ written."""
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import threading
 import time
@@ -14,6 +13,7 @@ import pytest
 
 from interlocality.common.files import made_once, write_whole
 from interlocality.common.issuer import DevelopmentIssuer
+from interlocality.common.testing import processes_at_once
 
 PROCESSES = 12
 
@@ -30,25 +30,9 @@ def start_issuer(path: Path, start: object, seen: object) -> None:
     seen.put(DevelopmentIssuer("http://127.0.0.1:8009", path).key_id)  # type: ignore[attr-defined]
 
 
-def at_once(target: object, path: Path) -> list[object]:
-    context = multiprocessing.get_context("fork")
-    start, seen = context.Barrier(PROCESSES), context.Queue()
-    processes = [
-        context.Process(target=target, args=(path, start, seen))  # type: ignore[arg-type]
-        for _ in range(PROCESSES)
-    ]
-    for process in processes:
-        process.start()
-    found = [seen.get(timeout=60) for _ in processes]
-    for process in processes:
-        process.join(timeout=30)
-        assert process.exitcode == 0
-    return found
-
-
 def test_processes_making_a_file_at_once_all_read_the_first_whole(tmp_path: Path) -> None:
     path = tmp_path / "region" / "shared.bin"
-    found = at_once(make_and_read, path)
+    found = processes_at_once(make_and_read, [path], PROCESSES)
     kept = path.read_bytes()
     assert found == [(1 << 20, hashlib.sha256(kept).hexdigest())] * PROCESSES
     assert os.stat(path).st_mode & 0o777 == 0o600
@@ -56,7 +40,7 @@ def test_processes_making_a_file_at_once_all_read_the_first_whole(tmp_path: Path
 
 
 def test_issuers_starting_at_once_sign_with_one_key(tmp_path: Path) -> None:
-    found = at_once(start_issuer, tmp_path / "issuer.pem")
+    found = processes_at_once(start_issuer, [tmp_path / "issuer.pem"], PROCESSES)
     assert len(set(found)) == 1
 
 

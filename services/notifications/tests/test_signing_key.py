@@ -4,11 +4,10 @@ sign with one key, and none may read a key another is still writing."""
 
 from __future__ import annotations
 
-import multiprocessing
 from pathlib import Path
 
 from interlocality.common.settings import load_settings
-from interlocality.common.testing import trusting_tests_issuer
+from interlocality.common.testing import processes_at_once, trusting_tests_issuer
 from interlocality.notifications.links import signing_key
 from interlocality.notifications.settings import NotificationsSettings
 
@@ -26,20 +25,9 @@ def start_and_sign(var_dir: Path, start: object, keys: object) -> None:
 
 
 def test_replicas_starting_at_once_sign_with_one_whole_key(tmp_path: Path) -> None:
-    context = multiprocessing.get_context("fork")
     for round_ in range(ROUNDS):
         var_dir = tmp_path / f"var-{round_}"
-        start, keys = context.Barrier(PROCESSES), context.Queue()
-        replicas = [
-            context.Process(target=start_and_sign, args=(var_dir, start, keys))
-            for _ in range(PROCESSES)
-        ]
-        for replica in replicas:
-            replica.start()
-        seen = [keys.get(timeout=60) for _ in replicas]
-        for replica in replicas:
-            replica.join(timeout=30)
-            assert replica.exitcode == 0
+        seen = processes_at_once(start_and_sign, [var_dir], PROCESSES)
 
         kept = (var_dir / "aarhus" / "notifications.key").read_text().strip()
         assert len(kept) == 43, "a key of 32 random bytes, URL-safe base64"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from sqlalchemy import text
 
 from interlocality.common.db import create_db_engine
 from interlocality.common.migrations import pending_differences, service_migrations, upgrade
+from interlocality.common.testing import processes_at_once
 from interlocality.operator.services import SERVICES, store_module
 
 REPLICAS = 3
@@ -47,17 +47,7 @@ def test_replicas_starting_at_once_migrate_one_after_the_other(
 ) -> None:
     # Replicas are processes: Alembic keeps its context in a module global, so threads
     # of one process are not replicas.
-    context = multiprocessing.get_context("fork")
-    start, outcomes = context.Barrier(REPLICAS), context.Queue()
-    replicas = [
-        context.Process(target=start_replica, args=(service, postgres_url, start, outcomes))
-        for _ in range(REPLICAS)
-    ]
-    for replica in replicas:
-        replica.start()
-    reported = [outcomes.get(timeout=120) for _ in replicas]
-    for replica in replicas:
-        replica.join(timeout=30)
+    reported = processes_at_once(start_replica, [service, postgres_url], REPLICAS, timeout=120)
     assert reported == ["migrated"] * REPLICAS
 
     versions, tables = service_migrations(store_module(service))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import multiprocessing
 import os
 import ssl
 import subprocess
@@ -63,6 +64,7 @@ __all__ = [
     "eventually",
     "found",
     "issuer_of_tests",
+    "processes_at_once",
     "publish",
     "read_topic",
     "recording_receiver",
@@ -279,6 +281,25 @@ def wait_until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
             return value
         assert time.monotonic() < deadline, f"condition not met within {timeout} s: {value!r}"
         time.sleep(0.05)
+
+
+def processes_at_once(
+    target: Callable[..., None], args: Sequence[Any], count: int, timeout: float = 60.0
+) -> list[Any]:
+    """Fork ``count`` processes running ``target(*args, start, results)`` and return what
+    each put on ``results``: ``start`` is a barrier of all of them, for ``target`` to wait
+    on so that they do their work at the same moment (replicas starting together). Every
+    process must end well."""
+    context = multiprocessing.get_context("fork")
+    start, results = context.Barrier(count), context.Queue()
+    processes = [context.Process(target=target, args=(*args, start, results)) for _ in range(count)]
+    for process in processes:
+        process.start()
+    found = [results.get(timeout=timeout) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+        assert process.exitcode == 0, f"a process ended with {process.exitcode}"
+    return found
 
 
 def committed_or_waiting(worker: threading.Thread, engine: Engine, timeout: float = 30.0) -> None:

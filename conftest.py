@@ -17,10 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, text
 
 from interlocality.common.embedded_broker import EmbeddedBroker
-from interlocality.common.testing import CHROMIUM_ARGS, BrowserMissing, chromium_executable
+from interlocality.common.testing import (
+    CHROMIUM_ARGS,
+    BrowserMissing,
+    chromium_executable,
+    fresh_databases,
+)
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
@@ -84,16 +89,8 @@ def postgres_admin_url() -> str:
 @pytest.fixture
 def postgres_url(postgres_admin_url: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
-    name = f"il_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres_admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_databases(postgres_admin_url, [f"il_test_{uuid.uuid4().hex[:12]}"]) as (url,):
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

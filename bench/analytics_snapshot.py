@@ -45,7 +45,6 @@ from sqlalchemy import (
     Table,
     and_,
     case,
-    create_engine,
     distinct,
     exists,
     extract,
@@ -81,6 +80,7 @@ from interlocality.common.esco_relations import SkillGraph
 from interlocality.common.migrations import upgrade
 from interlocality.common.service import ServiceRuntime, settle_heap
 from interlocality.common.settings import load_settings
+from interlocality.common.testing import fresh_databases
 from interlocality.contracts.applications import ApplicationSubmitted, FunnelStep, PlacementMade
 from interlocality.contracts.common import (
     LanguageRequirement,
@@ -661,17 +661,9 @@ def database(url: str | None, workdir: Path | None) -> Iterator[str]:
         with tempfile.TemporaryDirectory(prefix="bench-snapshot-") as temporary:
             yield f"sqlite:///{temporary}/analytics.db"
         return
-    name = f"bench_snapshot_{os.getpid()}"
-    server = make_url(url)
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    server = make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    with fresh_databases(server, [f"bench_snapshot_{os.getpid()}"]) as (fresh,):
+        yield fresh
 
 
 def timed(work: Callable[[], Any]) -> tuple[float, Any]:

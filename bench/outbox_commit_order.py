@@ -26,31 +26,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from unittest import mock
 
-from sqlalchemy import create_engine, make_url, text
-
 sys.path.insert(0, str(Path(__file__).parent))
 
 from tables import Row, print_table
 
 from interlocality.common import outbox
 from interlocality.common.db import create_db_engine, init_schema, transaction
-from interlocality.common.testing import upserted
+from interlocality.common.testing import fresh_databases, upserted
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 @contextmanager
 def fresh_database(server: str) -> Iterator[str]:
-    name = f"il_bench_outbox_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_databases(server, [f"il_bench_outbox_{uuid.uuid4().hex[:8]}"]) as (url,):
+        yield url
 
 
 def run(url: str, writers: int, transactions: int, rows: int) -> tuple[float, list[float]]:

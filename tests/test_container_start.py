@@ -27,11 +27,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, make_url, text
 
 from interlocality.common.embedded_broker import free_port
 from interlocality.common.issuer import DevelopmentIssuer
-from interlocality.common.testing import served_issuer
+from interlocality.common.testing import fresh_databases, served_issuer
 from interlocality.common.topics_admin import ensure_topics
 from interlocality.operator.manifests import service_manifests
 from interlocality.operator.services import SERVICE_PORTS
@@ -103,21 +102,9 @@ def environment_of(service: str, values: dict[str, str]) -> dict[str, str]:
 
 @contextmanager
 def _databases(admin_url: str) -> Iterator[dict[str, str]]:
-    names = {service: f"il_start_{service}_{uuid.uuid4().hex[:8]}" for service in SERVICE_PORTS}
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        for name in names.values():
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield {
-            service: make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-            for service, name in names.items()
-        }
-    finally:
-        with admin.connect() as connection:
-            for name in names.values():
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    names = [f"il_start_{service}_{uuid.uuid4().hex[:8]}" for service in SERVICE_PORTS]
+    with fresh_databases(admin_url, names) as urls:
+        yield dict(zip(SERVICE_PORTS, urls, strict=True))
 
 
 @pytest.fixture(scope="module")

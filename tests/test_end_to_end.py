@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy import create_engine, inspect, text
 
 from interlocality.common.esco import default_vocabulary
-from interlocality.common.testing import recording_receiver
+from interlocality.common.testing import fresh_databases, recording_receiver
 from interlocality.notifications.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from interlocality.operator.testing import REGION_SERVICES, LaunchedRegion, launched_region
 
@@ -40,27 +40,15 @@ def region_on_postgresql(
     kafka_bootstrap: str, postgres_admin_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[LaunchedRegion, dict[str, str]]]:
     """A region whose five services keep their state in PostgreSQL databases of their own."""
-    admin = create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
-    names = {service: f"il_e2e_{uuid.uuid4().hex[:10]}_{service}" for service in SERVICES}
-    urls = {
-        service: make_url(postgres_admin_url).set(database=database).render_as_string(False)
-        for service, database in names.items()
-    }
-    try:
-        with admin.connect() as connection:
-            for database in names.values():
-                connection.execute(text(f'CREATE DATABASE "{database}"'))
+    names = [f"il_e2e_{uuid.uuid4().hex[:10]}_{service}" for service in SERVICES]
+    with fresh_databases(postgres_admin_url, names) as created:
+        urls = dict(zip(SERVICES, created, strict=True))
         with launched_region(
             tmp_path_factory.mktemp("region-postgresql"),
             kafka_bootstrap=kafka_bootstrap,
             env={f"{service.upper()}_DATABASE_URL": url for service, url in urls.items()},
         ) as region:
             yield region, urls
-    finally:
-        with admin.connect() as connection:
-            for database in names.values():
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

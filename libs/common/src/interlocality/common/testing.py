@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from interlocality.common.access import Role
 from interlocality.common.cloudevents import encode_event
@@ -63,6 +63,7 @@ __all__ = [
     "erased",
     "eventually",
     "found",
+    "fresh_databases",
     "issuer_of_tests",
     "processes_at_once",
     "publish",
@@ -281,6 +282,26 @@ def wait_until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
             return value
         assert time.monotonic() < deadline, f"condition not met within {timeout} s: {value!r}"
         time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def fresh_databases(server_url: str, names: Sequence[str]) -> Iterator[list[str]]:
+    """Empty PostgreSQL databases ``names`` on the server ``server_url`` connects to, as
+    URLs in their order; dropped on leaving, connections and all."""
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    created: list[str] = []
+    try:
+        with admin.connect() as connection:
+            for name in names:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+                created.append(name)
+        server = make_url(server_url)
+        yield [server.set(database=name).render_as_string(hide_password=False) for name in names]
+    finally:
+        with admin.connect() as connection:
+            for name in created:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def processes_at_once(
